@@ -1,0 +1,16 @@
+# Third-party libraries, all from Debian packages (scripts/setup-debian.sh installs them).
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
+add_library(specsweep_random123 INTERFACE)
+target_include_directories(specsweep_random123 SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR})
+
+if(SPECSWEEP_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(SPECSWEEP_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything specsweep needs to build, test and plot on Debian 12, from Debian packages.
+# nvcc (CUDA toolkit) is optional and not installed here: the CUDA backend is built when it is present.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build git pkg-config
+  libcli11-dev libtomlplusplus-dev libfmt-dev libhdf5-dev librandom123-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-numpy python3-h5py python3-matplotlib
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
