@@ -1,0 +1,151 @@
+#pragma once
+// The problem min 1/2 ||F1 F2 ... FL - M||_F^2 + l2/2 sum_k ||Fk||_F^2 (DESIGN section 2):
+// shapes, loss and gradient for any depth, without forming the m x n residual.
+#include "linalg.hpp"
+
+namespace specsweep {
+
+inline constexpr int kMaxDepth = 8;
+
+struct Shape {
+  int m = 0, n = 0, r = 0, depth = 2;
+  SPECSWEEP_HD int rows(int k) const { return k == 0 ? m : r; }
+  SPECSWEEP_HD int cols(int k) const { return k == depth - 1 ? n : r; }
+  SPECSWEEP_HD int size(int k) const { return rows(k) * cols(k); }
+  SPECSWEEP_HD int total() const {
+    int t = 0;
+    for (int k = 0; k < depth; ++k) t += size(k);
+    return t;
+  }
+  // Offset of factor k in a concatenated parameter vector.
+  SPECSWEEP_HD int offset(int k) const {
+    int t = 0;
+    for (int j = 0; j < k; ++j) t += size(j);
+    return t;
+  }
+};
+
+// The target of one cell, in the working precision, shared by all its seeds.
+// U (m x modes) and Vb (n x modes) are the leading target singular vectors, modes = min(r, rank M).
+template <class T>
+struct TargetView {
+  const T* M = nullptr;  // m x n
+  const T* U = nullptr;
+  const T* Vb = nullptr;
+  const T* s = nullptr;  // modes leading singular values
+  int modes = 0;
+  T norm2_half = 0;  // 1/2 ||M||_F^2
+};
+
+// Workspace layout of evaluate(), in lane values.
+struct EvalLayout {
+  int right = 0;   // R_k = F_k ... F_L, k = 1..L-1: (L-1) blocks of r x n
+  int left = 0;    // L_k = F_1 ... F_k, k = 1..L-1: (L-1) blocks of m x r
+  int mrt = 0;     // M R_{k+1}^T (m x r), one at a time
+  int small = 0;   // four r x r scratch matrices
+  int ltm = 0;     // L_{L-1}^T M (r x n)
+  int total = 0;
+  SPECSWEEP_HD explicit EvalLayout(const Shape& s) {
+    const int L = s.depth, m = s.m, n = s.n, r = s.r;
+    right = 0;
+    left = right + (L - 1) * r * n;
+    mrt = left + (L - 1) * m * r;
+    small = mrt + m * r;
+    ltm = small + 4 * r * r;
+    total = ltm + r * n;
+  }
+  EvalLayout() = default;
+};
+
+template <class V>
+struct EvalResult {
+  V loss;     // 1/2 ||W - M||^2 + penalty
+  V w_norm2;  // ||W||_F^2
+};
+
+// Loss and gradient G (concatenated like F) at F. When diag_out is not null, also the core
+// diagonal d_i = (U^T W V)_ii, i < modes (needs 2 * modes * r extra scratch in diag_work).
+//   G_1 = F_1 (R_2 R_2^T) - M R_2^T
+//   G_k = (L_{k-1}^T L_{k-1}) F_k (R_{k+1} R_{k+1}^T) - L_{k-1}^T (M R_{k+1}^T)
+//   G_L = (L_{L-1}^T L_{L-1}) F_L - L_{L-1}^T M
+// plus l2 F_k; the target enters only through L products with M (one per factor).
+template <class V, class T>
+SPECSWEEP_HD EvalResult<V> evaluate(const Shape& sh, const TargetView<T>& tg, T l2, const V* F, V* G,
+                                    V* work, V* diag_out = nullptr, V* diag_work = nullptr) {
+  const int L = sh.depth, m = sh.m, n = sh.n, r = sh.r;
+  const EvalLayout lay(sh);
+  auto Fk = [&](int k) { return F + sh.offset(k); };
+  auto Gk = [&](int k) { return G + sh.offset(k); };
+  // right(k) = F_k ... F_L for k = 1..L-1 (0-based factor k), stored at block k-1.
+  auto right = [&](int k) { return work + lay.right + (k - 1) * r * n; };
+  auto left = [&](int k) { return work + lay.left + k * m * r; };  // F_0 ... F_k, k = 0..L-2
+  V* mrt = work + lay.mrt;
+  V* S0 = work + lay.small;
+  V* S1 = S0 + r * r;
+  V* S2 = S1 + r * r;
+  V* S3 = S2 + r * r;
+  V* ltm = work + lay.ltm;
+
+  copy(r * n, Fk(L - 1), right(L - 1));
+  for (int k = L - 2; k >= 1; --k) gemm_nn(r, n, r, Fk(k), right(k + 1), right(k));
+  copy(m * r, Fk(0), left(0));
+  for (int k = 1; k <= L - 2; ++k) gemm_nn(m, r, r, left(k - 1), Fk(k), left(k));
+
+  // Factor 0 and the loss terms <M, W> = <F_1, M R_2^T>, ||W||^2 = <F_1^T F_1, R_2 R_2^T>.
+  gemm_nt(m, r, n, tg.M, right(1), mrt);
+  gram_nt(r, n, right(1), S0);
+  gemm_nn(m, r, r, Fk(0), S0, Gk(0));
+  for (int i = 0; i < m * r; ++i) Gk(0)[i] -= mrt[i];
+  const V m_dot_w = dot(m * r, Fk(0), mrt);
+  gram_tn(m, r, Fk(0), S1);
+  const V w_norm2 = dot(r * r, S1, S0);
+
+  // Middle factors.
+  for (int k = 1; k <= L - 2; ++k) {
+    gemm_nt(m, r, n, tg.M, right(k + 1), mrt);
+    gemm_tn(r, r, m, left(k - 1), mrt, S3);       // L^T M R^T
+    gram_tn(m, r, left(k - 1), S0);               // L^T L
+    gram_nt(r, n, right(k + 1), S1);              // R R^T
+    gemm_nn(r, r, r, S0, Fk(k), S2);
+    gemm_nn(r, r, r, S2, S1, Gk(k));
+    for (int i = 0; i < r * r; ++i) Gk(k)[i] -= S3[i];
+  }
+
+  // Last factor.
+  gemm_tn(r, n, m, left(L - 2), tg.M, ltm);
+  gram_tn(m, r, left(L - 2), S0);
+  gemm_nn(r, n, r, S0, Fk(L - 1), Gk(L - 1));
+  for (int i = 0; i < r * n; ++i) Gk(L - 1)[i] -= ltm[i];
+
+  V penalty = V(T(0));
+  if (l2 != T(0)) {
+    for (int k = 0; k < L; ++k) {
+      penalty += frob2(sh.size(k), Fk(k));
+      for (int i = 0; i < sh.size(k); ++i) Gk(k)[i] += l2 * Fk(k)[i];
+    }
+    penalty *= T(0.5) * l2;
+  }
+
+  if (diag_out != nullptr) {
+    // d_i = (U^T F_1)_{i,:} . (R_2 V)_{:,i}
+    const int q = tg.modes;
+    V* utf = diag_work;     // q x r
+    V* rv = utf + q * r;    // r x q
+    gemm_tn(q, r, m, tg.U, Fk(0), utf);
+    gemm_nn(r, q, n, right(1), tg.Vb, rv);
+    for (int i = 0; i < q; ++i) {
+      V d = V(T(0));
+      for (int j = 0; j < r; ++j) d += utf[i * r + j] * rv[j * q + i];
+      diag_out[i] = d;
+    }
+  }
+
+  EvalResult<V> res;
+  // 1/2||W - M||^2 = 1/2||M||^2 - <M, W> + 1/2||W||^2: exact in exact arithmetic; in floating
+  // point its absolute error is ~eps * ||M||^2 (see docs on loss accuracy).
+  res.loss = tg.norm2_half - m_dot_w + T(0.5) * w_norm2 + penalty;
+  res.w_norm2 = w_norm2;
+  return res;
+}
+
+}  // namespace specsweep

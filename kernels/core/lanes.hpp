@@ -1,0 +1,75 @@
+#pragma once
+// Lane operations for the scalar case. The per-seed algorithms in kernels/core are written once
+// against a "lane value" type V: a plain float/double (one seed per thread, as on the GPU and in
+// the reference tests) or a SIMD pack of seeds (kernels/cpu/pack.hpp). Every data-dependent branch
+// is written as select(mask, a, b), so a pack of seeds follows exactly the arithmetic each seed
+// would follow alone: results do not depend on which seeds share a pack.
+#include <cmath>
+#include <limits>
+
+#include "hd.hpp"
+
+namespace specsweep {
+
+template <class V>
+struct LaneTraits {
+  using Scalar = V;
+  using Mask = bool;
+  static constexpr int width = 1;
+};
+
+template <class V>
+using ScalarOf = typename LaneTraits<V>::Scalar;
+template <class V>
+using MaskOf = typename LaneTraits<V>::Mask;
+
+template <class T>
+SPECSWEEP_HD inline T select(bool m, T a, T b) {
+  return m ? a : b;
+}
+SPECSWEEP_HD inline bool any(bool m) { return m; }
+SPECSWEEP_HD inline bool all(bool m) { return m; }
+template <class T>
+SPECSWEEP_HD inline T vsqrt(T x) {
+  using std::sqrt;
+  return sqrt(x);
+}
+template <class T>
+SPECSWEEP_HD inline T vabs(T x) {
+  using std::fabs;
+  return fabs(x);
+}
+template <class T>
+SPECSWEEP_HD inline T vmax(T a, T b) {
+  return a > b ? a : b;
+}
+template <class T>
+SPECSWEEP_HD inline T vmin(T a, T b) {
+  return a < b ? a : b;
+}
+template <class T>
+SPECSWEEP_HD inline T vlog(T x) {
+  using std::log;
+  return log(x);
+}
+template <class T>
+SPECSWEEP_HD inline T vexp(T x) {
+  using std::exp;
+  return exp(x);
+}
+// NaN and +-Inf fail the comparison.
+template <class T>
+SPECSWEEP_HD inline bool is_finite(T x) {
+  return vabs(x) <= std::numeric_limits<T>::max();
+}
+// Lane i of a lane value; scalars have one lane.
+template <class T>
+SPECSWEEP_HD inline T lane(T x, int) {
+  return x;
+}
+template <class T>
+SPECSWEEP_HD inline void set_lane(T& x, int, T value) {
+  x = value;
+}
+
+}  // namespace specsweep

@@ -1,0 +1,236 @@
+#pragma once
+// Small dense linear algebra for one seed (or one pack of seeds): row-major matrices of lane values
+// V, with an optional operand of plain scalars (the target M, shared by every seed of a cell).
+// Everything is branch-free in the data (see lanes.hpp), so the same code runs on a GPU thread and
+// across SIMD lanes.
+#include "lanes.hpp"
+
+namespace specsweep {
+
+// C (m x n) = A (m x k) * B (k x n).
+template <class VC, class VA, class VB>
+SPECSWEEP_HD void gemm_nn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) C[i * n + j] = VC(0);
+    for (int p = 0; p < k; ++p) {
+      const VA a = A[i * k + p];
+      for (int j = 0; j < n; ++j) C[i * n + j] += a * B[p * n + j];
+    }
+  }
+}
+
+// C (m x n) = A^T * B, A (k x m), B (k x n).
+template <class VC, class VA, class VB>
+SPECSWEEP_HD void gemm_tn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+  for (int i = 0; i < m * n; ++i) C[i] = VC(0);
+  for (int p = 0; p < k; ++p) {
+    for (int i = 0; i < m; ++i) {
+      const VA a = A[p * m + i];
+      for (int j = 0; j < n; ++j) C[i * n + j] += a * B[p * n + j];
+    }
+  }
+}
+
+// C (m x n) = A * B^T, A (m x k), B (n x k).
+template <class VC, class VA, class VB>
+SPECSWEEP_HD void gemm_nt(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      VC acc = VC(0);
+      for (int p = 0; p < k; ++p) acc += A[i * k + p] * B[j * k + p];
+      C[i * n + j] = acc;
+    }
+  }
+}
+
+// G (cols x cols) = A^T A for A (rows x cols).
+template <class V>
+SPECSWEEP_HD void gram_tn(int rows, int cols, const V* A, V* G) {
+  gemm_tn(cols, cols, rows, A, A, G);
+}
+
+// G (rows x rows) = A A^T for A (rows x cols).
+template <class V>
+SPECSWEEP_HD void gram_nt(int rows, int cols, const V* A, V* G) {
+  gemm_nt(rows, rows, cols, A, A, G);
+}
+
+template <class V>
+SPECSWEEP_HD void transpose(int rows, int cols, const V* A, V* At) {
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) At[j * rows + i] = A[i * cols + j];
+}
+
+template <class V>
+SPECSWEEP_HD void copy(int count, const V* a, V* b) {
+  for (int i = 0; i < count; ++i) b[i] = a[i];
+}
+
+template <class V, class VB>
+SPECSWEEP_HD V dot(int count, const V* a, const VB* b) {
+  V acc = V(0);
+  for (int i = 0; i < count; ++i) acc += a[i] * b[i];
+  return acc;
+}
+
+template <class V>
+SPECSWEEP_HD V frob2(int count, const V* a) {
+  return dot(count, a, a);
+}
+
+// The machine epsilon of the lane's scalar type.
+template <class V>
+SPECSWEEP_HD constexpr ScalarOf<V> epsilon_of() {
+  return std::numeric_limits<ScalarOf<V>>::epsilon();
+}
+
+// Thin Householder QR of a tall A (rows x cols, rows >= cols): A = Q R with Q (rows x cols)
+// orthonormal columns, R (cols x cols) upper triangular. A is destroyed (it holds the reflectors).
+// Columns that are zero give a zero row in R and still an orthonormal Q column, so rank-deficient
+// inputs are exact. tau holds cols scratch values.
+template <class V>
+SPECSWEEP_HD void householder_qr(int rows, int cols, V* A, V* Q, V* R, V* tau) {
+  using T = ScalarOf<V>;
+  for (int j = 0; j < cols; ++j) {
+    V norm2 = V(0);
+    for (int i = j; i < rows; ++i) norm2 += A[i * cols + j] * A[i * cols + j];
+    const V x0 = A[j * cols + j];
+    const V norm = vsqrt(norm2);
+    // alpha = -sign(x0) ||x||, so v0 = x0 - alpha never cancels.
+    const V alpha = select(x0 < V(T(0)), norm, -norm);
+    const V v0 = x0 - alpha;
+    // v = x - alpha e1; H = I - tau v v^T with tau = 2 / v^T v = -1 / (alpha v0).
+    const V vtv = norm2 - x0 * x0 + v0 * v0;
+    const auto nonzero = vtv > V(T(0));
+    const V safe_vtv = select(nonzero, vtv, V(T(1)));
+    tau[j] = select(nonzero, V(T(2)) / safe_vtv, V(T(0)));
+    A[j * cols + j] = v0;
+    for (int c = j + 1; c < cols; ++c) {
+      V s = V(0);
+      for (int i = j; i < rows; ++i) s += A[i * cols + j] * A[i * cols + c];
+      s *= tau[j];
+      for (int i = j; i < rows; ++i) A[i * cols + c] -= s * A[i * cols + j];
+    }
+    for (int c = 0; c < cols; ++c) {
+      R[j * cols + c] = c < j ? V(T(0)) : (c == j ? select(nonzero, alpha, V(T(0))) : A[j * cols + c]);
+    }
+  }
+  // Q = H_0 H_1 ... H_{cols-1} [I; 0], applied from the last reflector back.
+  for (int i = 0; i < rows * cols; ++i) Q[i] = V(T(0));
+  for (int j = 0; j < cols; ++j) Q[j * cols + j] = V(T(1));
+  for (int j = cols - 1; j >= 0; --j) {
+    for (int c = j; c < cols; ++c) {
+      V s = V(0);
+      for (int i = j; i < rows; ++i) s += A[i * cols + j] * Q[i * cols + c];
+      s *= tau[j];
+      for (int i = j; i < rows; ++i) Q[i * cols + c] -= s * A[i * cols + j];
+    }
+  }
+}
+
+// One-sided (Hestenes) Jacobi SVD of a square B (p x p): on return the columns of B are
+// U_j sigma_j (mutually orthogonal) and V (p x p) is orthogonal with B_in V = B_out. Rotations
+// are skipped per lane once a pair is orthogonal to working precision, so a lane that has
+// converged is left untouched by the sweeps its pack-mates still need: results are independent
+// of the pack. Singular values come out with high relative accuracy (Demmel & Veselic).
+template <class V>
+SPECSWEEP_HD void jacobi_svd(int p, V* B, V* Vm, int max_sweeps = 40) {
+  using T = ScalarOf<V>;
+  const T tol = epsilon_of<V>() * T(p);
+  for (int i = 0; i < p * p; ++i) Vm[i] = V(T(0));
+  for (int i = 0; i < p; ++i) Vm[i * p + i] = V(T(1));
+  for (int sweep = 0; sweep < max_sweeps; ++sweep) {
+    auto rotated = V(T(0)) > V(T(0));
+    for (int a = 0; a < p - 1; ++a) {
+      for (int b = a + 1; b < p; ++b) {
+        V alpha = V(0), beta = V(0), gamma = V(0);
+        for (int i = 0; i < p; ++i) {
+          alpha += B[i * p + a] * B[i * p + a];
+          beta += B[i * p + b] * B[i * p + b];
+          gamma += B[i * p + a] * B[i * p + b];
+        }
+        const auto rotate = vabs(gamma) > tol * vsqrt(alpha) * vsqrt(beta);
+        rotated = rotated | rotate;
+        const V safe_gamma = select(rotate, gamma, V(T(1)));
+        const V zeta = (beta - alpha) / (T(2) * safe_gamma);
+        const V t_abs = T(1) / (vabs(zeta) + vsqrt(T(1) + zeta * zeta));
+        const V t = select(zeta < V(T(0)), -t_abs, t_abs);
+        const V c_rot = T(1) / vsqrt(T(1) + t * t);
+        const V c = select(rotate, c_rot, V(T(1)));
+        const V s = select(rotate, c_rot * t, V(T(0)));
+        for (int i = 0; i < p; ++i) {
+          const V ba = B[i * p + a], bb = B[i * p + b];
+          B[i * p + a] = c * ba - s * bb;
+          B[i * p + b] = s * ba + c * bb;
+          const V va = Vm[i * p + a], vb = Vm[i * p + b];
+          Vm[i * p + a] = c * va - s * vb;
+          Vm[i * p + b] = s * va + c * vb;
+        }
+      }
+    }
+    if (!any(rotated)) break;
+  }
+}
+
+// Splits the Jacobi output columns B = U diag(sigma) into sigma (p) and unit columns (in place).
+// Zero columns give sigma = 0 and a zero column.
+template <class V>
+SPECSWEEP_HD void normalize_columns(int rows, int p, V* B, V* sigma) {
+  using T = ScalarOf<V>;
+  for (int j = 0; j < p; ++j) {
+    V n2 = V(0);
+    for (int i = 0; i < rows; ++i) n2 += B[i * p + j] * B[i * p + j];
+    const V n = vsqrt(n2);
+    const auto nonzero = n > V(T(0));
+    const V inv = select(nonzero, T(1) / select(nonzero, n, V(T(1))), V(T(0)));
+    for (int i = 0; i < rows; ++i) B[i * p + j] *= inv;
+    sigma[j] = n;
+  }
+}
+
+// Sorts sigma descending in place (a branch-free exchange network, lane-wise).
+template <class V>
+SPECSWEEP_HD void sort_descending(int p, V* sigma) {
+  for (int pass = 0; pass < p; ++pass) {
+    for (int j = pass & 1; j + 1 < p; j += 2) {
+      const V a = sigma[j], b = sigma[j + 1];
+      sigma[j] = vmax(a, b);
+      sigma[j + 1] = vmin(a, b);
+    }
+  }
+}
+
+// Workspace, in lane values, that thin_svd needs for a rows x cols matrix.
+SPECSWEEP_HD constexpr int thin_svd_workspace(int rows, int cols) {
+  const int p = rows < cols ? rows : cols;
+  const int big = rows > cols ? rows : cols;
+  return big * p + 2 * p * p + p;
+}
+
+// Thin SVD of any A (rows x cols), p = min(rows, cols): A = U diag(sigma) V^T with U (rows x p),
+// V (cols x p), sigma unsorted. Tall inputs go through Householder QR and Jacobi on the p x p
+// triangle; wide ones through the transpose. A is not modified. work: thin_svd_workspace values.
+template <class V>
+SPECSWEEP_HD void thin_svd(int rows, int cols, const V* A, V* U, V* sigma, V* Vt, V* work) {
+  const bool tall = rows >= cols;
+  const int p = tall ? cols : rows;
+  const int big = tall ? rows : cols;
+  V* Acopy = work;            // big x p
+  V* R = Acopy + big * p;     // p x p
+  V* Vr = R + p * p;          // p x p
+  V* tau = Vr + p * p;        // p
+  if (tall) copy(rows * cols, A, Acopy);
+  else transpose(rows, cols, A, Acopy);
+  // Left factor of the tall matrix (A or A^T) goes to Q.
+  V* Q = tall ? U : Vt;
+  V* other = tall ? Vt : U;
+  householder_qr(big, p, Acopy, Q, R, tau);
+  jacobi_svd(p, R, Vr);
+  normalize_columns(p, p, R, sigma);
+  // tall: A = Q R = (Q Ur) S Vr^T. wide: A^T = Q Ur S Vr^T, so U = Vr and V = Q Ur.
+  gemm_nn(big, p, p, Q, R, Acopy);
+  copy(big * p, Acopy, Q);
+  copy(p * p, Vr, other);
+}
+
+}  // namespace specsweep

@@ -1,0 +1,120 @@
+#pragma once
+// orth(G) for the spectral optimizers (DESIGN section 2): the exact polar factor, its smoothed
+// form and Newton–Schulz polynomial iterations.
+#include "linalg.hpp"
+
+namespace specsweep {
+
+enum class OrthKind { exact, smooth, newton_schulz };
+
+// One Newton–Schulz step X <- a X + b (XX^T) X + c (XX^T)^2 X.
+struct NsTriple {
+  double a, b, c;
+};
+
+// A Newton–Schulz schedule: steps[0..count) with the last triple repeated beyond count, and the
+// pre-scaling divisor applied to ||X||_F (1 for most presets, 1.01 for polar_express).
+inline constexpr int kMaxNsTriples = 16;
+struct NsSchedule {
+  NsTriple steps[kMaxNsTriples];
+  int count = 0;
+  int iterations = 0;
+  double norm_scale = 1.0;
+  SPECSWEEP_HD const NsTriple& at(int i) const { return steps[i < count ? i : count - 1]; }
+};
+
+struct OrthParams {
+  OrthKind kind = OrthKind::exact;
+  double smooth_eps = 1e-6;
+  NsSchedule ns;
+};
+
+// Relative cut below which singular values count as zero in the exact polar factor: a
+// rank-deficient gradient then gives a partial isometry rather than amplified rounding noise.
+template <class T>
+SPECSWEEP_HD constexpr T polar_rank_cut() {
+  return sizeof(T) == 4 ? T(1e-7) : T(1e-14);
+}
+
+// Workspace, in lane values, for orthogonalize on a rows x cols matrix.
+SPECSWEEP_HD constexpr int orthogonalize_workspace(int rows, int cols) {
+  const int p = rows < cols ? rows : cols;
+  const int big = rows > cols ? rows : cols;
+  return 2 * big * p + 4 * p * p + 2 * p + thin_svd_workspace(rows, cols);
+}
+
+// out = U diag(f(sigma)) V^T from the thin SVD, with f applied lane-wise: used by the exact and
+// smoothed polar factors.
+template <class V, class F>
+SPECSWEEP_HD void spectral_map(int rows, int cols, const V* G, V* out, V* work, F f) {
+  const int p = rows < cols ? rows : cols;
+  V* U = work;
+  V* Vm = U + rows * p;
+  V* sigma = Vm + cols * p;
+  V* scaled = sigma + p;  // U diag(f(sigma)), rows x p
+  V* svd_work = scaled + rows * p;
+  thin_svd(rows, cols, G, U, sigma, Vm, svd_work);
+  V smax = sigma[0];
+  for (int j = 1; j < p; ++j) smax = vmax(smax, sigma[j]);
+  for (int j = 0; j < p; ++j) {
+    const V w = f(sigma[j], smax);
+    for (int i = 0; i < rows; ++i) scaled[i * p + j] = U[i * p + j] * w;
+  }
+  gemm_nt(rows, cols, p, scaled, Vm, out);
+}
+
+template <class V>
+SPECSWEEP_HD void polar_exact(int rows, int cols, const V* G, V* out, V* work) {
+  using T = ScalarOf<V>;
+  spectral_map(rows, cols, G, out, work, [](V s, V smax) {
+    return select(s > polar_rank_cut<T>() * smax, V(T(1)), V(T(0)));
+  });
+}
+
+// G (G^T G + eps I)^(-1/2) = U diag(sigma / sqrt(sigma^2 + eps)) V^T.
+template <class V>
+SPECSWEEP_HD void polar_smooth(int rows, int cols, const V* G, V* out, V* work, double eps) {
+  using T = ScalarOf<V>;
+  const T e = T(eps);
+  spectral_map(rows, cols, G, out, work, [e](V s, V) { return s / vsqrt(s * s + e); });
+}
+
+// Newton–Schulz on the small Gram side. X0 = G / (scale ||G||_F): scale-invariant, because
+// gradients near a small initialization are ~1e-9 and an additive epsilon would dominate them;
+// a zero G stays zero.
+template <class V>
+SPECSWEEP_HD void newton_schulz(int rows, int cols, const V* G, V* X, V* work, const NsSchedule& ns) {
+  using T = ScalarOf<V>;
+  const bool tall = rows >= cols;
+  const int p = tall ? cols : rows;
+  V* A = work;           // p x p Gram
+  V* A2 = A + p * p;     // p x p
+  V* Poly = A2 + p * p;  // b A + c A^2
+  V* XP = Poly + p * p;  // rows x cols
+  const V norm = vsqrt(frob2(rows * cols, G)) * T(ns.norm_scale);
+  const auto nonzero = norm > V(T(0));
+  const V inv = select(nonzero, T(1) / select(nonzero, norm, V(T(1))), V(T(0)));
+  for (int i = 0; i < rows * cols; ++i) X[i] = G[i] * inv;
+  for (int it = 0; it < ns.iterations; ++it) {
+    const NsTriple& k = ns.at(it);
+    if (tall) gram_tn(rows, cols, X, A);
+    else gram_nt(rows, cols, X, A);
+    gemm_nn(p, p, p, A, A, A2);
+    for (int i = 0; i < p * p; ++i) Poly[i] = T(k.b) * A[i] + T(k.c) * A2[i];
+    if (tall) gemm_nn(rows, cols, cols, X, Poly, XP);
+    else gemm_nn(rows, cols, rows, Poly, X, XP);
+    for (int i = 0; i < rows * cols; ++i) X[i] = T(k.a) * X[i] + XP[i];
+  }
+}
+
+// out = orth(G) for G (rows x cols); work holds orthogonalize_workspace(rows, cols) values.
+template <class V>
+SPECSWEEP_HD void orthogonalize(const OrthParams& prm, int rows, int cols, const V* G, V* out, V* work) {
+  switch (prm.kind) {
+    case OrthKind::exact: polar_exact(rows, cols, G, out, work); break;
+    case OrthKind::smooth: polar_smooth(rows, cols, G, out, work, prm.smooth_eps); break;
+    case OrthKind::newton_schulz: newton_schulz(rows, cols, G, out, work, prm.ns); break;
+  }
+}
+
+}  // namespace specsweep

@@ -1,0 +1,188 @@
+#pragma once
+// One trajectory per lane: the step loop of DESIGN sections 2–3 with everything measured along the
+// way (loss every step, divergence, steps to tolerance, mode hitting times every step, record-step
+// metrics through a callback). Backends own the memory and the parallelism; this file owns the
+// mathematics of a run.
+#include "metrics.hpp"
+#include "optimizer.hpp"
+
+namespace specsweep {
+
+// Largest step count for which step indices are exact in fp32 lanes (2^24).
+inline constexpr int kMaxSteps = 1 << 24;
+
+struct RunParams {
+  int steps = 0;
+  double l2 = 0;
+  double optimum = 0;         // loss at a global minimum
+  double hit_tolerance = 0.05;
+  double loss_tolerance = 1e-6;
+  double blowup = 1e6;        // diverged once ||W||_F > blowup * max(1, ||M||_F)
+  const int* record_steps = nullptr;  // ascending, within [0, steps]
+  int record_count = 0;
+};
+
+// Per-lane results of a trajectory. Step indices are stored as lane values (exact below
+// kMaxSteps); -1 means "never".
+template <class V>
+struct TrajectoryOutcome {
+  V final_loss;       // from the explicit residual at the last iterate
+  V final_grad_norm;  // ||grad f||_F over all factors at the last iterate
+  V steps_to_tol;
+  V diverged;         // 1 if the run diverged (non-finite or blow-up), else 0
+  V* hit_step;        // [modes]
+  V* hit_value;       // [modes] d_i at the hitting step
+};
+
+// Offsets (in lane values) of everything one lane-trajectory needs.
+struct EngineLayout {
+  int params = 0;  // size of one concatenated set of factors
+  int F = 0, G = 0, D = 0, state1 = 0, state2 = 0, stage = 0, stage_acc = 0;
+  int eval = 0, diag = 0, diag_work = 0, update = 0, record = 0, metrics = 0;
+  int total = 0;
+
+  EngineLayout() = default;
+  SPECSWEEP_HD EngineLayout(const Shape& sh, const OptimizerParams& op, int modes) {
+    params = sh.total();
+    int at = 0;
+    auto take = [&at](int count) {
+      const int here = at;
+      at += count;
+      return here;
+    };
+    F = take(params);
+    G = take(params);
+    D = take(params);
+    state1 = take(op.state_buffers() >= 1 ? params : 0);
+    state2 = take(op.state_buffers() >= 2 ? params : 0);
+    const bool rk4 = op.integrator == Integrator::rk4;
+    stage = take(rk4 ? params : 0);
+    stage_acc = take(rk4 ? params : 0);
+    eval = take(EvalLayout(sh).total);
+    diag = take(modes);
+    diag_work = take(2 * modes * sh.r);
+    int upd = 0;
+    for (int k = 0; k < sh.depth; ++k) {
+      const int w = update_direction_workspace(sh.rows(k), sh.cols(k));
+      upd = w > upd ? w : upd;
+    }
+    update = take(upd);
+    record = take(record_metrics_workspace(sh));
+    // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], delta1/2[r*r].
+    metrics = take(sh.r + modes + sh.depth + 2 * sh.r * sh.r);
+    total = at;
+  }
+};
+
+template <class V>
+SPECSWEEP_HD RecordMetrics<V> metrics_view(const Shape& sh, int modes, V* base) {
+  RecordMetrics<V> m{};
+  m.sv = base;
+  m.core_diag = m.sv + sh.r;
+  m.factor_norm = m.core_diag + modes;
+  m.delta1 = m.factor_norm + sh.depth;
+  m.delta2 = m.delta1 + sh.r * sh.r;
+  return m;
+}
+
+// Runs one trajectory per lane from the factors already in arena[layout.F]. The optimizer state
+// must be zero. on_record(index, metrics) is called at each record step with lane-valued metrics.
+template <class V, class T, class OnRecord>
+SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const OptimizerParams& op,
+                                 const RunParams& rp, const EngineLayout& lay, V* arena,
+                                 TrajectoryOutcome<V>& out, OnRecord&& on_record) {
+  const int L = sh.depth, modes = tg.modes;
+  V* F = arena + lay.F;
+  V* G = arena + lay.G;
+  V* D = arena + lay.D;
+  V* eval_work = arena + lay.eval;
+  V* diag = arena + lay.diag;
+  const V* right1 = eval_work + EvalLayout(sh).right;  // F_2 ... F_L after evaluate()
+  RecordMetrics<V> metrics = metrics_view(sh, modes, arena + lay.metrics);
+
+  const T l2 = T(rp.l2);
+  const T norm2_half = tg.norm2_half;
+  const T bound = T(rp.blowup) * vmax(T(1), T(sqrt(2.0 * double(norm2_half))));
+  const T bound2 = bound * bound;
+  const T zero = T(0), one = T(1), never = T(-1);
+
+  V alive = V(one);
+  out.diverged = V(zero);
+  out.steps_to_tol = V(never);
+  for (int i = 0; i < modes; ++i) {
+    out.hit_step[i] = V(never);
+    out.hit_value[i] = V(zero);
+  }
+
+  // F <- F - eta D for live lanes; diverged lanes stay frozen at the step that diverged.
+  auto apply = [&](V* target, const V* from, const V* dir, T eta) {
+    const auto live = alive > V(T(0.5));
+    for (int i = 0; i < lay.params; ++i) target[i] = select(live, from[i] - eta * dir[i], from[i]);
+  };
+  auto directions = [&](int t, const V* grad, V* dir) {
+    for (int k = 0; k < L; ++k) {
+      const int off = sh.offset(k);
+      update_direction(op, t, sh.rows(k), sh.cols(k), grad + off, arena + lay.state1 + off,
+                       arena + lay.state2 + off, dir + off, arena + lay.update);
+    }
+  };
+
+  int next_record = 0;
+  for (int t = 0;; ++t) {
+    const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work, diag, arena + lay.diag_work);
+    const V tv = V(T(t));
+
+    const auto bad = (!is_finite(ev.loss)) | (!is_finite(ev.w_norm2)) | (ev.w_norm2 > V(bound2));
+    const auto live_before = alive > V(T(0.5));
+    out.diverged = select(bad & live_before, V(one), out.diverged);
+    alive = select(bad, V(zero), alive);
+    const auto live = alive > V(T(0.5));
+
+    const V excess = (ev.loss - T(rp.optimum)) / norm2_half;
+    const auto reached = live & (excess <= V(T(rp.loss_tolerance))) & (out.steps_to_tol < V(zero));
+    out.steps_to_tol = select(reached, tv, out.steps_to_tol);
+    for (int i = 0; i < modes; ++i) {
+      const T threshold = (one - T(rp.hit_tolerance)) * tg.s[i];
+      const auto hit = live & (out.hit_step[i] < V(zero)) & (diag[i] >= V(threshold));
+      out.hit_step[i] = select(hit, tv, out.hit_step[i]);
+      out.hit_value[i] = select(hit, diag[i], out.hit_value[i]);
+    }
+
+    const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
+    if (record) {
+      record_metrics(sh, tg, l2, F, right1, metrics, arena + lay.record);
+      on_record(next_record, static_cast<const RecordMetrics<V>&>(metrics));
+      ++next_record;
+    }
+
+    if (t == rp.steps) {
+      out.final_grad_norm = vsqrt(frob2(lay.params, G));
+      out.final_loss = record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);
+      return;
+    }
+
+    const T eta = T(op.schedule.rate(t));
+    if (op.integrator == Integrator::step) {
+      directions(t, G, D);
+      apply(F, F, D, eta);
+      continue;
+    }
+    // Classical RK4 on dF/dt = -direction(grad f(F)); stage 1 reuses the gradient above.
+    V* Fs = arena + lay.stage;
+    V* acc = arena + lay.stage_acc;
+    directions(t, G, D);
+    copy(lay.params, D, acc);
+    const T half = T(0.5) * eta;
+    const T stage_step[3] = {half, half, eta};
+    const T weight[3] = {T(2), T(2), one};
+    for (int s = 0; s < 3; ++s) {
+      for (int i = 0; i < lay.params; ++i) Fs[i] = F[i] - stage_step[s] * D[i];
+      evaluate(sh, tg, l2, Fs, G, eval_work);
+      directions(t, G, D);
+      for (int i = 0; i < lay.params; ++i) acc[i] += weight[s] * D[i];
+    }
+    apply(F, F, acc, eta / T(6));
+  }
+}
+
+}  // namespace specsweep
