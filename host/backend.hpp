@@ -1,0 +1,73 @@
+#pragma once
+// The backend interface (DESIGN section 8): run a block of seeds of one cell and return their
+// per-seed outcomes and the traces of the traced seeds among them. Backends register by name;
+// the CPU backend is always built and is the oracle the others are tested against.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "problem.hpp"
+
+namespace specsweep {
+
+enum class Status : std::int8_t { converged = 0, stalled = 1, diverged = 2, unconverged = 3 };
+
+// Outcomes of seeds [first_seed, first_seed + count) of one cell; per-mode arrays are count x r
+// (entries beyond min(r, rank M) stay -1).
+struct SeedOutcomes {
+  long first_seed = 0;
+  long count = 0;
+  int r = 0;
+  std::vector<std::int8_t> status;
+  std::vector<double> final_loss, excess, final_grad_norm, uniformity_cv, order_kendall;
+  std::vector<std::int32_t> steps_to_tol;
+  std::vector<std::int32_t> hit_step;  // count x r, -1 never
+
+  void resize(long first, long n, int rank);
+};
+
+// Record-step traces of the traced seeds [first_seed, first_seed + count): arrays are
+// count x T x ... (T = number of record steps). Depth-2 quantities (delta*) are NaN otherwise;
+// core_diag entries beyond the target's modes are NaN.
+struct SeedTraces {
+  long first_seed = 0;
+  long count = 0;
+  int steps = 0;  // T
+  int r = 0, depth = 0;
+  std::vector<double> loss, alignment, effective_rank, delta1_norm, delta2_norm;  // count x T
+  std::vector<double> sv, core_diag;                                               // count x T x r
+  std::vector<double> factor_norm;                                                 // count x T x depth
+  std::vector<double> delta1, delta2;                                              // count x T x r x r
+  std::vector<std::vector<double>> init_factors, final_factors;  // [depth] count x rows x cols
+
+  void resize(long first, long n, const CellProblem& cp);
+};
+
+// The status of a finished seed (DESIGN section 3), in order: diverged, converged, stalled,
+// unconverged.
+Status classify(bool diverged, double excess, double grad_norm, const CellProblem& cp);
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Runs seeds [first_seed, first_seed + count) of the cell. traces covers the traced seeds in
+  // that range (possibly none).
+  virtual void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes,
+                   SeedTraces& traces) = 0;
+};
+
+struct BackendOptions {
+  int threads = 0;  // 0: the runtime's default
+};
+
+// The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of
+// preference. A backend that is built but cannot run here (no device) is not "available".
+std::vector<std::string> built_backends();
+bool backend_available(const std::string& name);
+// "auto" picks the first available of cuda, cpu. Throws InputError for unknown names and
+// RuntimeFailure for a known backend that cannot run here.
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options);
+
+}  // namespace specsweep

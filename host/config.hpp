@@ -1,0 +1,99 @@
+#pragma once
+// The experiment configuration (DESIGN section 5), parsed strictly from TOML: unknown keys, wrong
+// types and out-of-range values are InputErrors naming the key and its line.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/init.hpp"
+#include "core/optimizer.hpp"
+
+namespace specsweep {
+
+enum class Basis { random, identity };
+enum class ScaleMode { absolute, fan };
+enum class Precision { fp32, fp64 };
+enum class Spacing { linear, log };
+
+struct TargetConfig {
+  std::vector<double> spectrum;  // resolved, descending order as given
+  Basis basis = Basis::random;
+  std::uint64_t seed = 0;
+};
+
+struct ProblemConfig {
+  int m = 60, n = 70, rank = 5, depth = 2;
+  double l2 = 0.0;
+  TargetConfig target;
+};
+
+struct InitConfig {
+  std::vector<InitKind> factors;  // one per factor (depth entries)
+  double scale = 1e-3;
+  ScaleMode scale_mode = ScaleMode::absolute;
+};
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::specgd;
+  double lr = 0.01;
+  OrthKind orthogonalizer = OrthKind::exact;
+  std::string ns_preset = "jordan5";     // preset name, or "custom" for an explicit list
+  std::vector<NsTriple> ns_coefficients;  // resolved triples
+  int ns_steps = 5;
+  double smooth_eps = 1e-6;
+  double momentum = 0.95;
+  bool nesterov = true;
+  ShapeScale shape_scale = ShapeScale::none;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  Integrator integrator = Integrator::step;
+  Schedule schedule;  // schedule.lr mirrors lr; total_steps mirrors run.steps
+};
+
+struct RunConfig {
+  int steps = 400;
+  long seeds = 1024;
+  std::uint64_t master_seed = 1;
+  Precision precision = Precision::fp32;
+  double blowup = 1e6;  // diverged once ||W||_F > blowup * max(1, ||M||_F)
+};
+
+struct RecordConfig {
+  int every = 1;
+  int points = 0;  // when > 0: this many record steps with `spacing`, instead of `every`
+  Spacing spacing = Spacing::linear;
+  int traced_seeds = 8;
+  double hit_tolerance = 0.05;
+  double loss_tolerance = 1e-6;
+  double grad_tolerance = 1e-6;  // stalled: ||grad f||_F <= grad_tolerance * ||M||_F, not converged
+};
+
+struct Config {
+  ProblemConfig problem;
+  InitConfig init;
+  OptimizerConfig optimizer;
+  RunConfig run;
+  RecordConfig record;
+
+  // The fully resolved configuration as TOML (every key, defaults included), written into the
+  // output file so a run can be repeated from it alone.
+  std::string to_toml() const;
+  // The OptimizerParams the engine runs with.
+  OptimizerParams optimizer_params() const;
+};
+
+// Parses TOML text (source_name is used in messages). `overrides` are "dotted.key=value" strings
+// from --set, applied before validation, with values in TOML syntax ("0.1", "\"gd\"", "[1,2]"; a
+// bare word is taken as a string). Throws InputError.
+Config parse_config(const std::string& toml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides = {});
+// Reads and parses a file; an unreadable file is an InputError naming it.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Named Newton–Schulz presets: cubic, jordan5, polar_express, you6. Empty if unknown.
+std::vector<NsTriple> ns_preset(const std::string& name);
+// The pre-scaling divisor of ||X||_F for a preset (1.01 for polar_express, else 1).
+double ns_norm_scale(const std::string& name);
+
+}  // namespace specsweep
