@@ -45,8 +45,8 @@ struct SeedTraces {
 };
 
 // The status of a finished seed (DESIGN section 3), in order: diverged, converged, stalled,
-// unconverged.
-Status classify(bool diverged, double excess, double grad_norm, const CellProblem& cp);
+// unconverged. relative_grad_norm is the final ||grad f||_F / ||M||_F.
+Status classify(bool diverged, double excess, double relative_grad_norm, const CellProblem& cp);
 
 class Backend {
  public:

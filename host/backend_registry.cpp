@@ -1,0 +1,51 @@
+#include <algorithm>
+
+#include "backend.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "errors.hpp"
+
+namespace specsweep {
+
+namespace {
+
+struct Entry {
+  const char* name;
+  bool (*available)();
+  std::unique_ptr<Backend> (*make)(const BackendOptions&);
+};
+
+// In order of preference for --backend auto. The CUDA backend joins this table when it is built.
+const Entry kBackends[] = {
+    {"cpu", [] { return true; }, make_cpu_backend},
+};
+
+}  // namespace
+
+std::vector<std::string> built_backends() {
+  std::vector<std::string> names;
+  for (const Entry& e : kBackends) names.emplace_back(e.name);
+  return names;
+}
+
+bool backend_available(const std::string& name) {
+  for (const Entry& e : kBackends)
+    if (name == e.name) return e.available();
+  return false;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
+  if (name == "auto") {
+    for (const Entry& e : kBackends)
+      if (e.available()) return e.make(options);
+    throw RuntimeFailure("no backend can run on this machine");
+  }
+  for (const Entry& e : kBackends) {
+    if (name != e.name) continue;
+    if (!e.available()) throw RuntimeFailure("backend '" + name + "' cannot run here (no device)");
+    return e.make(options);
+  }
+  if (name == "cuda") throw InputError("--backend: cuda is not built into this binary (configure with SPECSWEEP_CUDA)");
+  throw InputError("--backend: unknown backend '" + name + "' (auto, cpu, cuda)");
+}
+
+}  // namespace specsweep

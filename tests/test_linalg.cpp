@@ -1,0 +1,121 @@
+// Small dense linear algebra: SVD accuracy against prescribed spectra, and lane independence of
+// the branch-free algorithms (a seed's result does not depend on its pack-mates).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/metrics.hpp"
+#include "core/orthogonalize.hpp"
+#include "cpu/pack.hpp"
+#include "test_helpers.hpp"
+
+namespace specsweep {
+namespace {
+
+using testing::geometric;
+using testing::singular_values;
+using testing::with_spectrum;
+
+struct SvdCase {
+  int rows, cols;
+  double condition;
+};
+
+class ThinSvd : public ::testing::TestWithParam<SvdCase> {};
+
+TEST_P(ThinSvd, RecoversPrescribedSpectrumAndFactors) {
+  const auto c = GetParam();
+  const int p = std::min(c.rows, c.cols);
+  const auto sigma = geometric(p, 3.0, c.condition);
+  const auto A = with_spectrum(c.rows, c.cols, sigma, 17);
+  std::vector<double> U(c.rows * p), V(c.cols * p), s(p), work(thin_svd_workspace(c.rows, c.cols));
+  thin_svd(c.rows, c.cols, A.data(), U.data(), s.data(), V.data(), work.data());
+  // Reconstruction A = U diag(s) V^T and orthonormality, to fp64 working accuracy.
+  for (int i = 0; i < c.rows; ++i)
+    for (int j = 0; j < c.cols; ++j) {
+      double acc = 0;
+      for (int k = 0; k < p; ++k) acc += U[i * p + k] * s[k] * V[j * p + k];
+      EXPECT_NEAR(acc, A[i * c.cols + j], 1e-13 * 3.0);
+    }
+  for (int a = 0; a < p; ++a)
+    for (int b = 0; b < p; ++b) {
+      double uu = 0, vv = 0;
+      for (int i = 0; i < c.rows; ++i) uu += U[i * p + a] * U[i * p + b];
+      for (int i = 0; i < c.cols; ++i) vv += V[i * p + a] * V[i * p + b];
+      EXPECT_NEAR(uu, a == b ? 1.0 : 0.0, 1e-13);
+      EXPECT_NEAR(vv, a == b ? 1.0 : 0.0, 1e-13);
+    }
+  sort_descending(p, s.data());
+  for (int k = 0; k < p; ++k) EXPECT_NEAR(s[k] / sigma[k], 1.0, 1e-12 * c.condition) << "k=" << k;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ThinSvd,
+                         ::testing::Values(SvdCase{60, 5, 10}, SvdCase{5, 70, 10}, SvdCase{16, 16, 100},
+                                           SvdCase{128, 8, 1e3}, SvdCase{3, 3, 1}, SvdCase{1, 9, 1}));
+
+TEST(ThinSvd, RankDeficientGivesExactZeros) {
+  const auto A = with_spectrum(40, 6, {2.0, 1.0, 0.5, 0.0, 0.0, 0.0}, 3);
+  const auto s = singular_values(40, 6, A);
+  EXPECT_NEAR(s[0], 2.0, 1e-13);
+  EXPECT_NEAR(s[2], 0.5, 1e-13);
+  for (int k = 3; k < 6; ++k) EXPECT_LT(s[k], 1e-14);
+}
+
+// fp32 singular values of W = F1 F2 spanning six decades, from the factors (record_metrics):
+// each accurate relative to itself, which squaring W through a Gram cannot achieve in fp32.
+TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
+  const int m = 30, n = 24, r = 4;
+  const std::vector<double> a = {2.0, 0.1, 3e-3, 1e-4}, b = {1.5, 0.2, 1e-2, 2e-2};
+  const auto U = testing::orthonormal_columns(m, r, 5), V = testing::orthonormal_columns(n, r, 6);
+  // Graded factors, as in LoRA training: F1 = U diag(a), F2 = diag(b) V^T, so W = U diag(a b) V^T
+  // and each column/row is stored to fp32 accuracy relative to its own scale.
+  std::vector<float> F(m * r + r * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < r; ++j) F[i * r + j] = float(U[i * r + j] * a[j]);
+  for (int i = 0; i < r; ++i)
+    for (int j = 0; j < n; ++j) F[m * r + i * n + j] = float(b[i] * V[j * r + i]);
+  const Shape sh{m, n, r, 2};
+  std::vector<float> M(m * n, 0.f), Ut(m, 0.f), Vt(n, 0.f), s = {1.f};
+  Ut[0] = Vt[0] = 1.f;
+  const TargetView<float> tg{M.data(), Ut.data(), Vt.data(), s.data(), 1, 0.5f};
+  std::vector<float> work(record_metrics_workspace(sh)), arrays(r + 1 + 2 + 2 * r * r);
+  RecordMetrics<float> out{};
+  out.sv = arrays.data();
+  out.core_diag = out.sv + r;
+  out.factor_norm = out.core_diag + 1;
+  out.delta1 = out.factor_norm + 2;
+  out.delta2 = out.delta1 + r * r;
+  record_metrics(sh, tg, 0.0f, F.data(), F.data() + m * r, out, work.data());
+  std::vector<double> expected = {3.0, 0.02, 3e-5, 2e-6};  // a_k b_k, sorted
+  for (int k = 0; k < r; ++k) EXPECT_NEAR(out.sv[k] / expected[k], 1.0, 2e-4) << "k=" << k;
+  // Effective rank from the same values.
+  double total = 0, ent = 0;
+  for (double e : expected) total += e;
+  for (double e : expected) ent -= e / total * std::log(e / total);
+  EXPECT_NEAR(out.effective_rank, std::exp(ent), 1e-4);
+}
+
+// Lane i of a pack computes exactly what it would compute with any other pack-mates.
+TEST(Lanes, ResultsDoNotDependOnPackMates) {
+  using P = NativePack<float>;
+  constexpr int W = LaneTraits<P>::width;
+  const int rows = 20, cols = 4;
+  const auto A = with_spectrum(rows, cols, {1.0, 1e-2, 1e-4, 0.0}, 11);
+  std::vector<P> same(rows * cols), mixed(rows * cols);
+  for (int e = 0; e < rows * cols; ++e) {
+    for (int l = 0; l < W; ++l) {
+      set_lane(same[e], l, float(A[e]));
+      set_lane(mixed[e], l, l == 0 ? float(A[e]) : float(std::sin(e * 0.7 + l)));
+    }
+  }
+  auto polar = [&](const std::vector<P>& in) {
+    std::vector<P> out(rows * cols), work(orthogonalize_workspace(rows, cols));
+    polar_exact(rows, cols, in.data(), out.data(), work.data());
+    return out;
+  };
+  const auto a = polar(same), b = polar(mixed);
+  for (int e = 0; e < rows * cols; ++e) EXPECT_EQ(lane(a[e], 0), lane(b[e], 0)) << "entry " << e;
+}
+
+}  // namespace
+}  // namespace specsweep
