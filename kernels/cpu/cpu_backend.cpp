@@ -141,10 +141,15 @@ void run_precision(const CellProblem& cp, long first_seed, long count, SeedOutco
         }
       };
 
+      // Record-step metrics are only computed for packs that hold a traced seed.
+      RunParams pack_rp = rp;
+      bool traced = false;
+      for (int i = 0; i < W; ++i) traced |= traced_row(i) >= 0;
+      if (!traced) pack_rp.record_count = 0;
       TrajectoryOutcome<V> out;
       out.hit_step = hit_step.data();
       out.hit_value = hit_value.data();
-      run_trajectory(sh, target.view, op, rp, lay, arena.data(), out, on_record);
+      run_trajectory(sh, target.view, op, pack_rp, lay, arena.data(), out, on_record);
 
       for (int i = 0; i < valid; ++i) {
         const long row = base + i - outcomes.first_seed;

@@ -1,0 +1,240 @@
+// Every backend against theory (Kang et al. hitting times, conservation laws, regularized optimum,
+// divergence) and against itself (bitwise determinism, fp32 vs fp64).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend_fixture.hpp"
+#include "test_helpers.hpp"
+
+namespace specsweep {
+namespace {
+
+using testing::BackendSuite;
+using testing::config_from;
+
+std::string kang(const std::string& optimizer, int steps, long seeds, const std::string& extra = "") {
+  return R"(
+[problem]
+m = 60
+n = 70
+rank = 5
+[problem.target]
+spectrum = [5.0, 4.0, 3.0, 2.0, 1.0]
+basis = "random"
+seed = 3
+[init]
+factors = ["zero", "gaussian"]
+scale = 1e-3
+[optimizer]
+)" + optimizer + "\n[run]\nsteps = " + std::to_string(steps) + "\nseeds = " + std::to_string(seeds) +
+         "\n[record]\ntraced_seeds = 4\nevery = 25\n" + extra;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::vector<double> hit_column(const SeedOutcomes& o, int mode) {
+  std::vector<double> v;
+  for (long i = 0; i < o.count; ++i)
+    if (o.hit_step[i * o.r + mode] >= 0) v.push_back(o.hit_step[i * o.r + mode]);
+  return v;
+}
+
+// Kang et al.: under SpecGD sqrt(d_i) grows by eta per step, so mode i reaches (1 - delta) s_i
+// after sqrt((1 - delta) s_i) / eta steps, smallest mode first.
+TEST_P(BackendSuite, SpecGdHitsAtSqrtSOverEtaSmallestFirst) {
+  const auto run = this->run(config_from(kang("kind = \"specgd\"\nlr = 0.01", 400, 256)));
+  const double s[5] = {5, 4, 3, 2, 1};
+  for (int i = 0; i < 5; ++i) {
+    const auto hits = hit_column(run.outcomes, i);
+    ASSERT_EQ(hits.size(), 256u) << "mode " << i;
+    const double theory = std::sqrt(0.95 * s[i]) / 0.01;
+    EXPECT_NEAR(median(hits) / theory, 1.0, 0.05) << "mode " << i << " median " << median(hits);
+  }
+  long plus_one = 0;
+  for (double k : run.outcomes.order_kendall) plus_one += k == 1.0;
+  EXPECT_GE(plus_one, 0.95 * 256);
+  EXPECT_LT(median(run.outcomes.uniformity_cv), 0.05);
+}
+
+// Gradient descent learns the largest mode first (saddle to saddle).
+TEST_P(BackendSuite, GdLearnsLargestFirst) {
+  const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 0.01", 3000, 64)));
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(hit_column(run.outcomes, i).size(), 64u) << "mode " << i;
+  EXPECT_LE(median(run.outcomes.order_kendall), -0.8);
+  EXPECT_LT(median(hit_column(run.outcomes, 0)), median(hit_column(run.outcomes, 4)));
+}
+
+// GD flow conserves F1^T F1 - F2 F2^T; RK4 at small dt keeps it to 1e-6 relative.
+TEST_P(BackendSuite, GdFlowConservesBalance) {
+  const auto cfg = config_from(R"(
+[problem]
+m = 12
+n = 10
+rank = 4
+[problem.target]
+spectrum = [3.0, 2.0, 1.0, 0.5]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.5
+[optimizer]
+kind = "gd"
+lr = 0.01
+integrator = "rk4"
+[run]
+steps = 500
+seeds = 8
+precision = "fp64"
+[record]
+traced_seeds = 8
+every = 100
+)");
+  const auto run = this->run(cfg);
+  const long T = run.traces.steps, rr = 16;
+  for (long s = 0; s < run.traces.count; ++s) {
+    const double* first = &run.traces.delta2[s * T * rr];
+    double ref = 0;
+    for (int q = 0; q < rr; ++q) ref += first[q] * first[q];
+    for (long t = 1; t < T; ++t) {
+      double diff = 0;
+      for (int q = 0; q < rr; ++q) diff += std::pow(run.traces.delta2[(s * T + t) * rr + q] - first[q], 2);
+      EXPECT_LT(std::sqrt(diff / ref), 1e-6) << "seed " << s << " record " << t;
+    }
+    // ... while the loss itself decreased substantially.
+    EXPECT_LT(run.traces.loss[s * T + T - 1], 0.1 * run.traces.loss[s * T]);
+  }
+}
+
+// With l2 > 0 the global minimum is the soft-thresholded SVD U diag(max(s - l2, 0)) V^T, and GD
+// reaches it from random starts.
+TEST_P(BackendSuite, L2RegularizedGdConvergesToSoftThresholdedSvd) {
+  const auto cfg = config_from(R"(
+[problem]
+m = 10
+n = 8
+rank = 4
+l2 = 0.5
+[problem.target]
+spectrum = [3.0, 2.0, 1.0, 0.3]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.3
+[optimizer]
+kind = "gd"
+lr = 0.05
+[run]
+steps = 4000
+seeds = 16
+precision = "fp64"
+[record]
+traced_seeds = 16
+every = 4000
+loss_tolerance = 1e-10
+)");
+  const auto run = this->run(cfg);
+  const Target& tg = run.cp.target;
+  const int m = 10, n = 8, r = 4, b = tg.basis_cols;
+  std::vector<double> expected(m * n, 0.0);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < 4; ++k)
+        expected[i * n + j] += tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.5, 0.0) * tg.Vb[j * b + k];
+  for (long s = 0; s < 16; ++s) {
+    EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::converged)) << "seed " << s;
+    const double* F1 = &run.traces.final_factors[0][s * m * r];
+    const double* F2 = &run.traces.final_factors[1][s * r * n];
+    double err = 0, norm = 0;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double w = 0;
+        for (int k = 0; k < r; ++k) w += F1[i * r + k] * F2[k * n + j];
+        err += std::pow(w - expected[i * n + j], 2);
+        norm += std::pow(expected[i * n + j], 2);
+      }
+    EXPECT_LT(std::sqrt(err / norm), 1e-6) << "seed " << s;
+  }
+}
+
+// Far above 2 / lambda_max every seed diverges: an outcome, not a crash.
+TEST_P(BackendSuite, GdFarAboveCriticalRateDivergesCleanly) {
+  const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 5.0", 200, 40)));
+  for (long s = 0; s < 40; ++s) EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::diverged)) << s;
+}
+
+// A seed that converges computes the same bits whether its pack-mates diverge or not.
+TEST_P(BackendSuite, DivergingSeedsDoNotAffectOthers) {
+  // With a fan-scaled init of scale 2 and lr = 0.45 some seeds blow up and others converge.
+  const auto cfg = config_from(R"(
+[problem]
+m = 6
+n = 5
+rank = 3
+[problem.target]
+spectrum = [2.0, 1.0, 0.5]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 2.5
+[optimizer]
+kind = "gd"
+lr = 0.3
+[run]
+steps = 300
+seeds = 64
+[record]
+traced_seeds = 0
+)");
+  const auto batch = this->run(cfg);
+  long diverged = 0, converged = 0;
+  for (long s = 0; s < 64; ++s) {
+    diverged += batch.outcomes.status[s] == static_cast<int>(Status::diverged);
+    converged += batch.outcomes.status[s] == static_cast<int>(Status::converged);
+  }
+  ASSERT_GT(diverged, 0);
+  ASSERT_GT(converged, 0);
+  for (long s = 0; s < 64; ++s) {
+    const auto alone = testing::run_seeds(GetParam(), cfg, s, 1, 1);
+    EXPECT_EQ(alone.outcomes.status[0], batch.outcomes.status[s]) << s;
+    if (batch.outcomes.status[s] != static_cast<int>(Status::diverged))
+      EXPECT_EQ(alone.outcomes.final_loss[0], batch.outcomes.final_loss[s]) << s;
+  }
+}
+
+// Bitwise identical per-seed results whatever the block size and thread count.
+TEST_P(BackendSuite, DeterministicAcrossBlockSizesAndThreads) {
+  for (const char* opt : {"kind = \"specgd\"\nlr = 0.02", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+                          "kind = \"adam\"\nlr = 0.01"}) {
+    const auto cfg = config_from(kang(opt, 60, 50));
+    const auto ref = this->run(cfg, 4096, 2);
+    for (const auto& [block, threads] : {std::pair<long, int>{1, 1}, {7, 2}, {33, 1}}) {
+      const auto other = this->run(cfg, block, threads);
+      EXPECT_EQ(ref.outcomes.final_loss, other.outcomes.final_loss) << opt << " block " << block;
+      EXPECT_EQ(ref.outcomes.hit_step, other.outcomes.hit_step) << opt;
+      EXPECT_EQ(ref.traces.sv, other.traces.sv) << opt;
+      EXPECT_EQ(ref.traces.final_factors[1], other.traces.final_factors[1]) << opt;
+    }
+  }
+}
+
+// fp32 and fp64 follow the same trajectory on a well-conditioned case.
+TEST_P(BackendSuite, Fp32AgreesWithFp64) {
+  auto cfg = config_from(kang("kind = \"specgd\"\nlr = 0.01", 300, 16));
+  const auto f32 = this->run(cfg);
+  cfg.run.precision = Precision::fp64;
+  const auto f64 = this->run(cfg);
+  for (long s = 0; s < 16; ++s) {
+    EXPECT_NEAR(f32.outcomes.final_loss[s] / f64.outcomes.final_loss[s], 1.0, 1e-3) << s;
+    for (int i = 0; i < 5; ++i) EXPECT_NEAR(f32.outcomes.hit_step[s * 5 + i], f64.outcomes.hit_step[s * 5 + i], 1);
+  }
+  for (size_t i = 0; i < f32.traces.init_factors[1].size(); ++i)
+    EXPECT_NEAR(f32.traces.init_factors[1][i], f64.traces.init_factors[1][i], 1e-9);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::Values("cpu", "cuda"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace specsweep
