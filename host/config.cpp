@@ -1,0 +1,909 @@
+// Strict TOML configuration (DESIGN section 5). Every key is checked: unknown keys (at any level),
+// wrong types, non-finite numbers and out-of-range values are InputErrors naming the full dotted
+// key and, for values from the file, "line L, column C" (values from --set say "(from --set)").
+#include "config.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include "core/factorization.hpp"
+#include "core/trajectory.hpp"
+#include "errors.hpp"
+
+namespace specsweep {
+
+// ---------------------------------------------------------------------------------------------
+// Newton–Schulz presets
+//
+// cubic:          the classical cubic Newton–Schulz iteration X <- 1.5 X - 0.5 (X X^T) X.
+// jordan5:        Keller Jordan's quintic coefficients of Muon (github.com/KellerJordan/Muon,
+//                 "Muon: An optimizer for hidden layers in neural networks", 2024), run 5 times.
+// polar_express:  Amsel, Persson, Musco, Gower, "The Polar Express: Optimal Matrix Sign Methods and
+//                 Their Application to the Muon Algorithm" (2025): 8 per-step optimal quintics for
+//                 X0 = G / (1.01 ||G||_F), with the paper's safety factor applied to all but the
+//                 last (a / 1.01, b / 1.01^3, c / 1.01^5); the last triple is repeated for further
+//                 steps.
+// you6:           You Jiacheng's six per-step quintic coefficients (modded-nanogpt discussion,
+// 2024).
+//
+// Default ns_steps (when optimizer.ns_steps is not given): the preset's natural count for the
+// per-step presets (polar_express 8, you6 6, a custom list: its length), 5 for cubic and jordan5.
+// ---------------------------------------------------------------------------------------------
+
+std::vector<NsTriple> ns_preset(const std::string& name) {
+  if (name == "cubic") return {{1.5, -0.5, 0.0}};
+  if (name == "jordan5") return {{3.4445, -4.7750, 2.0315}};
+  if (name == "polar_express") {
+    const NsTriple raw[] = {
+        {8.28721201814563, -23.595886519098837, 17.300387312530933},
+        {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
+        {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
+        {3.3184196573706015, -2.488488024314874, 0.51004894012372},
+        {2.300652019954817, -1.6689039845747493, 0.4188073119525673},
+        {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
+        {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
+        {1.875, -1.25, 0.375},
+    };
+    constexpr int count = sizeof(raw) / sizeof(raw[0]);
+    const double s1 = 1.01, s3 = std::pow(1.01, 3), s5 = std::pow(1.01, 5);
+    std::vector<NsTriple> out;
+    for (int i = 0; i < count; ++i) {
+      if (i + 1 < count)
+        out.push_back({raw[i].a / s1, raw[i].b / s3, raw[i].c / s5});
+      else
+        out.push_back(raw[i]);
+    }
+    return out;
+  }
+  if (name == "you6") {
+    const double k = 1024.0;
+    return {{3955 / k, -8306 / k, 5008 / k}, {3735 / k, -6681 / k, 3463 / k},
+            {3799 / k, -6499 / k, 3211 / k}, {4019 / k, -6385 / k, 2906 / k},
+            {2677 / k, -3029 / k, 1162 / k}, {2172 / k, -1833 / k, 682 / k}};
+  }
+  return {};
+}
+
+double ns_norm_scale(const std::string& name) {
+  return name == "polar_express" ? 1.01 : 1.0;
+}
+
+namespace {
+
+constexpr std::string_view kOverrideSource = "--set";
+constexpr int kMaxDim = 1 << 20;
+constexpr int kMaxNsSteps = 100;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const char* const kPresetList = "cubic, jordan5, polar_express, you6";
+
+int default_ns_steps(const std::string& preset, int custom_count) {
+  if (preset == "polar_express") return 8;
+  if (preset == "you6") return 6;
+  if (preset == "custom") return custom_count;
+  return 5;
+}
+
+std::string join(std::initializer_list<std::string_view> items) {
+  std::string out;
+  for (std::string_view s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+template <class List>
+bool contains(const List& items, std::string_view k) {
+  return std::find(items.begin(), items.end(), k) != items.end();
+}
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+  }
+  return "value";
+}
+
+// Shortest representation that reads back to the same double, always a TOML float.
+std::string fmt_double(double v) {
+  std::string s = fmt::format("{}", v);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+template <class E>
+using EnumTable = std::initializer_list<std::pair<std::string_view, E>>;
+
+template <class E>
+std::string enum_name(E v, EnumTable<E> names) {
+  for (const auto& [name, value] : names)
+    if (value == v) return std::string(name);
+  return "?";
+}
+
+const EnumTable<Basis> kBases = {{"random", Basis::random}, {"identity", Basis::identity}};
+const EnumTable<ScaleMode> kScaleModes = {{"absolute", ScaleMode::absolute},
+                                          {"fan", ScaleMode::fan}};
+const EnumTable<Precision> kPrecisions = {{"fp32", Precision::fp32}, {"fp64", Precision::fp64}};
+const EnumTable<Spacing> kSpacings = {{"linear", Spacing::linear}, {"log", Spacing::log}};
+const EnumTable<InitKind> kInitKinds = {{"zero", InitKind::zero},
+                                        {"gaussian", InitKind::gaussian},
+                                        {"orthogonal", InitKind::orthogonal},
+                                        {"spectral", InitKind::spectral}};
+const EnumTable<OptimizerKind> kOptimizers = {{"gd", OptimizerKind::gd},
+                                              {"specgd", OptimizerKind::specgd},
+                                              {"muon", OptimizerKind::muon},
+                                              {"adam", OptimizerKind::adam}};
+const EnumTable<OrthKind> kOrthKinds = {{"exact", OrthKind::exact},
+                                        {"smooth", OrthKind::smooth},
+                                        {"newton_schulz", OrthKind::newton_schulz}};
+const EnumTable<ShapeScale> kShapeScales = {
+    {"none", ShapeScale::none}, {"sqrt_ratio", ShapeScale::sqrt_ratio}, {"rms", ShapeScale::rms}};
+const EnumTable<Integrator> kIntegrators = {{"step", Integrator::step}, {"rk4", Integrator::rk4}};
+const EnumTable<ScheduleKind> kScheduleKinds = {{"constant", ScheduleKind::constant},
+                                                {"exponential", ScheduleKind::exponential},
+                                                {"spike_geometric", ScheduleKind::spike_geometric},
+                                                {"cosine", ScheduleKind::cosine},
+                                                {"piecewise", ScheduleKind::piecewise}};
+
+// Keys of each schedule kind (besides `kind`).
+std::vector<std::string_view> schedule_keys(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::constant:
+      return {};
+    case ScheduleKind::exponential:
+      return {"decay"};
+    case ScheduleKind::spike_geometric:
+      return {"eta1", "factor"};
+    case ScheduleKind::cosine:
+      return {"warmup", "min_lr"};
+    case ScheduleKind::piecewise:
+      return {"steps", "values"};
+  }
+  return {};
+}
+
+// Reads a parsed TOML document into a Config, checking everything.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  Config read(const toml::table& root) {
+    for (auto&& [k, v] : root) {
+      (void)v;
+      if (k.str() == "sweep") fail("sweep", "parameter sweeps are not supported yet", &k.source());
+      if (!contains(std::initializer_list<std::string_view>{"problem", "init", "optimizer", "run",
+                                                            "record"},
+                    k.str()))
+        fail(std::string(k.str()),
+             "unknown table or key; expected one of: problem, init, optimizer, run, record",
+             &k.source());
+    }
+    Config c;
+    read_run(table_at(&root, "", "run"), c.run);
+    read_problem(table_at(&root, "", "problem"), c.problem);
+    read_init(table_at(&root, "", "init"), c.problem.depth, c.init);
+    read_optimizer(table_at(&root, "", "optimizer"), c.run.steps, c.optimizer);
+    read_record(table_at(&root, "", "record"), c.run.seeds, c.record);
+    return c;
+  }
+
+ private:
+  std::string source_;
+
+  static std::string where(const toml::source_region* r) {
+    if (r == nullptr) return "";
+    if ((r->path && *r->path == kOverrideSource) || r->begin.line == 0) return " (from --set)";
+    return fmt::format(" (line {}, column {})", r->begin.line, r->begin.column);
+  }
+  static const toml::source_region* src(const toml::node* n) { return n ? &n->source() : nullptr; }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& msg,
+                         const toml::source_region* r) const {
+    throw InputError(fmt::format("{}: {}: {}{}", source_, key, msg, where(r)));
+  }
+  // For a cross-check on a value that may be a default (n == nullptr).
+  [[noreturn]] void fail_at(const std::string& key, const std::string& msg,
+                            const toml::node* n) const {
+    if (n == nullptr) fail(key, msg + " (default value)", nullptr);
+    fail(key, msg, &n->source());
+  }
+
+  static std::string join_key(const std::string& path, std::string_view k) {
+    return path.empty() ? std::string(k) : path + "." + std::string(k);
+  }
+
+  const toml::table* table_at(const toml::table* parent, const std::string& path,
+                              std::string_view name) const {
+    const toml::node* n = parent ? parent->get(name) : nullptr;
+    if (n == nullptr) return nullptr;
+    if (!n->is_table())
+      fail(join_key(path, name), fmt::format("expected a table, got {}", type_name(n->type())),
+           src(n));
+    return n->as_table();
+  }
+
+  void check_keys(const toml::table* t, const std::string& path,
+                  std::initializer_list<std::string_view> allowed,
+                  const std::string& context = {}) const {
+    if (t == nullptr) return;
+    for (auto&& [k, v] : *t) {
+      (void)v;
+      if (!contains(allowed, k.str()))
+        fail(join_key(path, k.str()),
+             fmt::format("unknown key{}; expected one of: {}", context, join(allowed)),
+             &k.source());
+    }
+  }
+
+  static const toml::node* get(const toml::table* t, std::string_view k) {
+    return t ? t->get(k) : nullptr;
+  }
+
+  // ---- typed values ----
+
+  long long as_int(const toml::node& n, const std::string& key) const {
+    if (!n.is_integer())
+      fail(key, fmt::format("expected an integer, got {}", type_name(n.type())), &n.source());
+    return static_cast<long long>(n.as_integer()->get());
+  }
+
+  long long int_in(const toml::node& n, const std::string& key, long long lo, long long hi,
+                   const std::string& range_text = {}) const {
+    const long long v = as_int(n, key);
+    if (v < lo || v > hi) {
+      const std::string range = !range_text.empty() ? range_text
+                                : hi == std::numeric_limits<long long>::max()
+                                    ? fmt::format(">= {}", lo)
+                                    : fmt::format("in [{}, {}]", lo, hi);
+      fail(key, fmt::format("must be {}, got {}", range, v), &n.source());
+    }
+    return v;
+  }
+
+  double as_float(const toml::node& n, const std::string& key) const {
+    double v;
+    if (n.is_integer())
+      v = static_cast<double>(n.as_integer()->get());
+    else if (n.is_floating_point())
+      v = n.as_floating_point()->get();
+    else
+      fail(key, fmt::format("expected a number, got {}", type_name(n.type())), &n.source());
+    if (!std::isfinite(v))
+      fail(key, fmt::format("must be a finite number, got {}", v), &n.source());
+    return v;
+  }
+
+  // A number in the interval (lo, hi) with open/closed ends as given; hi = inf for no upper bound.
+  double float_in(const toml::node& n, const std::string& key, double lo, bool lo_open, double hi,
+                  bool hi_open) const {
+    const double v = as_float(n, key);
+    const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    if (!ok) {
+      std::string range;
+      if (hi == kInf)
+        range = fmt::format("{} {}", lo_open ? ">" : ">=", lo);
+      else
+        range = fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+      fail(key, fmt::format("must be {}, got {}", range, v), &n.source());
+    }
+    return v;
+  }
+  double positive(const toml::node& n, const std::string& key) const {
+    return float_in(n, key, 0.0, true, kInf, false);
+  }
+
+  bool as_bool(const toml::node& n, const std::string& key) const {
+    if (!n.is_boolean())
+      fail(key, fmt::format("expected a boolean, got {}", type_name(n.type())), &n.source());
+    return n.as_boolean()->get();
+  }
+
+  std::string as_string(const toml::node& n, const std::string& key) const {
+    if (!n.is_string())
+      fail(key, fmt::format("expected a string, got {}", type_name(n.type())), &n.source());
+    return n.as_string()->get();
+  }
+
+  template <class E>
+  E as_enum(const toml::node& n, const std::string& key, EnumTable<E> names) const {
+    if (!n.is_string())
+      fail(key, fmt::format("expected a string, got {}", type_name(n.type())), &n.source());
+    const std::string s = n.as_string()->get();
+    std::string list;
+    for (const auto& [name, value] : names) {
+      if (name == s) return value;
+      list += list.empty() ? "" : ", ";
+      list += name;
+    }
+    fail(key, fmt::format("unknown value \"{}\"; expected one of: {}", s, list), &n.source());
+  }
+
+  const toml::array& as_array(const toml::node& n, const std::string& key, const char* what) const {
+    if (!n.is_array())
+      fail(key, fmt::format("expected {}, got {}", what, type_name(n.type())), &n.source());
+    return *n.as_array();
+  }
+
+  static std::string elem_key(const std::string& key, size_t i) {
+    return fmt::format("{}[{}]", key, i);
+  }
+
+  // ---- sections ----
+
+  void read_run(const toml::table* t, RunConfig& r) const {
+    check_keys(t, "run", {"steps", "seeds", "master_seed", "precision", "blowup"});
+    if (auto n = get(t, "steps")) r.steps = static_cast<int>(int_in(*n, "run.steps", 1, kMaxSteps));
+    if (auto n = get(t, "seeds"))
+      r.seeds = static_cast<long>(int_in(*n, "run.seeds", 1, std::numeric_limits<long>::max()));
+    if (auto n = get(t, "master_seed"))
+      r.master_seed = static_cast<std::uint64_t>(
+          int_in(*n, "run.master_seed", 0, std::numeric_limits<long long>::max()));
+    if (auto n = get(t, "precision")) r.precision = as_enum(*n, "run.precision", kPrecisions);
+    if (auto n = get(t, "blowup")) r.blowup = float_in(*n, "run.blowup", 1.0, true, kInf, false);
+  }
+
+  void read_problem(const toml::table* t, ProblemConfig& p) const {
+    check_keys(t, "problem", {"m", "n", "rank", "depth", "l2", "target"});
+    if (auto n = get(t, "m")) p.m = static_cast<int>(int_in(*n, "problem.m", 1, kMaxDim));
+    if (auto n = get(t, "n")) p.n = static_cast<int>(int_in(*n, "problem.n", 1, kMaxDim));
+    const int mn = std::min(p.m, p.n);
+    const toml::node* rank = get(t, "rank");
+    if (rank) p.rank = static_cast<int>(as_int(*rank, "problem.rank"));
+    if (p.rank < 1 || p.rank > mn)
+      fail_at("problem.rank", fmt::format("must be in [1, min(m, n) = {}], got {}", mn, p.rank),
+              rank);
+    if (auto n = get(t, "depth"))
+      p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
+    if (auto n = get(t, "l2")) p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);
+    read_target(table_at(t, "problem", "target"), p);
+  }
+
+  void read_target(const toml::table* t, ProblemConfig& p) const {
+    check_keys(t, "problem.target", {"spectrum", "basis", "seed"});
+    const int mn = std::min(p.m, p.n);
+    const std::string key = "problem.target.spectrum";
+    const toml::node* sp = get(t, "spectrum");
+    std::vector<double>& s = p.target.spectrum;
+    if (sp == nullptr) {
+      s = {5.0, 4.0, 3.0, 2.0, 1.0};  // the DESIGN section 5 example
+    } else if (sp->is_array()) {
+      const toml::array& a = *sp->as_array();
+      if (a.empty() || static_cast<long long>(a.size()) > mn)
+        fail(key,
+             fmt::format("must have between 1 and min(m, n) = {} values, got {}", mn, a.size()),
+             &sp->source());
+      for (size_t i = 0; i < a.size(); ++i) {
+        const double v = positive(a[i], elem_key(key, i));
+        if (i > 0 && v > s.back())
+          fail(elem_key(key, i),
+               fmt::format("the spectrum must be non-increasing, but {} follows {}", v, s.back()),
+               &a[i].source());
+        s.push_back(v);
+      }
+    } else if (sp->is_table()) {
+      read_spectrum_form(*sp->as_table(), key, mn, s);
+    } else {
+      fail(key,
+           fmt::format("expected an array of numbers or a table {{ kind = \"power\" | "
+                       "\"geometric\", ... }}, "
+                       "got {}",
+                       type_name(sp->type())),
+           &sp->source());
+    }
+    if (static_cast<int>(s.size()) > mn)
+      fail_at(key, fmt::format("has {} values, more than min(m, n) = {}", s.size(), mn), sp);
+    if (auto n = get(t, "basis")) p.target.basis = as_enum(*n, "problem.target.basis", kBases);
+    if (auto n = get(t, "seed"))
+      p.target.seed = static_cast<std::uint64_t>(
+          int_in(*n, "problem.target.seed", 0, std::numeric_limits<long long>::max()));
+  }
+
+  void read_spectrum_form(const toml::table& t, const std::string& key, int mn,
+                          std::vector<double>& s) const {
+    const toml::node* kind = t.get("kind");
+    if (kind == nullptr) fail(key + ".kind", "missing (\"power\" or \"geometric\")", &t.source());
+    const std::string k = as_string(*kind, key + ".kind");
+    auto require = [&](std::string_view name) -> const toml::node& {
+      const toml::node* n = t.get(name);
+      if (n == nullptr)
+        fail(join_key(key, name), fmt::format("missing (required for kind = \"{}\")", k),
+             &t.source());
+      return *n;
+    };
+    if (k == "power") {
+      check_keys(&t, key, {"kind", "scale", "exponent", "count"}, " for kind = \"power\"");
+      const double scale = positive(require("scale"), key + ".scale");
+      const double exponent =
+          float_in(require("exponent"), key + ".exponent", 0.0, false, kInf, false);
+      const int count = static_cast<int>(int_in(require("count"), key + ".count", 1, mn,
+                                                fmt::format("in [1, min(m, n) = {}]", mn)));
+      for (int i = 1; i <= count; ++i) s.push_back(scale / std::pow(double(i), exponent));
+    } else if (k == "geometric") {
+      check_keys(&t, key, {"kind", "max", "condition", "count"}, " for kind = \"geometric\"");
+      const double mx = positive(require("max"), key + ".max");
+      const double cond =
+          float_in(require("condition"), key + ".condition", 1.0, false, kInf, false);
+      const int count = static_cast<int>(int_in(require("count"), key + ".count", 1, mn,
+                                                fmt::format("in [1, min(m, n) = {}]", mn)));
+      for (int i = 0; i < count; ++i) {
+        if (i == 0)
+          s.push_back(mx);
+        else if (i == count - 1)
+          s.push_back(mx / cond);
+        else
+          s.push_back(std::min(s.back(), mx * std::pow(cond, -double(i) / double(count - 1))));
+      }
+    } else {
+      fail(key + ".kind", fmt::format("unknown value \"{}\"; expected one of: power, geometric", k),
+           &kind->source());
+    }
+    for (size_t i = 0; i < s.size(); ++i)
+      if (!(s[i] > 0) || !std::isfinite(s[i]))
+        fail(key,
+             fmt::format("value {} of the generated spectrum is {}, not a positive finite number",
+                         i + 1, s[i]),
+             &t.source());
+  }
+
+  void read_init(const toml::table* t, int depth, InitConfig& in) const {
+    check_keys(t, "init", {"factors", "scale", "scale_mode"});
+    const toml::node* f = get(t, "factors");
+    in.factors.clear();
+    if (f == nullptr) {
+      in.factors.assign(static_cast<size_t>(depth), InitKind::gaussian);
+      in.factors[0] = InitKind::zero;
+    } else {
+      const toml::array& a = as_array(*f, "init.factors", "an array of strings");
+      if (static_cast<int>(a.size()) != depth)
+        fail("init.factors",
+             fmt::format("must have exactly problem.depth = {} entries, got {}", depth, a.size()),
+             &f->source());
+      for (size_t i = 0; i < a.size(); ++i)
+        in.factors.push_back(as_enum(a[i], elem_key("init.factors", i), kInitKinds));
+    }
+    if (auto n = get(t, "scale")) in.scale = positive(*n, "init.scale");
+    if (auto n = get(t, "scale_mode")) in.scale_mode = as_enum(*n, "init.scale_mode", kScaleModes);
+  }
+
+  void read_optimizer(const toml::table* t, int steps, OptimizerConfig& o) const {
+    check_keys(
+        t, "optimizer",
+        {"kind", "lr", "orthogonalizer", "ns_coefficients", "ns_steps", "smooth_eps", "momentum",
+         "nesterov", "shape_scale", "beta1", "beta2", "eps", "integrator", "schedule"});
+    if (auto n = get(t, "kind")) o.kind = as_enum(*n, "optimizer.kind", kOptimizers);
+    if (auto n = get(t, "lr")) o.lr = positive(*n, "optimizer.lr");
+    if (auto n = get(t, "orthogonalizer"))
+      o.orthogonalizer = as_enum(*n, "optimizer.orthogonalizer", kOrthKinds);
+
+    o.ns_preset = "jordan5";
+    o.ns_coefficients = ns_preset(o.ns_preset);
+    if (auto n = get(t, "ns_coefficients")) {
+      const std::string key = "optimizer.ns_coefficients";
+      if (n->is_string()) {
+        const std::string name = n->as_string()->get();
+        o.ns_coefficients = ns_preset(name);
+        if (o.ns_coefficients.empty())
+          fail(key,
+               fmt::format(
+                   "unknown preset \"{}\"; expected one of: {}, or an array of [a, b, c] triples",
+                   name, kPresetList),
+               &n->source());
+        o.ns_preset = name;
+      } else if (n->is_array()) {
+        const toml::array& a = *n->as_array();
+        if (a.empty() || static_cast<int>(a.size()) > kMaxNsTriples)
+          fail(key,
+               fmt::format("must have between 1 and {} [a, b, c] triples, got {}", kMaxNsTriples,
+                           a.size()),
+               &n->source());
+        o.ns_coefficients.clear();
+        for (size_t i = 0; i < a.size(); ++i) {
+          const std::string ek = elem_key(key, i);
+          const toml::array& tri = as_array(a[i], ek, "an [a, b, c] triple of numbers");
+          if (tri.size() != 3)
+            fail(ek,
+                 fmt::format("expected an [a, b, c] triple of numbers, got {} values", tri.size()),
+                 &a[i].source());
+          o.ns_coefficients.push_back({as_float(tri[0], elem_key(ek, 0)),
+                                       as_float(tri[1], elem_key(ek, 1)),
+                                       as_float(tri[2], elem_key(ek, 2))});
+        }
+        o.ns_preset = "custom";
+      } else {
+        fail(key,
+             fmt::format("expected a preset name ({}) or an array of [a, b, c] triples, got {}",
+                         kPresetList, type_name(n->type())),
+             &n->source());
+      }
+    }
+    if (auto n = get(t, "ns_steps"))
+      o.ns_steps = static_cast<int>(int_in(*n, "optimizer.ns_steps", 1, kMaxNsSteps));
+    else
+      o.ns_steps = default_ns_steps(o.ns_preset, static_cast<int>(o.ns_coefficients.size()));
+
+    if (auto n = get(t, "smooth_eps")) o.smooth_eps = positive(*n, "optimizer.smooth_eps");
+    if (auto n = get(t, "momentum"))
+      o.momentum = float_in(*n, "optimizer.momentum", 0.0, false, 1.0, true);
+    if (auto n = get(t, "nesterov")) o.nesterov = as_bool(*n, "optimizer.nesterov");
+    if (auto n = get(t, "shape_scale"))
+      o.shape_scale = as_enum(*n, "optimizer.shape_scale", kShapeScales);
+    if (auto n = get(t, "beta1")) o.beta1 = float_in(*n, "optimizer.beta1", 0.0, false, 1.0, true);
+    if (auto n = get(t, "beta2")) o.beta2 = float_in(*n, "optimizer.beta2", 0.0, false, 1.0, true);
+    if (auto n = get(t, "eps")) o.eps = positive(*n, "optimizer.eps");
+    if (auto n = get(t, "integrator")) {
+      o.integrator = as_enum(*n, "optimizer.integrator", kIntegrators);
+      if (o.integrator == Integrator::rk4 && o.kind != OptimizerKind::gd &&
+          o.kind != OptimizerKind::specgd)
+        fail("optimizer.integrator",
+             fmt::format("rk4 (flow mode) requires optimizer.kind = gd or specgd, got {}",
+                         enum_name(o.kind, kOptimizers)),
+             &n->source());
+    }
+    read_schedule(table_at(t, "optimizer", "schedule"), steps, o);
+  }
+
+  void read_schedule(const toml::table* t, int steps, OptimizerConfig& o) const {
+    Schedule& s = o.schedule;
+    s = Schedule{};
+    s.lr = o.lr;
+    s.total_steps = steps;
+    if (t == nullptr) return;
+    const std::string path = "optimizer.schedule";
+    if (auto n = t->get("kind")) s.kind = as_enum(*n, path + ".kind", kScheduleKinds);
+    const std::string kind_name = enum_name(s.kind, kScheduleKinds);
+    const auto own = schedule_keys(s.kind);
+    for (auto&& [k, v] : *t) {
+      (void)v;
+      if (k.str() == "kind" || contains(own, k.str())) continue;
+      for (const auto& [other_name, other] : kScheduleKinds)
+        if (contains(schedule_keys(other), k.str()))
+          fail(join_key(path, k.str()),
+               fmt::format("is a key of schedule kind \"{}\", not allowed with kind = \"{}\"",
+                           other_name, kind_name),
+               &k.source());
+      std::string allowed = "kind";
+      for (std::string_view a : own) allowed += ", " + std::string(a);
+      fail(join_key(path, k.str()),
+           fmt::format("unknown key for kind = \"{}\"; expected one of: {}", kind_name, allowed),
+           &k.source());
+    }
+    auto require = [&](std::string_view name) -> const toml::node& {
+      const toml::node* n = t->get(name);
+      if (n == nullptr)
+        fail(join_key(path, name), fmt::format("missing (required for kind = \"{}\")", kind_name),
+             &t->source());
+      return *n;
+    };
+    switch (s.kind) {
+      case ScheduleKind::constant:
+        break;
+      case ScheduleKind::exponential:
+        s.decay = positive(require("decay"), path + ".decay");
+        break;
+      case ScheduleKind::spike_geometric:
+        s.eta1 = positive(require("eta1"), path + ".eta1");
+        if (auto n = t->get("factor")) s.factor = positive(*n, path + ".factor");
+        break;
+      case ScheduleKind::cosine:
+        if (auto n = t->get("warmup"))
+          s.warmup = static_cast<int>(int_in(*n, path + ".warmup", 0, steps - 1,
+                                             fmt::format("in [0, run.steps - 1 = {}]", steps - 1)));
+        if (auto n = t->get("min_lr"))
+          s.min_lr = float_in(*n, path + ".min_lr", 0.0, false, o.lr, false);
+        break;
+      case ScheduleKind::piecewise: {
+        const std::string sk = path + ".steps", vk = path + ".values";
+        const toml::node& sn = require("steps");
+        const toml::node& vn = require("values");
+        const toml::array& sa = as_array(sn, sk, "an array of integers");
+        const toml::array& va = as_array(vn, vk, "an array of numbers");
+        if (sa.empty() || static_cast<int>(sa.size()) > kMaxPieces)
+          fail(sk, fmt::format("must have between 1 and {} entries, got {}", kMaxPieces, sa.size()),
+               &sn.source());
+        if (va.size() != sa.size())
+          fail(
+              vk,
+              fmt::format("must have as many entries as {} ({}), got {}", sk, sa.size(), va.size()),
+              &vn.source());
+        s.pieces = static_cast<int>(sa.size());
+        for (int i = 0; i < s.pieces; ++i) {
+          const std::string ek = elem_key(sk, static_cast<size_t>(i));
+          const long long st = as_int(sa[static_cast<size_t>(i)], ek);
+          if (i == 0 && st != 0)
+            fail(ek, fmt::format("the first piece must start at step 0, got {}", st),
+                 &sa[0].source());
+          if (i > 0 && st <= s.start[i - 1])
+            fail(ek,
+                 fmt::format("steps must be strictly ascending, but {} follows {}", st,
+                             s.start[i - 1]),
+                 &sa[static_cast<size_t>(i)].source());
+          if (st >= steps)
+            fail(ek, fmt::format("must be < run.steps = {}, got {}", steps, st),
+                 &sa[static_cast<size_t>(i)].source());
+          s.start[i] = static_cast<int>(st);
+          s.value[i] = positive(va[static_cast<size_t>(i)], elem_key(vk, static_cast<size_t>(i)));
+        }
+        break;
+      }
+    }
+  }
+
+  void read_record(const toml::table* t, long seeds, RecordConfig& r) const {
+    check_keys(t, "record",
+               {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
+                "grad_tolerance"});
+    const toml::node* every = get(t, "every");
+    const toml::node* points = get(t, "points");
+    if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
+    if (points) {
+      if (every)
+        fail("record.every", "cannot be combined with record.points (give one of them)",
+             &every->source());
+      r.points = static_cast<int>(int_in(*points, "record.points", 2, kMaxSteps));
+    }
+    if (auto n = get(t, "spacing")) {
+      r.spacing = as_enum(*n, "record.spacing", kSpacings);
+      if (!points)
+        fail("record.spacing", "is only allowed together with record.points", &n->source());
+    }
+    if (auto n = get(t, "traced_seeds")) {
+      r.traced_seeds = static_cast<int>(int_in(
+          *n, "record.traced_seeds", 0, std::min<long>(seeds, std::numeric_limits<int>::max()),
+          fmt::format("in [0, run.seeds = {}]", seeds)));
+    } else {
+      r.traced_seeds =
+          static_cast<int>(std::min<long>(r.traced_seeds, seeds));  // default 8, at most seeds
+    }
+    if (auto n = get(t, "hit_tolerance"))
+      r.hit_tolerance = float_in(*n, "record.hit_tolerance", 0.0, true, 1.0, true);
+    if (auto n = get(t, "loss_tolerance")) r.loss_tolerance = positive(*n, "record.loss_tolerance");
+    if (auto n = get(t, "grad_tolerance")) r.grad_tolerance = positive(*n, "record.grad_tolerance");
+  }
+};
+
+// Applies one --set KEY=VALUE to the parsed document.
+void apply_override(toml::table& root, const std::string& ov) {
+  const auto eq = ov.find('=');
+  const std::string key =
+      eq == std::string::npos ? std::string() : trim(std::string_view(ov).substr(0, eq));
+  const std::string value =
+      eq == std::string::npos ? std::string() : trim(std::string_view(ov).substr(eq + 1));
+  std::vector<std::string> parts;
+  if (!key.empty()) {
+    size_t b = 0;
+    for (;;) {
+      const size_t d = key.find('.', b);
+      parts.push_back(trim(
+          std::string_view(key).substr(b, d == std::string::npos ? std::string::npos : d - b)));
+      if (d == std::string::npos) break;
+      b = d + 1;
+    }
+  }
+  const bool bad_key =
+      parts.empty() || std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); });
+  if (eq == std::string::npos || bad_key || value.empty())
+    throw InputError(fmt::format(
+        "--set \"{}\": malformed override, expected KEY=VALUE (e.g. optimizer.lr=0.1)", ov));
+
+  toml::table* t = &root;
+  std::string path;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    path += (i ? "." : "") + parts[i];
+    toml::node* child = t->get(parts[i]);
+    if (child == nullptr) child = &t->insert(parts[i], toml::table{}).first->second;
+    if (!child->is_table())
+      throw InputError(fmt::format("--set \"{}\": {}: is a {}, not a table (from --set)", ov, path,
+                                   type_name(child->type())));
+    t = child->as_table();
+  }
+  // The value in TOML syntax; anything that does not parse as one value is a bare string.
+  toml::table parsed;
+  bool ok = false;
+  try {
+    parsed = toml::parse("x = " + value, kOverrideSource);
+    ok = parsed.size() == 1 && parsed.get("x") != nullptr;
+  } catch (const toml::parse_error&) {
+    ok = false;
+  }
+  if (ok)
+    t->insert_or_assign(parts.back(), std::move(*parsed.get("x")));
+  else
+    t->insert_or_assign(parts.back(), value);
+}
+
+}  // namespace
+
+Config parse_config(const std::string& toml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}: TOML syntax error: {} (line {}, column {})", source_name,
+                                 e.description(), e.source().begin.line, e.source().begin.column));
+  }
+  for (const std::string& ov : overrides) apply_override(root, ov);
+  return Reader(source_name).read(root);
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("{}: cannot read the config file: it is a directory", path));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open the config file", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw InputError(fmt::format("{}: cannot read the config file", path));
+  return parse_config(ss.str(), path, overrides);
+}
+
+std::string Config::to_toml() const {
+  std::string o;
+  auto line = [&o](std::string_view key, const std::string& value) {
+    o += fmt::format("{} = {}\n", key, value);
+  };
+  auto str = [](const std::string& s) { return fmt::format("\"{}\"", s); };
+  auto num_list = [](const double* v, size_t n) {
+    std::string s = "[";
+    for (size_t i = 0; i < n; ++i) s += (i ? ", " : "") + fmt_double(v[i]);
+    return s + "]";
+  };
+
+  o += "[problem]\n";
+  line("m", std::to_string(problem.m));
+  line("n", std::to_string(problem.n));
+  line("rank", std::to_string(problem.rank));
+  line("depth", std::to_string(problem.depth));
+  line("l2", fmt_double(problem.l2));
+  o += "\n[problem.target]\n";
+  line("spectrum", num_list(problem.target.spectrum.data(), problem.target.spectrum.size()));
+  line("basis", str(enum_name(problem.target.basis, kBases)));
+  line("seed", std::to_string(problem.target.seed));
+
+  o += "\n[init]\n";
+  {
+    std::string f = "[";
+    for (size_t i = 0; i < init.factors.size(); ++i)
+      f += (i ? ", " : "") + str(enum_name(init.factors[i], kInitKinds));
+    line("factors", f + "]");
+  }
+  line("scale", fmt_double(init.scale));
+  line("scale_mode", str(enum_name(init.scale_mode, kScaleModes)));
+
+  const OptimizerConfig& op = optimizer;
+  o += "\n[optimizer]\n";
+  line("kind", str(enum_name(op.kind, kOptimizers)));
+  line("lr", fmt_double(op.lr));
+  line("orthogonalizer", str(enum_name(op.orthogonalizer, kOrthKinds)));
+  if (op.ns_preset == "custom") {
+    std::string s = "[";
+    for (size_t i = 0; i < op.ns_coefficients.size(); ++i) {
+      const NsTriple& k = op.ns_coefficients[i];
+      s += fmt::format("{}[{}, {}, {}]", i ? ", " : "", fmt_double(k.a), fmt_double(k.b),
+                       fmt_double(k.c));
+    }
+    line("ns_coefficients", s + "]");
+  } else {
+    line("ns_coefficients", str(op.ns_preset));
+  }
+  line("ns_steps", std::to_string(op.ns_steps));
+  line("smooth_eps", fmt_double(op.smooth_eps));
+  line("momentum", fmt_double(op.momentum));
+  line("nesterov", op.nesterov ? "true" : "false");
+  line("shape_scale", str(enum_name(op.shape_scale, kShapeScales)));
+  line("beta1", fmt_double(op.beta1));
+  line("beta2", fmt_double(op.beta2));
+  line("eps", fmt_double(op.eps));
+  line("integrator", str(enum_name(op.integrator, kIntegrators)));
+
+  const Schedule& s = op.schedule;
+  o += "\n[optimizer.schedule]\n";
+  line("kind", str(enum_name(s.kind, kScheduleKinds)));
+  switch (s.kind) {
+    case ScheduleKind::constant:
+      break;
+    case ScheduleKind::exponential:
+      line("decay", fmt_double(s.decay));
+      break;
+    case ScheduleKind::spike_geometric:
+      line("eta1", fmt_double(s.eta1));
+      line("factor", fmt_double(s.factor));
+      break;
+    case ScheduleKind::cosine:
+      line("warmup", std::to_string(s.warmup));
+      line("min_lr", fmt_double(s.min_lr));
+      break;
+    case ScheduleKind::piecewise: {
+      std::string st = "[";
+      for (int i = 0; i < s.pieces; ++i) st += (i ? ", " : "") + std::to_string(s.start[i]);
+      line("steps", st + "]");
+      line("values", num_list(s.value, static_cast<size_t>(std::max(s.pieces, 0))));
+      break;
+    }
+  }
+
+  o += "\n[run]\n";
+  line("steps", std::to_string(run.steps));
+  line("seeds", std::to_string(run.seeds));
+  line("master_seed", std::to_string(run.master_seed));
+  line("precision", str(enum_name(run.precision, kPrecisions)));
+  line("blowup", fmt_double(run.blowup));
+
+  o += "\n[record]\n";
+  if (record.points > 0) {
+    line("points", std::to_string(record.points));
+    line("spacing", str(enum_name(record.spacing, kSpacings)));
+  } else {
+    line("every", std::to_string(record.every));
+  }
+  line("traced_seeds", std::to_string(record.traced_seeds));
+  line("hit_tolerance", fmt_double(record.hit_tolerance));
+  line("loss_tolerance", fmt_double(record.loss_tolerance));
+  line("grad_tolerance", fmt_double(record.grad_tolerance));
+  return o;
+}
+
+OptimizerParams Config::optimizer_params() const {
+  const OptimizerConfig& o = optimizer;
+  OptimizerParams p;
+  p.kind = o.kind;
+  p.orth.kind = o.orthogonalizer;
+  p.orth.smooth_eps = o.smooth_eps;
+  const std::vector<NsTriple> triples =
+      o.ns_coefficients.empty() ? ns_preset(o.ns_preset) : o.ns_coefficients;
+  p.orth.ns.count = static_cast<int>(std::min<size_t>(triples.size(), kMaxNsTriples));
+  for (int i = 0; i < p.orth.ns.count; ++i) p.orth.ns.steps[i] = triples[static_cast<size_t>(i)];
+  p.orth.ns.iterations = o.ns_steps;
+  p.orth.ns.norm_scale = ns_norm_scale(o.ns_preset);
+  p.momentum = o.momentum;
+  p.nesterov = o.nesterov;
+  p.shape_scale = o.shape_scale;
+  p.beta1 = o.beta1;
+  p.beta2 = o.beta2;
+  p.eps = o.eps;
+  p.integrator = o.integrator;
+  p.schedule = o.schedule;
+  p.schedule.lr = o.lr;
+  p.schedule.total_steps = run.steps;
+  return p;
+}
+
+}  // namespace specsweep

@@ -1,0 +1,708 @@
+// The strict TOML configuration (DESIGN section 5): values, the spectrum forms, every error class,
+// --set overrides and the to_toml round trip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "errors.hpp"
+
+namespace specsweep {
+namespace {
+
+const char* const kFull = R"(
+[problem]
+m = 32
+n = 40
+rank = 4
+depth = 3
+l2 = 0.001
+[problem.target]
+spectrum = [5.0, 4.0, 3.0, 2.0, 1.0]
+basis = "identity"
+seed = 7
+[init]
+factors = ["zero", "gaussian", "orthogonal"]
+scale = 1e-4
+scale_mode = "fan"
+[optimizer]
+kind = "muon"
+lr = 0.02
+orthogonalizer = "newton_schulz"
+ns_coefficients = "polar_express"
+smooth_eps = 1e-5
+momentum = 0.9
+nesterov = false
+shape_scale = "rms"
+beta1 = 0.8
+beta2 = 0.99
+eps = 1e-7
+integrator = "step"
+[optimizer.schedule]
+kind = "cosine"
+warmup = 10
+min_lr = 0.001
+[run]
+steps = 300
+seeds = 64
+master_seed = 42
+precision = "fp64"
+blowup = 1e4
+[record]
+points = 50
+spacing = "log"
+traced_seeds = 4
+hit_tolerance = 0.1
+loss_tolerance = 1e-5
+grad_tolerance = 1e-7
+)";
+
+Config parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return parse_config(text, "test.toml", overrides);
+}
+
+// The InputError message of parsing `text`, or a test failure if it parses.
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse(text, overrides);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an InputError for:\n" << text;
+  return {};
+}
+
+#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "message: " << (msg)
+
+// Asserts the error names `key` and, being from the file, its line and column.
+void expect_key_error(const std::string& text, const std::string& key) {
+  const std::string msg = error_of(text);
+  EXPECT_HAS(msg, key);
+  EXPECT_HAS(msg, "line ");
+  EXPECT_HAS(msg, "column ");
+}
+
+TEST(Config, FullConfigParses) {
+  const Config c = parse(kFull);
+  EXPECT_EQ(c.problem.m, 32);
+  EXPECT_EQ(c.problem.n, 40);
+  EXPECT_EQ(c.problem.rank, 4);
+  EXPECT_EQ(c.problem.depth, 3);
+  EXPECT_DOUBLE_EQ(c.problem.l2, 0.001);
+  EXPECT_EQ(c.problem.target.spectrum, (std::vector<double>{5, 4, 3, 2, 1}));
+  EXPECT_EQ(c.problem.target.basis, Basis::identity);
+  EXPECT_EQ(c.problem.target.seed, 7u);
+  EXPECT_EQ(c.init.factors,
+            (std::vector<InitKind>{InitKind::zero, InitKind::gaussian, InitKind::orthogonal}));
+  EXPECT_DOUBLE_EQ(c.init.scale, 1e-4);
+  EXPECT_EQ(c.init.scale_mode, ScaleMode::fan);
+  const OptimizerConfig& o = c.optimizer;
+  EXPECT_EQ(o.kind, OptimizerKind::muon);
+  EXPECT_DOUBLE_EQ(o.lr, 0.02);
+  EXPECT_EQ(o.orthogonalizer, OrthKind::newton_schulz);
+  EXPECT_EQ(o.ns_preset, "polar_express");
+  EXPECT_EQ(o.ns_coefficients.size(), 8u);
+  EXPECT_EQ(o.ns_steps, 8);  // polar_express's natural count when ns_steps is not given
+  EXPECT_DOUBLE_EQ(o.smooth_eps, 1e-5);
+  EXPECT_DOUBLE_EQ(o.momentum, 0.9);
+  EXPECT_FALSE(o.nesterov);
+  EXPECT_EQ(o.shape_scale, ShapeScale::rms);
+  EXPECT_DOUBLE_EQ(o.beta1, 0.8);
+  EXPECT_DOUBLE_EQ(o.beta2, 0.99);
+  EXPECT_DOUBLE_EQ(o.eps, 1e-7);
+  EXPECT_EQ(o.integrator, Integrator::step);
+  EXPECT_EQ(o.schedule.kind, ScheduleKind::cosine);
+  EXPECT_EQ(o.schedule.warmup, 10);
+  EXPECT_DOUBLE_EQ(o.schedule.min_lr, 0.001);
+  EXPECT_DOUBLE_EQ(o.schedule.lr, 0.02);
+  EXPECT_EQ(o.schedule.total_steps, 300);
+  EXPECT_EQ(c.run.steps, 300);
+  EXPECT_EQ(c.run.seeds, 64);
+  EXPECT_EQ(c.run.master_seed, 42u);
+  EXPECT_EQ(c.run.precision, Precision::fp64);
+  EXPECT_DOUBLE_EQ(c.run.blowup, 1e4);
+  EXPECT_EQ(c.record.points, 50);
+  EXPECT_EQ(c.record.spacing, Spacing::log);
+  EXPECT_EQ(c.record.traced_seeds, 4);
+  EXPECT_DOUBLE_EQ(c.record.hit_tolerance, 0.1);
+  EXPECT_DOUBLE_EQ(c.record.loss_tolerance, 1e-5);
+  EXPECT_DOUBLE_EQ(c.record.grad_tolerance, 1e-7);
+}
+
+TEST(Config, EmptyConfigGivesDefaults) {
+  const Config c = parse("");
+  EXPECT_EQ(c.problem.m, 60);
+  EXPECT_EQ(c.problem.n, 70);
+  EXPECT_EQ(c.problem.rank, 5);
+  EXPECT_EQ(c.problem.depth, 2);
+  EXPECT_EQ(c.problem.target.spectrum, (std::vector<double>{5, 4, 3, 2, 1}));
+  EXPECT_EQ(c.init.factors, (std::vector<InitKind>{InitKind::zero, InitKind::gaussian}));
+  EXPECT_EQ(c.optimizer.kind, OptimizerKind::specgd);
+  EXPECT_EQ(c.optimizer.ns_preset, "jordan5");
+  EXPECT_EQ(c.optimizer.ns_steps, 5);
+  EXPECT_EQ(c.optimizer.schedule.kind, ScheduleKind::constant);
+  EXPECT_EQ(c.run.steps, 400);
+  EXPECT_EQ(c.run.seeds, 1024);
+  EXPECT_EQ(c.record.every, 1);
+  EXPECT_EQ(c.record.points, 0);
+  EXPECT_EQ(c.record.traced_seeds, 8);
+}
+
+TEST(Config, DefaultFactorsForDeeperProducts) {
+  const Config c = parse("[problem]\ndepth = 4\n");
+  EXPECT_EQ(c.init.factors, (std::vector<InitKind>{InitKind::zero, InitKind::gaussian,
+                                                   InitKind::gaussian, InitKind::gaussian}));
+}
+
+TEST(Config, DefaultTracedSeedsIsAtMostSeeds) {
+  EXPECT_EQ(parse("[run]\nseeds = 3\n").record.traced_seeds, 3);
+}
+
+TEST(Config, IntegersAcceptedAsFloats) {
+  const Config c = parse("[optimizer]\nlr = 1\n[init]\nscale = 2\n");
+  EXPECT_EQ(c.optimizer.lr, 1.0);
+  EXPECT_EQ(c.init.scale, 2.0);
+}
+
+TEST(Config, PowerSpectrum) {
+  const Config c = parse(R"(
+[problem]
+m = 32
+n = 32
+rank = 32
+[problem.target]
+spectrum = { kind = "power", scale = 10.0, exponent = 1.0, count = 32 }
+)");
+  const auto& s = c.problem.target.spectrum;
+  ASSERT_EQ(s.size(), 32u);
+  for (int k = 1; k <= 32; ++k) EXPECT_DOUBLE_EQ(s[k - 1], 10.0 / k);
+}
+
+TEST(Config, GeometricSpectrum) {
+  const Config c = parse(
+      "[problem.target]\nspectrum = { kind = \"geometric\", max = 1.0, condition = 100, count = 5 "
+      "}\n");
+  const auto& s = c.problem.target.spectrum;
+  ASSERT_EQ(s.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(s[i], std::pow(100.0, -i / 4.0), 1e-15);
+  EXPECT_EQ(s.front(), 1.0);
+  EXPECT_EQ(s.back(), 0.01);
+  const Config one = parse(
+      "[problem.target]\nspectrum = { kind = \"geometric\", max = 3, condition = 10, count = 1 "
+      "}\n");
+  EXPECT_EQ(one.problem.target.spectrum, std::vector<double>{3.0});
+}
+
+TEST(Config, ExplicitSpectrum) {
+  const Config c = parse("[problem.target]\nspectrum = [3, 3, 1.5]\n");
+  EXPECT_EQ(c.problem.target.spectrum, (std::vector<double>{3, 3, 1.5}));
+}
+
+TEST(Config, NsPresets) {
+  EXPECT_EQ(ns_preset("cubic").size(), 1u);
+  EXPECT_DOUBLE_EQ(ns_preset("jordan5")[0].a, 3.4445);
+  const auto pe = ns_preset("polar_express");
+  ASSERT_EQ(pe.size(), 8u);
+  EXPECT_DOUBLE_EQ(pe[0].a, 8.28721201814563 / 1.01);
+  EXPECT_DOUBLE_EQ(pe[0].b, -23.595886519098837 / std::pow(1.01, 3));
+  EXPECT_DOUBLE_EQ(pe[0].c, 17.300387312530933 / std::pow(1.01, 5));
+  EXPECT_EQ(pe[7].a, 1.875);
+  EXPECT_EQ(pe[7].b, -1.25);
+  EXPECT_EQ(pe[7].c, 0.375);
+  const auto y = ns_preset("you6");
+  ASSERT_EQ(y.size(), 6u);
+  EXPECT_EQ(y[0].a, 3955 / 1024.0);
+  EXPECT_EQ(y[5].c, 682 / 1024.0);
+  EXPECT_TRUE(ns_preset("nope").empty());
+  EXPECT_EQ(ns_norm_scale("polar_express"), 1.01);
+  EXPECT_EQ(ns_norm_scale("jordan5"), 1.0);
+}
+
+TEST(Config, NsStepsDefaults) {
+  EXPECT_EQ(parse("[optimizer]\nns_coefficients = \"you6\"\n").optimizer.ns_steps, 6);
+  EXPECT_EQ(parse("[optimizer]\nns_coefficients = \"cubic\"\n").optimizer.ns_steps, 5);
+  EXPECT_EQ(
+      parse("[optimizer]\nns_coefficients = \"polar_express\"\nns_steps = 3\n").optimizer.ns_steps,
+      3);
+  const Config c = parse("[optimizer]\nns_coefficients = [[3, -3.2, 1.2], [2, -1.5, 0.5]]\n");
+  EXPECT_EQ(c.optimizer.ns_preset, "custom");
+  ASSERT_EQ(c.optimizer.ns_coefficients.size(), 2u);
+  EXPECT_EQ(c.optimizer.ns_coefficients[1].b, -1.5);
+  EXPECT_EQ(c.optimizer.ns_steps, 2);
+}
+
+TEST(Config, OptimizerParams) {
+  const Config c = parse(kFull);
+  const OptimizerParams p = c.optimizer_params();
+  EXPECT_EQ(p.kind, OptimizerKind::muon);
+  EXPECT_EQ(p.orth.kind, OrthKind::newton_schulz);
+  EXPECT_EQ(p.orth.smooth_eps, 1e-5);
+  EXPECT_EQ(p.orth.ns.count, 8);
+  EXPECT_EQ(p.orth.ns.iterations, 8);
+  EXPECT_EQ(p.orth.ns.norm_scale, 1.01);
+  EXPECT_EQ(p.orth.ns.steps[7].a, 1.875);
+  EXPECT_EQ(p.momentum, 0.9);
+  EXPECT_FALSE(p.nesterov);
+  EXPECT_EQ(p.shape_scale, ShapeScale::rms);
+  EXPECT_EQ(p.beta1, 0.8);
+  EXPECT_EQ(p.beta2, 0.99);
+  EXPECT_EQ(p.eps, 1e-7);
+  EXPECT_EQ(p.schedule.kind, ScheduleKind::cosine);
+  EXPECT_EQ(p.schedule.lr, 0.02);
+  EXPECT_EQ(p.schedule.total_steps, 300);
+  EXPECT_EQ(p.schedule.warmup, 10);
+}
+
+TEST(Config, PiecewiseSchedule) {
+  const Config c = parse(R"(
+[optimizer.schedule]
+kind = "piecewise"
+steps = [0, 100, 200]
+values = [0.1, 0.05, 0.01]
+)");
+  const Schedule& s = c.optimizer_params().schedule;
+  EXPECT_EQ(s.pieces, 3);
+  EXPECT_EQ(s.start[1], 100);
+  EXPECT_EQ(s.value[2], 0.01);
+  EXPECT_EQ(s.rate(150), 0.05);
+}
+
+TEST(Config, SpikeGeometricSchedule) {
+  const Config c = parse(
+      "[optimizer]\nlr = 0.005\n[optimizer.schedule]\nkind = \"spike_geometric\"\neta1 = 3.1\n");
+  const Schedule& s = c.optimizer.schedule;
+  EXPECT_EQ(s.eta1, 3.1);
+  EXPECT_EQ(s.factor, 0.5);
+  EXPECT_EQ(s.rate(0), 0.005);
+  EXPECT_EQ(s.rate(2), 3.1 * 0.5);
+}
+
+// ---- errors ----
+
+TEST(ConfigErrors, TomlSyntax) {
+  expect_key_error("[problem\nm = 1\n", "TOML");
+}
+
+TEST(ConfigErrors, UnknownTopLevelTable) {
+  expect_key_error("[problm]\nm = 3\n", "problm");
+}
+
+TEST(ConfigErrors, UnknownNestedKey) {
+  const std::string msg =
+      error_of("[problem]\nm = 10\n[problem.target]\nbasis = \"random\"\ncolour = 1\n");
+  EXPECT_HAS(msg, "problem.target.colour");
+  EXPECT_HAS(msg, "line 5, column 1");
+}
+
+TEST(ConfigErrors, UnknownKeyInSpectrumTable) {
+  expect_key_error(
+      "[problem.target]\nspectrum = { kind = \"power\", scale = 1, exponent = 1, count = 3, max = "
+      "2 }\n",
+      "problem.target.spectrum.max");
+}
+
+TEST(ConfigErrors, WrongType) {
+  const std::string msg = error_of("[problem]\nm = \"sixty\"\n");
+  EXPECT_HAS(msg, "problem.m");
+  EXPECT_HAS(msg, "integer");
+  EXPECT_HAS(msg, "line 2, column 5");
+}
+
+TEST(ConfigErrors, FloatWhereIntegerExpected) {
+  expect_key_error("[run]\nsteps = 10.5\n", "run.steps");
+}
+
+TEST(ConfigErrors, SectionNotATable) {
+  expect_key_error("optimizer = 3\n", "optimizer");
+}
+
+TEST(ConfigErrors, RankZero) {
+  expect_key_error("[problem]\nrank = 0\n", "problem.rank");
+}
+
+TEST(ConfigErrors, RankAboveMinDims) {
+  const std::string msg =
+      error_of("[problem]\nm = 4\nn = 8\nrank = 5\n[problem.target]\nspectrum = [1]\n");
+  EXPECT_HAS(msg, "problem.rank");
+  EXPECT_HAS(msg, "min(m, n) = 4");
+  EXPECT_HAS(msg, "line 4");
+}
+
+TEST(ConfigErrors, DepthOne) {
+  expect_key_error("[problem]\ndepth = 1\n", "problem.depth");
+}
+
+TEST(ConfigErrors, DepthTooLarge) {
+  expect_key_error("[problem]\ndepth = 99\n", "problem.depth");
+}
+
+TEST(ConfigErrors, NegativeL2) {
+  expect_key_error("[problem]\nl2 = -0.1\n", "problem.l2");
+}
+
+TEST(ConfigErrors, NegativeSteps) {
+  expect_key_error("[run]\nsteps = -5\n", "run.steps");
+}
+
+TEST(ConfigErrors, TooManySteps) {
+  expect_key_error("[run]\nsteps = 100000000\n", "run.steps");
+}
+
+TEST(ConfigErrors, ZeroSeeds) {
+  expect_key_error("[run]\nseeds = 0\n", "run.seeds");
+}
+
+TEST(ConfigErrors, BlowupAtMostOne) {
+  expect_key_error("[run]\nblowup = 1\n", "run.blowup");
+}
+
+TEST(ConfigErrors, LrNotPositive) {
+  expect_key_error("[optimizer]\nlr = 0\n", "optimizer.lr");
+  expect_key_error("[optimizer]\nlr = -0.1\n", "optimizer.lr");
+}
+
+TEST(ConfigErrors, LrNonFinite) {
+  for (const char* v : {"nan", "inf", "-inf", "+nan"}) {
+    const std::string msg = error_of(std::string("[optimizer]\nlr = ") + v + "\n");
+    EXPECT_HAS(msg, "optimizer.lr");
+    EXPECT_HAS(msg, "finite");
+    EXPECT_HAS(msg, "line 2");
+  }
+}
+
+TEST(ConfigErrors, NonFiniteInSpectrum) {
+  expect_key_error("[problem.target]\nspectrum = [inf, 1]\n", "problem.target.spectrum[0]");
+}
+
+TEST(ConfigErrors, UnknownPreset) {
+  const std::string msg = error_of("[optimizer]\nns_coefficients = \"quintic\"\n");
+  EXPECT_HAS(msg, "optimizer.ns_coefficients");
+  EXPECT_HAS(msg, "polar_express");
+  EXPECT_HAS(msg, "you6");
+  EXPECT_HAS(msg, "line 2");
+}
+
+TEST(ConfigErrors, BadCustomTriple) {
+  expect_key_error("[optimizer]\nns_coefficients = [[1, 2]]\n", "optimizer.ns_coefficients[0]");
+}
+
+TEST(ConfigErrors, UnknownOptimizerKind) {
+  const std::string msg = error_of("[optimizer]\nkind = \"sgd\"\n");
+  EXPECT_HAS(msg, "optimizer.kind");
+  EXPECT_HAS(msg, "specgd");
+  EXPECT_HAS(msg, "line 2");
+}
+
+TEST(ConfigErrors, Rk4WithMuon) {
+  expect_key_error("[optimizer]\nkind = \"muon\"\nintegrator = \"rk4\"\n", "optimizer.integrator");
+  EXPECT_NO_THROW(parse("[optimizer]\nkind = \"gd\"\nintegrator = \"rk4\"\n"));
+}
+
+TEST(ConfigErrors, MomentumOne) {
+  expect_key_error("[optimizer]\nmomentum = 1.0\n", "optimizer.momentum");
+}
+
+TEST(ConfigErrors, NsStepsZero) {
+  expect_key_error("[optimizer]\nns_steps = 0\n", "optimizer.ns_steps");
+}
+
+TEST(ConfigErrors, NonIncreasingSpectrum) {
+  expect_key_error("[problem.target]\nspectrum = [1.0, 2.0]\n", "problem.target.spectrum");
+}
+
+TEST(ConfigErrors, NonPositiveSpectrum) {
+  expect_key_error("[problem.target]\nspectrum = [1.0, 0.0]\n", "problem.target.spectrum[1]");
+}
+
+TEST(ConfigErrors, SpectrumLongerThanMinDims) {
+  expect_key_error("[problem]\nm = 2\nn = 5\nrank = 2\n[problem.target]\nspectrum = [3, 2, 1]\n",
+                   "problem.target.spectrum");
+}
+
+TEST(ConfigErrors, GeometricConditionBelowOne) {
+  expect_key_error(
+      "[problem.target]\nspectrum = { kind = \"geometric\", max = 1, condition = 0.5, count = 3 "
+      "}\n",
+      "problem.target.spectrum.condition");
+}
+
+TEST(ConfigErrors, SpectrumFormMissingKey) {
+  expect_key_error("[problem.target]\nspectrum = { kind = \"power\", scale = 1, count = 3 }\n",
+                   "problem.target.spectrum.exponent");
+}
+
+TEST(ConfigErrors, UnknownBasis) {
+  expect_key_error("[problem.target]\nbasis = \"haar\"\n", "problem.target.basis");
+}
+
+TEST(ConfigErrors, NegativeTargetSeed) {
+  expect_key_error("[problem.target]\nseed = -1\n", "problem.target.seed");
+}
+
+TEST(ConfigErrors, TracedSeedsAboveSeeds) {
+  const std::string msg = error_of("[run]\nseeds = 4\n[record]\ntraced_seeds = 5\n");
+  EXPECT_HAS(msg, "record.traced_seeds");
+  EXPECT_HAS(msg, "line 4");
+}
+
+TEST(ConfigErrors, FactorsLengthNotDepth) {
+  expect_key_error("[problem]\ndepth = 3\n[init]\nfactors = [\"zero\", \"gaussian\"]\n",
+                   "init.factors");
+}
+
+TEST(ConfigErrors, UnknownFactorKind) {
+  expect_key_error("[init]\nfactors = [\"zero\", \"normal\"]\n", "init.factors[1]");
+}
+
+TEST(ConfigErrors, InitScaleNotPositive) {
+  expect_key_error("[init]\nscale = 0\n", "init.scale");
+}
+
+TEST(ConfigErrors, ScheduleKeyOfAnotherKind) {
+  const std::string msg = error_of("[optimizer.schedule]\nkind = \"constant\"\ndecay = 0.9\n");
+  EXPECT_HAS(msg, "optimizer.schedule.decay");
+  EXPECT_HAS(msg, "exponential");
+  EXPECT_HAS(msg, "line 3");
+}
+
+TEST(ConfigErrors, ScheduleMissingKey) {
+  expect_key_error("[optimizer.schedule]\nkind = \"exponential\"\n", "optimizer.schedule.decay");
+}
+
+TEST(ConfigErrors, CosineWarmupTooLong) {
+  expect_key_error("[run]\nsteps = 10\n[optimizer.schedule]\nkind = \"cosine\"\nwarmup = 10\n",
+                   "optimizer.schedule.warmup");
+}
+
+TEST(ConfigErrors, CosineMinLrAboveLr) {
+  expect_key_error("[optimizer]\nlr = 0.1\n[optimizer.schedule]\nkind = \"cosine\"\nmin_lr = 0.2\n",
+                   "optimizer.schedule.min_lr");
+}
+
+TEST(ConfigErrors, PiecewiseBad) {
+  expect_key_error("[optimizer.schedule]\nkind = \"piecewise\"\nsteps = [1, 5]\nvalues = [1, 2]\n",
+                   "optimizer.schedule.steps[0]");
+  expect_key_error(
+      "[optimizer.schedule]\nkind = \"piecewise\"\nsteps = [0, 5, 5]\nvalues = [1, 2, 3]\n",
+      "optimizer.schedule.steps[2]");
+  expect_key_error("[optimizer.schedule]\nkind = \"piecewise\"\nsteps = [0, 5]\nvalues = [1]\n",
+                   "optimizer.schedule.values");
+}
+
+TEST(ConfigErrors, EveryWithPoints) {
+  expect_key_error("[record]\nevery = 2\npoints = 10\n", "record.every");
+  expect_key_error("[record]\nspacing = \"log\"\n", "record.spacing");
+  expect_key_error("[record]\npoints = 1\n", "record.points");
+}
+
+TEST(ConfigErrors, Tolerances) {
+  expect_key_error("[record]\nhit_tolerance = 1.0\n", "record.hit_tolerance");
+  expect_key_error("[record]\nloss_tolerance = 0\n", "record.loss_tolerance");
+  expect_key_error("[record]\ngrad_tolerance = -1\n", "record.grad_tolerance");
+}
+
+TEST(ConfigErrors, SweepNotSupportedYet) {
+  const std::string msg = error_of("[run]\nsteps = 5\n[sweep]\n\"optimizer.lr\" = [0.1, 0.2]\n");
+  EXPECT_HAS(msg, "sweep");
+  EXPECT_HAS(msg, "not supported yet");
+  EXPECT_HAS(msg, "line 3");
+}
+
+TEST(ConfigErrors, MalformedOverride) {
+  for (const char* ov : {"optimizer.lr", "=0.1", "optimizer..lr=1", "optimizer.lr="}) {
+    const std::string msg = error_of("", {ov});
+    EXPECT_HAS(msg, std::string(ov));
+    EXPECT_HAS(msg, "--set");
+  }
+}
+
+TEST(ConfigErrors, OverrideOfUnknownKey) {
+  const std::string msg = error_of("", {"optimizer.learning_rate=0.1"});
+  EXPECT_HAS(msg, "optimizer.learning_rate");
+  EXPECT_HAS(msg, "from --set");
+  const std::string table_msg = error_of("", {"optimiser.lr=0.1"});
+  EXPECT_HAS(table_msg, "optimiser");
+  EXPECT_HAS(table_msg, "from --set");
+}
+
+TEST(ConfigErrors, OverrideWrongType) {
+  const std::string msg = error_of("", {"problem.m=sixty"});
+  EXPECT_HAS(msg, "problem.m");
+  EXPECT_HAS(msg, "from --set");
+}
+
+TEST(ConfigErrors, MissingFile) {
+  const std::string path = "/nonexistent/dir/config.toml";
+  try {
+    load_config(path);
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_HAS(std::string(e.what()), path);
+  }
+  const std::string dir = ::testing::TempDir();
+  try {
+    load_config(dir);
+    ADD_FAILURE() << "expected an InputError for a directory";
+  } catch (const InputError& e) {
+    EXPECT_HAS(std::string(e.what()), dir);
+  }
+}
+
+// ---- --set and files ----
+
+TEST(ConfigOverrides, ApplyBeforeValidation) {
+  const Config c = parse(kFull, {"optimizer.lr=0.5", "optimizer.kind=gd",
+                                 "problem.target.spectrum=[3,2,1]", "run.seeds = 8"});
+  EXPECT_EQ(c.optimizer.lr, 0.5);
+  EXPECT_EQ(c.optimizer.schedule.lr, 0.5);
+  EXPECT_EQ(c.optimizer.kind, OptimizerKind::gd);
+  EXPECT_EQ(c.problem.target.spectrum, (std::vector<double>{3, 2, 1}));
+  EXPECT_EQ(c.run.seeds, 8);
+}
+
+TEST(ConfigOverrides, CreatesTablesAndReplacesInlineTables) {
+  const Config c = parse(
+      "", {"optimizer.schedule.kind=exponential", "optimizer.schedule.decay=0.99",
+           "problem.target.spectrum={ kind = \"power\", scale = 10, exponent = 1, count = 4 }",
+           "problem.target.spectrum.count=3"});
+  EXPECT_EQ(c.optimizer.schedule.kind, ScheduleKind::exponential);
+  EXPECT_EQ(c.optimizer.schedule.decay, 0.99);
+  EXPECT_EQ(c.problem.target.spectrum, (std::vector<double>{10.0, 5.0, 10.0 / 3}));
+}
+
+TEST(ConfigOverrides, CustomCoefficients) {
+  const Config c = parse("", {"optimizer.ns_coefficients=[[1.5, -0.5, 0]]"});
+  EXPECT_EQ(c.optimizer.ns_preset, "custom");
+  EXPECT_EQ(c.optimizer.ns_steps, 1);
+}
+
+TEST(ConfigFiles, LoadConfigWithOverrides) {
+  const std::string path = ::testing::TempDir() + "specsweep_test_config.toml";
+  {
+    std::ofstream f(path);
+    f << kFull;
+  }
+  const Config c = load_config(path, {"run.steps=100"});
+  EXPECT_EQ(c.run.steps, 100);
+  EXPECT_EQ(c.problem.m, 32);
+  try {
+    load_config(path, {"record.colour=1"});
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_HAS(std::string(e.what()), "record.colour");
+  }
+  std::remove(path.c_str());
+}
+
+// ---- round trip ----
+
+void expect_round_trip(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  const Config a = parse(text, overrides);
+  const std::string t1 = a.to_toml();
+  const Config b = parse_config(t1, "resolved.toml");
+  EXPECT_EQ(t1, b.to_toml());
+  EXPECT_EQ(a.problem.target.spectrum, b.problem.target.spectrum);
+  EXPECT_EQ(a.optimizer.ns_coefficients.size(), b.optimizer.ns_coefficients.size());
+  for (size_t i = 0;
+       i < a.optimizer.ns_coefficients.size() && i < b.optimizer.ns_coefficients.size(); ++i) {
+    EXPECT_EQ(a.optimizer.ns_coefficients[i].a, b.optimizer.ns_coefficients[i].a);
+    EXPECT_EQ(a.optimizer.ns_coefficients[i].b, b.optimizer.ns_coefficients[i].b);
+    EXPECT_EQ(a.optimizer.ns_coefficients[i].c, b.optimizer.ns_coefficients[i].c);
+  }
+}
+
+TEST(ConfigRoundTrip, Defaults) {
+  expect_round_trip("");
+}
+
+TEST(ConfigRoundTrip, Full) {
+  expect_round_trip(kFull);
+}
+
+TEST(ConfigRoundTrip, GeneratedSpectraAndAwkwardFloats) {
+  expect_round_trip(R"(
+[problem]
+m = 25
+n = 25
+rank = 25
+[problem.target]
+spectrum = { kind = "power", scale = 0.1, exponent = 0.7, count = 25 }
+[optimizer]
+lr = 0.1
+[optimizer.schedule]
+kind = "exponential"
+decay = 0.3333333333333333
+[run]
+blowup = 1e300
+)");
+  expect_round_trip(R"(
+[problem.target]
+spectrum = { kind = "geometric", max = 7.3, condition = 1e6, count = 5 }
+)");
+}
+
+TEST(ConfigRoundTrip, SchedulesAndCustomCoefficients) {
+  expect_round_trip(R"(
+[optimizer]
+kind = "specgd"
+orthogonalizer = "newton_schulz"
+ns_coefficients = [[3.4445, -4.775, 2.0315], [1.875, -1.25, 0.375]]
+ns_steps = 7
+[optimizer.schedule]
+kind = "piecewise"
+steps = [0, 50, 300]
+values = [0.1, 0.01, 0.001]
+)");
+  expect_round_trip(
+      "[optimizer.schedule]\nkind = \"spike_geometric\"\neta1 = 3.16\nfactor = 0.5\n");
+  expect_round_trip("[optimizer]\nkind = \"gd\"\nintegrator = \"rk4\"\n[record]\npoints = 100\n");
+  expect_round_trip("",
+                    {"optimizer.ns_coefficients=you6", "optimizer.kind=adam", "record.every=7"});
+}
+
+TEST(ConfigRoundTrip, ResolvedTextHasEveryKey) {
+  const std::string t = parse("").to_toml();
+  for (const char* key : {"m = ",
+                          "n = ",
+                          "rank = ",
+                          "depth = ",
+                          "l2 = ",
+                          "spectrum = [",
+                          "basis = ",
+                          "seed = ",
+                          "factors = ",
+                          "scale = ",
+                          "scale_mode = ",
+                          "kind = ",
+                          "lr = ",
+                          "orthogonalizer = ",
+                          "ns_coefficients = \"jordan5\"",
+                          "ns_steps = 5",
+                          "smooth_eps = ",
+                          "momentum = ",
+                          "nesterov = ",
+                          "shape_scale = ",
+                          "beta1 = ",
+                          "beta2 = ",
+                          "eps = ",
+                          "integrator = ",
+                          "[optimizer.schedule]",
+                          "steps = ",
+                          "seeds = ",
+                          "master_seed = ",
+                          "precision = ",
+                          "blowup = ",
+                          "every = ",
+                          "traced_seeds = ",
+                          "hit_tolerance = ",
+                          "loss_tolerance = ",
+                          "grad_tolerance = "})
+    EXPECT_HAS(t, std::string(key));
+}
+
+}  // namespace
+}  // namespace specsweep
