@@ -57,7 +57,7 @@ scale = 0.1
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle, ::testing::Values("cpu", "cuda"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace specsweep

@@ -167,7 +167,8 @@ TEST_P(BackendSuite, GdFarAboveCriticalRateDivergesCleanly) {
 
 // A seed that converges computes the same bits whether its pack-mates diverge or not.
 TEST_P(BackendSuite, DivergingSeedsDoNotAffectOthers) {
-  // With a fan-scaled init of scale 2 and lr = 0.45 some seeds blow up and others converge.
+  // Near GD's stability edge (init scale 1, lr 0.2) the outcome depends on the start: some seeds
+  // blow up and others converge.
   const auto cfg = config_from(R"(
 [problem]
 m = 6
@@ -177,10 +178,10 @@ rank = 3
 spectrum = [2.0, 1.0, 0.5]
 [init]
 factors = ["gaussian", "gaussian"]
-scale = 2.5
+scale = 1.0
 [optimizer]
 kind = "gd"
-lr = 0.3
+lr = 0.2
 [run]
 steps = 300
 seeds = 64
@@ -198,8 +199,9 @@ traced_seeds = 0
   for (long s = 0; s < 64; ++s) {
     const auto alone = testing::run_seeds(GetParam(), cfg, s, 1, 1);
     EXPECT_EQ(alone.outcomes.status[0], batch.outcomes.status[s]) << s;
-    if (batch.outcomes.status[s] != static_cast<int>(Status::diverged))
+    if (batch.outcomes.status[s] != static_cast<int>(Status::diverged)) {
       EXPECT_EQ(alone.outcomes.final_loss[0], batch.outcomes.final_loss[s]) << s;
+    }
   }
 }
 
@@ -234,7 +236,7 @@ TEST_P(BackendSuite, Fp32AgreesWithFp64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::Values("cpu", "cuda"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace specsweep
