@@ -2,6 +2,7 @@
 // The run file (DESIGN section 6). It is written to a temporary beside its final path and renamed
 // into place by commit(), so a failed run never leaves a truncated file where a good one was.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,8 @@ struct OutputLayout {
   int spectrum_length = 0;
 };
 
+// Not thread-safe per object: callers serialize writes to one RunFile (all HDF5 calls made through
+// RunFile also take one process-wide lock, since Debian's serial HDF5 is not thread-safe).
 class RunFile {
  public:
   // Creates the temporary file; throws RuntimeFailure naming the path if it cannot.
@@ -47,7 +50,8 @@ class RunFile {
  private:
   std::string final_path_, temp_path_;
   OutputLayout layout_;
-  long long file_ = -1;  // hid_t; kept as an integer so this header needs no HDF5 include
+  struct Impl;  // the open HDF5 file and datasets (kept open so chunk caches persist across blocks)
+  std::unique_ptr<Impl> impl_;
   bool committed_ = false;
 };
 
