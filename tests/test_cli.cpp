@@ -1,0 +1,129 @@
+// The command line contract (DESIGN section 4) through the real binary: exit 2 with the key named
+// for bad input, 3 for runtime failures, and a failed run never damages or leaves an output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(SPECSWEEP_EXE) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("specsweep_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  static std::string small_config(const std::string& extra = "") {
+    return "[problem]\nm = 8\nn = 6\nrank = 2\n[problem.target]\nspectrum = [2.0, 1.0]\n"
+           "[run]\nsteps = 20\nseeds = 10\n" + extra;
+  }
+  fs::path dir_;
+};
+
+TEST_F(Cli, VersionAndValidate) {
+  const auto v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.output.find("specsweep"), std::string::npos);
+  const auto ok = run("validate " + write("ok.toml", small_config()));
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("[optimizer]"), std::string::npos);  // the resolved config
+}
+
+struct BadInput {
+  const char* name;
+  std::string config;
+  std::string args;  // extra arguments
+  std::string must_mention;
+};
+
+TEST_F(Cli, EveryBadInputExitsTwoNamingTheKey) {
+  const BadInput cases[] = {
+      {"unknown_key", "[problem]\nm = 8\nmm = 3\n", "", "problem.mm"},
+      {"unknown_table", "[problems]\nm = 8\n", "", "problems"},
+      {"wrong_type", "[problem]\nm = \"eight\"\n", "", "problem.m"},
+      {"rank_zero", "[problem]\nrank = 0\n", "", "problem.rank"},
+      {"depth_one", "[problem]\ndepth = 1\n", "", "problem.depth"},
+      {"negative_steps", "[run]\nsteps = -5\n", "", "run.steps"},
+      {"lr_zero", "[optimizer]\nlr = 0.0\n", "", "optimizer.lr"},
+      {"lr_nan", "[optimizer]\nlr = nan\n", "", "optimizer.lr"},
+      {"unknown_preset", "[optimizer]\northogonalizer = \"newton_schulz\"\nns_coefficients = \"quintic9\"\n", "",
+       "optimizer.ns_coefficients"},
+      {"syntax", "[problem\nm = 8\n", "", "line"},
+      {"bad_set", "", "--set optimizer.lr", "optimizer.lr"},
+      {"set_unknown", "", "--set optimizer.learning_rate=0.1", "optimizer.learning_rate"},
+      {"bad_backend", "", "--backend tpu", "--backend"},
+  };
+  for (const auto& c : cases) {
+    const std::string cfg = write(std::string(c.name) + ".toml", c.config);
+    const fs::path out = dir_ / (std::string(c.name) + ".h5");
+    const auto r = run("run " + cfg + " --out " + out.string() + " " + c.args);
+    EXPECT_EQ(r.code, 2) << c.name << ": " << r.output;
+    EXPECT_NE(r.output.find(c.must_mention), std::string::npos) << c.name << ": " << r.output;
+    EXPECT_FALSE(fs::exists(out)) << c.name;
+  }
+  const auto missing = run("run " + (dir_ / "nope.toml").string());
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.output.find("nope.toml"), std::string::npos);
+  EXPECT_EQ(run("frobnicate").code, 2);
+}
+
+TEST_F(Cli, RunWritesFileAndSummary) {
+  const fs::path out = dir_ / "run.h5";
+  const auto r = run("run " + write("c.toml", small_config()) + " --out " + out.string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_NE(r.output.find("converged"), std::string::npos);
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "temporary left: " << e.path();
+}
+
+TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {
+  const fs::path out = dir_ / "good.h5";
+  const std::string cfg = write("c.toml", small_config());
+  ASSERT_EQ(run("run " + cfg + " --out " + out.string()).code, 0);
+  std::stringstream before;
+  before << std::ifstream(out, std::ios::binary).rdbuf();
+  // Bad input after a good run: exit 2 and the good file is byte-identical.
+  EXPECT_EQ(run("run " + cfg + " --out " + out.string() + " --set run.steps=0").code, 2);
+  std::stringstream after;
+  after << std::ifstream(out, std::ios::binary).rdbuf();
+  EXPECT_EQ(before.str(), after.str());
+  // An unwritable destination is a runtime failure (exit 3) that leaves nothing behind.
+  const fs::path bad = dir_ / "missing_dir" / "x.h5";
+  const auto r = run("run " + cfg + " --out " + bad.string());
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("missing_dir"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "missing_dir"));
+}
+
+}  // namespace
