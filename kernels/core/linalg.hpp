@@ -7,40 +7,71 @@
 
 namespace specsweep {
 
+// C (m x n) = sum_p A(i, p) B(p, j) with A(i, p) = A[i * a_row + p * a_depth] and
+// B(p, j) = B[p * b_depth + j * b_col]: the three GEMM forms below share this kernel.
+// Accumulators are register-blocked (BI x BJ independent FMA chains) so the loop is bound by
+// FMA throughput, not latency.
+template <int BI, int BJ, class VC, class VA, class VB>
+SPECSWEEP_HD void gemm_tile(int i0, int j0, int k, const VA* A, int a_row, int a_depth, const VB* B, int b_depth,
+                            int b_col, VC* C, int ldc) {
+  VC acc[BI][BJ];
+  for (int ii = 0; ii < BI; ++ii)
+    for (int jj = 0; jj < BJ; ++jj) acc[ii][jj] = VC(0);
+  // Walking pointers rather than p * stride products keeps the index arithmetic overflow-free.
+  const VA* a_p = A + static_cast<long>(i0) * a_row;
+  const VB* b_p = B + static_cast<long>(j0) * b_col;
+  for (int p = 0; p < k; ++p, a_p += a_depth, b_p += b_depth) {
+    VA a[BI];
+    VB b[BJ];
+    for (int ii = 0; ii < BI; ++ii) a[ii] = a_p[ii * a_row];
+    for (int jj = 0; jj < BJ; ++jj) b[jj] = b_p[jj * b_col];
+    for (int ii = 0; ii < BI; ++ii)
+      for (int jj = 0; jj < BJ; ++jj) acc[ii][jj] += a[ii] * b[jj];
+  }
+  for (int ii = 0; ii < BI; ++ii)
+    for (int jj = 0; jj < BJ; ++jj) C[static_cast<long>(i0 + ii) * ldc + j0 + jj] = acc[ii][jj];
+}
+
+// Runs gemm_tile over rows [i_begin, m) in blocks of BI for columns [j0, j0 + BJ).
+template <int BI, int BJ, class VC, class VA, class VB>
+SPECSWEEP_HD int gemm_rows(int i_begin, int m, int j0, int k, const VA* A, int a_row, int a_depth, const VB* B,
+                           int b_depth, int b_col, VC* C, int ldc) {
+  int i = i_begin;
+  for (; i + BI <= m; i += BI) gemm_tile<BI, BJ>(i, j0, k, A, a_row, a_depth, B, b_depth, b_col, C, ldc);
+  return i;
+}
+
+template <class VC, class VA, class VB>
+SPECSWEEP_HD void gemm_strided(int m, int n, int k, const VA* A, int a_row, int a_depth, const VB* B, int b_depth,
+                               int b_col, VC* C) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    int i = gemm_rows<2, 4>(0, m, j, k, A, a_row, a_depth, B, b_depth, b_col, C, n);
+    gemm_rows<1, 4>(i, m, j, k, A, a_row, a_depth, B, b_depth, b_col, C, n);
+  }
+  // Leftover columns one at a time, with tall row blocks to keep enough chains in flight.
+  for (; j < n; ++j) {
+    int i = gemm_rows<8, 1>(0, m, j, k, A, a_row, a_depth, B, b_depth, b_col, C, n);
+    gemm_rows<1, 1>(i, m, j, k, A, a_row, a_depth, B, b_depth, b_col, C, n);
+  }
+}
+
 // C (m x n) = A (m x k) * B (k x n).
 template <class VC, class VA, class VB>
 SPECSWEEP_HD void gemm_nn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
-  for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) C[i * n + j] = VC(0);
-    for (int p = 0; p < k; ++p) {
-      const VA a = A[i * k + p];
-      for (int j = 0; j < n; ++j) C[i * n + j] += a * B[p * n + j];
-    }
-  }
+  gemm_strided(m, n, k, A, k, 1, B, n, 1, C);
 }
 
 // C (m x n) = A^T * B, A (k x m), B (k x n).
 template <class VC, class VA, class VB>
 SPECSWEEP_HD void gemm_tn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
-  for (int i = 0; i < m * n; ++i) C[i] = VC(0);
-  for (int p = 0; p < k; ++p) {
-    for (int i = 0; i < m; ++i) {
-      const VA a = A[p * m + i];
-      for (int j = 0; j < n; ++j) C[i * n + j] += a * B[p * n + j];
-    }
-  }
+  gemm_strided(m, n, k, A, 1, m, B, n, 1, C);
 }
 
 // C (m x n) = A * B^T, A (m x k), B (n x k).
 template <class VC, class VA, class VB>
 SPECSWEEP_HD void gemm_nt(int m, int n, int k, const VA* A, const VB* B, VC* C) {
-  for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) {
-      VC acc = VC(0);
-      for (int p = 0; p < k; ++p) acc += A[i * k + p] * B[j * k + p];
-      C[i * n + j] = acc;
-    }
-  }
+  gemm_strided(m, n, k, A, k, 1, B, 1, k, C);
 }
 
 // G (cols x cols) = A^T A for A (rows x cols).

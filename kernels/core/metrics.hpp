@@ -35,10 +35,15 @@ SPECSWEEP_HD V residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, con
                              V* W_work) {
   const int m = sh.m, n = sh.n, r = sh.r;
   gemm_nn(m, n, r, F, right1, W_work);
+  // Row sums, then their sum: rounding grows like m + n rather than m n.
   V res2 = V(T(0));
-  for (int i = 0; i < m * n; ++i) {
-    const V d = W_work[i] - tg.M[i];
-    res2 += d * d;
+  for (int i = 0; i < m; ++i) {
+    V row = V(T(0));
+    for (int j = 0; j < n; ++j) {
+      const V d = W_work[i * n + j] - tg.M[i * n + j];
+      row += d * d;
+    }
+    res2 += row;
   }
   V penalty = V(T(0));
   if (l2 != T(0)) penalty = frob2(sh.total(), F);
