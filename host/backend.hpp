@@ -23,6 +23,10 @@ struct SeedOutcomes {
   std::vector<double> final_loss, excess, final_grad_norm, uniformity_cv, order_kendall;
   std::vector<std::int32_t> steps_to_tol;
   std::vector<std::int32_t> hit_step;  // count x r, -1 never
+  // Basin probe (config.basin.probes > 0): per converged seed, the fraction of its probes that
+  // converged to a global minimum and the fraction that ended closer to its final point than they
+  // started; NaN for seeds that did not converge or when the probe is off.
+  std::vector<double> basin_converged, basin_closer;
 
   void resize(long first, long n, int rank);
 };

@@ -69,12 +69,19 @@ struct RecordConfig {
   double grad_tolerance = 1e-6;  // stalled: ||grad f||_F <= grad_tolerance * ||M||_F, not converged
 };
 
+// Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points
+// on the sphere around its final point with radius = distance from its initial point; 0 = off.
+struct BasinConfig {
+  int probes = 0;
+};
+
 struct Config {
   ProblemConfig problem;
   InitConfig init;
   OptimizerConfig optimizer;
   RunConfig run;
   RecordConfig record;
+  BasinConfig basin;
 
   // The fully resolved configuration as TOML (every key, defaults included), written into the
   // output file so a run can be repeated from it alone.
@@ -90,6 +97,38 @@ Config parse_config(const std::string& toml_text, const std::string& source_name
                     const std::vector<std::string>& overrides = {});
 // Reads and parses a file; an unreadable file is an InputError naming it.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// One [sweep] axis: a dotted config key and its values. Numeric axes (lists of numbers, linspace,
+// logspace) keep the numbers; string and boolean axes keep their labels.
+struct SweepAxis {
+  std::string key;
+  bool numeric = true;
+  std::vector<double> numbers;      // numeric axes
+  std::vector<std::string> labels;  // string/boolean axes: the value as written ("gd", "true")
+  size_t size() const { return numeric ? numbers.size() : labels.size(); }
+};
+
+// A run: the cells of the cartesian product of the sweep axes (the last axis varies fastest), each
+// a fully validated Config. Without [sweep] there is one cell and no axes.
+struct Experiment {
+  std::vector<SweepAxis> axes;
+  std::vector<Config> cells;
+  // Index of cell c along each axis.
+  std::vector<size_t> axis_indices(size_t cell) const;
+  // The resolved experiment as TOML: cell 0's resolved config without the swept keys' effect
+  // removed, plus the [sweep] table with explicit value lists. parse_experiment of this text gives
+  // the same cells.
+  std::string to_toml() const;
+};
+
+// Like parse_config, with an optional [sweep] table: each axis is "dotted.key" = [values] or
+// { linspace = [a, b], count = N } or { logspace = [a, b], count = N } (a, b > 0). Axis keys must
+// name scalar config keys that do not change the output's shape (problem.m, n, rank, depth,
+// run.seeds, run.steps, record.* and the spectrum's count are rejected); every cell is validated
+// and an error names the axis key and the offending value. Empty axes are errors.
+Experiment parse_experiment(const std::string& toml_text, const std::string& source_name,
+                            const std::vector<std::string>& overrides = {});
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Named Newton–Schulz presets: cubic, jordan5, polar_express, you6. Empty if unknown.
 std::vector<NsTriple> ns_preset(const std::string& name);
