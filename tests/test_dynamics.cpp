@@ -159,6 +159,55 @@ loss_tolerance = 1e-10
   }
 }
 
+// From W = 0 with both factors zero the gradient vanishes: a non-global critical point, "stalled".
+TEST_P(BackendSuite, ZeroInitIsStalledAtTheSaddle) {
+  auto cfg = config_from(kang("kind = \"gd\"\nlr = 0.01", 20, 16));
+  cfg.init.factors = {InitKind::zero, InitKind::zero};
+  const auto run = this->run(cfg);
+  for (long s = 0; s < 16; ++s) {
+    EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::stalled)) << s;
+    EXPECT_EQ(run.outcomes.final_grad_norm[s], 0.0);
+    // loss = 1/2 ||M||^2, summed in fp32 over m n terms (rounding ~ sqrt(m + n) eps).
+    EXPECT_NEAR(run.outcomes.excess[s], 1.0, 1e-6);
+  }
+}
+
+// steps_to_tol is the first step whose relative excess loss is within the tolerance, consistent
+// with the per-step traced loss.
+TEST_P(BackendSuite, StepsToToleranceIsTheFirstStepWithinTolerance) {
+  const auto cfg = config_from(R"(
+[problem]
+m = 8
+n = 6
+rank = 3
+[problem.target]
+spectrum = [2.0, 1.0, 0.5]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.3
+[optimizer]
+kind = "gd"
+lr = 0.1
+[run]
+steps = 400
+seeds = 8
+precision = "fp64"
+[record]
+traced_seeds = 8
+every = 1
+loss_tolerance = 1e-8
+)");
+  const auto run = this->run(cfg);
+  const long T = run.traces.steps;
+  for (long s = 0; s < 8; ++s) {
+    const long hit = run.outcomes.steps_to_tol[s];
+    ASSERT_GT(hit, 0) << s;
+    auto excess = [&](long t) { return (run.traces.loss[s * T + t] - run.cp.optimum) / run.cp.target.norm2_half; };
+    EXPECT_LE(excess(hit), 1e-8 * (1 + 1e-6)) << s;
+    EXPECT_GT(excess(hit - 1), 1e-8 * (1 - 1e-6)) << s;
+  }
+}
+
 // Far above 2 / lambda_max every seed diverges: an outcome, not a crash.
 TEST_P(BackendSuite, GdFarAboveCriticalRateDivergesCleanly) {
   const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 5.0", 200, 40)));

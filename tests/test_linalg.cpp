@@ -88,6 +88,18 @@ TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
   record_metrics(sh, tg, 0.0f, F.data(), F.data() + m * r, out, work.data());
   std::vector<double> expected = {3.0, 0.02, 3e-5, 2e-6};  // a_k b_k, sorted
   for (int k = 0; k < r; ++k) EXPECT_NEAR(out.sv[k] / expected[k], 1.0, 2e-4) << "k=" << k;
+  // Balance: sqrt(F1^T F1) - sqrt(F2 F2^T) = diag(a - b), F1^T F1 - F2 F2^T = diag(a^2 - b^2).
+  double d1 = 0, d2 = 0;
+  for (int i = 0; i < r; ++i) {
+    for (int j = 0; j < r; ++j) {
+      EXPECT_NEAR(out.delta1[i * r + j], i == j ? a[i] - b[i] : 0.0, 2e-6) << i << "," << j;
+      EXPECT_NEAR(out.delta2[i * r + j], i == j ? a[i] * a[i] - b[i] * b[i] : 0.0, 2e-6) << i << "," << j;
+    }
+    d1 += (a[i] - b[i]) * (a[i] - b[i]);
+    d2 += std::pow(a[i] * a[i] - b[i] * b[i], 2);
+  }
+  EXPECT_NEAR(out.delta1_norm, std::sqrt(d1), 2e-6);
+  EXPECT_NEAR(out.delta2_norm, std::sqrt(d2), 4e-6);
   // Effective rank from the same values.
   double total = 0, ent = 0;
   for (double e : expected) total += e;
