@@ -2,7 +2,9 @@
 // The backend interface (DESIGN section 8): run a block of seeds of one cell and return their
 // per-seed outcomes and the traces of the traced seeds among them. Backends register by name;
 // the CPU backend is always built and is the oracle the others are tested against.
+#include <atomic>
 #include <cstdint>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,18 +54,41 @@ struct SeedTraces {
 // unconverged. relative_grad_norm is the final ||grad f||_F / ||M||_F.
 Status classify(bool diverged, double excess, double relative_grad_norm, const CellProblem& cp);
 
+// One piece of work: seeds [first_seed, first_seed + count) of one cell, with where their results
+// go. traces covers the traced seeds in that range (possibly none).
+struct WorkItem {
+  const CellProblem* problem = nullptr;
+  long first_seed = 0;
+  long count = 0;
+  SeedOutcomes* outcomes = nullptr;
+  SeedTraces* traces = nullptr;
+};
+
+// Thrown by a backend that stopped early because its cancellation flag was raised; the items of
+// that call have no valid results.
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  // Runs seeds [first_seed, first_seed + count) of the cell. traces covers the traced seeds in
-  // that range (possibly none).
-  virtual void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes,
-                   SeedTraces& traces) = 0;
+  // Runs every item; items may belong to different cells and share the device or threads, so many
+  // small cells keep every core busy.
+  virtual void run(const std::vector<WorkItem>& items) = 0;
+  // Convenience: one item.
+  void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes, SeedTraces& traces) {
+    run({WorkItem{&cp, first_seed, count, &outcomes, &traces}});
+  }
 };
 
 struct BackendOptions {
   int threads = 0;  // 0: the runtime's default
+  // When set and raised (e.g. by SIGINT), a backend abandons its call as soon as it can and throws
+  // Cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of
