@@ -83,6 +83,8 @@ namespace {
 constexpr std::string_view kOverrideSource = "--set";
 constexpr int kMaxDim = 1 << 20;
 constexpr int kMaxNsSteps = 100;
+constexpr int kMaxBasinProbes = 10000;
+constexpr size_t kMaxCells = 1000000;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const char* const kPresetList = "cubic, jordan5, polar_express, you6";
 
@@ -131,6 +133,12 @@ const char* type_name(toml::node_type t) {
       return "date-time";
   }
   return "value";
+}
+
+// "a table", "an array", "an integer", ...
+std::string a_type(toml::node_type t) {
+  const std::string name = type_name(t);
+  return (name.find_first_of("aeiou") == 0 ? "an " : "a ") + name;
 }
 
 // Shortest representation that reads back to the same double, always a TOML float.
@@ -199,20 +207,39 @@ std::vector<std::string_view> schedule_keys(ScheduleKind k) {
   return {};
 }
 
+// " (line L, column C)" for a value from the file, " (from --set)" for one from an override.
+std::string where_in_file(const toml::source_region* r) {
+  if (r == nullptr) return "";
+  if ((r->path && *r->path == kOverrideSource) || r->begin.line == 0) return " (from --set)";
+  return fmt::format(" (line {}, column {})", r->begin.line, r->begin.column);
+}
+
+// Where a node or key that has no place in the file came from (a sweep axis value, or a table
+// created to hold one), keyed by the address of its source region.
+struct SourceNote {
+  const toml::source_region* region;
+  std::string text;  // " (from sweep.KEY, line L, column C)"
+};
+
 // Reads a parsed TOML document into a Config, checking everything.
 class Reader {
  public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
+  explicit Reader(std::string source, const std::vector<SourceNote>* notes = nullptr)
+      : source_(std::move(source)), notes_(notes) {}
 
   Config read(const toml::table& root) {
     for (auto&& [k, v] : root) {
       (void)v;
-      if (k.str() == "sweep") fail("sweep", "parameter sweeps are not supported yet", &k.source());
+      if (k.str() == "sweep")
+        fail("sweep",
+             "sweeps produce several cells; read this config as an experiment "
+             "(parse_experiment / load_experiment)",
+             &k.source());
       if (!contains(std::initializer_list<std::string_view>{"problem", "init", "optimizer", "run",
-                                                            "record"},
+                                                            "record", "basin"},
                     k.str()))
         fail(std::string(k.str()),
-             "unknown table or key; expected one of: problem, init, optimizer, run, record",
+             "unknown table or key; expected one of: problem, init, optimizer, run, record, basin",
              &k.source());
     }
     Config c;
@@ -221,16 +248,19 @@ class Reader {
     read_init(table_at(&root, "", "init"), c.problem.depth, c.init);
     read_optimizer(table_at(&root, "", "optimizer"), c.run.steps, c.optimizer);
     read_record(table_at(&root, "", "record"), c.run.seeds, c.record);
+    read_basin(table_at(&root, "", "basin"), c.basin);
     return c;
   }
 
  private:
   std::string source_;
+  const std::vector<SourceNote>* notes_ = nullptr;
 
-  static std::string where(const toml::source_region* r) {
-    if (r == nullptr) return "";
-    if ((r->path && *r->path == kOverrideSource) || r->begin.line == 0) return " (from --set)";
-    return fmt::format(" (line {}, column {})", r->begin.line, r->begin.column);
+  std::string where(const toml::source_region* r) const {
+    if (r != nullptr && notes_ != nullptr)
+      for (const SourceNote& note : *notes_)
+        if (note.region == r) return note.text;
+    return where_in_file(r);
   }
   static const toml::source_region* src(const toml::node* n) { return n ? &n->source() : nullptr; }
 
@@ -696,32 +726,66 @@ class Reader {
     if (auto n = get(t, "loss_tolerance")) r.loss_tolerance = positive(*n, "record.loss_tolerance");
     if (auto n = get(t, "grad_tolerance")) r.grad_tolerance = positive(*n, "record.grad_tolerance");
   }
+
+  void read_basin(const toml::table* t, BasinConfig& b) const {
+    check_keys(t, "basin", {"probes"});
+    if (auto n = get(t, "probes"))
+      b.probes = static_cast<int>(int_in(*n, "basin.probes", 0, kMaxBasinProbes));
+  }
 };
+
+// ---------------------------------------------------------------------------------------------
+// --set overrides
+// ---------------------------------------------------------------------------------------------
+
+// The trimmed parts of a dotted key; empty when the key or any part is empty.
+std::vector<std::string> split_key(std::string_view key) {
+  std::vector<std::string> parts;
+  if (key.empty()) return parts;
+  size_t b = 0;
+  for (;;) {
+    const size_t d = key.find('.', b);
+    parts.push_back(
+        trim(key.substr(b, d == std::string_view::npos ? std::string_view::npos : d - b)));
+    if (d == std::string_view::npos) break;
+    b = d + 1;
+  }
+  if (std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); }))
+    parts.clear();
+  return parts;
+}
+
+std::string join_parts(const std::vector<std::string>& parts, size_t count) {
+  std::string out;
+  for (size_t i = 0; i < count && i < parts.size(); ++i) out += (i ? "." : "") + parts[i];
+  return out;
+}
+std::string join_parts(const std::vector<std::string>& parts) {
+  return join_parts(parts, parts.size());
+}
+
+struct Override {
+  std::vector<std::string> parts;
+  std::string value;
+};
+
+Override split_override(const std::string& ov) {
+  const auto eq = ov.find('=');
+  Override o;
+  if (eq != std::string::npos) {
+    o.parts = split_key(trim(std::string_view(ov).substr(0, eq)));
+    o.value = trim(std::string_view(ov).substr(eq + 1));
+  }
+  if (eq == std::string::npos || o.parts.empty() || o.value.empty())
+    throw InputError(fmt::format(
+        "--set \"{}\": malformed override, expected KEY=VALUE (e.g. optimizer.lr=0.1)", ov));
+  return o;
+}
 
 // Applies one --set KEY=VALUE to the parsed document.
 void apply_override(toml::table& root, const std::string& ov) {
-  const auto eq = ov.find('=');
-  const std::string key =
-      eq == std::string::npos ? std::string() : trim(std::string_view(ov).substr(0, eq));
-  const std::string value =
-      eq == std::string::npos ? std::string() : trim(std::string_view(ov).substr(eq + 1));
-  std::vector<std::string> parts;
-  if (!key.empty()) {
-    size_t b = 0;
-    for (;;) {
-      const size_t d = key.find('.', b);
-      parts.push_back(trim(
-          std::string_view(key).substr(b, d == std::string::npos ? std::string::npos : d - b)));
-      if (d == std::string::npos) break;
-      b = d + 1;
-    }
-  }
-  const bool bad_key =
-      parts.empty() || std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); });
-  if (eq == std::string::npos || bad_key || value.empty())
-    throw InputError(fmt::format(
-        "--set \"{}\": malformed override, expected KEY=VALUE (e.g. optimizer.lr=0.1)", ov));
-
+  const Override o = split_override(ov);
+  const std::vector<std::string>& parts = o.parts;
   toml::table* t = &root;
   std::string path;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -729,15 +793,15 @@ void apply_override(toml::table& root, const std::string& ov) {
     toml::node* child = t->get(parts[i]);
     if (child == nullptr) child = &t->insert(parts[i], toml::table{}).first->second;
     if (!child->is_table())
-      throw InputError(fmt::format("--set \"{}\": {}: is a {}, not a table (from --set)", ov, path,
-                                   type_name(child->type())));
+      throw InputError(fmt::format("--set \"{}\": {}: is {}, not a table (from --set)", ov, path,
+                                   a_type(child->type())));
     t = child->as_table();
   }
   // The value in TOML syntax; anything that does not parse as one value is a bare string.
   toml::table parsed;
   bool ok = false;
   try {
-    parsed = toml::parse("x = " + value, kOverrideSource);
+    parsed = toml::parse("x = " + o.value, kOverrideSource);
     ok = parsed.size() == 1 && parsed.get("x") != nullptr;
   } catch (const toml::parse_error&) {
     ok = false;
@@ -745,25 +809,19 @@ void apply_override(toml::table& root, const std::string& ov) {
   if (ok)
     t->insert_or_assign(parts.back(), std::move(*parsed.get("x")));
   else
-    t->insert_or_assign(parts.back(), value);
+    t->insert_or_assign(parts.back(), o.value);
 }
 
-}  // namespace
-
-Config parse_config(const std::string& toml_text, const std::string& source_name,
-                    const std::vector<std::string>& overrides) {
-  toml::table root;
+toml::table parse_document(const std::string& toml_text, const std::string& source_name) {
   try {
-    root = toml::parse(toml_text, source_name);
+    return toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
     throw InputError(fmt::format("{}: TOML syntax error: {} (line {}, column {})", source_name,
                                  e.description(), e.source().begin.line, e.source().begin.column));
   }
-  for (const std::string& ov : overrides) apply_override(root, ov);
-  return Reader(source_name).read(root);
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_config_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw InputError(fmt::format("{}: cannot read the config file: it is a directory", path));
@@ -772,44 +830,125 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw InputError(fmt::format("{}: cannot read the config file", path));
-  return parse_config(ss.str(), path, overrides);
+  return ss.str();
 }
 
-std::string Config::to_toml() const {
-  std::string o;
-  auto line = [&o](std::string_view key, const std::string& value) {
-    o += fmt::format("{} = {}\n", key, value);
+// ---------------------------------------------------------------------------------------------
+// Writing TOML
+// ---------------------------------------------------------------------------------------------
+
+// A TOML basic string.
+std::string toml_string(std::string_view s) {
+  std::string o = "\"";
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f)
+          o += fmt::format("\\u{:04X}", static_cast<unsigned>(u));
+        else
+          o += ch;
+    }
+  }
+  return o + "\"";
+}
+
+// A key, bare when it can be.
+std::string toml_key(std::string_view k) {
+  const bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-';
+  });
+  return bare ? std::string(k) : toml_string(k);
+}
+
+// A node as TOML value text (tables inline).
+std::string toml_value(const toml::node& n) {
+  if (n.is_integer()) return std::to_string(n.as_integer()->get());
+  if (n.is_floating_point()) return fmt_double(n.as_floating_point()->get());
+  if (n.is_boolean()) return n.as_boolean()->get() ? "true" : "false";
+  if (n.is_string()) return toml_string(n.as_string()->get());
+  if (n.is_array()) {
+    std::string s = "[";
+    const toml::array& a = *n.as_array();
+    for (size_t i = 0; i < a.size(); ++i) s += (i ? ", " : "") + toml_value(a[i]);
+    return s + "]";
+  }
+  if (n.is_table()) {
+    std::string s = "{";
+    bool first = true;
+    for (auto&& [k, v] : *n.as_table()) {
+      s += fmt::format("{} {} = {}", first ? "" : ",", toml_key(k.str()), toml_value(v));
+      first = false;
+    }
+    return s + (first ? "}" : " }");
+  }
+  std::ostringstream os;  // dates and times
+  n.visit([&os](auto&& v) { os << v; });
+  return os.str();
+}
+
+// One `key = value` line of a table of the resolved config.
+struct Entry {
+  std::string_view table;
+  std::string_view key;
+  std::string value;
+  std::string full_key() const { return fmt::format("{}.{}", table, key); }
+};
+
+// The resolved config as (table, key, value) lines, in output order.
+std::vector<Entry> config_entries(const Config& c) {
+  std::vector<Entry> e;
+  e.reserve(48);
+  std::string_view table;
+  auto line = [&](std::string_view key, std::string value) {
+    e.push_back({table, key, std::move(value)});
   };
-  auto str = [](const std::string& s) { return fmt::format("\"{}\"", s); };
+  auto str = [](std::string_view s) { return toml_string(s); };
   auto num_list = [](const double* v, size_t n) {
     std::string s = "[";
     for (size_t i = 0; i < n; ++i) s += (i ? ", " : "") + fmt_double(v[i]);
     return s + "]";
   };
 
-  o += "[problem]\n";
-  line("m", std::to_string(problem.m));
-  line("n", std::to_string(problem.n));
-  line("rank", std::to_string(problem.rank));
-  line("depth", std::to_string(problem.depth));
-  line("l2", fmt_double(problem.l2));
-  o += "\n[problem.target]\n";
-  line("spectrum", num_list(problem.target.spectrum.data(), problem.target.spectrum.size()));
-  line("basis", str(enum_name(problem.target.basis, kBases)));
-  line("seed", std::to_string(problem.target.seed));
+  table = "problem";
+  line("m", std::to_string(c.problem.m));
+  line("n", std::to_string(c.problem.n));
+  line("rank", std::to_string(c.problem.rank));
+  line("depth", std::to_string(c.problem.depth));
+  line("l2", fmt_double(c.problem.l2));
+  table = "problem.target";
+  line("spectrum", num_list(c.problem.target.spectrum.data(), c.problem.target.spectrum.size()));
+  line("basis", str(enum_name(c.problem.target.basis, kBases)));
+  line("seed", std::to_string(c.problem.target.seed));
 
-  o += "\n[init]\n";
+  table = "init";
   {
     std::string f = "[";
-    for (size_t i = 0; i < init.factors.size(); ++i)
-      f += (i ? ", " : "") + str(enum_name(init.factors[i], kInitKinds));
+    for (size_t i = 0; i < c.init.factors.size(); ++i)
+      f += (i ? ", " : "") + str(enum_name(c.init.factors[i], kInitKinds));
     line("factors", f + "]");
   }
-  line("scale", fmt_double(init.scale));
-  line("scale_mode", str(enum_name(init.scale_mode, kScaleModes)));
+  line("scale", fmt_double(c.init.scale));
+  line("scale_mode", str(enum_name(c.init.scale_mode, kScaleModes)));
 
-  const OptimizerConfig& op = optimizer;
-  o += "\n[optimizer]\n";
+  const OptimizerConfig& op = c.optimizer;
+  table = "optimizer";
   line("kind", str(enum_name(op.kind, kOptimizers)));
   line("lr", fmt_double(op.lr));
   line("orthogonalizer", str(enum_name(op.orthogonalizer, kOrthKinds)));
@@ -835,7 +974,7 @@ std::string Config::to_toml() const {
   line("integrator", str(enum_name(op.integrator, kIntegrators)));
 
   const Schedule& s = op.schedule;
-  o += "\n[optimizer.schedule]\n";
+  table = "optimizer.schedule";
   line("kind", str(enum_name(s.kind, kScheduleKinds)));
   switch (s.kind) {
     case ScheduleKind::constant:
@@ -860,24 +999,523 @@ std::string Config::to_toml() const {
     }
   }
 
-  o += "\n[run]\n";
-  line("steps", std::to_string(run.steps));
-  line("seeds", std::to_string(run.seeds));
-  line("master_seed", std::to_string(run.master_seed));
-  line("precision", str(enum_name(run.precision, kPrecisions)));
-  line("blowup", fmt_double(run.blowup));
+  table = "run";
+  line("steps", std::to_string(c.run.steps));
+  line("seeds", std::to_string(c.run.seeds));
+  line("master_seed", std::to_string(c.run.master_seed));
+  line("precision", str(enum_name(c.run.precision, kPrecisions)));
+  line("blowup", fmt_double(c.run.blowup));
 
-  o += "\n[record]\n";
-  if (record.points > 0) {
-    line("points", std::to_string(record.points));
-    line("spacing", str(enum_name(record.spacing, kSpacings)));
+  table = "record";
+  if (c.record.points > 0) {
+    line("points", std::to_string(c.record.points));
+    line("spacing", str(enum_name(c.record.spacing, kSpacings)));
   } else {
-    line("every", std::to_string(record.every));
+    line("every", std::to_string(c.record.every));
   }
-  line("traced_seeds", std::to_string(record.traced_seeds));
-  line("hit_tolerance", fmt_double(record.hit_tolerance));
-  line("loss_tolerance", fmt_double(record.loss_tolerance));
-  line("grad_tolerance", fmt_double(record.grad_tolerance));
+  line("traced_seeds", std::to_string(c.record.traced_seeds));
+  line("hit_tolerance", fmt_double(c.record.hit_tolerance));
+  line("loss_tolerance", fmt_double(c.record.loss_tolerance));
+  line("grad_tolerance", fmt_double(c.record.grad_tolerance));
+
+  table = "basin";
+  line("probes", std::to_string(c.basin.probes));
+  return e;
+}
+
+// Tables in order, "[table]" headers separated by blank lines.
+std::string render(const std::vector<Entry>& entries) {
+  std::string o;
+  std::string_view current;
+  for (const Entry& e : entries) {
+    if (o.empty() || e.table != current) {
+      o += fmt::format("{}[{}]\n", o.empty() ? "" : "\n", e.table);
+      current = e.table;
+    }
+    o += fmt::format("{} = {}\n", e.key, e.value);
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sweeps
+//
+// [sweep] maps dotted config keys to axes. The axes are taken in the order they are written in
+// the file (first axis outermost, last axis fastest); toml++ keeps keys sorted, so the order comes
+// from the keys' source positions. Both `"optimizer.lr" = [...]` and dotted keys
+// (`optimizer.lr = [...]`, `[sweep.optimizer]`) are accepted: a non-inline table is a namespace,
+// an inline table is a { linspace | logspace = [a, b], count = N } axis.
+// ---------------------------------------------------------------------------------------------
+
+std::string sweep_value_text(const SweepAxis& a, size_t i) {
+  if (a.numeric) return a.integral ? std::to_string(a.integers[i]) : fmt_double(a.numbers[i]);
+  return a.boolean ? a.labels[i] : toml_string(a.labels[i]);
+}
+
+struct AxisPlan {
+  SweepAxis axis;
+  std::vector<std::string> parts;
+  toml::source_region region;     // the axis key in [sweep]
+  std::string note;               // " (from sweep.KEY, line L, column C)"
+  toml::table* parent = nullptr;  // the table holding the swept key in the working document
+  bool key_in_base = false;       // the key existed in the base (else the sweep creates it)
+};
+
+class SweepReader {
+ public:
+  explicit SweepReader(std::string source) : source_(std::move(source)) {}
+
+  std::vector<AxisPlan> read(const toml::node& sweep, const toml::source_region& sweep_key) const {
+    if (!sweep.is_table())
+      fail("sweep", fmt::format("expected a table of axes, got {}", type_name(sweep.type())),
+           &sweep.source());
+    std::vector<AxisPlan> plans;
+    collect(*sweep.as_table(), "", plans);
+    std::stable_sort(plans.begin(), plans.end(), [](const AxisPlan& a, const AxisPlan& b) {
+      const auto& p = a.region.begin;
+      const auto& q = b.region.begin;
+      return p.line != q.line ? p.line < q.line : p.column < q.column;
+    });
+    for (size_t j = 0; j < plans.size(); ++j)
+      for (size_t i = 0; i < j; ++i) {
+        const std::string& a = plans[i].axis.key;
+        const std::string& b = plans[j].axis.key;
+        if (a == b)
+          fail("sweep." + b,
+               fmt::format("is swept twice (also at line {})", plans[i].region.begin.line),
+               &plans[j].region);
+        const bool a_in_b = a.size() > b.size() && a.compare(0, b.size() + 1, b + ".") == 0;
+        const bool b_in_a = b.size() > a.size() && b.compare(0, a.size() + 1, a + ".") == 0;
+        if (a_in_b || b_in_a) {
+          const AxisPlan& inner = a_in_b ? plans[i] : plans[j];
+          const std::string& outer = a_in_b ? b : a;
+          fail("sweep." + inner.axis.key,
+               fmt::format("is inside the swept key {}; sweep one or the other", outer),
+               &inner.region);
+        }
+      }
+    size_t cells = 1;
+    std::string product;
+    for (const AxisPlan& p : plans) {
+      product += (product.empty() ? "" : " x ") + std::to_string(p.axis.size());
+      cells = p.axis.size() > kMaxCells ? kMaxCells + 1 : cells * p.axis.size();
+      if (cells > kMaxCells) {
+        for (const AxisPlan& q : plans)
+          if (&q > &p) product += " x " + std::to_string(q.axis.size());
+        fail("sweep",
+             fmt::format("the axes give more than {} cells ({}); split the experiment", kMaxCells,
+                         product),
+             &sweep_key);
+      }
+    }
+    return plans;
+  }
+
+ private:
+  std::string source_;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& msg,
+                         const toml::source_region* r) const {
+    throw InputError(fmt::format("{}: {}: {}{}", source_, key, msg, where_in_file(r)));
+  }
+
+  void collect(const toml::table& t, const std::string& prefix, std::vector<AxisPlan>& out) const {
+    for (auto&& [k, v] : t) {
+      const std::string raw =
+          prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      if (v.is_table() && !v.as_table()->is_inline()) {
+        if (v.as_table()->empty())
+          fail("sweep." + raw, "expected axes in this table, got an empty table", &k.source());
+        collect(*v.as_table(), raw, out);
+        continue;
+      }
+      out.push_back(read_axis(raw, k, v));
+    }
+  }
+
+  void check_sweepable(const std::string& key, const std::vector<std::string>& parts,
+                       const toml::source_region* r) const {
+    static const std::initializer_list<std::string_view> shape = {"problem.m",
+                                                                  "problem.n",
+                                                                  "problem.rank",
+                                                                  "problem.depth",
+                                                                  "run.seeds",
+                                                                  "run.steps",
+                                                                  "problem.target.spectrum.count"};
+    if (contains(shape, key) || parts[0] == "record")
+      fail(key, "cannot be swept: it changes the shape of the output (run separate configs)", r);
+    if (key == "init.factors")
+      fail(key, "cannot be swept: it is a list, not a scalar key (run separate configs)", r);
+    if (key == "problem.target.spectrum")
+      fail(key,
+           "cannot be swept: it is not a scalar key (sweep a key inside a spectrum table, e.g. "
+           "problem.target.spectrum.condition, or run separate configs)",
+           r);
+    if (parts[0] == "sweep") fail(key, "cannot be swept: [sweep] is not a config table", r);
+  }
+
+  AxisPlan read_axis(const std::string& raw, const toml::key& k, const toml::node& v) const {
+    AxisPlan p;
+    const std::string name = "sweep." + raw;
+    p.parts = split_key(raw);
+    if (p.parts.empty())
+      fail(name, "malformed axis key; expected a dotted config key such as \"optimizer.lr\"",
+           &k.source());
+    p.axis.key = join_parts(p.parts);
+    p.region = k.source();
+    p.note = fmt::format(" (from sweep.{}, line {}, column {})", p.axis.key, p.region.begin.line,
+                         p.region.begin.column);
+    check_sweepable(p.axis.key, p.parts, &k.source());
+    if (v.is_array())
+      read_list(name, *v.as_array(), p.axis);
+    else if (v.is_table())
+      read_range(name, *v.as_table(), p.axis);
+    else
+      fail(name,
+           fmt::format("expected an array of values, {{ linspace = [a, b], count = N }} or "
+                       "{{ logspace = [a, b], count = N }}, got {}",
+                       type_name(v.type())),
+           &v.source());
+    return p;
+  }
+
+  enum class Cat { number, string, boolean };
+  static const char* cat_name(Cat c) {
+    return c == Cat::number ? "number" : c == Cat::string ? "string" : "boolean";
+  }
+
+  void read_list(const std::string& name, const toml::array& a, SweepAxis& axis) const {
+    if (a.empty()) fail(name, "must have at least one value, got an empty array", &a.source());
+    auto cat_of = [&](size_t i) {
+      const toml::node& e = a[i];
+      if (e.is_integer() || e.is_floating_point()) return Cat::number;
+      if (e.is_string()) return Cat::string;
+      if (e.is_boolean()) return Cat::boolean;
+      fail(fmt::format("{}[{}]", name, i),
+           fmt::format("expected a number, string or boolean, got {}", type_name(e.type())),
+           &e.source());
+    };
+    const Cat cat = cat_of(0);
+    for (size_t i = 1; i < a.size(); ++i)
+      if (cat_of(i) != cat)
+        fail(fmt::format("{}[{}]", name, i),
+             fmt::format("mixed types: a {} among {} values (an axis has values of one type)",
+                         cat_name(cat_of(i)), cat_name(cat)),
+             &a[i].source());
+    axis.numeric = cat == Cat::number;
+    axis.boolean = cat == Cat::boolean;
+    if (cat == Cat::number) {
+      axis.integral =
+          std::all_of(a.begin(), a.end(), [](const toml::node& e) { return e.is_integer(); });
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (axis.integral) {
+          const auto v = static_cast<long long>(a[i].as_integer()->get());
+          axis.integers.push_back(v);
+          axis.numbers.push_back(static_cast<double>(v));
+        } else {
+          const double v = a[i].is_integer() ? static_cast<double>(a[i].as_integer()->get())
+                                             : a[i].as_floating_point()->get();
+          if (!std::isfinite(v))
+            fail(fmt::format("{}[{}]", name, i), fmt::format("must be a finite number, got {}", v),
+                 &a[i].source());
+          axis.numbers.push_back(v);
+        }
+      }
+    } else {
+      for (size_t i = 0; i < a.size(); ++i)
+        axis.labels.push_back(cat == Cat::string ? a[i].as_string()->get()
+                                                 : (a[i].as_boolean()->get() ? "true" : "false"));
+    }
+  }
+
+  void read_range(const std::string& name, const toml::table& t, SweepAxis& axis) const {
+    for (auto&& [k, v] : t) {
+      (void)v;
+      if (!contains(std::initializer_list<std::string_view>{"linspace", "logspace", "count"},
+                    k.str()))
+        fail(name + "." + std::string(k.str()),
+             "unknown key in an axis table; expected linspace or logspace, and count", &k.source());
+    }
+    const toml::node* lin = t.get("linspace");
+    const toml::node* log = t.get("logspace");
+    if (lin != nullptr && log != nullptr)
+      fail(name, "give one of linspace and logspace, not both", &t.source());
+    if (lin == nullptr && log == nullptr)
+      fail(name, "an axis table needs linspace = [a, b] or logspace = [a, b], and count = N",
+           &t.source());
+    const bool geometric = log != nullptr;
+    const toml::node& rn = geometric ? *log : *lin;
+    const std::string rk = name + (geometric ? ".logspace" : ".linspace");
+    if (!rn.is_array() || rn.as_array()->size() != 2)
+      fail(rk,
+           fmt::format("expected [a, b] (two numbers), got {}",
+                       rn.is_array() ? fmt::format("{} values", rn.as_array()->size())
+                                     : std::string(type_name(rn.type()))),
+           &rn.source());
+    double ends[2];
+    for (size_t j = 0; j < 2; ++j) {
+      const toml::node& e = (*rn.as_array())[j];
+      const std::string ek = fmt::format("{}[{}]", rk, j);
+      if (e.is_integer())
+        ends[j] = static_cast<double>(e.as_integer()->get());
+      else if (e.is_floating_point())
+        ends[j] = e.as_floating_point()->get();
+      else
+        fail(ek, fmt::format("expected a number, got {}", type_name(e.type())), &e.source());
+      if (!std::isfinite(ends[j]))
+        fail(ek, fmt::format("must be a finite number, got {}", ends[j]), &e.source());
+      if (geometric && !(ends[j] > 0))
+        fail(ek, fmt::format("must be > 0 for logspace, got {}", ends[j]), &e.source());
+    }
+    const toml::node* cn = t.get("count");
+    if (cn == nullptr) fail(name + ".count", "missing (the number of values)", &t.source());
+    if (!cn->is_integer())
+      fail(name + ".count", fmt::format("expected an integer, got {}", type_name(cn->type())),
+           &cn->source());
+    const long long count = static_cast<long long>(cn->as_integer()->get());
+    if (count < 1 || count > static_cast<long long>(kMaxCells))
+      fail(name + ".count", fmt::format("must be in [1, {}], got {}", kMaxCells, count),
+           &cn->source());
+    const double a = ends[0], b = ends[1];
+    const auto n = static_cast<size_t>(count);
+    axis.numeric = true;
+    axis.numbers.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      double v;
+      if (i == 0) {
+        v = a;
+      } else if (i + 1 == n) {
+        v = b;
+      } else {
+        const double s = static_cast<double>(i) / static_cast<double>(n - 1);
+        v = geometric ? a * std::pow(b / a, s) : a + (b - a) * s;
+      }
+      if (!std::isfinite(v))
+        fail(name, fmt::format("value {} of the axis is {}, not a finite number", i, v),
+             &t.source());
+      axis.numbers[i] = v;
+    }
+  }
+};
+
+void set_cell_value(toml::table& parent, const std::string& key, const SweepAxis& a, size_t i) {
+  if (a.numeric) {
+    if (a.integral)
+      parent.insert_or_assign(key, static_cast<std::int64_t>(a.integers[i]));
+    else
+      parent.insert_or_assign(key, a.numbers[i]);
+  } else if (a.boolean) {
+    parent.insert_or_assign(key, a.labels[i] == "true");
+  } else {
+    parent.insert_or_assign(key, a.labels[i]);
+  }
+}
+
+}  // namespace
+
+Config parse_config(const std::string& toml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides) {
+  toml::table root = parse_document(toml_text, source_name);
+  for (const std::string& ov : overrides) apply_override(root, ov);
+  return Reader(source_name).read(root);
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_config(read_config_file(path), path, overrides);
+}
+
+std::string Config::to_toml() const {
+  return render(config_entries(*this));
+}
+
+Experiment parse_experiment(const std::string& toml_text, const std::string& source_name,
+                            const std::vector<std::string>& overrides) {
+  toml::table root = parse_document(toml_text, source_name);
+  std::vector<AxisPlan> plans;
+  if (auto it = root.find("sweep"); it != root.end()) {
+    plans = SweepReader(source_name).read(it->second, it->first.source());
+    root.erase(it);
+  }
+  // --set applies to the base; it cannot also set a swept key, nor change the axes.
+  for (const std::string& ov : overrides) {
+    const Override o = split_override(ov);
+    const std::string key = join_parts(o.parts);
+    if (o.parts[0] == "sweep")
+      throw InputError(fmt::format(
+          "--set \"{}\": sweep: the sweep axes cannot be set with --set; edit [sweep] in the "
+          "config",
+          ov));
+    for (const AxisPlan& p : plans)
+      if (p.axis.key == key)
+        throw InputError(fmt::format(
+            "--set \"{}\": {}: is swept by [sweep]{}; a swept key cannot also be set (change the "
+            "axis instead)",
+            ov, key, where_in_file(&p.region)));
+    apply_override(root, ov);
+  }
+
+  Experiment ex;
+  if (plans.empty()) {
+    ex.cells.push_back(Reader(source_name).read(root));
+    return ex;
+  }
+
+  // Locate (creating intermediate tables as --set does) the table that holds each swept key.
+  std::vector<SourceNote> fixed_notes;
+  for (AxisPlan& p : plans) {
+    toml::table* t = &root;
+    for (size_t i = 0; i + 1 < p.parts.size(); ++i) {
+      toml::node* child = t->get(p.parts[i]);
+      if (child == nullptr) {
+        auto it = t->insert(p.parts[i], toml::table{}).first;
+        child = &it->second;
+        fixed_notes.push_back({&child->source(), p.note});
+        fixed_notes.push_back({&it->first.source(), p.note});
+      }
+      if (!child->is_table())
+        throw InputError(fmt::format("{}: sweep.{}: {} is {}{}, not a table", source_name,
+                                     p.axis.key, join_parts(p.parts, i + 1), a_type(child->type()),
+                                     where_in_file(&child->source())));
+      t = child->as_table();
+    }
+    const toml::node* leaf = t->get(p.parts.back());
+    if (leaf != nullptr && (leaf->is_table() || leaf->is_array()))
+      throw InputError(fmt::format(
+          "{}: {}: cannot be swept: it is {} in the config{}, not a scalar value{}", source_name,
+          p.axis.key, a_type(leaf->type()), where_in_file(&leaf->source()), p.note));
+    p.parent = t;
+    p.key_in_base = leaf != nullptr;
+  }
+  for (const AxisPlan& p : plans)
+    if (p.axis.key.rfind("problem.target.spectrum.", 0) == 0) {
+      const toml::node* form = root.at_path("problem.target.spectrum").node();
+      if (form != nullptr) ex.spectrum_form = toml_value(*form);
+      break;
+    }
+  for (const AxisPlan& p : plans) ex.axes.push_back(p.axis);
+
+  size_t total = 1;
+  for (const SweepAxis& a : ex.axes) total *= a.size();
+  ex.cells.reserve(total);
+  std::vector<size_t> idx(plans.size(), 0);
+  std::vector<SourceNote> notes;
+  auto cell_error = [&](size_t c, const std::string& message) {
+    std::string values;
+    for (size_t a = 0; a < plans.size(); ++a)
+      values += fmt::format("{}{} = {}", a ? ", " : "", plans[a].axis.key,
+                            sweep_value_text(plans[a].axis, idx[a]));
+    std::string inner = message;
+    const std::string prefix = source_name + ": ";
+    if (inner.compare(0, prefix.size(), prefix) == 0) inner.erase(0, prefix.size());
+    return InputError(
+        fmt::format("{}: sweep cell {} of {} ({}): {}", source_name, c, total, values, inner));
+  };
+  for (size_t c = 0; c < total; ++c) {
+    notes = fixed_notes;
+    for (size_t a = 0; a < plans.size(); ++a) {
+      const AxisPlan& p = plans[a];
+      set_cell_value(*p.parent, p.parts.back(), p.axis, idx[a]);
+      auto it = p.parent->find(p.parts.back());
+      notes.push_back({&it->second.source(), p.note});
+      if (!p.key_in_base) notes.push_back({&it->first.source(), p.note});
+    }
+    try {
+      ex.cells.push_back(Reader(source_name, &notes).read(root));
+    } catch (const InputError& e) {
+      throw cell_error(c, e.what());
+    }
+    const size_t len = ex.cells.back().problem.target.spectrum.size();
+    const size_t len0 = ex.cells.front().problem.target.spectrum.size();
+    if (len != len0)
+      throw cell_error(c, fmt::format("problem.target.spectrum: has {} values here but {} in cell "
+                                      "0; every cell needs the same spectrum length",
+                                      len, len0));
+    for (size_t a = plans.size(); a-- > 0;) {
+      if (++idx[a] < plans[a].axis.size()) break;
+      idx[a] = 0;
+    }
+  }
+  return ex;
+}
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_experiment(read_config_file(path), path, overrides);
+}
+
+std::vector<size_t> Experiment::axis_indices(size_t cell) const {
+  size_t total = 1;
+  for (const SweepAxis& a : axes) total *= a.size();
+  if (cell >= total)
+    throw std::out_of_range(
+        fmt::format("Experiment::axis_indices: cell {} of an experiment of {} cells", cell, total));
+  std::vector<size_t> idx(axes.size());
+  for (size_t a = axes.size(); a-- > 0;) {
+    const size_t n = axes[a].size();
+    idx[a] = cell % n;
+    cell /= n;
+  }
+  return idx;
+}
+
+// Which keys are pinned. A key whose resolved value is the same in every cell is written with that
+// value (so defaults are fixed in the text). A key whose value differs between cells is either a
+// swept key (written with cell 0's value; [sweep] sets it per cell) or a value derived from a
+// swept key: ns_steps following the preset, the keys of a swept schedule kind, the spectrum
+// generated from a table with a swept key. Pinning a derived value to cell 0's would change (or
+// invalidate) the other cells, so it is left out and each cell derives it again from the same
+// inputs; the spectrum, whose inputs are its table, is written as that table. Explicit keys that
+// are not swept are the same in every cell, so nothing the user wrote is lost.
+std::string Experiment::to_toml() const {
+  if (cells.empty()) return {};
+  std::vector<Entry> entries = config_entries(cells[0]);
+  auto is_axis = [this](const std::string& key) {
+    return std::any_of(axes.begin(), axes.end(), [&](const SweepAxis& a) { return a.key == key; });
+  };
+  auto has_axis_inside = [this](const std::string& key) {
+    return std::any_of(axes.begin(), axes.end(),
+                       [&](const SweepAxis& a) { return a.key.rfind(key + ".", 0) == 0; });
+  };
+  std::vector<char> uniform(entries.size(), 1);
+  std::vector<std::string> full(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    full[i] = entries[i].full_key();
+    if (is_axis(full[i])) uniform[i] = 0;  // written anyway, no need to compare
+  }
+  for (size_t c = 1; c < cells.size(); ++c) {
+    if (std::none_of(uniform.begin(), uniform.end(), [](char u) { return u != 0; })) break;
+    const std::vector<Entry> other = config_entries(cells[c]);
+    size_t hint = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!uniform[i]) continue;
+      bool same = false;
+      for (size_t k = 0; k < other.size(); ++k) {
+        const Entry& o = other[(hint + k) % other.size()];
+        if (o.table == entries[i].table && o.key == entries[i].key) {
+          same = o.value == entries[i].value;
+          hint = (hint + k + 1) % other.size();
+          break;
+        }
+      }
+      if (!same) uniform[i] = 0;
+    }
+  }
+  std::vector<Entry> kept;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (full[i] == "problem.target.spectrum" && has_axis_inside(full[i])) {
+      if (!spectrum_form.empty()) kept.push_back({entries[i].table, entries[i].key, spectrum_form});
+      continue;
+    }
+    if (uniform[i] || is_axis(full[i])) kept.push_back(std::move(entries[i]));
+  }
+  std::string o = render(kept);
+  if (!axes.empty()) {
+    o += "\n[sweep]\n";
+    for (const SweepAxis& a : axes) {
+      std::string values = "[";
+      for (size_t i = 0; i < a.size(); ++i) values += (i ? ", " : "") + sweep_value_text(a, i);
+      o += fmt::format("{} = {}]\n", toml_string(a.key), values);
+    }
+  }
   return o;
 }
 

@@ -106,6 +106,12 @@ struct SweepAxis {
   std::vector<double> numbers;      // numeric axes
   std::vector<std::string> labels;  // string/boolean axes: the value as written ("gd", "true")
   size_t size() const { return numeric ? numbers.size() : labels.size(); }
+  // Numeric axes written as a list of TOML integers: the exact values (numbers holds them too, as
+  // doubles), set into each cell as TOML integers so integer keys (run.master_seed) can be swept.
+  bool integral = false;
+  std::vector<long long> integers;
+  // Non-numeric axes of TOML booleans (labels "true"/"false"); otherwise labels are strings.
+  bool boolean = false;
 };
 
 // A run: the cells of the cartesian product of the sweep axes (the last axis varies fastest), each
@@ -113,11 +119,18 @@ struct SweepAxis {
 struct Experiment {
   std::vector<SweepAxis> axes;
   std::vector<Config> cells;
-  // Index of cell c along each axis.
+  // When an axis is a key inside problem.target.spectrum (e.g. its condition), the cells' spectra
+  // are generated from the base's spectrum table, kept here as an inline TOML table for to_toml.
+  std::string spectrum_form;
+  // Index of cell c along each axis (mixed radix, the last axis fastest). Throws
+  // std::out_of_range for a cell beyond the product of the axis lengths.
   std::vector<size_t> axis_indices(size_t cell) const;
-  // The resolved experiment as TOML: cell 0's resolved config without the swept keys' effect
-  // removed, plus the [sweep] table with explicit value lists. parse_experiment of this text gives
-  // the same cells.
+  // The resolved experiment as TOML: every key whose resolved value is the same in all cells is
+  // written explicitly (cell 0's resolved config); swept keys carry cell 0's value and are set per
+  // cell by the [sweep] table, written with explicit value lists; a derived default that differs
+  // between cells (optimizer.ns_steps following a swept preset, schedule keys of a swept schedule
+  // kind) is left out so each cell derives it again; the spectrum is written as its base table
+  // when an axis is inside it. parse_experiment of this text gives the same cells (same to_toml).
   std::string to_toml() const;
 };
 
@@ -126,6 +139,10 @@ struct Experiment {
 // name scalar config keys that do not change the output's shape (problem.m, n, rank, depth,
 // run.seeds, run.steps, record.* and the spectrum's count are rejected); every cell is validated
 // and an error names the axis key and the offending value. Empty axes are errors.
+// Axes are taken in the order written in the file (first outermost); values are all numbers, all
+// strings or all booleans, finite; a list of TOML integers is set into the cells as integers. The
+// rest of the document, after `overrides`, is the base of every cell; a --set of a swept key is an
+// error. At most 1,000,000 cells.
 Experiment parse_experiment(const std::string& toml_text, const std::string& source_name,
                             const std::vector<std::string>& overrides = {});
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});

@@ -505,10 +505,12 @@ TEST(ConfigErrors, Tolerances) {
   expect_key_error("[record]\ngrad_tolerance = -1\n", "record.grad_tolerance");
 }
 
-TEST(ConfigErrors, SweepNotSupportedYet) {
+// A single Config cannot hold a sweep; parse_experiment reads it (tests/test_sweep.cpp).
+TEST(ConfigErrors, SweepNeedsTheExperimentPath) {
   const std::string msg = error_of("[run]\nsteps = 5\n[sweep]\n\"optimizer.lr\" = [0.1, 0.2]\n");
   EXPECT_HAS(msg, "sweep");
-  EXPECT_HAS(msg, "not supported yet");
+  EXPECT_HAS(msg, "sweeps produce several cells");
+  EXPECT_HAS(msg, "parse_experiment");
   EXPECT_HAS(msg, "line 3");
 }
 
