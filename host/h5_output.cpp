@@ -1,25 +1,51 @@
 // The run file (DESIGN section 6) through the HDF5 C API.
 //
 // Layout decisions:
-// - Every dataset of the contract is created by the constructor with its final shape, so a
-//   reader always finds the same names. Regions never written hold the fill value: NaN for
-//   floating data, -1 for integers (status -1 = "seed not written", see its "unwritten" attribute).
+// - Every dataset of the contract (and /progress, /summary) is created by create() with its final
+//   shape, so a reader always finds the same names, also in a partial file. Regions never written
+//   hold the fill value: NaN for floating data, -1 for integers (status -1 = "seed not written",
+//   see its "unwritten" attribute; summary counts -1 = "not computed").
 // - Zero traced seeds (K = 0): the trace datasets are still created, with a zero-length traced
 //   axis (e.g. /trace/loss is C x 0 x T). Datasets with a zero dimension use contiguous layout
 //   (HDF5 cannot chunk a zero-sized fixed dimension); h5py and xarray open them as empty arrays.
 //   K is clamped to S (there are no more traced seeds than seeds).
-// - Per-seed data is chunked (outcomes: 1 x min(S, 65536) [x r]; traces: 1 x K x T x ...),
-//   halved along the leading non-cell axes until a chunk is at most 512 KiB, and compressed with
-//   shuffle + deflate level 1 when the library can encode deflate. Datasets stay open between
-//   writes, with a chunk cache of a few chunks, so block-by-block writes of one cell update cached
-//   chunks instead of recompressing (and reallocating) them per block.
+// - Per-seed data is chunked (outcomes: 1 x seed chunk [x r]; traces: 1 x K x T x ...), halved
+//   along the leading non-cell axes until a chunk is at most 512 KiB, and compressed with
+//   shuffle + deflate level 1 when the library can encode deflate. The seed chunk is the work
+//   unit (or a divisor of it, at most 65536 seeds), so each unit writes whole chunks once and
+//   never rewrites a chunk that an earlier unit filled. Datasets stay open between writes, with a
+//   chunk cache of a few chunks.
+// - /summary datasets are chunked per cell (one write_summary fills whole chunks) and compressed
+//   only where a cell's row is at least 4 KiB. /progress/unit_done is contiguous, allocated at
+//   creation, uncompressed: a mark is a one-byte write in place.
 // - Object modification times are not stored, so identical runs give identical files.
-// - The file is written as <final>.tmp-<pid> beside the final path and renamed over it by
-//   commit() after an fsync; anything else leaves the final path untouched.
+//
+// Crash behaviour. The file is <final>.partial; commit() fsyncs and renames it over the final
+// path, nothing else touches the final path. HDF5 1.10 has no journaling, so the file is kept
+// such that a kill -9 at any moment leaves it resumable with every unit that is marked done
+// intact:
+// - Every dataset is allocated and filled at creation (H5D_ALLOC_TIME_EARLY), so the chunk
+//   indexes are complete from the start: later writes replace index entries in place and never
+//   add B-tree nodes (a kill between writing a new node and its parent loses chunks).
+// - Metadata cache evictions are disabled, so metadata reaches the disk only at flushes, and the
+//   file space strategy is NONE, so freed space (a rewritten compressed chunk's old place) is
+//   never reused: between flushes the file on disk is the last flush's plus bytes at its end.
+// - mark_unit_done() flushes (raw data, then metadata, the superblock last), then writes the
+//   one-byte mark in place and flushes again: a mark never reaches the disk before its unit's
+//   data and their index entries.
+// - resume() moves the end-of-allocation address to the end of the file (H5Fincrement_filesize):
+//   a kill inside a flush can leave index entries, written before the superblock, that point past
+//   the superblock's old address at data that did reach the disk. It then walks every chunk index
+//   (an unreadable one is an InputError) and un-marks any marked unit with an unwritten status.
+// A stress test (tests/test_h5_output.cpp, KilledRunsResumeToTheSameFile with
+// SPECSWEEP_KILL_TRIALS=3000) kills writers at random moments ~2600 times without a damaged file
+// or a lost unit. Costs: two flushes per unit (~1 ms), fill chunks written at creation and left
+// behind when a unit replaces them (a few % of the file), a metadata cache that only grows.
 #include "h5_output.hpp"
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,13 +63,18 @@
 
 namespace specsweep {
 
-namespace {
+long OutputLayout::unit_seed_count(long unit) const {
+  const long first = unit_first_seed(unit);
+  if (unit < 0 || first >= seeds) return 0;
+  return std::min(seeds_per_unit(), seeds - first);
+}
 
-// Debian's serial HDF5 is not thread-safe: every HDF5 call made here holds this lock.
 std::mutex& hdf5_mutex() {
   static std::mutex mutex;
   return mutex;
 }
+
+namespace {
 
 // RAII owner of one HDF5 identifier; Close is the matching H5?close. Move-only.
 template <herr_t (*Close)(hid_t)>
@@ -110,10 +141,15 @@ std::string hdf5_error_text() {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int8_t kStatusFill = -1;
+constexpr std::int8_t kProgressFill = 0;
 constexpr std::int32_t kIntFill = -1;
+constexpr std::int64_t kCountFill = -1;
 constexpr hsize_t kMaxSeedChunk = 65536;
+constexpr hsize_t kMinSeedChunk = 1024;
 constexpr hsize_t kChunkBytes = 512 * 1024;
+constexpr hsize_t kMinCompressedRow = 4096;
 constexpr std::size_t kChunkCacheBytes = 4 * 1024 * 1024;
+constexpr hsize_t kQ = kQuantileLevels.size();
 
 // Shrinks `chunk` (dimension 0 is the cell and stays 1) by halving its leading axes until a chunk
 // holds at most kChunkBytes.
@@ -125,10 +161,23 @@ std::vector<hsize_t> fit_chunk(std::vector<hsize_t> chunk, std::size_t element_s
     return b;
   };
   for (std::size_t i = 1; i < chunk.size() && bytes() > kChunkBytes;) {
-    if (chunk[i] > 1) chunk[i] = (chunk[i] + 1) / 2;
-    else ++i;
+    if (chunk[i] > 1)
+      chunk[i] = (chunk[i] + 1) / 2;
+    else
+      ++i;
   }
   return chunk;
+}
+
+// The seed-axis chunk of the outcome datasets: the unit, or a divisor of it of at most
+// kMaxSeedChunk seeds (so units fill whole chunks); kMaxSeedChunk when the unit has no usable
+// divisor.
+hsize_t seed_chunk(hsize_t seeds, hsize_t unit) {
+  const hsize_t c = std::min(seeds, unit);
+  if (c <= kMaxSeedChunk) return c;
+  for (hsize_t k = (c + kMaxSeedChunk - 1) / kMaxSeedChunk; c / k >= kMinSeedChunk; ++k)
+    if (c % k == 0) return c / k;
+  return kMaxSeedChunk;
 }
 
 bool deflate_encoder_available() {
@@ -139,11 +188,19 @@ bool deflate_encoder_available() {
   return (config & H5Z_FILTER_CONFIG_ENCODE_ENABLED) != 0;
 }
 
-hsize_t to_hsize(long v) { return v > 0 ? static_cast<hsize_t>(v) : 0; }
+hsize_t to_hsize(long v) {
+  return v > 0 ? static_cast<hsize_t>(v) : 0;
+}
 
 std::string join_dims(const std::vector<hsize_t>& dims) {
   std::string s;
   for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
+  return s;
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string s;
+  for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? separator : "") + parts[i];
   return s;
 }
 
@@ -155,17 +212,378 @@ struct DatasetSpec {
   std::vector<hsize_t> chunk;  // empty: contiguous
   const void* fill = nullptr;
   std::string description;
-  std::string axes;  // names of the dimensions, space separated
+  std::string axes;      // names of the dimensions, space separated
+  bool compress = true;  // when chunked and deflate is available
 };
+
+struct GroupSpec {
+  std::string name, description;
+};
+
+// Every group and dataset of a run file of this layout (the /cells datasets aside).
+struct Plan {
+  std::vector<GroupSpec> groups;
+  std::vector<DatasetSpec> datasets;
+};
+
+std::string factor_name(const char* which, int k) {
+  return std::string("/trace/") + which + "/F" + std::to_string(k + 1);
+}
+
+Plan plan_of(const OutputLayout& layout) {
+  Plan p;
+  const hsize_t C = to_hsize(layout.cells), S = to_hsize(layout.seeds), K = to_hsize(layout.traced),
+                T = static_cast<hsize_t>(layout.record_steps.size()), R = to_hsize(layout.r),
+                L = to_hsize(layout.depth), U = to_hsize(layout.units());
+  const hsize_t schunk = seed_chunk(S, to_hsize(layout.seeds_per_unit()));
+  const hid_t f64 = H5T_IEEE_F64LE, i64 = H5T_STD_I64LE, i32 = H5T_STD_I32LE, i8 = H5T_STD_I8LE;
+  const hid_t nf64 = H5T_NATIVE_DOUBLE, ni64 = H5T_NATIVE_INT64, ni32 = H5T_NATIVE_INT32,
+              ni8 = H5T_NATIVE_INT8;
+  auto& d = p.datasets;
+
+  p.groups.push_back({"/cells",
+                      "per-cell values: each swept axis (attribute axes lists them in order; "
+                      "the last varies fastest) and config, the resolved TOML of the cell"});
+
+  p.groups.push_back(
+      {"/outcome", "per-seed results at the end of the run; seed axis = seed index in the cell"});
+  d.push_back({"/outcome/status",
+               i8,
+               ni8,
+               {C, S},
+               {1, schunk},
+               &kStatusFill,
+               "final status of each seed",
+               "cell seed"});
+  const struct {
+    const char* name;
+    const char* description;
+  } per_seed[] = {
+      {"final_loss", "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
+      {"excess", "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
+      {"final_grad_norm", "||grad f||_F over all factors at the last iterate"},
+      {"uniformity_cv", "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
+      {"order_kendall",
+       "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "
+       "+1 smallest-first, -1 largest-first"},
+      {"basin_converged",
+       "basin probe: fraction of the seed's probes (restarts on the sphere around its final point) "
+       "that converged to a global minimum; NaN for seeds that did not converge or without a "
+       "probe"},
+      {"basin_closer",
+       "basin probe: fraction of the seed's probes that ended closer to its final point than they "
+       "started; NaN for seeds that did not converge or without a probe"},
+  };
+  for (const auto& f : per_seed)
+    d.push_back({std::string("/outcome/") + f.name,
+                 f64,
+                 nf64,
+                 {C, S},
+                 {1, schunk},
+                 &kNaN,
+                 f.description,
+                 "cell seed"});
+  d.push_back({"/outcome/steps_to_tol",
+               i32,
+               ni32,
+               {C, S},
+               {1, schunk},
+               &kIntFill,
+               "first step with excess <= record.loss_tolerance; -1: never",
+               "cell seed"});
+  d.push_back({"/outcome/hit_step",
+               i32,
+               ni32,
+               {C, S, R},
+               {1, schunk, R},
+               &kIntFill,
+               "first step with d_i >= (1 - hit_tolerance) s_i, per mode i; -1: never hit "
+               "(also for modes beyond min(r, rank M))",
+               "cell seed mode"});
+
+  p.groups.push_back({"/trace",
+                      "record-step traces of the traced seeds (seeds 0..K-1 of each cell); "
+                      "trace axis k = seed index k"});
+  p.groups.push_back({"/trace/init", "initial factors F1..FL of the traced seeds"});
+  p.groups.push_back({"/trace/final", "final factors F1..FL of the traced seeds"});
+  d.push_back({"/trace/step", i32, ni32, {T}, {}, nullptr, "the record steps", "step"});
+  const struct {
+    const char* name;
+    hsize_t last;  // trailing axis length (0: none)
+    const char* axes;
+    const char* description;
+  } traces[] = {
+      {"loss", 0, "cell traced step", "loss 1/2 ||W - M||_F^2 + penalty"},
+      {"alignment", 0, "cell traced step", "||off(U_r^T W V_r)||_F / ||diag(U_r^T W V_r)||_F"},
+      {"effective_rank", 0, "cell traced step",
+       "exp(-sum p_i log p_i), p_i = sigma_i / sum sigma_j"},
+      {"delta1_norm", 0, "cell traced step",
+       "||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2; NaN otherwise)"},
+      {"delta2_norm", 0, "cell traced step", "||F1^T F1 - F2 F2^T||_F (depth 2; NaN otherwise)"},
+      {"sv", R, "cell traced step mode", "singular values sigma_1 >= ... >= sigma_r of W"},
+      {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
+      {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
+  };
+  for (const auto& t : traces) {
+    std::vector<hsize_t> dims{C, K, T};
+    if (t.last) dims.push_back(t.last);
+    d.push_back(
+        {std::string("/trace/") + t.name, f64, nf64, dims, dims, &kNaN, t.description, t.axes});
+  }
+  d.push_back({"/trace/delta1",
+               f64,
+               nf64,
+               {C, K, T, R, R},
+               {C, K, T, R, R},
+               &kNaN,
+               "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise)",
+               "cell traced step row col"});
+  d.push_back({"/trace/delta2",
+               f64,
+               nf64,
+               {C, K, T, R, R},
+               {C, K, T, R, R},
+               &kNaN,
+               "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise)",
+               "cell traced step row col"});
+  const Shape shape{layout.m, layout.n, layout.r, layout.depth};
+  for (int k = 0; k < layout.depth; ++k) {
+    const hsize_t rows = to_hsize(shape.rows(k)), cols = to_hsize(shape.cols(k));
+    for (const char* which : {"init", "final"}) {
+      const std::vector<hsize_t> dims{C, K, rows, cols};
+      d.push_back({factor_name(which, k), f64, nf64, dims, dims, &kNaN,
+                   std::string(which) + " factor F" + std::to_string(k + 1) + " (" +
+                       std::to_string(rows) + " x " + std::to_string(cols) + ", row-major)",
+                   "cell traced row col"});
+    }
+  }
+
+  p.groups.push_back({"/target", "the target M = U diag(s) V^T of each cell"});
+  d.push_back({"/target/M",
+               f64,
+               nf64,
+               {C, to_hsize(layout.m), to_hsize(layout.n)},
+               {1, to_hsize(layout.m), to_hsize(layout.n)},
+               &kNaN,
+               "target matrix (m x n)",
+               "cell row col"});
+  d.push_back({"/target/spectrum",
+               f64,
+               nf64,
+               {C, to_hsize(layout.spectrum_length)},
+               {},
+               &kNaN,
+               "target singular values s_i as configured",
+               "cell mode"});
+
+  p.groups.push_back({"/progress",
+                      "work units: unit u of a cell holds seeds [u * unit_seeds, "
+                      "(u + 1) * unit_seeds) (root attribute unit_seeds)"});
+  {
+    DatasetSpec progress{"/progress/unit_done",
+                         i8,
+                         ni8,
+                         {C, U},
+                         {},
+                         &kProgressFill,
+                         "1: the unit's outcomes and traces are written; 0: not (yet)",
+                         "cell unit"};
+    progress.compress = false;
+    d.push_back(progress);
+  }
+
+  p.groups.push_back({"/summary",
+                      "per-cell aggregates (DESIGN section 3) over the cell's seeds; quantiles "
+                      "(levels in quantile_levels) interpolate linearly between order "
+                      "statistics; NaN / -1: not computed"});
+  d.push_back({"/summary/quantile_levels",
+               f64,
+               nf64,
+               {kQ},
+               {},
+               nullptr,
+               "the quantile levels",
+               "quantile"});
+  const struct {
+    const char* name;
+    bool count;  // int64, else float64
+    std::vector<hsize_t> trailing;
+    const char* axes;
+    const char* description;
+  } summary[] = {
+      {"status_count",
+       true,
+       {4},
+       "cell status",
+       "seeds per status code (0 converged, 1 stalled, 2 diverged, 3 unconverged)"},
+      {"status_fraction", false, {4}, "cell status", "status_count / seeds"},
+      {"status_wilson95",
+       false,
+       {4, 2},
+       "cell status bound",
+       "Wilson score 95% interval (low, high) of status_fraction"},
+      {"final_loss",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of final_loss over the seeds (NaN excluded)"},
+      {"excess", false, {kQ}, "cell quantile", "quantiles of excess over the seeds (NaN excluded)"},
+      {"steps_to_tol",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of steps_to_tol; a seed that never reached the tolerance counts as +inf"},
+      {"steps_to_tol_reached", true, {}, "cell", "seeds that reached the loss tolerance"},
+      {"hit_step",
+       false,
+       {R, kQ},
+       "cell mode quantile",
+       "quantiles of hit_step per mode, never hit = +inf; NaN beyond min(r, rank M)"},
+      {"hit_count", true, {R}, "cell mode", "seeds whose mode hit"},
+      {"uniformity_cv",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of uniformity_cv over seeds where it is defined"},
+      {"order_kendall",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of order_kendall over seeds where it is defined"},
+      {"defined_count",
+       true,
+       {2},
+       "cell quantity",
+       "seeds with a defined uniformity_cv, order_kendall"},
+      {"loss_band",
+       false,
+       {T, kQ},
+       "cell step quantile",
+       "quantiles of the traced seeds' loss at each record step"},
+      {"sv_band",
+       false,
+       {T, R, kQ},
+       "cell step mode quantile",
+       "quantiles of the traced seeds' singular values at each record step"},
+      {"basin_converged",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles over converged seeds of basin_converged (NaN without a basin probe)"},
+      {"basin_closer",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles over converged seeds of basin_closer (NaN without a basin probe)"},
+      {"basin_pooled",
+       false,
+       {2},
+       "cell quantity",
+       "pooled fractions over all probes of the cell: converged, closer"},
+  };
+  for (const auto& s : summary) {
+    std::vector<hsize_t> dims{C};
+    dims.insert(dims.end(), s.trailing.begin(), s.trailing.end());
+    hsize_t row = 8;
+    for (hsize_t t : s.trailing) row *= t;
+    DatasetSpec spec{
+        std::string("/summary/") + s.name,
+        s.count ? i64 : f64,
+        s.count ? ni64 : nf64,
+        dims,
+        dims,
+        s.count ? static_cast<const void*>(&kCountFill) : static_cast<const void*>(&kNaN),
+        s.description,
+        s.axes};
+    spec.compress = row >= kMinCompressedRow;
+    d.push_back(spec);
+  }
+  return p;
+}
+
+// Checks what create() and resume() are given; throws RuntimeFailure (a caller's bug).
+void validate_layout(OutputLayout& layout, const std::string& where) {
+  auto invalid = [&](const std::string& what) {
+    throw RuntimeFailure(where + ": invalid output layout: " + what);
+  };
+  if (layout.cells < 0 || layout.seeds < 0 || layout.traced < 0 || layout.m < 1 || layout.n < 1 ||
+      layout.r < 1 || layout.depth < 1 || layout.spectrum_length < 0)
+    invalid("C=" + std::to_string(layout.cells) + " S=" + std::to_string(layout.seeds) +
+            " K=" + std::to_string(layout.traced) + " m=" + std::to_string(layout.m) +
+            " n=" + std::to_string(layout.n) + " r=" + std::to_string(layout.r) +
+            " L=" + std::to_string(layout.depth) + " spectrum length " +
+            std::to_string(layout.spectrum_length));
+  layout.traced = std::min(layout.traced, layout.seeds);
+  if (!layout.axes.empty()) {
+    long product = 1;
+    for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+      const SweepAxis& axis = layout.axes[a];
+      if (axis.key.empty() || axis.key == "config" || axis.key.find('/') != std::string::npos ||
+          axis.key.find('\n') != std::string::npos)
+        invalid("axis name \"" + axis.key + "\"");
+      for (std::size_t b = 0; b < a; ++b)
+        if (layout.axes[b].key == axis.key) invalid("axis " + axis.key + " twice");
+      if (axis.size() == 0) invalid("axis " + axis.key + " is empty");
+      if (axis.numeric && axis.integral && axis.integers.size() != axis.numbers.size())
+        invalid("integral axis " + axis.key + " without its integers");
+      product *= static_cast<long>(axis.size());
+    }
+    if (product != layout.cells)
+      invalid("the axes give " + std::to_string(product) + " cells, layout " +
+              std::to_string(layout.cells));
+  }
+  if (!layout.cell_configs.empty() && static_cast<long>(layout.cell_configs.size()) != layout.cells)
+    invalid(std::to_string(layout.cell_configs.size()) + " cell configs for " +
+            std::to_string(layout.cells) + " cells");
+  if (layout.cell_configs.empty() && !layout.axes.empty()) invalid("a sweep without cell configs");
+}
+
+// Index of `cell` along axis a (the last axis varies fastest).
+std::size_t axis_index(const std::vector<SweepAxis>& axes, std::size_t a, long cell) {
+  std::size_t stride = 1;
+  for (std::size_t b = a + 1; b < axes.size(); ++b) stride *= axes[b].size();
+  return (static_cast<std::size_t>(cell) / stride) % axes[a].size();
+}
+
+// True when another process holds a lock on the file (HDF5 locks files it opens with flock()).
+// flock() locks belong to open file descriptions, so this also sees a RunFile of this process.
+bool locked_by_another(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases our lock, if taken
+  return locked;
+}
+
+// The first line where two texts differ, for messages.
+std::string first_difference(const std::string& was, const std::string& now) {
+  std::size_t line = 1, start = 0;
+  while (true) {
+    const std::size_t a = was.find('\n', start), b = now.find('\n', start);
+    const std::string la = was.substr(std::min(start, was.size()),
+                                      a == std::string::npos ? std::string::npos : a - start);
+    const std::string lb = now.substr(std::min(start, now.size()),
+                                      b == std::string::npos ? std::string::npos : b - start);
+    if (la != lb || a != b) {
+      auto clip = [](std::string s) { return s.size() > 60 ? s.substr(0, 57) + "..." : s; };
+      return "line " + std::to_string(line) + " is \"" + clip(la) + "\" in the file, \"" +
+             clip(lb) + "\" now";
+    }
+    if (a == std::string::npos) return "they are equal";
+    start = a + 1;
+    ++line;
+  }
+}
 
 }  // namespace
 
 struct RunFile::Impl {
-  std::string where;  // "run file <final> (temporary <tmp>)", for messages
-  std::string temp_path;
+  std::string where;  // "run file <partial>", for messages
   FileHandle file;
   std::map<std::string, DatasetHandle> datasets;
   bool compress = false;
+  long cells = 0, units = 0;
+  std::vector<std::int8_t> progress;  // C x U, as in /progress/unit_done
 
   [[noreturn]] void fail(const std::string& what) const {
     throw RuntimeFailure(where + ": " + what + ": " + hdf5_error_text());
@@ -178,12 +596,18 @@ struct RunFile::Impl {
     if (status < 0) fail(what);
   }
 
+  // --- attributes
+
+  static hid_t utf8_string_type(hid_t type) {
+    if (type >= 0 && (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0))
+      return -1;
+    return type;
+  }
+
   void string_attribute(hid_t object, const std::string& object_name, const char* name,
                         const std::string& value) const {
     const std::string what = "writing string attribute " + object_name + "@" + name;
-    TypeHandle type(id(H5Tcopy(H5T_C_S1), what));
-    ok(H5Tset_size(type.get(), H5T_VARIABLE), what);
-    ok(H5Tset_cset(type.get(), H5T_CSET_UTF8), what);
+    TypeHandle type(id(utf8_string_type(H5Tcopy(H5T_C_S1)), what));
     SpaceHandle space(id(H5Screate(H5S_SCALAR), what));
     AttributeHandle attr(
         id(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), what));
@@ -192,23 +616,93 @@ struct RunFile::Impl {
     ok(attr.close(), what);
   }
 
-  void uint64_attribute(hid_t object, const std::string& object_name, const char* name,
-                        std::uint64_t value) const {
-    const std::string what = "writing attribute " + object_name + "@" + name;
-    SpaceHandle space(id(H5Screate(H5S_SCALAR), what));
+  void string_array_attribute(hid_t object, const std::string& object_name, const char* name,
+                              const std::vector<std::string>& values) const {
+    const std::string what = "writing string attribute " + object_name + "@" + name;
+    TypeHandle type(id(utf8_string_type(H5Tcopy(H5T_C_S1)), what));
+    const hsize_t n = values.size();
+    SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
     AttributeHandle attr(
-        id(H5Acreate2(object, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), what));
-    ok(H5Awrite(attr.get(), H5T_NATIVE_UINT64, &value), what);
+        id(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), what));
+    std::vector<const char*> texts;
+    for (const auto& v : values) texts.push_back(v.c_str());
+    if (n > 0) ok(H5Awrite(attr.get(), type.get(), texts.data()), what);
     ok(attr.close(), what);
   }
 
-  void group(const std::string& name, const std::string& description) const {
-    const std::string what = "creating group " + name;
+  template <class T>
+  void number_attribute(hid_t object, const std::string& object_name, const char* name,
+                        hid_t file_type, hid_t memory_type, T value) const {
+    const std::string what = "writing attribute " + object_name + "@" + name;
+    SpaceHandle space(id(H5Screate(H5S_SCALAR), what));
+    AttributeHandle attr(
+        id(H5Acreate2(object, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), what));
+    ok(H5Awrite(attr.get(), memory_type, &value), what);
+    ok(attr.close(), what);
+  }
+
+  // Reads a string or string-array attribute (false if absent or not strings).
+  bool read_strings_attribute(hid_t object, const char* name, std::vector<std::string>& out) const {
+    out.clear();
+    if (H5Aexists(object, name) <= 0) return false;
+    AttributeHandle attr(H5Aopen(object, name, H5P_DEFAULT));
+    if (attr.get() < 0) return false;
+    TypeHandle stored(H5Aget_type(attr.get()));
+    if (stored.get() < 0 || H5Tget_class(stored.get()) != H5T_STRING ||
+        H5Tis_variable_str(stored.get()) <= 0)
+      return false;
+    SpaceHandle space(H5Aget_space(attr.get()));
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (n < 0) return false;
+    if (n == 0) return true;
+    TypeHandle type(utf8_string_type(H5Tcopy(H5T_C_S1)));
+    std::vector<char*> texts(static_cast<std::size_t>(n), nullptr);
+    if (H5Aread(attr.get(), type.get(), texts.data()) < 0) return false;
+    for (char* t : texts) out.emplace_back(t ? t : "");
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(type.get(), space.get(), H5P_DEFAULT, texts.data());
+#else
+    H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, texts.data());
+#endif
+    return true;
+  }
+
+  bool read_string_attribute(hid_t object, const char* name, std::string& out) const {
+    std::vector<std::string> values;
+    if (!read_strings_attribute(object, name, values) || values.size() != 1) return false;
+    out = values[0];
+    return true;
+  }
+
+  bool read_int64_attribute(hid_t object, const char* name, std::int64_t& out) const {
+    if (H5Aexists(object, name) <= 0) return false;
+    AttributeHandle attr(H5Aopen(object, name, H5P_DEFAULT));
+    if (attr.get() < 0) return false;
+    TypeHandle stored(H5Aget_type(attr.get()));
+    if (H5Tget_class(stored.get()) != H5T_INTEGER) return false;
+    return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
+  }
+
+  // --- objects
+
+  void group(const GroupSpec& spec) const {
+    const std::string what = "creating group " + spec.name;
     PlistHandle gcpl(id(H5Pcreate(H5P_GROUP_CREATE), what));
     ok(H5Pset_obj_track_times(gcpl.get(), 0), what);
-    GroupHandle g(id(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), what));
-    string_attribute(g.get(), name, "description", description);
+    GroupHandle g(
+        id(H5Gcreate2(file.get(), spec.name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), what));
+    string_attribute(g.get(), spec.name, "description", spec.description);
     ok(g.close(), what);
+  }
+
+  hid_t dataset_access(const std::string& what) const {
+    const hid_t dapl = id(H5Pcreate(H5P_DATASET_ACCESS), what);
+    if (H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, kChunkCacheBytes,
+                           H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
+      H5Pclose(dapl);
+      fail(what);
+    }
+    return dapl;
   }
 
   void dataset(const DatasetSpec& spec) {
@@ -222,21 +716,120 @@ struct RunFile::Impl {
     if (!spec.chunk.empty() && !empty) {
       const std::vector<hsize_t> chunk = fit_chunk(spec.chunk, H5Tget_size(spec.file_type));
       ok(H5Pset_chunk(dcpl.get(), rank, chunk.data()), what);
-      if (compress) {
+      if (compress && spec.compress) {
         ok(H5Pset_shuffle(dcpl.get()), what);
         ok(H5Pset_deflate(dcpl.get(), 1), what);
       }
     }
-    PlistHandle dapl(id(H5Pcreate(H5P_DATASET_ACCESS), what));
-    ok(H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, kChunkCacheBytes,
-                          H5D_CHUNK_CACHE_W0_DEFAULT),
-       what);
+    // Every chunk (and contiguous block) is allocated and filled now: later writes only replace
+    // entries of a complete chunk index, never grow it (see "Crash behaviour" above).
+    ok(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), what);
+    ok(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), what);
+    PlistHandle dapl(dataset_access(what));
     DatasetHandle ds(id(H5Dcreate2(file.get(), spec.name.c_str(), spec.file_type, space.get(),
                                    H5P_DEFAULT, dcpl.get(), dapl.get()),
                         what));
-    if (!spec.description.empty()) string_attribute(ds.get(), spec.name, "description", spec.description);
+    if (!spec.description.empty())
+      string_attribute(ds.get(), spec.name, "description", spec.description);
     if (!spec.axes.empty()) string_attribute(ds.get(), spec.name, "dims", spec.axes);
     datasets.emplace(spec.name, std::move(ds));
+  }
+
+  // Opens an existing dataset of the plan; "" or what differs from the spec.
+  std::string open_existing(const DatasetSpec& spec) {
+    if (H5Lexists(file.get(), spec.name.c_str(), H5P_DEFAULT) <= 0)
+      return "no dataset " + spec.name;
+    const std::string what = "opening dataset " + spec.name;
+    PlistHandle dapl(dataset_access(what));
+    DatasetHandle ds(H5Dopen2(file.get(), spec.name.c_str(), dapl.get()));
+    if (ds.get() < 0) return "cannot open dataset " + spec.name;
+    SpaceHandle space(H5Dget_space(ds.get()));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0);
+    if (rank < 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+      return "cannot read the shape of " + spec.name;
+    if (dims != spec.dims)
+      return spec.name + " is " + join_dims(dims) + " in the file, " + join_dims(spec.dims) +
+             " now";
+    TypeHandle type(H5Dget_type(ds.get()));
+    if (H5Tequal(type.get(), spec.file_type) <= 0) return spec.name + " has another element type";
+    datasets.emplace(spec.name, std::move(ds));
+    return "";
+  }
+
+  void string_dataset(const std::string& name, const std::vector<std::string>& values,
+                      const std::string& description) const {
+    const std::string what = "creating dataset " + name;
+    TypeHandle type(id(utf8_string_type(H5Tcopy(H5T_C_S1)), what));
+    const hsize_t n = values.size();
+    SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
+    PlistHandle dcpl(id(H5Pcreate(H5P_DATASET_CREATE), what));
+    ok(H5Pset_obj_track_times(dcpl.get(), 0), what);
+    DatasetHandle ds(id(H5Dcreate2(file.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                   dcpl.get(), H5P_DEFAULT),
+                        what));
+    std::vector<const char*> texts;
+    for (const auto& v : values) texts.push_back(v.c_str());
+    if (n > 0)
+      ok(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, texts.data()), what);
+    string_attribute(ds.get(), name, "description", description);
+    string_attribute(ds.get(), name, "dims", "cell");
+    ok(ds.close(), what);
+  }
+
+  // A 1-D numeric dataset of C values (memory_type describes `values`).
+  void number_dataset(const std::string& name, hid_t file_type, hid_t memory_type,
+                      const void* values, hsize_t n, const std::string& description) const {
+    const std::string what = "creating dataset " + name;
+    SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
+    PlistHandle dcpl(id(H5Pcreate(H5P_DATASET_CREATE), what));
+    ok(H5Pset_obj_track_times(dcpl.get(), 0), what);
+    DatasetHandle ds(id(H5Dcreate2(file.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT,
+                                   dcpl.get(), H5P_DEFAULT),
+                        what));
+    if (n > 0) ok(H5Dwrite(ds.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), what);
+    string_attribute(ds.get(), name, "description", description);
+    string_attribute(ds.get(), name, "dims", "cell");
+    ok(ds.close(), what);
+  }
+
+  // A 1-D dataset's values as strings (string datasets) or numbers (others); false if unreadable.
+  // Integer datasets are also read exactly into `integers`.
+  bool read_1d(const std::string& name, bool& is_string, std::vector<std::string>& strings,
+               std::vector<double>& numbers, std::vector<long long>* integers = nullptr) const {
+    if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) return false;
+    DatasetHandle ds(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT));
+    if (ds.get() < 0) return false;
+    SpaceHandle space(H5Dget_space(ds.get()));
+    if (H5Sget_simple_extent_ndims(space.get()) != 1) return false;
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    TypeHandle stored(H5Dget_type(ds.get()));
+    is_string = H5Tget_class(stored.get()) == H5T_STRING;
+    strings.clear();
+    numbers.clear();
+    if (n <= 0) return n == 0;
+    if (is_string) {
+      if (H5Tis_variable_str(stored.get()) <= 0) return false;
+      TypeHandle type(utf8_string_type(H5Tcopy(H5T_C_S1)));
+      std::vector<char*> texts(static_cast<std::size_t>(n), nullptr);
+      if (H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, texts.data()) < 0)
+        return false;
+      for (char* t : texts) strings.emplace_back(t ? t : "");
+#if H5_VERSION_GE(1, 12, 0)
+      H5Treclaim(type.get(), space.get(), H5P_DEFAULT, texts.data());
+#else
+      H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, texts.data());
+#endif
+      return true;
+    }
+    numbers.resize(static_cast<std::size_t>(n));
+    if (integers) {
+      integers->assign(static_cast<std::size_t>(n), 0);
+      if (H5Tget_class(stored.get()) == H5T_INTEGER &&
+          H5Dread(ds.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, integers->data()) < 0)
+        return false;
+    }
+    return H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, numbers.data()) >= 0;
   }
 
   hid_t open_dataset(const std::string& name) const {
@@ -245,19 +838,77 @@ struct RunFile::Impl {
     return it->second.get();
   }
 
-  // Writes `data` (dense, row-major, `count` shaped) into the hyperslab [start, start + count).
-  void write(const std::string& name, hid_t memory_type, const std::vector<hsize_t>& start,
-             const std::vector<hsize_t>& count, const void* data) const {
+  // Writes (reads) `data` (dense, row-major, `count` shaped) to (from) the hyperslab
+  // [start, start + count).
+  void transfer(bool writing, const std::string& name, hid_t memory_type,
+                const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                const void* in, void* out) const {
     if (std::find(count.begin(), count.end(), hsize_t{0}) != count.end()) return;
-    const std::string what = "writing " + name + " block at offset (" + join_dims(start) +
-                             ") of shape (" + join_dims(count) + ")";
+    const std::string what = std::string(writing ? "writing " : "reading ") + name +
+                             " block at offset (" + join_dims(start) + ") of shape (" +
+                             join_dims(count) + ")";
     const hid_t ds = open_dataset(name);
     SpaceHandle file_space(id(H5Dget_space(ds), what));
     ok(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
                            nullptr),
        what);
-    SpaceHandle memory_space(id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), what));
-    ok(H5Dwrite(ds, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data), what);
+    SpaceHandle memory_space(
+        id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), what));
+    if (writing)
+      ok(H5Dwrite(ds, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, in), what);
+    else
+      ok(H5Dread(ds, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out), what);
+  }
+  void write(const std::string& name, hid_t memory_type, const std::vector<hsize_t>& start,
+             const std::vector<hsize_t>& count, const void* data) const {
+    transfer(true, name, memory_type, start, count, data, nullptr);
+  }
+  void read(const std::string& name, hid_t memory_type, const std::vector<hsize_t>& start,
+            const std::vector<hsize_t>& count, void* data) const {
+    transfer(false, name, memory_type, start, count, nullptr, data);
+  }
+
+  // File access: HDF5 file locking where the file system has it, and the crash behaviour described
+  // at the top (metadata reaches the disk only when flushed).
+  hid_t file_access() const {
+    const std::string what = "creating file access properties";
+    PlistHandle fapl(id(H5Pcreate(H5P_FILE_ACCESS), what));
+#if H5_VERSION_GE(1, 10, 7)
+    // Parallel file systems without flock() (some Lustre setups) should not make output fail.
+    ok(H5Pset_file_locking(fapl.get(), true, true), what);
+#endif
+    H5AC_cache_config_t mdc;
+    std::memset(&mdc, 0, sizeof mdc);
+    mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    ok(H5Pget_mdc_config(fapl.get(), &mdc), what);
+    mdc.evictions_enabled = false;
+    mdc.incr_mode = H5C_incr__off;
+    mdc.flash_incr_mode = H5C_flash_incr__off;
+    mdc.decr_mode = H5C_decr__off;
+    ok(H5Pset_mdc_config(fapl.get(), &mdc), what);
+    const hid_t result = fapl.get();
+    H5Iinc_ref(result);  // the caller owns it
+    return result;
+  }
+
+  // "" or why the dataset's chunk index cannot be walked (damaged by an interrupted flush).
+  std::string index_problem(const std::string& name) const {
+#if H5_VERSION_GE(1, 10, 5)
+    const hid_t ds = open_dataset(name);
+    PlistHandle dcpl(H5Dget_create_plist(ds));
+    if (dcpl.get() < 0 || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return "";
+    SpaceHandle space(H5Dget_space(ds));
+    hsize_t chunks = 0;
+    if (space.get() >= 0 && H5Dget_num_chunks(ds, space.get(), &chunks) >= 0) return "";
+    return hdf5_error_text();
+#else
+    (void)name;
+    return "";
+#endif
+  }
+
+  void flush() const {
+    ok(H5Fflush(file.get(), H5F_SCOPE_LOCAL), "flushing");
   }
 
   void close_all() {
@@ -269,10 +920,6 @@ struct RunFile::Impl {
 };
 
 namespace {
-
-std::string factor_name(const char* which, int k) {
-  return std::string("/trace/") + which + "/F" + std::to_string(k + 1);
-}
 
 [[noreturn]] void bad_block(const std::string& where, const std::string& what) {
   throw RuntimeFailure(where + ": " + what);
@@ -287,154 +934,417 @@ void expect_size(const std::string& where, const char* name, const V& v, hsize_t
 
 }  // namespace
 
-RunFile::RunFile(std::string final_path, const OutputLayout& layout, const RunAttributes& attributes)
+// ---------------------------------------------------------------------------------------------
+
+std::string RunFile::partial_path_for(const std::string& final_path) {
+  return final_path + ".partial";
+}
+
+bool RunFile::partial_exists(const std::string& final_path) {
+  return ::access(partial_path_for(final_path).c_str(), F_OK) == 0;
+}
+
+RunFile::RunFile(std::string final_path, const OutputLayout& layout)
     : final_path_(std::move(final_path)),
-      temp_path_(final_path_ + ".tmp-" + std::to_string(static_cast<long>(::getpid()))),
-      layout_(layout) {
-  const std::string where = "run file " + final_path_ + " (temporary " + temp_path_ + ")";
-  if (layout_.cells < 0 || layout_.seeds < 0 || layout_.traced < 0 || layout_.m < 1 ||
-      layout_.n < 1 || layout_.r < 1 || layout_.depth < 1 || layout_.spectrum_length < 0)
-    throw RuntimeFailure(where + ": invalid output layout");
-  layout_.traced = std::min(layout_.traced, layout_.seeds);
+      partial_path_(partial_path_for(final_path_)),
+      layout_(layout) {}
+
+RunFile::RunFile(std::string final_path, const OutputLayout& layout,
+                 const RunAttributes& attributes)
+    : RunFile(create(final_path, layout, attributes)) {}
+
+RunFile::RunFile(RunFile&& other) noexcept
+    : final_path_(std::move(other.final_path_)),
+      partial_path_(std::move(other.partial_path_)),
+      layout_(std::move(other.layout_)),
+      impl_(std::move(other.impl_)),
+      committed_(other.committed_),
+      kept_(other.kept_) {
+  other.partial_path_.clear();  // the moved-from object owns no file
+}
+
+RunFile& RunFile::operator=(RunFile&& other) noexcept {
+  if (this != &other) {
+    release();
+    final_path_ = std::move(other.final_path_);
+    partial_path_ = std::move(other.partial_path_);
+    layout_ = std::move(other.layout_);
+    impl_ = std::move(other.impl_);
+    committed_ = other.committed_;
+    kept_ = other.kept_;
+    other.partial_path_.clear();
+  }
+  return *this;
+}
+
+RunFile::~RunFile() {
+  release();
+}
+
+void RunFile::release() noexcept {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  impl_.reset();  // closes (and so flushes) whatever is open
+  if (!committed_ && !kept_ && !partial_path_.empty()) std::remove(partial_path_.c_str());
+  partial_path_.clear();
+}
+
+RunFile RunFile::create(const std::string& final_path, const OutputLayout& layout_in,
+                        const RunAttributes& attributes) {
+  RunFile run(final_path, layout_in);
+  run.kept_ = true;  // until the file is ours: never remove someone else's partial file
+  const std::string& partial = run.partial_path_;
+  OutputLayout& layout = run.layout_;
+  const std::string where = "run file " + partial;
+  validate_layout(layout, where);
+  const Plan plan = plan_of(layout);
 
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by exceptions instead
+  if (locked_by_another(partial))
+    throw RuntimeFailure(where + ": it is open for writing elsewhere (is this run already going?)");
 
   auto impl = std::make_unique<Impl>();
   impl->where = where;
-  impl->temp_path = temp_path_;
   impl->compress = deflate_encoder_available();
+  impl->cells = layout.cells;
+  impl->units = layout.units();
   bool created = false;
   try {
-    PlistHandle fapl(impl->id(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
-#if H5_VERSION_GE(1, 10, 7)
-    // Parallel file systems without flock() (some Lustre setups) should not make output fail.
-    impl->ok(H5Pset_file_locking(fapl.get(), true, true), "setting file locking");
+    PlistHandle fapl(impl->file_access());
+    PlistHandle fcpl(impl->id(H5Pcreate(H5P_FILE_CREATE), "creating file creation properties"));
+#if H5_VERSION_GE(1, 10, 1)
+    // Never reuse freed space (see the top of this file).
+    impl->ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
+             "setting file space");
 #endif
-    impl->file = FileHandle(impl->id(H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
-                                     "cannot create the temporary file"));
+    impl->file =
+        FileHandle(impl->id(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                            "cannot create the file"));
     created = true;
     const hid_t root = impl->file.get();
 
     impl->string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
     impl->string_attribute(root, "/", "config", attributes.config);
-    impl->uint64_attribute(root, "/", "master_seed", attributes.master_seed);
+    impl->number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                           attributes.master_seed);
     impl->string_attribute(root, "/", "backend", attributes.backend);
     impl->string_attribute(root, "/", "precision", attributes.precision);
     impl->string_attribute(root, "/", "git_revision", attributes.git_revision);
+    impl->number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                           static_cast<std::int64_t>(layout.seeds_per_unit()));
 
-    const hsize_t C = to_hsize(layout_.cells), S = to_hsize(layout_.seeds),
-                  K = to_hsize(layout_.traced), T = static_cast<hsize_t>(layout_.record_steps.size()),
-                  R = to_hsize(layout_.r), L = to_hsize(layout_.depth);
-    const hsize_t seed_chunk = std::min(S, kMaxSeedChunk);
-    const hid_t f64 = H5T_IEEE_F64LE, i32 = H5T_STD_I32LE, i8 = H5T_STD_I8LE;
-    const hid_t nf64 = H5T_NATIVE_DOUBLE, ni32 = H5T_NATIVE_INT32, ni8 = H5T_NATIVE_INT8;
+    for (const GroupSpec& g : plan.groups) impl->group(g);
+    for (const DatasetSpec& d : plan.datasets) impl->dataset(d);
 
-    impl->group("/outcome", "per-seed results at the end of the run; seed axis = seed index in the cell");
-    impl->dataset({"/outcome/status", i8, ni8, {C, S}, {1, seed_chunk}, &kStatusFill,
-                   "final status of each seed", "cell seed"});
+    const hid_t status = impl->open_dataset("/outcome/status");
+    impl->string_attribute(status, "/outcome/status", "codes",
+                           "0 converged, 1 stalled, 2 diverged, 3 unconverged");
+    impl->string_attribute(status, "/outcome/status", "unwritten",
+                           "-1: seed not written (run incomplete)");
+    impl->write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
+                layout.record_steps.data());
+    impl->write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
+
+    // /cells: each axis, the per-cell configs, and the axis order.
     {
-      const hid_t status = impl->open_dataset("/outcome/status");
-      impl->string_attribute(status, "/outcome/status", "codes",
-                             "0 converged, 1 stalled, 2 diverged, 3 unconverged");
-      impl->string_attribute(status, "/outcome/status", "unwritten", "-1: seed not written (run incomplete)");
-    }
-    const struct {
-      const char* name;
-      const char* description;
-    } per_seed[] = {
-        {"final_loss", "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
-        {"excess", "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
-        {"final_grad_norm", "||grad f||_F over all factors at the last iterate"},
-        {"uniformity_cv", "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
-        {"order_kendall",
-         "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "
-         "+1 smallest-first, -1 largest-first"},
-    };
-    for (const auto& d : per_seed)
-      impl->dataset({std::string("/outcome/") + d.name, f64, nf64, {C, S}, {1, seed_chunk}, &kNaN,
-                     d.description, "cell seed"});
-    impl->dataset({"/outcome/steps_to_tol", i32, ni32, {C, S}, {1, seed_chunk}, &kIntFill,
-                   "first step with excess <= record.loss_tolerance; -1: never", "cell seed"});
-    impl->dataset({"/outcome/hit_step", i32, ni32, {C, S, R}, {1, seed_chunk, R}, &kIntFill,
-                   "first step with d_i >= (1 - hit_tolerance) s_i, per mode i; -1: never hit "
-                   "(also for modes beyond min(r, rank M))",
-                   "cell seed mode"});
-
-    impl->group("/trace", "record-step traces of the traced seeds (seeds 0..K-1 of each cell); "
-                          "trace axis k = seed index k");
-    impl->group("/trace/init", "initial factors F1..FL of the traced seeds");
-    impl->group("/trace/final", "final factors F1..FL of the traced seeds");
-    impl->dataset({"/trace/step", i32, ni32, {T}, {}, nullptr, "the record steps", "step"});
-    impl->write("/trace/step", ni32, {0}, {T}, layout_.record_steps.data());
-    const struct {
-      const char* name;
-      hsize_t last;  // trailing axis length (0: none)
-      const char* axes;
-      const char* description;
-    } traces[] = {
-        {"loss", 0, "cell traced step", "loss 1/2 ||W - M||_F^2 + penalty"},
-        {"alignment", 0, "cell traced step",
-         "||off(U_r^T W V_r)||_F / ||diag(U_r^T W V_r)||_F"},
-        {"effective_rank", 0, "cell traced step", "exp(-sum p_i log p_i), p_i = sigma_i / sum sigma_j"},
-        {"delta1_norm", 0, "cell traced step", "||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2; NaN otherwise)"},
-        {"delta2_norm", 0, "cell traced step", "||F1^T F1 - F2 F2^T||_F (depth 2; NaN otherwise)"},
-        {"sv", R, "cell traced step mode", "singular values sigma_1 >= ... >= sigma_r of W"},
-        {"core_diag", R, "cell traced step mode",
-         "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
-        {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
-    };
-    for (const auto& d : traces) {
-      std::vector<hsize_t> dims{C, K, T};
-      if (d.last) dims.push_back(d.last);
-      impl->dataset({std::string("/trace/") + d.name, f64, nf64, dims, dims, &kNaN, d.description, d.axes});
-    }
-    impl->dataset({"/trace/delta1", f64, nf64, {C, K, T, R, R}, {C, K, T, R, R}, &kNaN,
-                   "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise)",
-                   "cell traced step row col"});
-    impl->dataset({"/trace/delta2", f64, nf64, {C, K, T, R, R}, {C, K, T, R, R}, &kNaN,
-                   "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise)",
-                   "cell traced step row col"});
-    const Shape shape{layout_.m, layout_.n, layout_.r, layout_.depth};
-    for (int k = 0; k < layout_.depth; ++k) {
-      const hsize_t rows = to_hsize(shape.rows(k)), cols = to_hsize(shape.cols(k));
-      for (const char* which : {"init", "final"}) {
-        const std::vector<hsize_t> dims{C, K, rows, cols};
-        impl->dataset({factor_name(which, k), f64, nf64, dims, dims, &kNaN,
-                       std::string(which) + " factor F" + std::to_string(k + 1) + " (" +
-                           std::to_string(rows) + " x " + std::to_string(cols) + ", row-major)",
-                       "cell traced row col"});
+      GroupHandle cells(impl->id(H5Gopen2(root, "/cells", H5P_DEFAULT), "opening /cells"));
+      std::vector<std::string> names;
+      for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+        const SweepAxis& axis = layout.axes[a];
+        names.push_back(axis.key);
+        const std::string name = "/cells/" + axis.key;
+        const std::string description = "value of the swept key " + axis.key + " in each cell";
+        const hsize_t C = to_hsize(layout.cells);
+        if (axis.numeric && axis.integral) {  // exact, e.g. run.master_seed
+          std::vector<long long> values;
+          for (long c = 0; c < layout.cells; ++c)
+            values.push_back(axis.integers[axis_index(layout.axes, a, c)]);
+          impl->number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C,
+                               description);
+        } else if (axis.numeric) {
+          std::vector<double> values;
+          for (long c = 0; c < layout.cells; ++c)
+            values.push_back(axis.numbers[axis_index(layout.axes, a, c)]);
+          impl->number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C,
+                               description);
+        } else {
+          std::vector<std::string> values;
+          for (long c = 0; c < layout.cells; ++c)
+            values.push_back(axis.labels[axis_index(layout.axes, a, c)]);
+          impl->string_dataset(name, values, description);
+        }
       }
+      impl->string_array_attribute(cells.get(), "/cells", "axes", names);
+      std::vector<std::string> configs = layout.cell_configs;
+      if (configs.empty())
+        configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
+      impl->string_dataset("/cells/config", configs, "the resolved TOML config of each cell");
+      impl->ok(cells.close(), "closing /cells");
     }
-
-    impl->group("/target", "the target M = U diag(s) V^T of each cell");
-    impl->dataset({"/target/M", f64, nf64, {C, to_hsize(layout_.m), to_hsize(layout_.n)},
-                   {1, to_hsize(layout_.m), to_hsize(layout_.n)}, &kNaN, "target matrix (m x n)",
-                   "cell row col"});
-    impl->dataset({"/target/spectrum", f64, nf64, {C, to_hsize(layout_.spectrum_length)}, {}, &kNaN,
-                   "target singular values s_i as configured", "cell mode"});
+    impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
+    impl->flush();  // a complete, resumable file from the start
   } catch (...) {
     impl.reset();  // closes everything still open
-    if (created) std::remove(temp_path_.c_str());
+    if (created) std::remove(partial.c_str());
     throw;
   }
-  impl_ = std::move(impl);
+  run.impl_ = std::move(impl);
+  run.kept_ = false;
+  return run;
 }
 
-RunFile::~RunFile() {
+RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layout_in,
+                        const RunAttributes& attributes) {
+  RunFile run(final_path, layout_in);
+  run.kept_ = true;  // until it is known to be ours: a failed resume leaves the file alone
+  const std::string partial = run.partial_path_;
+  OutputLayout& layout = run.layout_;
+  validate_layout(layout, "run file " + partial);
+  const Plan plan = plan_of(layout);
+  const std::string cannot = "cannot resume " + final_path + ": " + partial;
+
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  impl_.reset();
-  if (!committed_) std::remove(temp_path_.c_str());
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  if (::access(partial.c_str(), F_OK) != 0)
+    throw InputError(cannot + " does not exist (nothing to resume)");
+  if (locked_by_another(partial))
+    throw RuntimeFailure(cannot +
+                         ": it is open for writing elsewhere (is this run already going?)");
+
+  auto impl = std::make_unique<Impl>();
+  impl->where = "run file " + partial;
+  impl->compress = deflate_encoder_available();
+  impl->cells = layout.cells;
+  impl->units = layout.units();
+  {
+    PlistHandle fapl(impl->file_access());
+    const hid_t f = H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get());
+    if (f < 0)
+      throw InputError(cannot + " is not a readable HDF5 file (" + hdf5_error_text() +
+                       "); remove it or run without --resume");
+    impl->file = FileHandle(f);
+  }
+  const hid_t root = impl->file.get();
+
+  // What the file was written for.
+  std::string config;
+  std::int64_t unit_seeds = 0;
+  if (!impl->read_string_attribute(root, "config", config) ||
+      !impl->read_int64_attribute(root, "unit_seeds", unit_seeds) ||
+      H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
+      H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
+    throw InputError(cannot +
+                     " is not a resumable specsweep run file (no config, unit_seeds or /progress)");
+  std::vector<std::string> differences;
+  if (config != attributes.config)
+    differences.push_back("the config differs: " + first_difference(config, attributes.config));
+  auto dims_of = [&](const char* name) {
+    std::vector<hsize_t> dims;
+    if (H5Lexists(root, name, H5P_DEFAULT) <= 0) return dims;
+    DatasetHandle ds(H5Dopen2(root, name, H5P_DEFAULT));
+    SpaceHandle space(H5Dget_space(ds.get()));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank > 0) {
+      dims.resize(static_cast<std::size_t>(rank));
+      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    }
+    return dims;
+  };
+  auto compare = [&](const char* what, const char* dataset, std::size_t axis, long now) {
+    const std::vector<hsize_t> dims = dims_of(dataset);
+    if (axis >= dims.size()) {
+      differences.push_back(std::string("no ") + dataset);
+    } else if (static_cast<long>(dims[axis]) != now) {
+      differences.push_back(std::string(what) + " is " + std::to_string(dims[axis]) +
+                            " in the file, " + std::to_string(now) + " now");
+    }
+  };
+  compare("cells C", "/outcome/status", 0, layout.cells);
+  compare("seeds S", "/outcome/status", 1, layout.seeds);
+  compare("traced seeds K", "/trace/loss", 1, layout.traced);
+  compare("record steps T", "/trace/step", 0, static_cast<long>(layout.record_steps.size()));
+  compare("rank r", "/outcome/hit_step", 2, layout.r);
+  compare("depth L", "/trace/factor_norm", 3, layout.depth);
+  compare("m", "/target/M", 1, layout.m);
+  compare("n", "/target/M", 2, layout.n);
+  compare("spectrum length", "/target/spectrum", 1, layout.spectrum_length);
+  if (unit_seeds != layout.seeds_per_unit())
+    differences.push_back("unit_seeds is " + std::to_string(unit_seeds) + " in the file, " +
+                          std::to_string(layout.seeds_per_unit()) + " now");
+  {
+    bool is_string = false;
+    std::vector<std::string> strings;
+    std::vector<double> numbers;
+    if (differences.empty() && impl->read_1d("/trace/step", is_string, strings, numbers) &&
+        numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
+      differences.push_back("the record steps differ");
+    std::vector<std::string> names, now;
+    for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
+    GroupHandle cells(
+        H5Lexists(root, "/cells", H5P_DEFAULT) > 0 ? H5Gopen2(root, "/cells", H5P_DEFAULT) : -1);
+    if (cells.get() < 0 || !impl->read_strings_attribute(cells.get(), "axes", names)) {
+      differences.push_back("no /cells@axes");
+    } else if (names != now) {
+      differences.push_back("the sweep axes are [" + join(names, ", ") + "] in the file, [" +
+                            join(now, ", ") + "] now");
+    } else if (differences.empty()) {
+      for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+        const SweepAxis& axis = layout.axes[a];
+        std::vector<long long> integers;
+        bool ok = impl->read_1d("/cells/" + axis.key, is_string, strings, numbers, &integers) &&
+                  is_string != axis.numeric;
+        for (long c = 0; ok && c < layout.cells; ++c) {
+          const std::size_t i = axis_index(layout.axes, a, c), k = static_cast<std::size_t>(c);
+          if (!axis.numeric)
+            ok = k < strings.size() && strings[k] == axis.labels[i];
+          else if (axis.integral)
+            ok = k < integers.size() && integers[k] == axis.integers[i];
+          else
+            ok = k < numbers.size() && numbers[k] == axis.numbers[i];
+        }
+        if (!ok) differences.push_back("the values of sweep axis " + axis.key + " differ");
+      }
+      std::vector<std::string> configs = layout.cell_configs;
+      if (configs.empty())
+        configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
+      if (!impl->read_1d("/cells/config", is_string, strings, numbers) || !is_string ||
+          strings.size() != configs.size()) {
+        differences.push_back("/cells/config is missing or has another length");
+      } else {
+        for (std::size_t c = 0; c < configs.size(); ++c)
+          if (strings[c] != configs[c]) {
+            differences.push_back("the config of cell " + std::to_string(c) +
+                                  " differs: " + first_difference(strings[c], configs[c]));
+            break;
+          }
+      }
+    }
+  }
+  if (differences.empty())
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = impl->open_existing(d);
+      if (!problem.empty()) differences.push_back(problem);
+    }
+  if (!differences.empty())
+    throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
+                     " (run without --resume to start over)");
+
+    // After a kill during a flush, metadata may point past the end-of-allocation address that the
+    // superblock (written last) still holds, at data that did reach the file: move that address to
+    // the end of the file, so they are readable and nothing is allocated over them.
+#if H5_VERSION_GE(1, 10, 2)
+  if (H5Fincrement_filesize(root, 0) < 0)
+    throw InputError(cannot + " cannot be repaired (" + hdf5_error_text() +
+                     "); remove it or run without --resume");
+#endif
+  for (const DatasetSpec& d : plan.datasets) {
+    const std::string problem = impl->index_problem(d.name);
+    if (!problem.empty())
+      throw InputError(cannot + " is damaged (the chunk index of " + d.name +
+                       " is unreadable: " + problem +
+                       "; was the run killed while writing?); remove it or run without --resume");
+  }
+
+  // Ours from here on: record what continues the run, and load the progress.
+  run.kept_ = false;
+  try {
+    const struct {
+      const char* name;
+      const std::string& value;
+    } provenance[] = {{"backend", attributes.backend},
+                      {"specsweep_version", attributes.specsweep_version},
+                      {"git_revision", attributes.git_revision}};
+    for (const auto& p : provenance) {
+      std::string stored;
+      const bool present = impl->read_string_attribute(root, p.name, stored);
+      std::vector<std::string> parts;
+      for (std::size_t start = 0; present;) {
+        const std::size_t comma = stored.find(',', start);
+        parts.push_back(
+            stored.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      if (present && std::find(parts.begin(), parts.end(), p.value) != parts.end()) continue;
+      const std::string value = present ? stored + "," + p.value : p.value;
+      if (present) impl->ok(H5Adelete(root, p.name), std::string("updating attribute /@") + p.name);
+      impl->string_attribute(root, "/", p.name, value);
+    }
+    impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
+    impl->read("/progress/unit_done", H5T_NATIVE_INT8, {0, 0},
+               {to_hsize(impl->cells), to_hsize(impl->units)}, impl->progress.data());
+    // A unit marked done must have written every status (not -1); otherwise it is done again.
+    std::vector<std::int8_t> status(static_cast<std::size_t>(layout.seeds));
+    for (long cell = 0; cell < impl->cells; ++cell) {
+      const auto row = impl->progress.begin() + cell * impl->units;
+      if (std::find(row, row + impl->units, std::int8_t{1}) == row + impl->units) continue;
+      impl->read("/outcome/status", H5T_NATIVE_INT8, {to_hsize(cell), 0},
+                 {1, to_hsize(layout.seeds)}, status.data());
+      for (long unit = 0; unit < impl->units; ++unit) {
+        std::int8_t& done = row[unit];
+        const auto first = status.begin() + layout.unit_first_seed(unit);
+        if (!done || std::find(first, first + layout.unit_seed_count(unit), kStatusFill) ==
+                         first + layout.unit_seed_count(unit))
+          continue;
+        done = 0;
+        impl->write("/progress/unit_done", H5T_NATIVE_INT8, {to_hsize(cell), to_hsize(unit)},
+                    {1, 1}, &done);
+      }
+    }
+    impl->flush();
+  } catch (...) {
+    impl.reset();
+    run.kept_ = true;  // an I/O failure while reopening must not delete the user's partial file
+    throw;
+  }
+  run.impl_ = std::move(impl);
+  return run;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool RunFile::unit_done(long cell, long unit) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": not open");
+  if (cell < 0 || cell >= impl_->cells || unit < 0 || unit >= impl_->units)
+    bad_block(impl_->where,
+              "unit (" + std::to_string(cell) + ", " + std::to_string(unit) + ") out of range");
+  return impl_->progress[static_cast<std::size_t>(cell * impl_->units + unit)] != 0;
+}
+
+long RunFile::units_done() const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": not open");
+  return static_cast<long>(std::count_if(impl_->progress.begin(), impl_->progress.end(),
+                                         [](std::int8_t v) { return v != 0; }));
+}
+
+void RunFile::mark_unit_done(long cell, long unit) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
+  if (cell < 0 || cell >= impl_->cells || unit < 0 || unit >= impl_->units)
+    bad_block(impl_->where,
+              "unit (" + std::to_string(cell) + ", " + std::to_string(unit) + ") out of range");
+  // Two flushes: within one H5Fflush HDF5 writes raw data (the mark is raw data, in place) before
+  // metadata (the index of the unit's new chunks), so the unit's data go first, then the mark.
+  impl_->flush();
+  const std::int8_t done = 1;
+  impl_->write("/progress/unit_done", H5T_NATIVE_INT8, {to_hsize(cell), to_hsize(unit)}, {1, 1},
+               &done);
+  impl_->flush();
+  impl_->progress[static_cast<std::size_t>(cell * impl_->units + unit)] = 1;
 }
 
 void RunFile::write_target(long cell, const Target& target) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  if (!impl_) throw RuntimeFailure("run file " + final_path_ + ": write after commit");
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
   const std::string& where = impl_->where;
-  if (cell < 0 || cell >= layout_.cells) bad_block(where, "target cell " + std::to_string(cell) + " out of range");
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(where, "target cell " + std::to_string(cell) + " out of range");
   if (target.m != layout_.m || target.n != layout_.n)
     bad_block(where, "target is " + std::to_string(target.m) + " x " + std::to_string(target.n) +
-                         ", layout " + std::to_string(layout_.m) + " x " + std::to_string(layout_.n));
+                         ", layout " + std::to_string(layout_.m) + " x " +
+                         std::to_string(layout_.n));
   const hsize_t c = to_hsize(cell), m = to_hsize(layout_.m), n = to_hsize(layout_.n),
                 p = to_hsize(layout_.spectrum_length);
   expect_size(where, "target M", target.M, m * n);
@@ -445,14 +1355,16 @@ void RunFile::write_target(long cell, const Target& target) {
 
 void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  if (!impl_) throw RuntimeFailure("run file " + final_path_ + ": write after commit");
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
   const std::string& where = impl_->where;
-  if (cell < 0 || cell >= layout_.cells) bad_block(where, "outcome cell " + std::to_string(cell) + " out of range");
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(where, "outcome cell " + std::to_string(cell) + " out of range");
   if (o.first_seed < 0 || o.count < 0 || o.first_seed + o.count > layout_.seeds)
     bad_block(where, "outcome seeds [" + std::to_string(o.first_seed) + ", " +
                          std::to_string(o.first_seed + o.count) + ") outside [0, " +
                          std::to_string(layout_.seeds) + ")");
-  if (o.r != layout_.r) bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
+  if (o.r != layout_.r)
+    bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
                 r = to_hsize(layout_.r);
   expect_size(where, "status", o.status, count);
@@ -461,46 +1373,95 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
   expect_size(where, "final_grad_norm", o.final_grad_norm, count);
   expect_size(where, "uniformity_cv", o.uniformity_cv, count);
   expect_size(where, "order_kendall", o.order_kendall, count);
+  expect_size(where, "basin_converged", o.basin_converged, count);
+  expect_size(where, "basin_closer", o.basin_closer, count);
   expect_size(where, "steps_to_tol", o.steps_to_tol, count);
   expect_size(where, "hit_step", o.hit_step, count * r);
   const std::vector<hsize_t> start{c, first}, shape{1, count};
+  const hid_t f64 = H5T_NATIVE_DOUBLE;
   impl_->write("/outcome/status", H5T_NATIVE_INT8, start, shape, o.status.data());
-  impl_->write("/outcome/final_loss", H5T_NATIVE_DOUBLE, start, shape, o.final_loss.data());
-  impl_->write("/outcome/excess", H5T_NATIVE_DOUBLE, start, shape, o.excess.data());
-  impl_->write("/outcome/final_grad_norm", H5T_NATIVE_DOUBLE, start, shape, o.final_grad_norm.data());
-  impl_->write("/outcome/uniformity_cv", H5T_NATIVE_DOUBLE, start, shape, o.uniformity_cv.data());
-  impl_->write("/outcome/order_kendall", H5T_NATIVE_DOUBLE, start, shape, o.order_kendall.data());
+  impl_->write("/outcome/final_loss", f64, start, shape, o.final_loss.data());
+  impl_->write("/outcome/excess", f64, start, shape, o.excess.data());
+  impl_->write("/outcome/final_grad_norm", f64, start, shape, o.final_grad_norm.data());
+  impl_->write("/outcome/uniformity_cv", f64, start, shape, o.uniformity_cv.data());
+  impl_->write("/outcome/order_kendall", f64, start, shape, o.order_kendall.data());
+  impl_->write("/outcome/basin_converged", f64, start, shape, o.basin_converged.data());
+  impl_->write("/outcome/basin_closer", f64, start, shape, o.basin_closer.data());
   impl_->write("/outcome/steps_to_tol", H5T_NATIVE_INT32, start, shape, o.steps_to_tol.data());
-  impl_->write("/outcome/hit_step", H5T_NATIVE_INT32, {c, first, 0}, {1, count, r}, o.hit_step.data());
+  impl_->write("/outcome/hit_step", H5T_NATIVE_INT32, {c, first, 0}, {1, count, r},
+               o.hit_step.data());
 }
+
+SeedOutcomes RunFile::read_outcomes(long cell) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": read after commit");
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(impl_->where, "outcome cell " + std::to_string(cell) + " out of range");
+  SeedOutcomes o;
+  o.resize(0, layout_.seeds, layout_.r);
+  const hsize_t c = to_hsize(cell), S = to_hsize(layout_.seeds), r = to_hsize(layout_.r);
+  const std::vector<hsize_t> start{c, 0}, shape{1, S};
+  const hid_t f64 = H5T_NATIVE_DOUBLE;
+  impl_->read("/outcome/status", H5T_NATIVE_INT8, start, shape, o.status.data());
+  impl_->read("/outcome/final_loss", f64, start, shape, o.final_loss.data());
+  impl_->read("/outcome/excess", f64, start, shape, o.excess.data());
+  impl_->read("/outcome/final_grad_norm", f64, start, shape, o.final_grad_norm.data());
+  impl_->read("/outcome/uniformity_cv", f64, start, shape, o.uniformity_cv.data());
+  impl_->read("/outcome/order_kendall", f64, start, shape, o.order_kendall.data());
+  impl_->read("/outcome/basin_converged", f64, start, shape, o.basin_converged.data());
+  impl_->read("/outcome/basin_closer", f64, start, shape, o.basin_closer.data());
+  impl_->read("/outcome/steps_to_tol", H5T_NATIVE_INT32, start, shape, o.steps_to_tol.data());
+  impl_->read("/outcome/hit_step", H5T_NATIVE_INT32, {c, 0, 0}, {1, S, r}, o.hit_step.data());
+  return o;
+}
+
+namespace {
+
+// The per-step trace arrays of SeedTraces with their dataset names and trailing axis lengths.
+template <class Traces>
+auto trace_arrays(Traces& t) {
+  using V = decltype(&t.loss);
+  struct Entry {
+    const char* name;
+    V values;
+    int last;  // trailing axis length (0: none)
+  };
+  return std::vector<Entry>{
+      {"loss", &t.loss, 0},
+      {"alignment", &t.alignment, 0},
+      {"effective_rank", &t.effective_rank, 0},
+      {"delta1_norm", &t.delta1_norm, 0},
+      {"delta2_norm", &t.delta2_norm, 0},
+      {"sv", &t.sv, t.r},
+      {"core_diag", &t.core_diag, t.r},
+      {"factor_norm", &t.factor_norm, t.depth},
+  };
+}
+
+}  // namespace
 
 void RunFile::write_traces(long cell, const SeedTraces& t) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  if (!impl_) throw RuntimeFailure("run file " + final_path_ + ": write after commit");
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
   const std::string& where = impl_->where;
-  if (cell < 0 || cell >= layout_.cells) bad_block(where, "trace cell " + std::to_string(cell) + " out of range");
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(where, "trace cell " + std::to_string(cell) + " out of range");
   if (t.first_seed < 0 || t.count < 0 || t.first_seed + t.count > layout_.traced)
     bad_block(where, "traced seeds [" + std::to_string(t.first_seed) + ", " +
                          std::to_string(t.first_seed + t.count) + ") outside [0, " +
                          std::to_string(layout_.traced) + ")");
-  if (t.steps != static_cast<int>(layout_.record_steps.size()) || t.r != layout_.r || t.depth != layout_.depth)
+  if (t.steps != static_cast<int>(layout_.record_steps.size()) || t.r != layout_.r ||
+      t.depth != layout_.depth)
     bad_block(where, "traces are T=" + std::to_string(t.steps) + " r=" + std::to_string(t.r) +
-                         " L=" + std::to_string(t.depth) + ", layout T=" +
-                         std::to_string(layout_.record_steps.size()) + " r=" + std::to_string(layout_.r) +
-                         " L=" + std::to_string(layout_.depth));
+                         " L=" + std::to_string(t.depth) +
+                         ", layout T=" + std::to_string(layout_.record_steps.size()) +
+                         " r=" + std::to_string(layout_.r) + " L=" + std::to_string(layout_.depth));
   const hsize_t c = to_hsize(cell), first = to_hsize(t.first_seed), count = to_hsize(t.count),
-                T = to_hsize(t.steps), r = to_hsize(t.r), L = to_hsize(t.depth);
+                T = to_hsize(t.steps), r = to_hsize(t.r);
   const hid_t f64 = H5T_NATIVE_DOUBLE;
-  const struct {
-    const char* name;
-    const std::vector<double>& values;
-    hsize_t last;
-  } per_step[] = {
-      {"loss", t.loss, 0},           {"alignment", t.alignment, 0}, {"effective_rank", t.effective_rank, 0},
-      {"delta1_norm", t.delta1_norm, 0}, {"delta2_norm", t.delta2_norm, 0}, {"sv", t.sv, r},
-      {"core_diag", t.core_diag, r}, {"factor_norm", t.factor_norm, L},
-  };
-  for (const auto& d : per_step) expect_size(where, d.name, d.values, count * T * (d.last ? d.last : 1));
+  const auto per_step = trace_arrays(t);
+  for (const auto& d : per_step)
+    expect_size(where, d.name, *d.values, count * T * (d.last ? to_hsize(d.last) : 1));
   expect_size(where, "delta1", t.delta1, count * T * r * r);
   expect_size(where, "delta2", t.delta2, count * T * r * r);
   if (t.init_factors.size() != static_cast<std::size_t>(t.depth) ||
@@ -516,48 +1477,142 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
   }
 
   for (const auto& d : per_step) {
-    std::vector<hsize_t> start{c, first, 0}, shape_block{1, count, T};
+    std::vector<hsize_t> start{c, first, 0}, block{1, count, T};
     if (d.last) {
       start.push_back(0);
-      shape_block.push_back(d.last);
+      block.push_back(to_hsize(d.last));
     }
-    impl_->write(std::string("/trace/") + d.name, f64, start, shape_block, d.values.data());
+    impl_->write(std::string("/trace/") + d.name, f64, start, block, d.values->data());
   }
   impl_->write("/trace/delta1", f64, {c, first, 0, 0, 0}, {1, count, T, r, r}, t.delta1.data());
   impl_->write("/trace/delta2", f64, {c, first, 0, 0, 0}, {1, count, T, r, r}, t.delta2.data());
   for (int k = 0; k < t.depth; ++k) {
     const std::vector<hsize_t> start{c, first, 0, 0},
         block{1, count, to_hsize(shape.rows(k)), to_hsize(shape.cols(k))};
-    impl_->write(factor_name("init", k), f64, start, block, t.init_factors[static_cast<std::size_t>(k)].data());
-    impl_->write(factor_name("final", k), f64, start, block, t.final_factors[static_cast<std::size_t>(k)].data());
+    impl_->write(factor_name("init", k), f64, start, block,
+                 t.init_factors[static_cast<std::size_t>(k)].data());
+    impl_->write(factor_name("final", k), f64, start, block,
+                 t.final_factors[static_cast<std::size_t>(k)].data());
   }
+}
+
+SeedTraces RunFile::read_traces(long cell, const CellProblem& cp) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": read after commit");
+  const std::string& where = impl_->where;
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(where, "trace cell " + std::to_string(cell) + " out of range");
+  if (cp.shape.m != layout_.m || cp.shape.n != layout_.n || cp.shape.r != layout_.r ||
+      cp.shape.depth != layout_.depth || cp.record_steps.size() != layout_.record_steps.size())
+    bad_block(where, "read_traces: the cell problem does not match the layout");
+  SeedTraces t;
+  t.resize(0, layout_.traced, cp);
+  const hsize_t c = to_hsize(cell), K = to_hsize(layout_.traced), T = to_hsize(t.steps),
+                r = to_hsize(t.r);
+  const hid_t f64 = H5T_NATIVE_DOUBLE;
+  for (const auto& d : trace_arrays(t)) {
+    std::vector<hsize_t> start{c, 0, 0}, block{1, K, T};
+    if (d.last) {
+      start.push_back(0);
+      block.push_back(to_hsize(d.last));
+    }
+    impl_->read(std::string("/trace/") + d.name, f64, start, block, d.values->data());
+  }
+  impl_->read("/trace/delta1", f64, {c, 0, 0, 0, 0}, {1, K, T, r, r}, t.delta1.data());
+  impl_->read("/trace/delta2", f64, {c, 0, 0, 0, 0}, {1, K, T, r, r}, t.delta2.data());
+  for (int k = 0; k < t.depth; ++k) {
+    const std::vector<hsize_t> start{c, 0, 0, 0},
+        block{1, K, to_hsize(cp.shape.rows(k)), to_hsize(cp.shape.cols(k))};
+    impl_->read(factor_name("init", k), f64, start, block,
+                t.init_factors[static_cast<std::size_t>(k)].data());
+    impl_->read(factor_name("final", k), f64, start, block,
+                t.final_factors[static_cast<std::size_t>(k)].data());
+  }
+  return t;
+}
+
+void RunFile::write_summary(long cell, const CellStatistics& s) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
+  const std::string& where = impl_->where;
+  if (cell < 0 || cell >= layout_.cells)
+    bad_block(where, "summary cell " + std::to_string(cell) + " out of range");
+  const std::size_t R = static_cast<std::size_t>(layout_.r), T = layout_.record_steps.size();
+  if (s.hit_step.size() > R || s.hit_count.size() > R)
+    bad_block(where, "summary has " + std::to_string(s.hit_step.size()) + " hit_step and " +
+                         std::to_string(s.hit_count.size()) +
+                         " hit_count modes, r = " + std::to_string(R));
+  if (!s.loss_band.empty() && s.loss_band.size() != T)
+    bad_block(where, "summary loss_band has " + std::to_string(s.loss_band.size()) +
+                         " steps, T = " + std::to_string(T));
+  if (!s.sv_band.empty() && s.sv_band.size() != T * R)
+    bad_block(where, "summary sv_band has " + std::to_string(s.sv_band.size()) +
+                         " entries, T x r = " + std::to_string(T * R));
+  // Flattened (and padded) rows.
+  auto flat = [](const std::vector<Quantiles>& q, std::size_t entries) {
+    std::vector<double> v(entries * kQ, kNaN);
+    for (std::size_t i = 0; i < q.size() && i < entries; ++i)
+      std::copy(q[i].begin(), q[i].end(), v.begin() + i * kQ);
+    return v;
+  };
+  std::vector<double> wilson;
+  for (const auto& bounds : s.status_wilson95)
+    wilson.insert(wilson.end(), bounds.begin(), bounds.end());
+  std::vector<std::int64_t> hit_count(R, 0);
+  std::copy(s.hit_count.begin(), s.hit_count.end(), hit_count.begin());
+  const std::vector<double> hit_step = flat(s.hit_step, R), loss_band = flat(s.loss_band, T),
+                            sv_band = flat(s.sv_band, T * R);
+  const std::int64_t reached = s.steps_to_tol_reached;
+
+  const hsize_t c = to_hsize(cell), Rh = R, Th = T;
+  const hid_t f64 = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
+  impl_->write("/summary/status_count", i64, {c, 0}, {1, 4}, s.status_count.data());
+  impl_->write("/summary/status_fraction", f64, {c, 0}, {1, 4}, s.status_fraction.data());
+  impl_->write("/summary/status_wilson95", f64, {c, 0, 0}, {1, 4, 2}, wilson.data());
+  const struct {
+    const char* name;
+    const Quantiles& q;
+  } quantiles[] = {{"final_loss", s.final_loss},       {"excess", s.excess},
+                   {"steps_to_tol", s.steps_to_tol},   {"uniformity_cv", s.uniformity_cv},
+                   {"order_kendall", s.order_kendall}, {"basin_converged", s.basin_converged},
+                   {"basin_closer", s.basin_closer}};
+  for (const auto& q : quantiles)
+    impl_->write(std::string("/summary/") + q.name, f64, {c, 0}, {1, kQ}, q.q.data());
+  impl_->write("/summary/steps_to_tol_reached", i64, {c}, {1}, &reached);
+  impl_->write("/summary/hit_step", f64, {c, 0, 0}, {1, Rh, kQ}, hit_step.data());
+  impl_->write("/summary/hit_count", i64, {c, 0}, {1, Rh}, hit_count.data());
+  impl_->write("/summary/defined_count", i64, {c, 0}, {1, 2}, s.defined_count.data());
+  impl_->write("/summary/loss_band", f64, {c, 0, 0}, {1, Th, kQ}, loss_band.data());
+  impl_->write("/summary/sv_band", f64, {c, 0, 0, 0}, {1, Th, Rh, kQ}, sv_band.data());
+  impl_->write("/summary/basin_pooled", f64, {c, 0}, {1, 2}, s.basin_pooled.data());
 }
 
 void RunFile::commit() {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (!impl_) throw RuntimeFailure("run file " + final_path_ + ": commit after commit");
-  const std::string where = impl_->where;
+  const std::string where = "run file " + final_path_ + " (partial " + partial_path_ + ")";
   impl_->ok(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), "flushing");
   impl_->close_all();
   impl_.reset();
   // Make the contents durable before the rename makes them visible under the final name.
-  const int fd = ::open(temp_path_.c_str(), O_RDONLY);
+  const int fd = ::open(partial_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) {
     const int err = errno;
     if (fd >= 0) ::close(fd);
-    throw RuntimeFailure(where + ": cannot sync the temporary file: " + std::strerror(err));
+    throw RuntimeFailure(where + ": cannot sync the partial file: " + std::strerror(err));
   }
   ::close(fd);
-  if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+  if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0) {
     const int err = errno;
-    throw RuntimeFailure(where + ": cannot rename the temporary file over the final path: " +
-                         std::strerror(err));
+    throw RuntimeFailure(
+        where + ": cannot rename the partial file over the final path: " + std::strerror(err));
   }
   committed_ = true;
   // Best effort: persist the directory entry too.
   const std::size_t slash = final_path_.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : final_path_.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : final_path_.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);

@@ -27,6 +27,8 @@ void SeedOutcomes::resize(long first, long n, int rank) {
   final_grad_norm.assign(c, kNaN);
   uniformity_cv.assign(c, kNaN);
   order_kendall.assign(c, kNaN);
+  basin_converged.assign(c, kNaN);
+  basin_closer.assign(c, kNaN);
   steps_to_tol.assign(c, -1);
   hit_step.assign(c * to_size(rank), -1);
 }

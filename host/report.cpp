@@ -1,0 +1,772 @@
+// Reports of a run file: reading /cells, /summary, /progress and the root attributes, and the
+// table, csv and json formats (host/report.hpp lists the columns).
+#include "report.hpp"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+
+namespace specsweep {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kStatusNames[4] = {"converged", "stalled", "diverged", "unconverged"};
+
+// ---------------------------------------------------------------------------------------------
+// Reading (HDF5 C API, under the process-wide HDF5 lock).
+
+template <herr_t (*Close)(hid_t)>
+class Id {
+ public:
+  explicit Id(hid_t id = -1) : id_(id) {}
+  ~Id() {
+    if (id_ >= 0) Close(id_);
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : path_(path) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    Id<H5Pclose> fapl(H5Pcreate(H5P_FILE_ACCESS));
+#if H5_VERSION_GE(1, 10, 7)
+    // Reading takes no lock, so a report never blocks (or is blocked by) a run writing the file.
+    if (fapl.get() >= 0) H5Pset_file_locking(fapl.get(), false, true);
+#endif
+    if (::access(path.c_str(), R_OK) != 0)
+      throw InputError("cannot read run file " + path + ": " + std::strerror(errno));
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+    if (file_ < 0) throw InputError("cannot read run file " + path + ": not an HDF5 file");
+  }
+  ~Reader() {
+    if (file_ >= 0) H5Fclose(file_);
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  [[noreturn]] void bad(const std::string& what) const {
+    throw InputError("run file " + path_ + " is not a readable specsweep run file: " + what);
+  }
+
+  bool exists(const std::string& name) const {
+    // Each component must exist for H5Lexists to answer on the last one.
+    for (std::size_t slash = name.find('/', 1);; slash = name.find('/', slash + 1)) {
+      const std::string prefix = name.substr(0, slash);
+      if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+      if (slash == std::string::npos) return true;
+    }
+  }
+
+  std::vector<hsize_t> dims(const std::string& name) const {
+    Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    if (ds.get() < 0) bad("cannot open " + name);
+    Id<H5Sclose> space(H5Dget_space(ds.get()));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) bad("cannot read the shape of " + name);
+    std::vector<hsize_t> d(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+    return d;
+  }
+
+  // A whole numeric dataset, converted to `memory_type`; its shape must be `expected`.
+  template <class T>
+  std::vector<T> numbers(const std::string& name, hid_t memory_type,
+                         const std::vector<hsize_t>& expected) const {
+    const std::vector<hsize_t> d = dims(name);
+    if (d != expected) {
+      std::string shape;
+      for (hsize_t v : d) shape += (shape.empty() ? "" : " x ") + std::to_string(v);
+      bad(name + " has shape (" + shape + ")");
+    }
+    hsize_t total = 1;
+    for (hsize_t v : d) total *= v;
+    std::vector<T> out(static_cast<std::size_t>(total));
+    if (total == 0) return out;
+    Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    if (H5Dread(ds.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+      bad("cannot read " + name);
+    return out;
+  }
+
+  H5T_class_t type_class(const std::string& name) const {
+    Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    Id<H5Tclose> type(H5Dget_type(ds.get()));
+    return H5Tget_class(type.get());
+  }
+
+  std::vector<std::string> strings(const std::string& name, hsize_t expected) const {
+    if (dims(name) != std::vector<hsize_t>{expected})
+      bad(name + " does not have one value per cell");
+    Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    Id<H5Sclose> space(H5Dget_space(ds.get()));
+    Id<H5Tclose> type(utf8());
+    std::vector<char*> texts(static_cast<std::size_t>(expected), nullptr);
+    if (expected > 0 &&
+        H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, texts.data()) < 0)
+      bad("cannot read " + name);
+    std::vector<std::string> out;
+    for (char* t : texts) out.emplace_back(t ? t : "");
+    if (expected > 0) reclaim(type.get(), space.get(), texts.data());
+    return out;
+  }
+
+  // A string (or string array) attribute of an object; empty when absent.
+  std::vector<std::string> string_attribute(const char* object, const char* name) const {
+    std::vector<std::string> out;
+    if (H5Aexists_by_name(file_, object, name, H5P_DEFAULT) <= 0) return out;
+    Id<H5Aclose> attr(H5Aopen_by_name(file_, object, name, H5P_DEFAULT, H5P_DEFAULT));
+    Id<H5Tclose> stored(H5Aget_type(attr.get()));
+    if (H5Tget_class(stored.get()) != H5T_STRING) return out;
+    Id<H5Sclose> space(H5Aget_space(attr.get()));
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (n <= 0) return out;
+    if (H5Tis_variable_str(stored.get()) > 0) {
+      Id<H5Tclose> type(utf8());
+      std::vector<char*> texts(static_cast<std::size_t>(n), nullptr);
+      if (H5Aread(attr.get(), type.get(), texts.data()) < 0) return out;
+      for (char* t : texts) out.emplace_back(t ? t : "");
+      reclaim(type.get(), space.get(), texts.data());
+    } else {  // fixed-length strings (written by other tools)
+      const std::size_t size = H5Tget_size(stored.get());
+      std::vector<char> buffer(size * static_cast<std::size_t>(n));
+      if (H5Aread(attr.get(), stored.get(), buffer.data()) < 0) return out;
+      for (hssize_t i = 0; i < n; ++i) {
+        const char* begin = buffer.data() + static_cast<std::size_t>(i) * size;
+        out.emplace_back(begin, strnlen(begin, size));
+      }
+    }
+    return out;
+  }
+
+  // Names of the links in a group, by name.
+  std::vector<std::string> members(const char* group) const {
+    std::vector<std::string> names;
+    Id<H5Gclose> g(H5Gopen2(file_, group, H5P_DEFAULT));
+    H5G_info_t info;
+    if (g.get() < 0 || H5Gget_info(g.get(), &info) < 0) return names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      const ssize_t size =
+          H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+      if (size < 0) continue;
+      std::string name(static_cast<std::size_t>(size) + 1, '\0');
+      H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                         H5P_DEFAULT);
+      name.resize(static_cast<std::size_t>(size));
+      names.push_back(name);
+    }
+    return names;
+  }
+
+  template <class T>
+  bool number_attribute(const char* name, hid_t memory_type, T& value) const {
+    if (H5Aexists(file_, name) <= 0) return false;
+    Id<H5Aclose> attr(H5Aopen(file_, name, H5P_DEFAULT));
+    return H5Aread(attr.get(), memory_type, &value) >= 0;
+  }
+
+ private:
+  static hid_t utf8() {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    return type;
+  }
+  static void reclaim(hid_t type, hid_t space, void* buffer) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(type, space, H5P_DEFAULT, buffer);
+#else
+    H5Dvlen_reclaim(type, space, H5P_DEFAULT, buffer);
+#endif
+  }
+
+  std::string path_;
+  hid_t file_ = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+// Shortest text that reads back as the same double.
+std::string exact(double v) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
+  return std::string(buffer, result.ptr);
+}
+
+std::string printf_g(double v, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
+  return buffer;
+}
+
+// One field of a csv/json row.
+struct Value {
+  enum class Kind { missing, number, integer, text } kind = Kind::missing;
+  double number = 0;
+  long long integer = 0;
+  std::string text;
+
+  static Value of(double v) {
+    Value x;
+    if (!std::isnan(v)) {
+      x.kind = Kind::number;
+      x.number = v;
+    }
+    return x;
+  }
+  static Value count(std::int64_t v) {  // -1: not computed
+    Value x;
+    if (v >= 0) {
+      x.kind = Kind::integer;
+      x.integer = v;
+    }
+    return x;
+  }
+  static Value of_integer(long long v) {
+    Value x;
+    x.kind = Kind::integer;
+    x.integer = v;
+    return x;
+  }
+  static Value of_text(std::string t) {
+    Value x;
+    x.kind = Kind::text;
+    x.text = std::move(t);
+    return x;
+  }
+};
+
+struct Rows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+};
+
+// Index of a quantile level in the file's levels (-1 if absent).
+int level_index(const RunReport& r, double level) {
+  for (std::size_t i = 0; i < r.quantile_levels.size(); ++i)
+    if (std::fabs(r.quantile_levels[i] - level) < 1e-12) return static_cast<int>(i);
+  return -1;
+}
+
+double quantile(const Quantiles& q, int index) {
+  return index >= 0 && static_cast<std::size_t>(index) < q.size()
+             ? q[static_cast<std::size_t>(index)]
+             : kNaN;
+}
+
+Value axis_value(const ReportAxis& axis, long cell) {
+  const std::size_t c = static_cast<std::size_t>(cell);
+  switch (axis.kind) {
+    case ReportAxis::Kind::integer:
+      return Value::of_integer(axis.integers[c]);
+    case ReportAxis::Kind::string:
+      return Value::of_text(axis.labels[c]);
+    case ReportAxis::Kind::number:
+      break;
+  }
+  return Value::of(axis.numbers[c]);
+}
+
+Rows rows_of(const RunReport& r) {
+  Rows out;
+  auto& cols = out.columns;
+  cols.push_back("cell");
+  for (const ReportAxis& axis : r.axes) cols.push_back(axis.key);
+  cols.push_back("seeds");
+  for (const char* s : kStatusNames) {
+    const std::string name(s);
+    for (const char* suffix : {"", "_fraction", "_wilson95_low", "_wilson95_high"})
+      cols.push_back(name + suffix);
+  }
+  for (const char* q : {"final_loss", "excess"})
+    for (const char* p : {"_p05", "_p50", "_p95"}) cols.push_back(std::string(q) + p);
+  cols.push_back("steps_to_tol_p50");
+  cols.push_back("steps_to_tol_reached");
+  for (int i = 1; i <= r.modes; ++i) {
+    cols.push_back("hit_step_" + std::to_string(i) + "_p50");
+    cols.push_back("hit_count_" + std::to_string(i));
+  }
+  for (const char* c :
+       {"uniformity_cv_p50", "order_kendall_p50", "basin_converged", "basin_closer"})
+    cols.push_back(c);
+
+  const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
+  for (long c = 0; c < r.cells; ++c) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    const bool computed = r.computed[static_cast<std::size_t>(c)];
+    auto num = [&](double v) { return computed ? Value::of(v) : Value(); };
+    std::vector<Value> row;
+    row.push_back(Value::of_integer(c));
+    for (const ReportAxis& axis : r.axes) row.push_back(axis_value(axis, c));
+    row.push_back(Value::of_integer(computed ? s.seeds : r.seeds));
+    for (std::size_t k = 0; k < 4; ++k) {
+      row.push_back(computed ? Value::count(s.status_count[k]) : Value());
+      row.push_back(num(s.status_fraction[k]));
+      row.push_back(num(s.status_wilson95[k][0]));
+      row.push_back(num(s.status_wilson95[k][1]));
+    }
+    for (const Quantiles* q : {&s.final_loss, &s.excess})
+      for (int level : {p05, p50, p95}) row.push_back(num(quantile(*q, level)));
+    row.push_back(num(quantile(s.steps_to_tol, p50)));
+    row.push_back(computed ? Value::count(s.steps_to_tol_reached) : Value());
+    for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes); ++i) {
+      row.push_back(num(i < s.hit_step.size() ? quantile(s.hit_step[i], p50) : kNaN));
+      row.push_back(computed && i < s.hit_count.size() ? Value::count(s.hit_count[i]) : Value());
+    }
+    row.push_back(num(quantile(s.uniformity_cv, p50)));
+    row.push_back(num(quantile(s.order_kendall, p50)));
+    row.push_back(num(s.basin_pooled[0]));
+    row.push_back(num(s.basin_pooled[1]));
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos &&
+      (text.empty() || (text.front() != ' ' && text.back() != ' ')))
+    return text;
+  std::string quoted = "\"";
+  for (char ch : text) {
+    if (ch == '"') quoted += '"';
+    quoted += ch;
+  }
+  return quoted + "\"";
+}
+
+std::string csv_value(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::missing:
+      return "";
+    case Value::Kind::integer:
+      return std::to_string(v.integer);
+    case Value::Kind::text:
+      return csv_field(v.text);
+    case Value::Kind::number:
+      break;
+  }
+  if (std::isinf(v.number)) return v.number > 0 ? "inf" : "-inf";
+  return exact(v.number);
+}
+
+std::string format_csv(const RunReport& r) {
+  const Rows rows = rows_of(r);
+  std::string out;
+  for (std::size_t i = 0; i < rows.columns.size(); ++i)
+    out += (i ? "," : "") + csv_field(rows.columns[i]);
+  out += "\n";
+  for (const auto& row : rows.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv_value(row[i]);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char ch : text) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (ch < 0x20 || ch == 0x7f) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", ch);
+          out += buffer;
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  return std::isfinite(v) ? exact(v) : "null";
+}
+
+std::string json_value(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::missing:
+      return "null";
+    case Value::Kind::integer:
+      return std::to_string(v.integer);
+    case Value::Kind::text:
+      return json_string(v.text);
+    case Value::Kind::number:
+      break;
+  }
+  return json_number(v.number);
+}
+
+std::string format_json(const RunReport& r) {
+  const RunAttributes& a = r.attributes;
+  std::string out = "{\n";
+  out += "  \"file\": " + json_string(r.path) + ",\n";
+  out += "  \"attributes\": {\"specsweep_version\": " + json_string(a.specsweep_version) +
+         ", \"config\": " + json_string(a.config) +
+         ", \"master_seed\": " + std::to_string(a.master_seed) +
+         ", \"backend\": " + json_string(a.backend) +
+         ", \"precision\": " + json_string(a.precision) +
+         ", \"git_revision\": " + json_string(a.git_revision) +
+         ", \"unit_seeds\": " + std::to_string(r.unit_seeds) + "},\n";
+  out += "  \"units\": " + std::to_string(r.units) + ",\n";
+  out += "  \"units_done\": " + std::to_string(r.units_done) + ",\n";
+  out += "  \"quantile_levels\": [";
+  for (std::size_t i = 0; i < r.quantile_levels.size(); ++i)
+    out += (i ? ", " : "") + json_number(r.quantile_levels[i]);
+  out += "],\n  \"axes\": [";
+  for (std::size_t i = 0; i < r.axes.size(); ++i)
+    out += (i ? ", " : "") + json_string(r.axes[i].key);
+  out += "],\n  \"cells\": [";
+  const Rows rows = rows_of(r);
+  for (std::size_t k = 0; k < rows.rows.size(); ++k) {
+    out += k ? ",\n    {" : "\n    {";
+    for (std::size_t i = 0; i < rows.columns.size(); ++i)
+      out += (i ? ", " : "") + json_string(rows.columns[i]) + ": " + json_value(rows.rows[k][i]);
+    out += "}";
+  }
+  out += rows.rows.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return out;
+}
+
+// --- table
+
+std::string short_number(double v) {
+  if (std::isnan(v)) return "-";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return printf_g(v, 4);
+}
+
+std::string percent(double v) {
+  return std::isnan(v) ? "-" : printf_g(100 * v, 3);
+}
+
+std::string format_table(const RunReport& r) {
+  const RunAttributes& a = r.attributes;
+  std::string out = r.path + ": specsweep " + a.specsweep_version + " (git " + a.git_revision +
+                    "), backend " + a.backend + ", " + a.precision + ", master_seed " +
+                    std::to_string(a.master_seed) + "\n";
+  out += std::to_string(r.cells) + (r.cells == 1 ? " cell" : " cells") + " x " +
+         std::to_string(r.seeds) + " seeds, " + std::to_string(r.modes) + " modes";
+  if (r.units_done < r.units)
+    out += "; PARTIAL: " + std::to_string(r.units_done) + " of " + std::to_string(r.units) +
+           " work units done";
+  out +=
+      "\nstatus: count (% of seeds [Wilson 95% interval]); quantiles over seeds; hit: median step "
+      "(seeds that hit)\n\n";
+
+  const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
+  bool basin = false;
+  for (long c = 0; c < r.cells; ++c)
+    for (double v : r.statistics[static_cast<std::size_t>(c)].basin_pooled)
+      basin = basin || !std::isnan(v);
+
+  std::vector<std::string> header{"cell"};
+  std::vector<bool> left{false};
+  for (const ReportAxis& axis : r.axes) {
+    header.push_back(axis.key);
+    left.push_back(axis.kind == ReportAxis::Kind::string);
+  }
+  header.push_back("seeds");
+  for (const char* s : kStatusNames) header.push_back(s);
+  header.push_back("final_loss 5% 50% 95%");
+  header.push_back("excess 5% 50% 95%");
+  header.push_back("steps_to_tol (reached)");
+  for (int i = 1; i <= r.modes; ++i) header.push_back("hit " + std::to_string(i));
+  header.push_back("uniformity_cv");
+  header.push_back("order_kendall");
+  if (basin) {
+    header.push_back("basin converged");
+    header.push_back("basin closer");
+  }
+  left.resize(header.size(), false);
+
+  std::vector<std::vector<std::string>> table{header};
+  for (long c = 0; c < r.cells; ++c) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    const bool computed = r.computed[static_cast<std::size_t>(c)];
+    std::vector<std::string> row{std::to_string(c)};
+    for (const ReportAxis& axis : r.axes) {
+      const Value v = axis_value(axis, c);
+      row.push_back(v.kind == Value::Kind::text      ? v.text
+                    : v.kind == Value::Kind::integer ? std::to_string(v.integer)
+                                                     : short_number(v.number));
+    }
+    row.push_back(std::to_string(computed ? s.seeds : r.seeds));
+    auto band = [&](const Quantiles& q) {
+      return short_number(quantile(q, p05)) + " " + short_number(quantile(q, p50)) + " " +
+             short_number(quantile(q, p95));
+    };
+    auto counted = [](double median, std::int64_t n) {
+      return (std::isinf(median) && median > 0 ? std::string("never") : short_number(median)) +
+             " (" + std::to_string(n) + ")";
+    };
+    if (!computed) {
+      row.resize(header.size(), "-");
+    } else {
+      for (std::size_t k = 0; k < 4; ++k)
+        row.push_back(std::to_string(s.status_count[k]) + " (" + percent(s.status_fraction[k]) +
+                      "% [" + percent(s.status_wilson95[k][0]) + ", " +
+                      percent(s.status_wilson95[k][1]) + "])");
+      row.push_back(band(s.final_loss));
+      row.push_back(band(s.excess));
+      row.push_back(counted(quantile(s.steps_to_tol, p50), s.steps_to_tol_reached));
+      for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes); ++i) {
+        const double median = i < s.hit_step.size() ? quantile(s.hit_step[i], p50) : kNaN;
+        row.push_back(std::isnan(median)
+                          ? "-"
+                          : counted(median, i < s.hit_count.size() ? s.hit_count[i] : 0));
+      }
+      row.push_back(short_number(quantile(s.uniformity_cv, p50)));
+      row.push_back(short_number(quantile(s.order_kendall, p50)));
+      if (basin) {
+        row.push_back(short_number(s.basin_pooled[0]));
+        row.push_back(short_number(s.basin_pooled[1]));
+      }
+    }
+    table.push_back(std::move(row));
+  }
+  std::vector<std::size_t> width(header.size(), 0);
+  for (const auto& row : table)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  // Multi-byte UTF-8 in labels would misalign slightly; labels are config values (ASCII in
+  // practice).
+  for (const auto& row : table) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      const std::string pad(width[i] - row[i].size(), ' ');
+      line += (i ? "  " : "") + (left[i] ? row[i] + pad : pad + row[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+ReportFormat parse_report_format(const std::string& name) {
+  if (name == "table") return ReportFormat::table;
+  if (name == "csv") return ReportFormat::csv;
+  if (name == "json") return ReportFormat::json;
+  throw InputError("--format: unknown report format \"" + name + "\" (table, csv or json)");
+}
+
+RunReport load_report(const std::string& h5_path) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Reader file(h5_path);
+  if (!file.exists("/summary/status_count") || !file.exists("/outcome/status"))
+    file.bad("no /summary (was it written by specsweep?)");
+
+  RunReport r;
+  r.path = h5_path;
+  RunAttributes& a = r.attributes;
+  auto text = [&](const char* name) {
+    const std::vector<std::string> v = file.string_attribute("/", name);
+    return v.empty() ? std::string() : v[0];
+  };
+  a.specsweep_version = text("specsweep_version");
+  a.config = text("config");
+  a.backend = text("backend");
+  a.precision = text("precision");
+  a.git_revision = text("git_revision");
+  file.number_attribute("master_seed", H5T_NATIVE_UINT64, a.master_seed);
+  std::int64_t unit_seeds = 0;
+  file.number_attribute("unit_seeds", H5T_NATIVE_INT64, unit_seeds);
+  r.unit_seeds = static_cast<long>(unit_seeds);
+
+  const std::vector<hsize_t> outcome = file.dims("/outcome/status");
+  const std::vector<hsize_t> hits = file.dims("/outcome/hit_step");
+  if (outcome.size() != 2 || hits.size() != 3)
+    file.bad("/outcome/status or /outcome/hit_step has the wrong rank");
+  const hsize_t C = outcome[0], R = hits[2];
+  r.cells = static_cast<long>(C);
+  r.seeds = static_cast<long>(outcome[1]);
+  r.modes = static_cast<int>(R);
+
+  r.quantile_levels = file.numbers<double>("/summary/quantile_levels", H5T_NATIVE_DOUBLE,
+                                           file.dims("/summary/quantile_levels"));
+  const hsize_t Q = r.quantile_levels.size();
+  if (Q != kQuantileLevels.size())
+    file.bad("/summary/quantile_levels has " + std::to_string(Q) + " levels");
+  const std::vector<hsize_t> band = file.dims("/summary/loss_band");
+  if (band.size() != 3) file.bad("/summary/loss_band has the wrong rank");
+  const hsize_t T = band[1];
+
+  if (file.exists("/progress/unit_done")) {
+    const std::vector<hsize_t> d = file.dims("/progress/unit_done");
+    const std::vector<std::int8_t> done =
+        file.numbers<std::int8_t>("/progress/unit_done", H5T_NATIVE_INT8, d);
+    r.units = static_cast<long>(done.size());
+    r.units_done = static_cast<long>(std::count(done.begin(), done.end(), std::int8_t{1}));
+  }
+
+  // Axes, in the order of /cells@axes (or by name, for files that lack it).
+  std::vector<std::string> keys = file.string_attribute("/cells", "axes");
+  if (keys.empty() && file.exists("/cells"))
+    for (const std::string& name : file.members("/cells"))
+      if (name != "config") keys.push_back(name);
+  for (const std::string& key : keys) {
+    const std::string name = "/cells/" + key;
+    if (!file.exists(name)) file.bad("no " + name + " for sweep axis " + key);
+    ReportAxis axis;
+    axis.key = key;
+    const H5T_class_t cls = file.type_class(name);
+    if (cls == H5T_STRING) {
+      axis.kind = ReportAxis::Kind::string;
+      axis.labels = file.strings(name, C);
+    } else if (cls == H5T_INTEGER) {
+      axis.kind = ReportAxis::Kind::integer;
+      axis.integers = file.numbers<long long>(name, H5T_NATIVE_LLONG, {C});
+    } else {
+      axis.numbers = file.numbers<double>(name, H5T_NATIVE_DOUBLE, {C});
+    }
+    r.axes.push_back(std::move(axis));
+  }
+
+  // /summary, per cell.
+  const hid_t f64 = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
+  const auto count = file.numbers<std::int64_t>("/summary/status_count", i64, {C, 4});
+  const auto fraction = file.numbers<double>("/summary/status_fraction", f64, {C, 4});
+  const auto wilson = file.numbers<double>("/summary/status_wilson95", f64, {C, 4, 2});
+  const char* quantile_names[] = {"final_loss",    "excess",        "steps_to_tol",
+                                  "uniformity_cv", "order_kendall", "basin_converged",
+                                  "basin_closer"};
+  std::vector<std::vector<double>> quantile_data;
+  for (const char* q : quantile_names)
+    quantile_data.push_back(file.numbers<double>(std::string("/summary/") + q, f64, {C, Q}));
+  const auto reached = file.numbers<std::int64_t>("/summary/steps_to_tol_reached", i64, {C});
+  const auto hit_step = file.numbers<double>("/summary/hit_step", f64, {C, R, Q});
+  const auto hit_count = file.numbers<std::int64_t>("/summary/hit_count", i64, {C, R});
+  const auto defined = file.numbers<std::int64_t>("/summary/defined_count", i64, {C, 2});
+  const auto loss_band = file.numbers<double>("/summary/loss_band", f64, {C, T, Q});
+  const auto sv_band = file.numbers<double>("/summary/sv_band", f64, {C, T, R, Q});
+  const auto pooled = file.numbers<double>("/summary/basin_pooled", f64, {C, 2});
+
+  auto quantiles_at = [&](const std::vector<double>& data, std::size_t offset) {
+    Quantiles q;
+    std::copy(data.begin() + static_cast<long>(offset),
+              data.begin() + static_cast<long>(offset + Q), q.begin());
+    return q;
+  };
+  for (std::size_t c = 0; c < C; ++c) {
+    CellStatistics s;
+    for (std::size_t k = 0; k < 4; ++k) {
+      s.status_count[k] = count[c * 4 + k];
+      s.status_fraction[k] = fraction[c * 4 + k];
+      s.status_wilson95[k] = {wilson[(c * 4 + k) * 2], wilson[(c * 4 + k) * 2 + 1]};
+    }
+    const bool computed = std::all_of(s.status_count.begin(), s.status_count.end(),
+                                      [](std::int64_t v) { return v >= 0; });
+    s.seeds = 0;
+    for (std::int64_t v : s.status_count) s.seeds += computed ? static_cast<long>(v) : 0;
+    Quantiles* targets[] = {&s.final_loss,    &s.excess,          &s.steps_to_tol, &s.uniformity_cv,
+                            &s.order_kendall, &s.basin_converged, &s.basin_closer};
+    for (std::size_t i = 0; i < quantile_data.size(); ++i)
+      *targets[i] = quantiles_at(quantile_data[i], c * Q);
+    s.steps_to_tol_reached = reached[c];
+    for (std::size_t i = 0; i < R; ++i) {
+      s.hit_step.push_back(quantiles_at(hit_step, (c * R + i) * Q));
+      s.hit_count.push_back(hit_count[c * R + i]);
+    }
+    s.defined_count = {defined[c * 2], defined[c * 2 + 1]};
+    for (std::size_t t = 0; t < T; ++t) {
+      s.loss_band.push_back(quantiles_at(loss_band, (c * T + t) * Q));
+      for (std::size_t i = 0; i < R; ++i)
+        s.sv_band.push_back(quantiles_at(sv_band, ((c * T + t) * R + i) * Q));
+    }
+    s.basin_pooled = {pooled[c * 2], pooled[c * 2 + 1]};
+    r.statistics.push_back(std::move(s));
+    r.computed.push_back(computed);
+  }
+  return r;
+}
+
+std::string format_report(const RunReport& report, ReportFormat format) {
+  switch (format) {
+    case ReportFormat::csv:
+      return format_csv(report);
+    case ReportFormat::json:
+      return format_json(report);
+    case ReportFormat::table:
+      break;
+  }
+  return format_table(report);
+}
+
+void write_summary_csv(const RunReport& report, const std::string& path) {
+  const std::string text = format_report(report, ReportFormat::csv);
+  const std::string temporary = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+  auto fail = [&](const std::string& what, int err) {
+    std::remove(temporary.c_str());
+    throw RuntimeFailure("summary " + path + ": " + what + ": " + std::strerror(err));
+  };
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw RuntimeFailure("summary " + path + ": cannot create " + temporary + ": " +
+                         std::strerror(errno));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail("cannot write " + temporary, err);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("cannot sync " + temporary, err);
+  }
+  if (::close(fd) != 0) fail("cannot write " + temporary, errno);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    fail("cannot rename " + temporary + " over it", errno);
+}
+
+}  // namespace specsweep
