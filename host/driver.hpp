@@ -1,9 +1,7 @@
 #pragma once
-// The run driver: a configuration through a backend into an HDF5 run file, block by block, with a
-// per-cell summary for the terminal.
-#include <array>
+// The run driver: an experiment (one or many cells) through a backend into an HDF5 run file, in
+// work units of (cell, block of seeds), resumable, with per-cell statistics at the end.
 #include <string>
-#include <vector>
 
 #include "config.hpp"
 
@@ -14,30 +12,27 @@ struct RunOptions {
   std::string backend = "auto";
   int threads = 0;
   bool quiet = false;
-};
-
-// Per-cell summary printed at the end of a run (medians over the seeds that have the quantity).
-struct CellSummary {
-  long seeds = 0;
-  std::array<long, 4> status_counts{};  // by Status code
-  double median_excess = 0;
-  double median_steps_to_tol = 0;  // over seeds that reached the tolerance; NaN if none
-  std::vector<double> median_hit;  // per mode, over seeds that hit; NaN if none
-  std::vector<long> hits;          // per mode, seeds that hit
-  double median_kendall = 0;
-  double median_uniformity_cv = 0;
+  bool resume = false;
+  // Testing aid: run the pending units in a random order drawn from this seed (0: in order). The
+  // output must not depend on it.
+  unsigned long shuffle_units = 0;
 };
 
 struct RunSummary {
   std::string backend;
   std::string out_path;
-  double seconds = 0;
-  double seed_steps = 0;
-  std::vector<CellSummary> cells;
+  double seconds = 0;          // wall time of the whole run
+  double backend_seconds = 0;  // time inside the backend
+  double seed_steps = 0;       // computed in this invocation (not counting resumed units)
+  long units_run = 0, units_resumed = 0;
+  int interrupted_by = 0;      // the signal that stopped the run, 0 when it completed
 };
 
-RunSummary run_experiment(const Config& config, const RunOptions& options);
-std::string format_summary(const RunSummary& summary);
+RunSummary run_experiment(const Experiment& experiment, const RunOptions& options);
+
+// Seeds per work unit: a function of the config only, so a resumed run (any thread count, any
+// machine) splits the work identically.
+long unit_seeds(long seeds);
 
 // The default output path for a config file: its stem with .h5, in the current directory.
 std::string default_output_path(const std::string& config_path);

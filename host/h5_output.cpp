@@ -949,10 +949,6 @@ RunFile::RunFile(std::string final_path, const OutputLayout& layout)
       partial_path_(partial_path_for(final_path_)),
       layout_(layout) {}
 
-RunFile::RunFile(std::string final_path, const OutputLayout& layout,
-                 const RunAttributes& attributes)
-    : RunFile(create(final_path, layout, attributes)) {}
-
 RunFile::RunFile(RunFile&& other) noexcept
     : final_path_(std::move(other.final_path_)),
       partial_path_(std::move(other.partial_path_)),

@@ -94,9 +94,6 @@ class RunFile {
   static RunFile resume(const std::string& final_path, const OutputLayout& layout,
                         const RunAttributes& attributes);
 
-  // Transitional, for the single-cell driver: same as create(). Will be removed.
-  RunFile(std::string final_path, const OutputLayout& layout, const RunAttributes& attributes);
-
   RunFile(RunFile&& other) noexcept;
   RunFile& operator=(RunFile&& other) noexcept;
   RunFile(const RunFile&) = delete;

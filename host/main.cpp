@@ -1,36 +1,100 @@
 // specsweep: command line entry point (DESIGN section 4).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "config.hpp"
 #include "driver.hpp"
 #include "errors.hpp"
+#include "report.hpp"
+
+#ifndef SPECSWEEP_PLOT_SCRIPT
+#define SPECSWEEP_PLOT_SCRIPT "specsweep_plot.py"
+#endif
 
 namespace {
 
 using namespace specsweep;
+
+// RUN.h5 -> RUN.summary.csv
+std::string summary_csv_path(const std::string& h5_path) {
+  std::filesystem::path p(h5_path);
+  return (p.parent_path() / (p.stem().string() + ".summary.csv")).string();
+}
+
+int run_command(const std::string& config_path, const std::vector<std::string>& overrides, RunOptions options) {
+  const Experiment experiment = load_experiment(config_path, overrides);
+  if (options.out_path.empty()) options.out_path = default_output_path(config_path);
+  const RunSummary summary = run_experiment(experiment, options);
+  if (summary.interrupted_by != 0) {
+    fmt::print(stderr, "specsweep: interrupted by signal {}; {} units written to {}.partial (continue with --resume)\n",
+               summary.interrupted_by, summary.units_resumed + summary.units_run, options.out_path);
+    return 128 + summary.interrupted_by;
+  }
+  const RunReport report = load_report(options.out_path);
+  write_summary_csv(report, summary_csv_path(options.out_path));
+  if (!options.quiet) {
+    std::fputs(format_report(report, ReportFormat::table).c_str(), stdout);
+    fmt::print("backend {}  {:.3g} s ({:.0f}% in the backend)  {:.3g} seed-steps/s  -> {}\n", summary.backend,
+               summary.seconds, 100.0 * summary.backend_seconds / summary.seconds, summary.seed_steps / summary.seconds,
+               options.out_path);
+  }
+  return 0;
+}
+
+// Runs the plotting script (matplotlib) on a run file.
+int plot_command(const std::string& h5_path, const std::string& out_dir, bool log_time) {
+  const char* script_env = std::getenv("SPECSWEEP_PLOT_SCRIPT");
+  const char* python_env = std::getenv("SPECSWEEP_PYTHON");
+  const std::string script = script_env ? script_env : SPECSWEEP_PLOT_SCRIPT;
+  // Debian's interpreter has numpy, h5py and matplotlib from the setup script.
+  const std::string python = python_env ? python_env : (access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  std::vector<std::string> args = {python, script, h5_path, out_dir};
+  if (log_time) args.emplace_back("--log-time");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  execvp(argv[0], argv.data());
+  throw RuntimeFailure(fmt::format("plot: cannot run {} {}", python, script));
+}
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"specsweep: batched spectral-optimizer dynamics on matrix factorization"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", std::string("specsweep ") + SPECSWEEP_VERSION);
 
-  std::string config_path;
+  std::string config_path, h5_path, out_dir = ".", format = "table";
   std::vector<std::string> overrides;
   RunOptions options;
-  auto* run = app.add_subcommand("run", "Run an experiment and write RUN.h5");
+  bool log_time = false;
+  auto* run = app.add_subcommand("run", "Run an experiment and write RUN.h5 and RUN.summary.csv");
   run->add_option("config", config_path, "Experiment config (TOML)")->required();
   run->add_option("--set", overrides, "Override a config key: KEY=VALUE (repeatable)");
   run->add_option("--out", options.out_path, "Output HDF5 file (default: <config stem>.h5)");
   run->add_option("--backend", options.backend, "auto | cpu | cuda")->default_val("auto");
   run->add_option("--threads", options.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  run->add_flag("--resume", options.resume, "Continue from RUN.h5.partial if it exists");
   run->add_flag("--quiet", options.quiet, "Print only errors");
+  run->add_option("--shuffle-units", options.shuffle_units, "Testing: run work units in a random order (seed)")
+      ->group("Testing");
 
   auto* validate = app.add_subcommand("validate", "Check a config and print it fully resolved");
   validate->add_option("config", config_path, "Experiment config (TOML)")->required();
   validate->add_option("--set", overrides, "Override a config key: KEY=VALUE (repeatable)");
+
+  auto* report = app.add_subcommand("report", "Print the per-cell statistics of a run file");
+  report->add_option("file", h5_path, "Run file (HDF5)")->required();
+  report->add_option("--format", format, "table | csv | json")->check(CLI::IsMember({"table", "csv", "json"}));
+
+  auto* plot = app.add_subcommand("plot", "Write PNG figures of a run file");
+  plot->add_option("file", h5_path, "Run file (HDF5)")->required();
+  plot->add_option("--out", out_dir, "Output directory (default: .)");
+  plot->add_flag("--log-time", log_time, "Log-scaled step axis for trajectories");
 
   try {
     app.parse(argc, argv);
@@ -40,20 +104,21 @@ int run_cli(int argc, char** argv) {
     app.exit(e);
     return kExitInput;
   }
-  if (app.get_subcommands().empty()) {
-    std::fputs(app.help().c_str(), stderr);
-    return kExitInput;
-  }
-
-  const Config config = load_config(config_path, overrides);
+  if (run->parsed()) return run_command(config_path, overrides, options);
   if (validate->parsed()) {
-    std::fputs(config.to_toml().c_str(), stdout);
+    const Experiment ex = load_experiment(config_path, overrides);
+    std::fputs(ex.to_toml().c_str(), stdout);
+    fmt::print(stderr, "{}: valid, {} cell(s)\n", config_path, ex.cells.size());
     return 0;
   }
-  if (options.out_path.empty()) options.out_path = default_output_path(config_path);
-  const RunSummary summary = run_experiment(config, options);
-  if (!options.quiet) std::fputs(format_summary(summary).c_str(), stdout);
-  return 0;
+  if (report->parsed()) {
+    const ReportFormat f = format == "csv" ? ReportFormat::csv : format == "json" ? ReportFormat::json : ReportFormat::table;
+    std::fputs(format_report(load_report(h5_path), f).c_str(), stdout);
+    return 0;
+  }
+  if (plot->parsed()) return plot_command(h5_path, out_dir, log_time);
+  std::fputs(app.help().c_str(), stderr);
+  return kExitInput;
 }
 
 }  // namespace
