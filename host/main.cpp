@@ -26,9 +26,22 @@ std::string summary_csv_path(const std::string& h5_path) {
   return (p.parent_path() / (p.stem().string() + ".summary.csv")).string();
 }
 
+// An output path whose directory is missing or not writable is bad input (exit 2), found before
+// any work starts; I/O failures later in the run are runtime failures (exit 3).
+void check_output_path(const std::string& out_path) {
+  const std::filesystem::path dir = std::filesystem::path(out_path).parent_path();
+  const std::string d = dir.empty() ? "." : dir.string();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(d, ec))
+    throw InputError(fmt::format("--out {}: directory {} does not exist", out_path, d));
+  if (access(d.c_str(), W_OK) != 0) throw InputError(fmt::format("--out {}: directory {} is not writable", out_path, d));
+  if (std::filesystem::is_directory(out_path, ec)) throw InputError(fmt::format("--out {}: is a directory", out_path));
+}
+
 int run_command(const std::string& config_path, const std::vector<std::string>& overrides, RunOptions options) {
   const Experiment experiment = load_experiment(config_path, overrides);
   if (options.out_path.empty()) options.out_path = default_output_path(config_path);
+  check_output_path(options.out_path);
   const RunSummary summary = run_experiment(experiment, options);
   if (summary.interrupted_by != 0) {
     fmt::print(stderr, "specsweep: interrupted by signal {}; {} units written to {}.partial (continue with --resume)\n",

@@ -82,11 +82,15 @@ TEST_F(Cli, EveryBadInputExitsTwoNamingTheKey) {
       {"bad_set", "", "--set optimizer.lr", "optimizer.lr"},
       {"set_unknown", "", "--set optimizer.learning_rate=0.1", "optimizer.learning_rate"},
       {"bad_backend", "", "--backend tpu", "--backend"},
+      {"empty_sweep_axis", "[sweep]\n\"optimizer.lr\" = []\n", "", "optimizer.lr"},
+      {"sweep_shape_key", "[sweep]\n\"problem.rank\" = [1, 2]\n", "", "problem.rank"},
+      {"out_is_directory", "", "--out /tmp", "/tmp"},
   };
   for (const auto& c : cases) {
     const std::string cfg = write(std::string(c.name) + ".toml", c.config);
     const fs::path out = dir_ / (std::string(c.name) + ".h5");
-    const auto r = run("run " + cfg + " --out " + out.string() + " " + c.args);
+    const bool has_out = c.args.find("--out") != std::string::npos;
+    const auto r = run("run " + cfg + (has_out ? "" : " --out " + out.string()) + " " + c.args);
     EXPECT_EQ(r.code, 2) << c.name << ": " << r.output;
     EXPECT_NE(r.output.find(c.must_mention), std::string::npos) << c.name << ": " << r.output;
     EXPECT_FALSE(fs::exists(out)) << c.name;
@@ -95,6 +99,36 @@ TEST_F(Cli, EveryBadInputExitsTwoNamingTheKey) {
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.output.find("nope.toml"), std::string::npos);
   EXPECT_EQ(run("frobnicate").code, 2);
+}
+
+// --resume of a partial run made by a different config is bad input, and the partial is kept.
+TEST_F(Cli, ResumeOfADifferentConfigIsRefused) {
+  const fs::path out = dir_ / "r.h5";
+  const std::string cfg = write("c.toml", small_config("[sweep]\n\"optimizer.lr\" = [0.01, 0.02]\n"));
+  // Make a partial file: SIGTERM a long run right away.
+  const std::string long_run = std::string(SPECSWEEP_EXE) + " run " + cfg + " --out " + out.string() +
+                               " --set run.steps=200000 --quiet & pid=$!; sleep 0.5; kill -TERM $pid; wait $pid";
+  const int status = std::system(("bash -c '" + long_run + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_TRUE(fs::exists(out.string() + ".partial"));
+  const auto r = run("run " + cfg + " --out " + out.string() + " --resume --set optimizer.momentum=0.5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("r.h5"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out.string() + ".partial"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(Cli, ReportAndSummaryCsv) {
+  const fs::path out = dir_ / "s.h5";
+  const std::string cfg = write("c.toml", small_config("[sweep]\n\"optimizer.kind\" = [\"gd\", \"specgd\"]\n"));
+  ASSERT_EQ(run("run " + cfg + " --out " + out.string() + " --quiet").code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "s.summary.csv"));
+  for (const char* format : {"table", "csv", "json"}) {
+    const auto r = run("report " + out.string() + " --format " + format);
+    EXPECT_EQ(r.code, 0) << format << r.output;
+    EXPECT_NE(r.output.find("specgd"), std::string::npos) << format;
+  }
+  EXPECT_EQ(run("report " + (dir_ / "nope.h5").string()).code, 2);
 }
 
 TEST_F(Cli, RunWritesFileAndSummary) {
@@ -118,10 +152,10 @@ TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {
   std::stringstream after;
   after << std::ifstream(out, std::ios::binary).rdbuf();
   EXPECT_EQ(before.str(), after.str());
-  // An unwritable destination is a runtime failure (exit 3) that leaves nothing behind.
+  // An unwritable destination is bad input (exit 2), found before any work, leaving nothing behind.
   const fs::path bad = dir_ / "missing_dir" / "x.h5";
   const auto r = run("run " + cfg + " --out " + bad.string());
-  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("missing_dir"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir_ / "missing_dir"));
 }
