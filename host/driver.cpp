@@ -11,9 +11,12 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "backend.hpp"
+#include "cluster.hpp"
+#include "errors.hpp"
 #include "h5_output.hpp"
 #include "statistics.hpp"
 
@@ -60,17 +63,16 @@ class StopSignals {
 // Progress on stderr: a live line on a terminal, otherwise a line every 10 s at most.
 class Progress {
  public:
-  Progress(bool quiet, long total_units, double seed_steps_per_unit_hint)
-      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_units), hint_(seed_steps_per_unit_hint) {}
+  Progress(bool quiet, long total_units, double seed_steps_per_unit)
+      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_units), per_unit_(seed_steps_per_unit) {}
 
   void update(long units_done, double seed_steps_done) {
     if (quiet_) return;
-    const double elapsed = seconds_since(start_);
     if (seconds_since(last_) < (tty_ ? 0.5 : 10.0) && units_done < total_) return;
     last_ = Clock::now();
+    const double elapsed = seconds_since(start_);
     const double rate = elapsed > 0 ? seed_steps_done / elapsed : 0;
-    const double left = double(total_ - units_done) * hint_;
-    const std::string eta = rate > 0 ? fmt::format("{:.0f} s", left / rate) : "?";
+    const std::string eta = rate > 0 ? fmt::format("{:.0f} s", double(total_ - units_done) * per_unit_ / rate) : "?";
     fmt::print(stderr, "{}units {}/{}  {:.3g} seed-steps/s  ETA {}{}", tty_ ? "\r" : "", units_done, total_, rate, eta,
                tty_ ? "   " : "\n");
     if (tty_ && units_done == total_) fmt::print(stderr, "\n");
@@ -79,18 +81,95 @@ class Progress {
  private:
   bool quiet_, tty_;
   long total_;
-  double hint_;
+  double per_unit_;
   Clock::time_point start_ = Clock::now(), last_ = Clock::time_point{};
 };
 
 struct Unit {
-  long cell, index, first_seed, count;
+  long cell = 0, index = 0, first_seed = 0, count = 0;
+};
+
+// A computed batch: per unit its outcomes and traced-seed trajectories.
+struct BatchResult {
+  std::vector<Unit> units;
+  std::deque<SeedOutcomes> outcomes;
+  std::deque<SeedTraces> traces;
 };
 
 // Seeds per backend call: enough packs to keep every thread (or a GPU) busy even when each cell
 // has only a few seeds.
 constexpr long kBatchSeeds = 4096;
 constexpr size_t kBatchUnits = 256;
+
+// Messages between ranks. A worker's every message asks for one more batch; the root answers each
+// with kAssign (units to run, none = stop).
+enum Tag : int { kRequest = 1, kResults = 2, kCancelled = 3, kAssign = 4 };
+// Batches each worker has queued beyond the one it is running, so it never waits for the root.
+constexpr int kWorkerPrefetch = 2;
+
+void put(ByteWriter& w, const Unit& u) {
+  w.put(u.cell), w.put(u.index), w.put(u.first_seed), w.put(u.count);
+}
+void get(ByteReader& r, Unit& u) { r.get(u.cell), r.get(u.index), r.get(u.first_seed), r.get(u.count); }
+
+std::vector<char> encode_units(const std::vector<Unit>& units) {
+  ByteWriter w;
+  w.put(static_cast<long>(units.size()));
+  for (const Unit& u : units) put(w, u);
+  return std::move(w.bytes());
+}
+
+std::vector<Unit> decode_units(const std::vector<char>& bytes) {
+  ByteReader r(bytes);
+  long n = 0;
+  r.get(n);
+  std::vector<Unit> units(static_cast<size_t>(n));
+  for (Unit& u : units) get(r, u);
+  return units;
+}
+
+std::vector<char> encode_results(const BatchResult& b) {
+  ByteWriter w;
+  w.put(static_cast<long>(b.units.size()));
+  for (size_t i = 0; i < b.units.size(); ++i) {
+    put(w, b.units[i]);
+    const SeedOutcomes& o = b.outcomes[i];
+    w.put(o.first_seed), w.put(o.count), w.put(o.r);
+    w.put(o.status), w.put(o.final_loss), w.put(o.excess), w.put(o.final_grad_norm), w.put(o.uniformity_cv);
+    w.put(o.order_kendall), w.put(o.steps_to_tol), w.put(o.hit_step), w.put(o.basin_converged), w.put(o.basin_closer);
+    const SeedTraces& t = b.traces[i];
+    w.put(t.first_seed), w.put(t.count), w.put(t.steps), w.put(t.r), w.put(t.depth);
+    w.put(t.loss), w.put(t.alignment), w.put(t.effective_rank), w.put(t.delta1_norm), w.put(t.delta2_norm);
+    w.put(t.sv), w.put(t.core_diag), w.put(t.factor_norm), w.put(t.delta1), w.put(t.delta2);
+    w.put(static_cast<long>(t.init_factors.size()));
+    for (size_t k = 0; k < t.init_factors.size(); ++k) w.put(t.init_factors[k]), w.put(t.final_factors[k]);
+  }
+  return std::move(w.bytes());
+}
+
+BatchResult decode_results(const std::vector<char>& bytes) {
+  ByteReader r(bytes);
+  long n = 0;
+  r.get(n);
+  BatchResult b;
+  for (long i = 0; i < n; ++i) {
+    get(r, b.units.emplace_back());
+    SeedOutcomes& o = b.outcomes.emplace_back();
+    r.get(o.first_seed), r.get(o.count), r.get(o.r);
+    r.get(o.status), r.get(o.final_loss), r.get(o.excess), r.get(o.final_grad_norm), r.get(o.uniformity_cv);
+    r.get(o.order_kendall), r.get(o.steps_to_tol), r.get(o.hit_step), r.get(o.basin_converged), r.get(o.basin_closer);
+    SeedTraces& t = b.traces.emplace_back();
+    r.get(t.first_seed), r.get(t.count), r.get(t.steps), r.get(t.r), r.get(t.depth);
+    r.get(t.loss), r.get(t.alignment), r.get(t.effective_rank), r.get(t.delta1_norm), r.get(t.delta2_norm);
+    r.get(t.sv), r.get(t.core_diag), r.get(t.factor_norm), r.get(t.delta1), r.get(t.delta2);
+    long factors = 0;
+    r.get(factors);
+    t.init_factors.resize(static_cast<size_t>(factors));
+    t.final_factors.resize(static_cast<size_t>(factors));
+    for (long k = 0; k < factors; ++k) r.get(t.init_factors[k]), r.get(t.final_factors[k]);
+  }
+  return b;
+}
 
 OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   OutputLayout layout;
@@ -121,6 +200,272 @@ RunAttributes run_attributes(const Experiment& ex, const std::string& backend) {
   return a;
 }
 
+// One invocation of `specsweep run` on one rank.
+class Run {
+ public:
+  Run(const Experiment& ex, const RunOptions& options)
+      : ex_(ex), options_(options), cluster_(Cluster::instance()),
+        backend_(make_backend(options.backend, BackendOptions{options.threads, &g_stop})),
+        layout_(output_layout(ex, make_cell_problem(ex.cells.front(), 0))) {
+    summary_.backend = backend_->name();
+    summary_.out_path = options.out_path;
+  }
+
+  RunSummary execute() {
+    if (cluster_.size() == 1) {
+      open_file();
+      for (size_t next = 0; next < pending_.size() && !g_stop;) {
+        const std::vector<Unit> batch = take_batch(pending_, next);
+        try {
+          store(compute(batch));
+        } catch (const Cancelled&) {
+          break;
+        }
+      }
+      return finish();
+    }
+    if (cluster_.root()) {
+      open_file_everywhere();
+      coordinate();
+      return finish();
+    }
+    if (!file_opened_everywhere()) return summary_;
+    work();
+    summary_.interrupted_by = g_signal.load();
+    return summary_;
+  }
+
+ private:
+  // Root: creates or resumes the run file and lists the units still to run.
+  void open_file() {
+    const RunAttributes attrs = run_attributes(ex_, backend_->name());
+    const bool resuming = options_.resume && RunFile::partial_exists(options_.out_path);
+    file_.emplace(resuming ? RunFile::resume(options_.out_path, layout_, attrs)
+                           : RunFile::create(options_.out_path, layout_, attrs));
+    const long seeds = layout_.seeds, per_unit = layout_.unit_seeds;
+    const long units_per_cell = (seeds + per_unit - 1) / per_unit;
+    total_units_ = layout_.cells * units_per_cell;
+    for (long c = 0; c < layout_.cells; ++c)
+      for (long u = 0; u < units_per_cell; ++u) {
+        if (file_->unit_done(c, u)) {
+          ++summary_.units_resumed;
+          continue;
+        }
+        pending_.push_back({c, u, u * per_unit, std::min(per_unit, seeds - u * per_unit)});
+      }
+    if (options_.shuffle_units != 0)
+      std::shuffle(pending_.begin(), pending_.end(), std::mt19937_64(options_.shuffle_units));
+    for (const Unit& u : pending_) ++units_left_[u.cell];
+    if (resuming && !options_.quiet)
+      fmt::print(stderr, "resuming {}: {} of {} units already done\n", options_.out_path, summary_.units_resumed,
+                 total_units_);
+    progress_.emplace(options_.quiet, total_units_, double(per_unit) * ex_.cells.front().run.steps);
+  }
+
+  // Root under MPI: opens the file, then tells every rank whether that worked (an error on the
+  // root alone must not leave the others waiting).
+  void open_file_everywhere() {
+    std::vector<char> status(1, 0);
+    try {
+      open_file();
+    } catch (const InputError&) {
+      status[0] = kExitInput;
+      cluster_.broadcast(status);
+      throw;
+    } catch (...) {
+      status[0] = kExitRuntime;
+      cluster_.broadcast(status);
+      throw;
+    }
+    cluster_.broadcast(status);
+  }
+  bool file_opened_everywhere() {
+    std::vector<char> status;
+    cluster_.broadcast(status);
+    if (status.at(0) != 0) std::exit(status[0]);  // the root reports the error
+    return true;
+  }
+
+  static std::vector<Unit> take_batch(const std::vector<Unit>& from, size_t& next) {
+    std::vector<Unit> batch;
+    long seeds = 0;
+    while (next < from.size() && batch.size() < kBatchUnits && (batch.empty() || seeds < kBatchSeeds)) {
+      batch.push_back(from[next++]);
+      seeds += batch.back().count;
+    }
+    return batch;
+  }
+
+  const CellProblem& problem(long cell) {
+    auto it = problems_.find(cell);
+    if (it == problems_.end())
+      it = problems_.emplace(cell, make_cell_problem(ex_.cells[cell], static_cast<std::uint32_t>(cell))).first;
+    return it->second;
+  }
+
+  // Runs a batch through the backend (throws Cancelled when interrupted).
+  BatchResult compute(const std::vector<Unit>& units) {
+    BatchResult b;
+    b.units = units;
+    std::vector<WorkItem> items;
+    for (const Unit& u : units) {
+      const CellProblem& cp = problem(u.cell);
+      b.outcomes.emplace_back().resize(u.first_seed, u.count, cp.shape.r);
+      const long traced_end = std::min<long>(u.first_seed + u.count, layout_.traced);
+      b.traces.emplace_back().resize(u.first_seed, std::max(0L, traced_end - u.first_seed), cp);
+      items.push_back({&cp, u.first_seed, u.count, &b.outcomes.back(), &b.traces.back()});
+    }
+    const auto t0 = Clock::now();
+    backend_->run(items);
+    summary_.backend_seconds += seconds_since(t0);
+    return b;
+  }
+
+  // Root: writes a batch's results and marks its units done (each flushed before its mark).
+  void store(const BatchResult& b) {
+    for (size_t i = 0; i < b.units.size(); ++i) {
+      const Unit& u = b.units[i];
+      if (!targets_written_[u.cell]) {
+        file_->write_target(u.cell, problem(u.cell).target);
+        targets_written_[u.cell] = true;
+      }
+      file_->write_outcomes(u.cell, b.outcomes[i]);
+      if (b.traces[i].count > 0) file_->write_traces(u.cell, b.traces[i]);
+      file_->mark_unit_done(u.cell, u.index);
+      summary_.seed_steps += double(u.count) * ex_.cells[u.cell].run.steps;
+      if (--units_left_[u.cell] == 0) problems_.erase(u.cell);  // the cell is done
+    }
+    summary_.units_run += static_cast<long>(b.units.size());
+    progress_->update(summary_.units_resumed + summary_.units_run, summary_.seed_steps);
+  }
+
+  // Root under MPI: hands out batches (one shared queue, or per-rank shares with the static
+  // schedule), stores what workers send back, and runs batches itself in between.
+  void coordinate() {
+    const int workers = cluster_.size() - 1;
+    std::vector<std::vector<Unit>> queue(static_cast<size_t>(cluster_.size()));
+    std::vector<size_t> next(queue.size(), 0);
+    if (options_.mpi_schedule == MpiSchedule::static_blocks) {
+      // Contiguous blocks of the unit list, one per rank.
+      const size_t per = (pending_.size() + queue.size() - 1) / queue.size();
+      for (size_t i = 0; i < pending_.size(); ++i) queue[i / per].push_back(pending_[i]);
+    }
+    auto queue_of = [&](int rank) -> std::vector<Unit>& {
+      return options_.mpi_schedule == MpiSchedule::static_blocks ? queue[rank] : pending_;
+    };
+    auto next_of = [&](int rank) -> size_t& {
+      return options_.mpi_schedule == MpiSchedule::static_blocks ? next[rank] : next[0];
+    };
+    std::vector<long> in_flight(queue.size(), 0), requests(queue.size(), 0);
+    auto worker_done = [&](int w) { return requests[w] >= kWorkerPrefetch && in_flight[w] == 0 && stopping_for(w); };
+    auto all_done = [&] {
+      for (int w = 1; w <= workers; ++w)
+        if (!worker_done(w)) return false;
+      return true;
+    };
+    stop_all_ = false;
+    auto reply = [&](int w) {
+      std::vector<Unit> batch;
+      if (!stop_all_ && !g_stop) batch = take_batch(queue_of(w), next_of(w));
+      in_flight[w] += !batch.empty();
+      if (batch.empty()) stopped_[w] = true;
+      cluster_.send(w, kAssign, encode_units(batch));
+    };
+    auto handle = [&] {
+      int source = 0, tag = 0;
+      const std::vector<char> bytes = cluster_.receive(source, tag);
+      ++requests[source];
+      if (tag == kResults) {
+        --in_flight[source];
+        store(decode_results(bytes));
+      } else if (tag == kCancelled) {
+        --in_flight[source];
+        stop_all_ = true;  // a worker was interrupted: the whole job stops
+      }
+      reply(source);
+    };
+    for (;;) {
+      while (cluster_.message_waiting()) handle();
+      const bool own_work = !stop_all_ && !g_stop && next_of(0) < queue_of(0).size();
+      if (own_work) {
+        const std::vector<Unit> batch = take_batch(queue_of(0), next_of(0));
+        try {
+          store(compute(batch));
+        } catch (const Cancelled&) {
+          stop_all_ = true;
+        }
+        continue;
+      }
+      if (all_done()) break;
+      handle();
+    }
+    if (stop_all_ && g_signal == 0) g_signal = SIGTERM;
+  }
+  bool stopping_for(int w) const { return stopped_.count(w) != 0 && stopped_.at(w); }
+
+  // A worker rank: asks for batches, runs them, sends the results back.
+  void work() {
+    long outstanding = 0;
+    for (int i = 0; i < kWorkerPrefetch; ++i, ++outstanding) cluster_.send(0, kRequest, {});
+    while (outstanding > 0) {
+      int source = 0, tag = 0;
+      const std::vector<Unit> batch = decode_units(cluster_.receive(source, tag));
+      --outstanding;
+      if (batch.empty()) continue;
+      ++outstanding;
+      if (g_stop) {
+        cluster_.send(0, kCancelled, {});
+        continue;
+      }
+      try {
+        const BatchResult b = compute(batch);
+        for (const Unit& u : batch) summary_.seed_steps += double(u.count) * ex_.cells[u.cell].run.steps;
+        summary_.units_run += static_cast<long>(batch.size());
+        cluster_.send(0, kResults, encode_results(b));
+        if (problems_.size() > 64) problems_.clear();  // rebuilt on demand; bounds memory in long sweeps
+      } catch (const Cancelled&) {
+        cluster_.send(0, kCancelled, {});
+      }
+    }
+  }
+
+  // Root: keeps the partial when interrupted; otherwise computes the statistics from the file's
+  // complete per-seed data (independent of unit order, ranks and resume) and commits.
+  RunSummary finish() {
+    if (g_stop || stop_all_) {
+      file_->keep_partial();
+      summary_.interrupted_by = g_signal.load() != 0 ? g_signal.load() : SIGTERM;
+      summary_.seconds = seconds_since(start_);
+      return summary_;
+    }
+    for (long c = 0; c < layout_.cells; ++c) {
+      const CellProblem cp = make_cell_problem(ex_.cells[c], static_cast<std::uint32_t>(c));
+      if (!targets_written_[c]) file_->write_target(c, cp.target);
+      file_->write_summary(c, cell_statistics(file_->read_outcomes(c), file_->read_traces(c, cp), cp.modes));
+    }
+    file_->commit();
+    summary_.seconds = seconds_since(start_);
+    return summary_;
+  }
+
+  const Experiment& ex_;
+  const RunOptions& options_;
+  Cluster& cluster_;
+  std::unique_ptr<Backend> backend_;
+  OutputLayout layout_;
+  std::optional<RunFile> file_;
+  std::vector<Unit> pending_;
+  long total_units_ = 0;
+  std::map<long, long> units_left_;
+  std::map<long, bool> targets_written_;
+  std::map<long, CellProblem> problems_;  // cells in flight, built on demand
+  std::map<int, bool> stopped_;
+  bool stop_all_ = false;
+  std::optional<Progress> progress_;
+  RunSummary summary_;
+  Clock::time_point start_ = Clock::now();
+};
+
 }  // namespace
 
 long unit_seeds(long seeds) { return std::min<long>(seeds, 4096); }
@@ -130,103 +475,8 @@ std::string default_output_path(const std::string& config_path) {
 }
 
 RunSummary run_experiment(const Experiment& ex, const RunOptions& options) {
-  const auto start = Clock::now();
   StopSignals signals;
-  auto backend = make_backend(options.backend, BackendOptions{options.threads, &g_stop});
-  const long cells = static_cast<long>(ex.cells.size());
-  const CellProblem first = make_cell_problem(ex.cells.front(), 0);
-  const OutputLayout layout = output_layout(ex, first);
-  const RunAttributes attrs = run_attributes(ex, backend->name());
-  const bool resuming = options.resume && RunFile::partial_exists(options.out_path);
-  RunFile file = resuming ? RunFile::resume(options.out_path, layout, attrs)
-                          : RunFile::create(options.out_path, layout, attrs);
-
-  const long seeds = layout.seeds, per_unit = layout.unit_seeds;
-  const long units_per_cell = (seeds + per_unit - 1) / per_unit;
-  std::vector<Unit> pending;
-  RunSummary summary;
-  summary.backend = backend->name();
-  summary.out_path = options.out_path;
-  for (long c = 0; c < cells; ++c)
-    for (long u = 0; u < units_per_cell; ++u) {
-      if (file.unit_done(c, u)) {
-        ++summary.units_resumed;
-        continue;
-      }
-      pending.push_back({c, u, u * per_unit, std::min(per_unit, seeds - u * per_unit)});
-    }
-  if (options.shuffle_units != 0) std::shuffle(pending.begin(), pending.end(), std::mt19937_64(options.shuffle_units));
-  std::vector<long> units_left(cells, 0);
-  for (const Unit& u : pending) ++units_left[u.cell];
-  if (resuming && !options.quiet)
-    fmt::print(stderr, "resuming {}: {} of {} units already done\n", options.out_path, summary.units_resumed,
-               cells * units_per_cell);
-
-  const double steps = ex.cells.front().run.steps;
-  Progress progress(options.quiet, cells * units_per_cell, double(per_unit) * steps);
-  // Problems of the cells in flight, built on demand (a sweep may have many cells).
-  std::map<long, CellProblem> problems;
-  auto problem = [&](long c) -> const CellProblem& {
-    auto it = problems.find(c);
-    if (it == problems.end()) {
-      it = problems.emplace(c, make_cell_problem(ex.cells[c], static_cast<std::uint32_t>(c))).first;
-      file.write_target(c, it->second.target);
-    }
-    return it->second;
-  };
-
-  for (size_t next = 0; next < pending.size() && !g_stop;) {
-    // A batch: consecutive pending units up to kBatchSeeds seeds.
-    std::vector<Unit> batch;
-    long batch_seeds = 0;
-    while (next < pending.size() && batch.size() < kBatchUnits && (batch.empty() || batch_seeds < kBatchSeeds)) {
-      batch.push_back(pending[next++]);
-      batch_seeds += batch.back().count;
-    }
-    std::deque<SeedOutcomes> outcomes;
-    std::deque<SeedTraces> traces;
-    std::vector<WorkItem> items;
-    for (const Unit& u : batch) {
-      const CellProblem& cp = problem(u.cell);
-      outcomes.emplace_back().resize(u.first_seed, u.count, cp.shape.r);
-      const long traced_end = std::min<long>(u.first_seed + u.count, layout.traced);
-      traces.emplace_back().resize(u.first_seed, std::max(0L, traced_end - u.first_seed), cp);
-      items.push_back({&cp, u.first_seed, u.count, &outcomes.back(), &traces.back()});
-    }
-    const auto t0 = Clock::now();
-    try {
-      backend->run(items);
-    } catch (const Cancelled&) {
-      break;
-    }
-    summary.backend_seconds += seconds_since(t0);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      file.write_outcomes(batch[i].cell, outcomes[i]);
-      if (traces[i].count > 0) file.write_traces(batch[i].cell, traces[i]);
-      file.mark_unit_done(batch[i].cell, batch[i].index);
-      summary.seed_steps += double(batch[i].count) * steps;
-    }
-    summary.units_run += static_cast<long>(batch.size());
-    for (const Unit& u : batch)
-      if (--units_left[u.cell] == 0) problems.erase(u.cell);  // the cell is done
-    progress.update(summary.units_resumed + summary.units_run, summary.seed_steps);
-  }
-
-  if (g_stop) {
-    file.keep_partial();
-    summary.interrupted_by = g_signal.load();
-    summary.seconds = seconds_since(start);
-    return summary;
-  }
-
-  // Statistics from the file's complete per-seed data: independent of unit order and resume.
-  for (long c = 0; c < cells; ++c) {
-    const CellProblem cp = make_cell_problem(ex.cells[c], static_cast<std::uint32_t>(c));
-    file.write_summary(c, cell_statistics(file.read_outcomes(c), file.read_traces(c, cp), cp.modes));
-  }
-  file.commit();
-  summary.seconds = seconds_since(start);
-  return summary;
+  return Run(ex, options).execute();
 }
 
 }  // namespace specsweep

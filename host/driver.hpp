@@ -7,6 +7,10 @@
 
 namespace specsweep {
 
+// How the root rank shares work units among MPI ranks: a queue that hands out the next batch to
+// whichever rank asks (balances cells of different cost), or one contiguous block per rank.
+enum class MpiSchedule { dynamic, static_blocks };
+
 struct RunOptions {
   std::string out_path;
   std::string backend = "auto";
@@ -16,6 +20,7 @@ struct RunOptions {
   // Testing aid: run the pending units in a random order drawn from this seed (0: in order). The
   // output must not depend on it.
   unsigned long shuffle_units = 0;
+  MpiSchedule mpi_schedule = MpiSchedule::dynamic;
 };
 
 struct RunSummary {

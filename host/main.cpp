@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cluster.hpp"
 #include "config.hpp"
 #include "driver.hpp"
 #include "errors.hpp"
@@ -43,6 +44,7 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
   if (options.out_path.empty()) options.out_path = default_output_path(config_path);
   check_output_path(options.out_path);
   const RunSummary summary = run_experiment(experiment, options);
+  if (!Cluster::instance().root()) return summary.interrupted_by != 0 ? 128 + summary.interrupted_by : 0;
   if (summary.interrupted_by != 0) {
     fmt::print(stderr, "specsweep: interrupted by signal {}; {} units written to {}.partial (continue with --resume)\n",
                summary.interrupted_by, summary.units_resumed + summary.units_run, options.out_path);
@@ -95,6 +97,9 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--quiet", options.quiet, "Print only errors");
   run->add_option("--shuffle-units", options.shuffle_units, "Testing: run work units in a random order (seed)")
       ->group("Testing");
+  std::string schedule = "dynamic";
+  run->add_option("--mpi-schedule", schedule, "Under MPI: dynamic (a queue on rank 0) or static (a block per rank)")
+      ->check(CLI::IsMember({"dynamic", "static"}));
 
   auto* validate = app.add_subcommand("validate", "Check a config and print it fully resolved");
   validate->add_option("config", config_path, "Experiment config (TOML)")->required();
@@ -117,7 +122,10 @@ int run_cli(int argc, char** argv) {
     app.exit(e);
     return kExitInput;
   }
-  if (run->parsed()) return run_command(config_path, overrides, options);
+  if (run->parsed()) {
+    options.mpi_schedule = schedule == "static" ? MpiSchedule::static_blocks : MpiSchedule::dynamic;
+    return run_command(config_path, overrides, options);
+  }
   if (validate->parsed()) {
     const Experiment ex = load_experiment(config_path, overrides);
     std::fputs(ex.to_toml().c_str(), stdout);

@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libcli11-dev libtomlplusplus-dev libfmt-dev libhdf5-dev librandom123-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-h5py python3-matplotlib
 )
 missing=()
