@@ -43,6 +43,7 @@ Cluster::Cluster() {
 }
 
 Cluster::~Cluster() {
+  complete_posted();
 #if defined(SPECSWEEP_WITH_MPI)
   if (initialized_mpi_) MPI_Finalize();
 #endif
@@ -55,6 +56,31 @@ void Cluster::send(int dest, int tag, const std::vector<char>& bytes) const {
   (void)dest, (void)tag, (void)bytes;
   throw RuntimeFailure("MPI messaging in a build without MPI");
 #endif
+}
+
+void Cluster::post(int dest, int tag, std::vector<char> bytes) {
+#if defined(SPECSWEEP_WITH_MPI)
+  posted_.push_back(std::move(bytes));
+  auto* request = new MPI_Request;
+  MPI_Isend(posted_.back().data(), static_cast<int>(posted_.back().size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD,
+            request);
+  requests_.push_back(request);
+#else
+  (void)dest, (void)tag, (void)bytes;
+  throw RuntimeFailure("MPI messaging in a build without MPI");
+#endif
+}
+
+void Cluster::complete_posted() {
+#if defined(SPECSWEEP_WITH_MPI)
+  for (void* r : requests_) {
+    auto* request = static_cast<MPI_Request*>(r);
+    MPI_Wait(request, MPI_STATUS_IGNORE);
+    delete request;
+  }
+#endif
+  requests_.clear();
+  posted_.clear();
 }
 
 std::vector<char> Cluster::receive(int& source, int& tag) const {

@@ -22,6 +22,11 @@ class Cluster {
 
   // Point-to-point byte messages; a message is (tag, bytes).
   void send(int dest, int tag, const std::vector<char>& bytes) const;
+  // Starts a send and returns at once, keeping the bytes until it completes: a large message is
+  // delivered only when the receiver asks for it, and the sender need not wait for that.
+  void post(int dest, int tag, std::vector<char> bytes);
+  // Waits for every posted send.
+  void complete_posted();
   // Blocks for the next message from any rank; returns its source and tag.
   std::vector<char> receive(int& source, int& tag) const;
   // Whether a message is waiting (then receive() returns it without blocking).
@@ -36,6 +41,8 @@ class Cluster {
   Cluster();
   int rank_ = 0, size_ = 1, local_rank_ = 0;
   bool initialized_mpi_ = false;
+  std::vector<std::vector<char>> posted_;
+  std::vector<void*> requests_;  // MPI_Request handles, owned here
 };
 
 // Append-only byte buffer for messages, and its reader.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -231,6 +232,7 @@ class Run {
     }
     if (!file_opened_everywhere()) return summary_;
     work();
+    summary_.backend_seconds = backend_seconds_;
     summary_.interrupted_by = g_signal.load();
     return summary_;
   }
@@ -255,6 +257,12 @@ class Run {
       }
     if (options_.shuffle_units != 0)
       std::shuffle(pending_.begin(), pending_.end(), std::mt19937_64(options_.shuffle_units));
+    // Under MPI, batches small enough that every rank gets many: the tail of the run, where ranks
+    // wait for the last batches, stays short.
+    long pending_seeds = 0;
+    for (const Unit& u : pending_) pending_seeds += u.count;
+    if (cluster_.size() > 1)
+      batch_seeds_ = std::clamp<long>(pending_seeds / (16L * cluster_.size()), 1, kBatchSeeds);
     for (const Unit& u : pending_) ++units_left_[u.cell];
     if (resuming && !options_.quiet)
       fmt::print(stderr, "resuming {}: {} of {} units already done\n", options_.out_path, summary_.units_resumed,
@@ -286,10 +294,16 @@ class Run {
     return true;
   }
 
-  static std::vector<Unit> take_batch(const std::vector<Unit>& from, size_t& next) {
+  // The next batch from a queue. Under MPI batches shrink as the queue empties (guided
+  // self-scheduling), so the ranks finish together instead of one waiting on another's last batch.
+  std::vector<Unit> take_batch(const std::vector<Unit>& from, size_t& next) const {
     std::vector<Unit> batch;
     long seeds = 0;
-    while (next < from.size() && batch.size() < kBatchUnits && (batch.empty() || seeds < kBatchSeeds)) {
+    const size_t remaining = from.size() - next;
+    const size_t max_units =
+        cluster_.size() > 1 ? std::clamp<size_t>(remaining / (4 * size_t(cluster_.size())), 1, kBatchUnits)
+                            : kBatchUnits;
+    while (next < from.size() && batch.size() < max_units && (batch.empty() || seeds < batch_seeds_)) {
       batch.push_back(from[next++]);
       seeds += batch.back().count;
     }
@@ -303,13 +317,22 @@ class Run {
     return it->second;
   }
 
-  // Runs a batch through the backend (throws Cancelled when interrupted).
-  BatchResult compute(const std::vector<Unit>& units) {
+  // The problems of a batch's cells, built on this (the calling) thread.
+  std::vector<const CellProblem*> problems_of(const std::vector<Unit>& units) {
+    std::vector<const CellProblem*> out;
+    for (const Unit& u : units) out.push_back(&problem(u.cell));
+    return out;
+  }
+
+  // Runs a batch through the backend (throws Cancelled when interrupted). Touches no shared
+  // state but the backend, so the root can run it on a thread of its own.
+  BatchResult compute(const std::vector<Unit>& units, const std::vector<const CellProblem*>& problems) {
     BatchResult b;
     b.units = units;
     std::vector<WorkItem> items;
-    for (const Unit& u : units) {
-      const CellProblem& cp = problem(u.cell);
+    for (size_t i = 0; i < units.size(); ++i) {
+      const Unit& u = units[i];
+      const CellProblem& cp = *problems[i];
       b.outcomes.emplace_back().resize(u.first_seed, u.count, cp.shape.r);
       const long traced_end = std::min<long>(u.first_seed + u.count, layout_.traced);
       b.traces.emplace_back().resize(u.first_seed, std::max(0L, traced_end - u.first_seed), cp);
@@ -317,9 +340,10 @@ class Run {
     }
     const auto t0 = Clock::now();
     backend_->run(items);
-    summary_.backend_seconds += seconds_since(t0);
+    backend_seconds_ += seconds_since(t0);
     return b;
   }
+  BatchResult compute(const std::vector<Unit>& units) { return compute(units, problems_of(units)); }
 
   // Root: writes a batch's results and marks its units done (each flushed before its mark).
   void store(const BatchResult& b) {
@@ -384,13 +408,21 @@ class Run {
       }
       reply(source);
     };
+    // Workers' first requests before the root's own work, so no worker starts idle.
+    for (long initial = 0; initial < long(workers) * kWorkerPrefetch; ++initial) handle();
+    // The root's own batches run on a second thread while this one (the only one that calls MPI
+    // or HDF5) keeps answering the workers, so they never wait for the root to finish a batch.
     for (;;) {
       while (cluster_.message_waiting()) handle();
       const bool own_work = !stop_all_ && !g_stop && next_of(0) < queue_of(0).size();
       if (own_work) {
         const std::vector<Unit> batch = take_batch(queue_of(0), next_of(0));
+        std::future<BatchResult> own =
+            std::async(std::launch::async, [this, batch, cells = problems_of(batch)] { return compute(batch, cells); });
+        while (own.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready)
+          while (cluster_.message_waiting()) handle();
         try {
-          store(compute(batch));
+          store(own.get());
         } catch (const Cancelled&) {
           stop_all_ = true;
         }
@@ -405,6 +437,10 @@ class Run {
 
   // A worker rank: asks for batches, runs them, sends the results back.
   void work() {
+    struct CompletePosted {
+      Cluster& c;
+      ~CompletePosted() { c.complete_posted(); }
+    } complete{cluster_};
     long outstanding = 0;
     for (int i = 0; i < kWorkerPrefetch; ++i, ++outstanding) cluster_.send(0, kRequest, {});
     while (outstanding > 0) {
@@ -421,7 +457,10 @@ class Run {
         const BatchResult b = compute(batch);
         for (const Unit& u : batch) summary_.seed_steps += double(u.count) * ex_.cells[u.cell].run.steps;
         summary_.units_run += static_cast<long>(batch.size());
-        cluster_.send(0, kResults, encode_results(b));
+        // Posted, not sent: the root takes it between its own batches while this rank goes on
+        // with the batch it has queued.
+        cluster_.complete_posted();
+        cluster_.post(0, kResults, encode_results(b));
         if (problems_.size() > 64) problems_.clear();  // rebuilt on demand; bounds memory in long sweeps
       } catch (const Cancelled&) {
         cluster_.send(0, kCancelled, {});
@@ -432,6 +471,7 @@ class Run {
   // Root: keeps the partial when interrupted; otherwise computes the statistics from the file's
   // complete per-seed data (independent of unit order, ranks and resume) and commits.
   RunSummary finish() {
+    summary_.backend_seconds = backend_seconds_;
     if (g_stop || stop_all_) {
       file_->keep_partial();
       summary_.interrupted_by = g_signal.load() != 0 ? g_signal.load() : SIGTERM;
@@ -455,7 +495,9 @@ class Run {
   OutputLayout layout_;
   std::optional<RunFile> file_;
   std::vector<Unit> pending_;
+  double backend_seconds_ = 0;  // written by whichever thread runs compute(), read after it
   long total_units_ = 0;
+  long batch_seeds_ = kBatchSeeds;
   std::map<long, long> units_left_;
   std::map<long, bool> targets_written_;
   std::map<long, CellProblem> problems_;  // cells in flight, built on demand
