@@ -86,6 +86,9 @@ class Backend {
 
 struct BackendOptions {
   int threads = 0;  // 0: the runtime's default
+  // The node-local rank under MPI (0 otherwise): a GPU backend uses device local_rank % count, so
+  // one rank per GPU works whether each rank sees one device (Slurm --gpus-per-task) or all.
+  int local_rank = 0;
   // When set and raised (e.g. by SIGINT), a backend abandons its call as soon as it can and throws
   // Cancelled.
   const std::atomic<bool>* cancel = nullptr;

@@ -206,7 +206,7 @@ class Run {
  public:
   Run(const Experiment& ex, const RunOptions& options)
       : ex_(ex), options_(options), cluster_(Cluster::instance()),
-        backend_(make_backend(options.backend, BackendOptions{options.threads, &g_stop})),
+        backend_(make_backend(options.backend, BackendOptions{options.threads, cluster_.local_rank(), &g_stop})),
         layout_(output_layout(ex, make_cell_problem(ex.cells.front(), 0))) {
     summary_.backend = backend_->name();
     summary_.out_path = options.out_path;
