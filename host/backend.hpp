@@ -33,6 +33,23 @@ struct SeedOutcomes {
   void resize(long first, long n, int rank);
 };
 
+// Visits every per-seed array of SeedOutcomes as f(name, array, values per seed), in the order of
+// the /outcome datasets (named alike): one list serves allocation, the run file and the messages
+// between MPI ranks.
+template <class Outcomes, class F>
+void for_each_outcome_array(Outcomes& o, F&& f) {
+  f("status", o.status, 1);
+  f("final_loss", o.final_loss, 1);
+  f("excess", o.excess, 1);
+  f("final_grad_norm", o.final_grad_norm, 1);
+  f("uniformity_cv", o.uniformity_cv, 1);
+  f("order_kendall", o.order_kendall, 1);
+  f("basin_converged", o.basin_converged, 1);
+  f("basin_closer", o.basin_closer, 1);
+  f("steps_to_tol", o.steps_to_tol, 1);
+  f("hit_step", o.hit_step, o.r);
+}
+
 // Record-step traces of the traced seeds [first_seed, first_seed + count): arrays are
 // count x T x ... (T = number of record steps). Depth-2 quantities (delta*) are NaN otherwise;
 // core_diag entries beyond the target's modes are NaN.
@@ -49,6 +66,22 @@ struct SeedTraces {
 
   void resize(long first, long n, const CellProblem& cp);
 };
+
+// Visits every per-record-step array of SeedTraces as f(name, array, values per seed and step)
+// (the initial and final factors are separate).
+template <class Traces, class F>
+void for_each_trace_array(Traces& t, F&& f) {
+  f("loss", t.loss, 1);
+  f("alignment", t.alignment, 1);
+  f("effective_rank", t.effective_rank, 1);
+  f("delta1_norm", t.delta1_norm, 1);
+  f("delta2_norm", t.delta2_norm, 1);
+  f("sv", t.sv, t.r);
+  f("core_diag", t.core_diag, t.r);
+  f("factor_norm", t.factor_norm, t.depth);
+  f("delta1", t.delta1, t.r * t.r);
+  f("delta2", t.delta2, t.r * t.r);
+}
 
 // The status of a finished seed (DESIGN section 3), in order: diverged, converged, stalled,
 // unconverged. relative_grad_norm is the final ||grad f||_F / ||M||_F.

@@ -136,12 +136,10 @@ std::vector<char> encode_results(const BatchResult& b) {
     put(w, b.units[i]);
     const SeedOutcomes& o = b.outcomes[i];
     w.put(o.first_seed), w.put(o.count), w.put(o.r);
-    w.put(o.status), w.put(o.final_loss), w.put(o.excess), w.put(o.final_grad_norm), w.put(o.uniformity_cv);
-    w.put(o.order_kendall), w.put(o.steps_to_tol), w.put(o.hit_step), w.put(o.basin_converged), w.put(o.basin_closer);
+    for_each_outcome_array(o, [&w](const char*, const auto& values, int) { w.put(values); });
     const SeedTraces& t = b.traces[i];
     w.put(t.first_seed), w.put(t.count), w.put(t.steps), w.put(t.r), w.put(t.depth);
-    w.put(t.loss), w.put(t.alignment), w.put(t.effective_rank), w.put(t.delta1_norm), w.put(t.delta2_norm);
-    w.put(t.sv), w.put(t.core_diag), w.put(t.factor_norm), w.put(t.delta1), w.put(t.delta2);
+    for_each_trace_array(t, [&w](const char*, const std::vector<double>& values, int) { w.put(values); });
     w.put(static_cast<long>(t.init_factors.size()));
     for (size_t k = 0; k < t.init_factors.size(); ++k) w.put(t.init_factors[k]), w.put(t.final_factors[k]);
   }
@@ -157,12 +155,10 @@ BatchResult decode_results(const std::vector<char>& bytes) {
     get(r, b.units.emplace_back());
     SeedOutcomes& o = b.outcomes.emplace_back();
     r.get(o.first_seed), r.get(o.count), r.get(o.r);
-    r.get(o.status), r.get(o.final_loss), r.get(o.excess), r.get(o.final_grad_norm), r.get(o.uniformity_cv);
-    r.get(o.order_kendall), r.get(o.steps_to_tol), r.get(o.hit_step), r.get(o.basin_converged), r.get(o.basin_closer);
+    for_each_outcome_array(o, [&r](const char*, auto& values, int) { r.get(values); });
     SeedTraces& t = b.traces.emplace_back();
     r.get(t.first_seed), r.get(t.count), r.get(t.steps), r.get(t.r), r.get(t.depth);
-    r.get(t.loss), r.get(t.alignment), r.get(t.effective_rank), r.get(t.delta1_norm), r.get(t.delta2_norm);
-    r.get(t.sv), r.get(t.core_diag), r.get(t.factor_norm), r.get(t.delta1), r.get(t.delta2);
+    for_each_trace_array(t, [&r](const char*, std::vector<double>& values, int) { r.get(values); });
     long factors = 0;
     r.get(factors);
     t.init_factors.resize(static_cast<size_t>(factors));

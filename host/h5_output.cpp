@@ -932,6 +932,11 @@ void expect_size(const std::string& where, const char* name, const V& v, hsize_t
                          std::to_string(expected));
 }
 
+// The HDF5 memory type of a vector's elements.
+hid_t native_type(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
+hid_t native_type(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
+hid_t native_type(const std::vector<double>&) { return H5T_NATIVE_DOUBLE; }
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -1363,29 +1368,12 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
     bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
                 r = to_hsize(layout_.r);
-  expect_size(where, "status", o.status, count);
-  expect_size(where, "final_loss", o.final_loss, count);
-  expect_size(where, "excess", o.excess, count);
-  expect_size(where, "final_grad_norm", o.final_grad_norm, count);
-  expect_size(where, "uniformity_cv", o.uniformity_cv, count);
-  expect_size(where, "order_kendall", o.order_kendall, count);
-  expect_size(where, "basin_converged", o.basin_converged, count);
-  expect_size(where, "basin_closer", o.basin_closer, count);
-  expect_size(where, "steps_to_tol", o.steps_to_tol, count);
-  expect_size(where, "hit_step", o.hit_step, count * r);
-  const std::vector<hsize_t> start{c, first}, shape{1, count};
-  const hid_t f64 = H5T_NATIVE_DOUBLE;
-  impl_->write("/outcome/status", H5T_NATIVE_INT8, start, shape, o.status.data());
-  impl_->write("/outcome/final_loss", f64, start, shape, o.final_loss.data());
-  impl_->write("/outcome/excess", f64, start, shape, o.excess.data());
-  impl_->write("/outcome/final_grad_norm", f64, start, shape, o.final_grad_norm.data());
-  impl_->write("/outcome/uniformity_cv", f64, start, shape, o.uniformity_cv.data());
-  impl_->write("/outcome/order_kendall", f64, start, shape, o.order_kendall.data());
-  impl_->write("/outcome/basin_converged", f64, start, shape, o.basin_converged.data());
-  impl_->write("/outcome/basin_closer", f64, start, shape, o.basin_closer.data());
-  impl_->write("/outcome/steps_to_tol", H5T_NATIVE_INT32, start, shape, o.steps_to_tol.data());
-  impl_->write("/outcome/hit_step", H5T_NATIVE_INT32, {c, first, 0}, {1, count, r},
-               o.hit_step.data());
+  for_each_outcome_array(o, [&](const char* name, const auto& values, int per_seed) {
+    expect_size(where, name, values, per_seed == 1 ? count : count * r);
+    const std::string path = std::string("/outcome/") + name;
+    if (per_seed == 1) impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
+    else impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+  });
 }
 
 SeedOutcomes RunFile::read_outcomes(long cell) const {
@@ -1397,17 +1385,11 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   o.resize(0, layout_.seeds, layout_.r);
   const hsize_t c = to_hsize(cell), S = to_hsize(layout_.seeds), r = to_hsize(layout_.r);
   const std::vector<hsize_t> start{c, 0}, shape{1, S};
-  const hid_t f64 = H5T_NATIVE_DOUBLE;
-  impl_->read("/outcome/status", H5T_NATIVE_INT8, start, shape, o.status.data());
-  impl_->read("/outcome/final_loss", f64, start, shape, o.final_loss.data());
-  impl_->read("/outcome/excess", f64, start, shape, o.excess.data());
-  impl_->read("/outcome/final_grad_norm", f64, start, shape, o.final_grad_norm.data());
-  impl_->read("/outcome/uniformity_cv", f64, start, shape, o.uniformity_cv.data());
-  impl_->read("/outcome/order_kendall", f64, start, shape, o.order_kendall.data());
-  impl_->read("/outcome/basin_converged", f64, start, shape, o.basin_converged.data());
-  impl_->read("/outcome/basin_closer", f64, start, shape, o.basin_closer.data());
-  impl_->read("/outcome/steps_to_tol", H5T_NATIVE_INT32, start, shape, o.steps_to_tol.data());
-  impl_->read("/outcome/hit_step", H5T_NATIVE_INT32, {c, 0, 0}, {1, S, r}, o.hit_step.data());
+  for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
+    const std::string path = std::string("/outcome/") + name;
+    if (per_seed == 1) impl_->read(path, native_type(values), start, shape, values.data());
+    else impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+  });
   return o;
 }
 

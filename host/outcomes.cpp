@@ -3,6 +3,7 @@
 // writes what it measured.
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "backend.hpp"
 
@@ -21,16 +22,13 @@ void SeedOutcomes::resize(long first, long n, int rank) {
   count = n;
   r = rank;
   const std::size_t c = to_size(n);
-  status.assign(c, static_cast<std::int8_t>(Status::unconverged));
-  final_loss.assign(c, kNaN);
-  excess.assign(c, kNaN);
-  final_grad_norm.assign(c, kNaN);
-  uniformity_cv.assign(c, kNaN);
-  order_kendall.assign(c, kNaN);
-  basin_converged.assign(c, kNaN);
-  basin_closer.assign(c, kNaN);
-  steps_to_tol.assign(c, -1);
-  hit_step.assign(c * to_size(rank), -1);
+  for_each_outcome_array(*this, [c](const char*, auto& values, int per_seed) {
+    using T = typename std::decay_t<decltype(values)>::value_type;
+    const std::size_t size = c * to_size(per_seed);
+    if constexpr (std::is_floating_point_v<T>) values.assign(size, kNaN);
+    else if constexpr (std::is_same_v<T, std::int8_t>) values.assign(size, static_cast<T>(Status::unconverged));
+    else values.assign(size, T(-1));  // step counts: never
+  });
 }
 
 void SeedTraces::resize(long first, long n, const CellProblem& cp) {
@@ -39,17 +37,10 @@ void SeedTraces::resize(long first, long n, const CellProblem& cp) {
   steps = static_cast<int>(cp.record_steps.size());
   r = cp.shape.r;
   depth = cp.shape.depth;
-  const std::size_t c = to_size(n), t = to_size(steps), rr = to_size(r);
-  loss.assign(c * t, kNaN);
-  alignment.assign(c * t, kNaN);
-  effective_rank.assign(c * t, kNaN);
-  delta1_norm.assign(c * t, kNaN);
-  delta2_norm.assign(c * t, kNaN);
-  sv.assign(c * t * rr, kNaN);
-  core_diag.assign(c * t * rr, kNaN);
-  factor_norm.assign(c * t * to_size(depth), kNaN);
-  delta1.assign(c * t * rr * rr, kNaN);
-  delta2.assign(c * t * rr * rr, kNaN);
+  const std::size_t c = to_size(n), t = to_size(steps);
+  for_each_trace_array(*this, [c, t](const char*, std::vector<double>& values, int per_step) {
+    values.assign(c * t * to_size(per_step), kNaN);
+  });
   init_factors.resize(to_size(depth));
   final_factors.resize(to_size(depth));
   for (int k = 0; k < depth; ++k) {
