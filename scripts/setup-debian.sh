@@ -7,6 +7,11 @@ packages=(
   libcli11-dev libtomlplusplus-dev libfmt-dev libhdf5-dev librandom123-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
+  # A one-node Slurm for tests/test_slurm.py (scripts/slurm-local.sh): the daemons, munge, and the
+  # plugins (mpi_pmix_v4 dlopens libpmix.so from libpmix-dev). Installing starts no Slurm daemon:
+  # their init scripts do nothing without /etc/slurm/slurm.conf (slurm-local.sh writes it), and in
+  # containers policy-rc.d usually forbids starting services; a munged started here is reused.
+  slurm-wlm slurm-wlm-basic-plugins munge libpmix-dev
   python3 python3-numpy python3-h5py python3-matplotlib
 )
 missing=()

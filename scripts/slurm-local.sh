@@ -74,9 +74,11 @@ SlurmUser=slurm
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-# A requeued job may start again only after the step credential lifetime (default 120 s); 30 s
-# keeps the requeue tests quick.
-AuthInfo=cred_expire=30
+# A requeued job may start again only after the step credential lifetime (default 120 s), and
+# then waits for the next scheduling pass (backfill every 30 s, main loop every 60 s by default):
+# with 10 s and the 5 s passes below a requeued job restarts 12-15 s later (30 s and the defaults:
+# 55-60 s), which keeps the requeue tests quick.
+AuthInfo=cred_expire=10
 StateSaveLocation=$STATE
 SlurmdSpoolDir=$SPOOL
 SlurmctldPidFile=$RUN/slurmctld.pid
@@ -91,6 +93,7 @@ TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SchedulerType=sched/backfill
+SchedulerParameters=bf_interval=5,sched_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=$(mpi_default)
