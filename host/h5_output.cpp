@@ -932,6 +932,15 @@ void expect_size(const std::string& where, const char* name, const V& v, hsize_t
                          std::to_string(expected));
 }
 
+// A write of seeds [first, first + count) of `cell` must lie inside the file's C x `seeds` block.
+void check_block(const std::string& where, const std::string& what, long cell, long cells, long first, long count,
+                 long seeds) {
+  if (cell < 0 || cell >= cells) bad_block(where, what + " cell " + std::to_string(cell) + " out of range");
+  if (first < 0 || count < 0 || first + count > seeds)
+    bad_block(where, what + " seeds [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                         ") outside [0, " + std::to_string(seeds) + ")");
+}
+
 // The HDF5 memory type of a vector's elements.
 hid_t native_type(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
 hid_t native_type(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
@@ -1358,12 +1367,7 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
   const std::string& where = impl_->where;
-  if (cell < 0 || cell >= layout_.cells)
-    bad_block(where, "outcome cell " + std::to_string(cell) + " out of range");
-  if (o.first_seed < 0 || o.count < 0 || o.first_seed + o.count > layout_.seeds)
-    bad_block(where, "outcome seeds [" + std::to_string(o.first_seed) + ", " +
-                         std::to_string(o.first_seed + o.count) + ") outside [0, " +
-                         std::to_string(layout_.seeds) + ")");
+  check_block(where, "outcome", cell, layout_.cells, o.first_seed, o.count, layout_.seeds);
   if (o.r != layout_.r)
     bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
@@ -1422,12 +1426,7 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
   const std::string& where = impl_->where;
-  if (cell < 0 || cell >= layout_.cells)
-    bad_block(where, "trace cell " + std::to_string(cell) + " out of range");
-  if (t.first_seed < 0 || t.count < 0 || t.first_seed + t.count > layout_.traced)
-    bad_block(where, "traced seeds [" + std::to_string(t.first_seed) + ", " +
-                         std::to_string(t.first_seed + t.count) + ") outside [0, " +
-                         std::to_string(layout_.traced) + ")");
+  check_block(where, "trace", cell, layout_.cells, t.first_seed, t.count, layout_.traced);
   if (t.steps != static_cast<int>(layout_.record_steps.size()) || t.r != layout_.r ||
       t.depth != layout_.depth)
     bad_block(where, "traces are T=" + std::to_string(t.steps) + " r=" + std::to_string(t.r) +
