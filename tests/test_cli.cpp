@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "temp_dir_test.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -29,15 +31,8 @@ Result run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-class Cli : public ::testing::Test {
+class Cli : public specsweep::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("specsweep_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) const {
     const fs::path p = dir_ / name;
     std::ofstream(p) << text;
@@ -47,7 +42,6 @@ class Cli : public ::testing::Test {
     return "[problem]\nm = 8\nn = 6\nrank = 2\n[problem.target]\nspectrum = [2.0, 1.0]\n"
            "[run]\nsteps = 20\nseeds = 10\n" + extra;
   }
-  fs::path dir_;
 };
 
 TEST_F(Cli, VersionAndValidate) {

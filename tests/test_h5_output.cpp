@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir_test.hpp"
 #include "backend.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
@@ -490,21 +491,8 @@ std::string file_bytes(const std::string& path) {
 }
 
 // A fresh directory per test (tests may run in parallel processes).
-class RunFileTest : public ::testing::Test {
+class RunFileTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("specsweep_h5_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(dir_, fs::perms::owner_all, ec);
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::vector<std::string> listing() const {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(dir_))
@@ -513,7 +501,6 @@ class RunFileTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir_test.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
 #include "report.hpp"
@@ -98,22 +99,8 @@ CellStatistics statistics(long cell) {
   return s;
 }
 
-class ReportTest : public ::testing::Test {
+class ReportTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("specsweep_report_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(dir_, fs::perms::owner_all, ec);
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // The sweep file: every unit of cells 0..2 done and summarized, cell 3 untouched.
   std::string write_sweep(bool commit = true) {
     const std::string file_path = path("run.h5");
@@ -136,7 +123,6 @@ class ReportTest : public ::testing::Test {
     return commit ? file_path : file_path + ".partial";
   }
 
-  fs::path dir_;
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
