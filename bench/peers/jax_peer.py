@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""JAX performance peer for specsweep: SpecGD / Muon on LoRA-style matrix factorization.
+
+The experiment as a researcher would write it in JAX: a step function for one seed, `jax.vmap`
+over seeds, `lax.scan` over steps, the whole trajectory under `jax.jit`; `jnp.linalg.svd` for the
+exact polar factor. Same workloads (workloads.py), update rules, recorded quantities (loss before
+each update, hitting times from the core diagonal) and JSON line as numpy_peer.py; the initial
+arrays come from the same NumPy draw, so the loss curves agree with the NumPy peer's
+(check_peers.py). Matmuls run at "highest" precision: on a GPU JAX's default lets float32 dots
+use TF32, which would be a different (and cheaper) computation from everyone else's.
+
+Timing: the scan length is part of the compiled program, so the warm-up (warmup_s) compiles and
+runs a WARMUP_STEPS-step trajectory, times a second run of it to estimate a step, and compiles
+the full-length program; then that program runs once, timed until its results are ready.
+--budget SECONDS shortens the timed run to the steps the estimate says fit (seed-steps/s stays
+comparable); "steps" is what ran, "steps_requested" what was asked. Compiled programs are kept,
+so repeated run() calls in one process compile once.
+
+Usage:  python3 jax_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
+                            [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
+                            [--device cpu|cuda] [--budget SECONDS]
+Prints one JSON line; ``run(...)`` returns the same dict.
+"""
+
+import argparse
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
+
+jax.config.update("jax_enable_x64", True)  # honours --dtype float64; every array's dtype is explicit
+jax.config.update("jax_default_matmul_precision", "highest")
+
+WARMUP_STEPS = 2
+
+
+def polar(g, rtol):
+    """Polar factor U V^T of the thin SVD of one matrix, dropping sigma < rtol*sigma_max."""
+    u, s, vh = jnp.linalg.svd(g, full_matrices=False)
+    keep = s > rtol * s[0]  # strict: polar(0) = 0
+    return (u * keep.astype(g.dtype)) @ vh
+
+
+def newton_schulz(g):
+    """jordan5 Newton-Schulz on one matrix, iterating on the small Gram side."""
+    a, b, c = NS_COEFFS
+    norm = jnp.sqrt(jnp.sum(g * g))
+    x = g / jnp.where(norm > 0, norm, 1.0)  # zero stays zero
+    for _ in range(NS_STEPS):
+        if g.shape[0] > g.shape[1]:
+            gram = x.T @ x
+            x = a * x + x @ (b * gram + c * (gram @ gram))
+        else:
+            gram = x @ x.T
+            x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x
+
+
+def trajectory(state, ts, target, ut, v, threshold, optimizer):
+    """All seeds' trajectories over steps ts[:-1]; the loss is recorded before every update and
+    once more at ts[-1]. Returns (loss: len(ts) x seeds, hitting steps: seeds x k)."""
+    rtol = SVD_RTOL[target.dtype.name]
+
+    def measure(fa, fb, tau, t):
+        resid = fa @ fb - target
+        d = jnp.sum((ut @ fa) * (fb @ v).T, axis=1)  # diag of (U^T A)(B V)
+        return resid, 0.5 * jnp.sum(resid * resid), jnp.where((d >= threshold) & (tau < 0), t, tau)
+
+    def step(seed_state, t):  # one seed
+        fa, fb, ba, bb, tau = seed_state
+        resid, loss, tau = measure(fa, fb, tau, t)
+        ga, gb = resid @ fb.T, fa.T @ resid
+        if optimizer == "specgd":
+            da, db = polar(ga, rtol), polar(gb, rtol)
+        else:
+            ba, bb = MOMENTUM * ba + ga, MOMENTUM * bb + gb
+            da, db = newton_schulz(ga + MOMENTUM * ba), newton_schulz(gb + MOMENTUM * bb)  # nesterov
+        return (fa - LR * da, fb - LR * db, ba, bb, tau), loss
+
+    state, loss = lax.scan(jax.vmap(step, in_axes=(0, None)), state, ts[:-1])
+    fa, fb, _, _, tau = state
+    _, last, tau = jax.vmap(measure, in_axes=(0, 0, 0, None))(fa, fb, tau, ts[-1])
+    return jnp.concatenate([loss, last[None]]), tau
+
+
+_jitted = jax.jit(trajectory, static_argnames="optimizer")
+_compiled = {}
+
+
+def compiled(args, optimizer):
+    """The compiled program for these argument shapes, compiling it on first use."""
+    key = (optimizer,) + tuple((a.shape, a.dtype.name, str(a.device)) for a in jax.tree.leaves(args))
+    if key not in _compiled:
+        _compiled[key] = _jitted.lower(*args, optimizer=optimizer).compile()
+    return _compiled[key]
+
+
+def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, workload="kang",
+        device="cpu", budget=None, curves=False):
+    dev = jax.devices("gpu" if device == "cuda" else "cpu")[0]
+    p = problem(workload, seeds, seed)
+    put = lambda x, dt=dtype: jax.device_put(jnp.asarray(x, dtype=dt), dev)
+    consts = tuple(put(x) for x in (p.target, p.ut, p.v, p.threshold))
+    fb = put(p.fb)
+    fa = put(np.zeros((seeds, p.target.shape[0], p.fb.shape[1])))
+    tau = put(np.full((seeds, len(p.threshold)), -1), "int32")
+    state = (fa, fb, jnp.zeros_like(fa), jnp.zeros_like(fb), tau)
+    ts = lambda n: put(np.arange(n + 1), "int32")
+
+    def timed(args):
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(args, optimizer)(*args))
+        return out, time.perf_counter() - start
+
+    start = time.perf_counter()
+    probe = (state, ts(WARMUP_STEPS)) + consts
+    timed(probe)
+    per_step = timed(probe)[1] / WARMUP_STEPS
+    run_steps = steps if budget is None else max(1, min(steps, int(budget / per_step)))
+    args = (state, ts(run_steps)) + consts
+    compiled(args, optimizer)
+    warmup_s = time.perf_counter() - start
+
+    (loss, tau), seconds = timed(args)
+    return summarize("jax", workload, optimizer, dtype, seconds, jax.device_get(loss).astype("float64"),
+                     jax.device_get(tau), curves, device=device, steps_requested=steps,
+                     warmup_s=warmup_s, jax_version=jax.__version__)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--budget", type=float, help="seconds for the timed run (fewer steps if needed)")
+    a = p.parse_args()
+    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, a.workload, a.device,
+                         a.budget)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""PyTorch performance peer for specsweep: SpecGD / Muon on LoRA-style matrix factorization.
+
+The experiment as a researcher would write it in PyTorch: every seed's factors stacked along a
+leading seed axis, batched matmul (`@` on 3-D tensors is bmm), `torch.linalg.svd` for the exact
+polar factor, and optionally `torch.compile` on the step function. Same workloads (workloads.py),
+update rules, recorded quantities (loss before each update, hitting times from the core
+diagonal) and JSON line as numpy_peer.py; the initial arrays come from the same NumPy draw, so
+the loss curves agree with the NumPy peer's (check_peers.py).
+
+Timing: a warm-up of WARMUP_STEPS steps first (CUDA context, cuBLAS/cuSOLVER handles, compilation
+with --compile), reported as warmup_s, then the whole run from the initial point, with the device
+synchronized before the clock stops. --budget SECONDS shortens the timed run to the steps the
+warm-up's last step says fit (seed-steps/s stays comparable); "steps" is what ran,
+"steps_requested" what was asked.
+
+Usage:  python3 torch_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
+                              [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
+                              [--device cpu|cuda] [--compile] [--budget SECONDS]
+Prints one JSON line; ``run(...)`` returns the same dict.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
+
+WARMUP_STEPS = 2  # the first pays for initialization (and compilation), the second is timed
+RTOL = {getattr(torch, name): rtol for name, rtol in SVD_RTOL.items()}
+
+
+def polar(g, rtol):
+    """Batched polar factor U V^T of the thin SVD, dropping sigma < rtol*sigma_max."""
+    u, s, vh = torch.linalg.svd(g, full_matrices=False)
+    keep = s > rtol * s[..., :1]  # strict: polar(0) = 0
+    return (u * keep.unsqueeze(-2).to(g.dtype)) @ vh
+
+
+def newton_schulz(g):
+    """Batched jordan5 Newton-Schulz, iterating on the small Gram side."""
+    a, b, c = NS_COEFFS
+    norm = g.square().sum((-2, -1), keepdim=True).sqrt()
+    x = g / torch.where(norm > 0, norm, 1.0)  # zero stays zero
+    tall = g.shape[-2] > g.shape[-1]
+    for _ in range(NS_STEPS):
+        if tall:
+            gram = x.mT @ x
+            x = a * x + x @ (b * gram + c * (gram @ gram))
+        else:
+            gram = x @ x.mT
+            x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x
+
+
+def measure(fa, fb, tau, t, target, ut, v, threshold):
+    """Residual, per-seed loss and updated hitting steps at step t (a 0-d tensor)."""
+    resid = fa @ fb - target
+    loss = 0.5 * resid.square().sum((1, 2))
+    d = ((ut @ fa) * (fb @ v).mT).sum(-1)  # diag of (U^T A)(B V)
+    tau = torch.where((d >= threshold) & (tau < 0), t, tau)
+    return resid, loss, tau
+
+
+def specgd_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold):
+    resid, loss, tau = measure(fa, fb, tau, t, target, ut, v, threshold)
+    rtol = RTOL[fa.dtype]
+    fa_new = fa - LR * polar(resid @ fb.mT, rtol)
+    fb_new = fb - LR * polar(fa.mT @ resid, rtol)
+    return fa_new, fb_new, ba, bb, tau, loss
+
+
+def muon_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold):
+    resid, loss, tau = measure(fa, fb, tau, t, target, ut, v, threshold)
+    ga, gb = resid @ fb.mT, fa.mT @ resid
+    ba, bb = MOMENTUM * ba + ga, MOMENTUM * bb + gb
+    fa_new = fa - LR * newton_schulz(ga + MOMENTUM * ba)  # nesterov
+    fb_new = fb - LR * newton_schulz(gb + MOMENTUM * bb)
+    return fa_new, fb_new, ba, bb, tau, loss
+
+
+STEPS = {"specgd": specgd_step, "muon": muon_step}
+# dynamic=False: one specialized graph per workload shape, as a researcher's single-shape script
+# gets; compiled once per process and reused by repeated run() calls.
+COMPILED = {name: torch.compile(fn, dynamic=False) for name, fn in STEPS.items()}
+
+
+def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, workload="kang",
+        device="cpu", compile=False, budget=None, curves=False):
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # FP32 means FP32 (the SGEMM ceiling too)
+    p = problem(workload, seeds, seed)
+    dt = getattr(torch, dtype)
+    as_t = lambda x: torch.tensor(x, dtype=dt, device=device)  # copies: p is shared
+    consts = tuple(as_t(x) for x in (p.target, p.ut, p.v, p.threshold))
+    step = (COMPILED if compile else STEPS)[optimizer]
+    ts = torch.arange(steps + 1, dtype=torch.int32, device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def initial_state():
+        fb = as_t(p.fb)
+        fa = torch.zeros(seeds, p.target.shape[0], fb.shape[1], dtype=dt, device=device)
+        tau = torch.full((seeds, len(p.threshold)), -1, dtype=torch.int32, device=device)
+        return fa, fb, torch.zeros_like(fa), torch.zeros_like(fb), tau
+
+    def trajectory(state, n):
+        fa, fb, ba, bb, tau = state
+        loss = torch.empty(n + 1, seeds, dtype=dt, device=device)
+        for t in range(n):
+            fa, fb, ba, bb, tau, loss[t] = step(fa, fb, ba, bb, tau, ts[t], *consts)
+        _, loss[n], tau = measure(fa, fb, tau, ts[n], *consts)
+        return loss, tau
+
+    start = time.perf_counter()
+    state = initial_state()
+    for t in range(WARMUP_STEPS):
+        sync()
+        last = time.perf_counter()
+        state = step(*state[:5], ts[t], *consts)[:5]
+    sync()
+    now = time.perf_counter()
+    warmup_s, per_step = now - start, now - last
+
+    run_steps = steps if budget is None else max(1, min(steps, int(budget / per_step)))
+    state = initial_state()
+    sync()
+    start = time.perf_counter()
+    loss, tau = trajectory(state, run_steps)
+    sync()
+    seconds = time.perf_counter() - start
+    return summarize("torch-compile" if compile else "torch", workload, optimizer, dtype, seconds,
+                     loss.double().cpu().numpy(), tau.cpu().numpy(), curves, device=device,
+                     steps_requested=steps, warmup_s=warmup_s, torch_version=torch.__version__)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--compile", action="store_true", help="torch.compile the step function")
+    p.add_argument("--budget", type=float, help="seconds for the timed run (fewer steps if needed)")
+    a = p.parse_args()
+    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, a.workload, a.device,
+                         a.compile, a.budget)))
+
+
+if __name__ == "__main__":
+    main()
