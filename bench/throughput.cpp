@@ -17,21 +17,37 @@ namespace {
 
 using namespace specsweep;
 
-// Workloads by name: the issue's settings, as config overrides of the Kang problem.
-const std::map<std::string, std::string> kWorkloads = {
-    {"kang-specgd-exact", "kind = \"specgd\"\nlr = 0.01\northogonalizer = \"exact\""},
-    {"kang-muon-jordan5",
+// The issue's workloads (bench/peers/workloads.py describes the same ones for the peers): LoRA
+// init, lr 0.01, a problem and an optimizer each, named "<problem>-<optimizer>".
+const std::map<std::string, std::string> kProblems = {
+    {"kang", "m = 60\nn = 70\nrank = 5\n[problem.target]\nspectrum = [5.0, 4.0, 3.0, 2.0, 1.0]"},
+    {"medium",
+     "m = 256\nn = 256\nrank = 16\n[problem.target]\n"
+     "spectrum = { kind = \"geometric\", max = 1.0, condition = 10.0, count = 16 }"},
+    {"large",
+     "m = 1024\nn = 1024\nrank = 64\n[problem.target]\n"
+     "spectrum = { kind = \"geometric\", max = 1.0, condition = 10.0, count = 64 }"},
+};
+const std::map<std::string, std::string> kOptimizers = {
+    {"specgd-exact", "kind = \"specgd\"\nlr = 0.01\northogonalizer = \"exact\""},
+    {"muon-jordan5",
      "kind = \"muon\"\nlr = 0.01\northogonalizer = \"newton_schulz\"\nns_coefficients = \"jordan5\"\nns_steps = 5"},
 };
 
-std::string kang_config(const std::string& optimizer, long seeds, int steps, const std::string& precision) {
+// Every "<problem>-<optimizer>" pair.
+std::vector<std::string> workload_names() {
+  std::vector<std::string> names;
+  for (const auto& [p, _] : kProblems)
+    for (const auto& [o, _2] : kOptimizers) names.push_back(p + "-" + o);
+  return names;
+}
+
+std::string config(const std::string& workload, long seeds, int steps,
+                   const std::string& precision) {
+  const auto dash = workload.find('-');
   return fmt::format(R"(
 [problem]
-m = 60
-n = 70
-rank = 5
-[problem.target]
-spectrum = [5.0, 4.0, 3.0, 2.0, 1.0]
+{}
 [init]
 factors = ["zero", "gaussian"]
 scale = 1e-3
@@ -45,7 +61,8 @@ precision = "{}"
 traced_seeds = 0
 every = {}
 )",
-                     optimizer, steps, seeds, precision, steps);
+                     kProblems.at(workload.substr(0, dash)),
+                     kOptimizers.at(workload.substr(dash + 1)), steps, seeds, precision, steps);
 }
 
 // Peak FP32 FMA throughput of all threads: independent FMA chains on register-resident vectors.
@@ -80,16 +97,12 @@ double measure_fp32_peak_gflops(int threads) {
 
 int main(int argc, char** argv) {
   CLI::App app{"specsweep throughput benchmark"};
-  std::vector<std::string> workloads = {"kang-specgd-exact", "kang-muon-jordan5"};
+  std::vector<std::string> names = {"kang-specgd-exact", "kang-muon-jordan5"};
   long seeds = 1024;
   int steps = 400, repeat = 5, threads = omp_get_max_threads();
   std::string backend = "cpu", precision = "fp32";
   bool peak = true;
-  app.add_option("--workload", workloads, "Workloads to run")->check(CLI::IsMember([] {
-    std::vector<std::string> k;
-    for (const auto& [name, _] : kWorkloads) k.push_back(name);
-    return k;
-  }()));
+  app.add_option("--workload", names, "Workloads to run")->check(CLI::IsMember(workload_names()));
   app.add_option("--seeds", seeds);
   app.add_option("--steps", steps);
   app.add_option("--repeat", repeat);
@@ -102,8 +115,8 @@ int main(int argc, char** argv) {
   if (peak)
     fmt::print("{{\"measure\": \"fp32_fma_peak\", \"threads\": {}, \"gflops\": {:.1f}}}\n", threads,
                measure_fp32_peak_gflops(threads));
-  for (const auto& name : workloads) {
-    const Config cfg = parse_config(kang_config(kWorkloads.at(name), seeds, steps, precision), name);
+  for (const auto& name : names) {
+    const Config cfg = parse_config(config(name, seeds, steps, precision), name);
     const CellProblem cp = make_cell_problem(cfg, 0);
     auto be = make_backend(backend, BackendOptions{threads});
     std::vector<double> times;
