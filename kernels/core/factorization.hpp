@@ -63,15 +63,14 @@ struct EvalResult {
   V w_norm2;  // ||W||_F^2
 };
 
-// Loss and gradient G (concatenated like F) at F. When diag_out is not null, also the core
-// diagonal d_i = (U^T W V)_ii, i < modes (needs 2 * modes * r extra scratch in diag_work).
+// Loss and gradient G (concatenated like F) at F.
 //   G_1 = F_1 (R_2 R_2^T) - M R_2^T
 //   G_k = (L_{k-1}^T L_{k-1}) F_k (R_{k+1} R_{k+1}^T) - L_{k-1}^T (M R_{k+1}^T)
 //   G_L = (L_{L-1}^T L_{L-1}) F_L - L_{L-1}^T M
 // plus l2 F_k; the target enters only through L products with M (one per factor).
-template <class V, class T>
-SPECSWEEP_HD EvalResult<V> evaluate(const Shape& sh, const TargetView<T>& tg, T l2, const V* F, V* G,
-                                    V* work, V* diag_out = nullptr, V* diag_work = nullptr) {
+template <class T, class PF, class P>
+SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>& tg, T l2, PF F, P G, P work) {
+  using V = LaneOf<P>;
   const int L = sh.depth, m = sh.m, n = sh.n, r = sh.r;
   const EvalLayout lay(sh);
   auto Fk = [&](int k) { return F + sh.offset(k); };
@@ -79,12 +78,12 @@ SPECSWEEP_HD EvalResult<V> evaluate(const Shape& sh, const TargetView<T>& tg, T 
   // right(k) = F_k ... F_L for k = 1..L-1 (0-based factor k), stored at block k-1.
   auto right = [&](int k) { return work + lay.right + (k - 1) * r * n; };
   auto left = [&](int k) { return work + lay.left + k * m * r; };  // F_0 ... F_k, k = 0..L-2
-  V* mrt = work + lay.mrt;
-  V* S0 = work + lay.small;
-  V* S1 = S0 + r * r;
-  V* S2 = S1 + r * r;
-  V* S3 = S2 + r * r;
-  V* ltm = work + lay.ltm;
+  P mrt = work + lay.mrt;
+  P S0 = work + lay.small;
+  P S1 = S0 + r * r;
+  P S2 = S1 + r * r;
+  P S3 = S2 + r * r;
+  P ltm = work + lay.ltm;
 
   copy(r * n, Fk(L - 1), right(L - 1));
   for (int k = L - 2; k >= 1; --k) gemm_nn(r, n, r, Fk(k), right(k + 1), right(k));
@@ -126,26 +125,29 @@ SPECSWEEP_HD EvalResult<V> evaluate(const Shape& sh, const TargetView<T>& tg, T 
     penalty *= T(0.5) * l2;
   }
 
-  if (diag_out != nullptr) {
-    // d_i = (U^T F_1)_{i,:} . (R_2 V)_{:,i}
-    const int q = tg.modes;
-    V* utf = diag_work;     // q x r
-    V* rv = utf + q * r;    // r x q
-    gemm_tn(q, r, m, tg.U, Fk(0), utf);
-    gemm_nn(r, q, n, right(1), tg.Vb, rv);
-    for (int i = 0; i < q; ++i) {
-      V d = V(T(0));
-      for (int j = 0; j < r; ++j) d += utf[i * r + j] * rv[j * q + i];
-      diag_out[i] = d;
-    }
-  }
-
   EvalResult<V> res;
   // 1/2||W - M||^2 = 1/2||M||^2 - <M, W> + 1/2||W||^2: exact in exact arithmetic; in floating
   // point its absolute error is ~eps * ||M||^2 (see docs on loss accuracy).
   res.loss = tg.norm2_half - m_dot_w + T(0.5) * w_norm2 + penalty;
   res.w_norm2 = w_norm2;
   return res;
+}
+
+// The core diagonal d_i = (U^T W V)_ii = (U^T F_1)_{i,:} . (R_2 V)_{:,i}, i < modes, with right1 =
+// F_2 ... F_L (as evaluate() leaves it in its workspace). work: 2 * modes * r values.
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD void core_diagonal(const Shape& sh, const TargetView<T>& tg, PF F, PR right1, P diag, P work) {
+  using V = LaneOf<P>;
+  const int m = sh.m, n = sh.n, r = sh.r, q = tg.modes;
+  P utf = work;         // q x r
+  P rv = utf + q * r;   // r x q
+  gemm_tn(q, r, m, tg.U, F, utf);
+  gemm_nn(r, q, n, right1, tg.Vb, rv);
+  for (int i = 0; i < q; ++i) {
+    V d = V(T(0));
+    for (int j = 0; j < r; ++j) d += utf[i * r + j] * rv[j * q + i];
+    diag[i] = d;
+  }
 }
 
 }  // namespace specsweep

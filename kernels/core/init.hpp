@@ -26,10 +26,10 @@ SPECSWEEP_HD constexpr int init_factor_workspace(int rows, int cols) {
 }
 
 // Writes factor k (rows x cols, row-major, double) for one seed. stream is the seed's init stream
-// for this factor.
-SPECSWEEP_HD inline void init_factor(const FactorInit& fi, int k, int depth, int rows, int cols,
-                                     const RandomStream& stream, const SpectralBasis& basis, double* out,
-                                     double* work) {
+// for this factor; out and work are handles to doubles (see LaneOf).
+template <class P>
+SPECSWEEP_HD void init_factor(const FactorInit& fi, int k, int depth, int rows, int cols, const RandomStream& stream,
+                              const SpectralBasis& basis, P out, P work) {
   const int count = rows * cols;
   const double a = fi.scale;
   switch (fi.kind) {
@@ -43,10 +43,10 @@ SPECSWEEP_HD inline void init_factor(const FactorInit& fi, int k, int depth, int
       // Q of the QR of a Gaussian, columns signed so that diag(R) > 0 (Haar distributed).
       const bool tall = rows >= cols;
       const int big = tall ? rows : cols, p = tall ? cols : rows;
-      double* g = work;
-      double* q = g + count;
-      double* rr = q + count;
-      double* tau = rr + p * p;
+      P g = work;
+      P q = g + count;
+      P rr = q + count;
+      P tau = rr + p * p;
       for (int i = 0; i < count; ++i) g[i] = stream.normal(static_cast<std::uint64_t>(i));
       householder_qr(big, p, g, q, rr, tau);
       for (int j = 0; j < p; ++j) {

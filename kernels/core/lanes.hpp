@@ -6,6 +6,8 @@
 // would follow alone: results do not depend on which seeds share a pack.
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "hd.hpp"
 
@@ -20,6 +22,11 @@ struct LaneTraits {
 
 template <class V>
 using ScalarOf = typename LaneTraits<V>::Scalar;
+// The lane value an array handle P refers to. The core takes arrays as handles rather than V*:
+// a plain pointer on the CPU and in the reference tests, or an interleaved view (interleaved.hpp)
+// on the GPU, where neighbouring seeds' copies of an element sit side by side in memory.
+template <class P>
+using LaneOf = std::remove_cv_t<std::remove_reference_t<decltype(std::declval<P>()[0])>>;
 template <class V>
 using MaskOf = typename LaneTraits<V>::Mask;
 

@@ -2,7 +2,8 @@
 // Small dense linear algebra for one seed (or one pack of seeds): row-major matrices of lane values
 // V, with an optional operand of plain scalars (the target M, shared by every seed of a cell).
 // Everything is branch-free in the data (see lanes.hpp), so the same code runs on a GPU thread and
-// across SIMD lanes.
+// across SIMD lanes. Matrices are passed as array handles (P, PA, ...: a V* or an interleaved
+// view, see LaneOf), indexed with [] and offset with +.
 #include "lanes.hpp"
 
 namespace specsweep {
@@ -11,15 +12,18 @@ namespace specsweep {
 // B(p, j) = B[p * b_depth + j * b_col]: the three GEMM forms below share this kernel.
 // Accumulators are register-blocked (BI x BJ independent FMA chains) so the loop is bound by
 // FMA throughput, not latency.
-template <int BI, int BJ, class VC, class VA, class VB>
-SPECSWEEP_HD void gemm_tile(int i0, int j0, int k, const VA* A, int a_row, int a_depth, const VB* B, int b_depth,
-                            int b_col, VC* C, int ldc) {
+template <int BI, int BJ, class PC, class PA, class PB>
+SPECSWEEP_HD void gemm_tile(int i0, int j0, int k, PA A, int a_row, int a_depth, PB B, int b_depth, int b_col, PC C,
+                            int ldc) {
+  using VC = LaneOf<PC>;
+  using VA = LaneOf<PA>;
+  using VB = LaneOf<PB>;
   VC acc[BI][BJ];
   for (int ii = 0; ii < BI; ++ii)
     for (int jj = 0; jj < BJ; ++jj) acc[ii][jj] = VC(0);
   // Walking pointers rather than p * stride products keeps the index arithmetic overflow-free.
-  const VA* a_p = A + static_cast<long>(i0) * a_row;
-  const VB* b_p = B + static_cast<long>(j0) * b_col;
+  auto a_p = A + static_cast<long>(i0) * a_row;
+  auto b_p = B + static_cast<long>(j0) * b_col;
   for (int p = 0; p < k; ++p, a_p += a_depth, b_p += b_depth) {
     VA a[BI];
     VB b[BJ];
@@ -33,17 +37,17 @@ SPECSWEEP_HD void gemm_tile(int i0, int j0, int k, const VA* A, int a_row, int a
 }
 
 // Runs gemm_tile over rows [i_begin, m) in blocks of BI for columns [j0, j0 + BJ).
-template <int BI, int BJ, class VC, class VA, class VB>
-SPECSWEEP_HD int gemm_rows(int i_begin, int m, int j0, int k, const VA* A, int a_row, int a_depth, const VB* B,
-                           int b_depth, int b_col, VC* C, int ldc) {
+template <int BI, int BJ, class PC, class PA, class PB>
+SPECSWEEP_HD int gemm_rows(int i_begin, int m, int j0, int k, PA A, int a_row, int a_depth, PB B, int b_depth,
+                           int b_col, PC C, int ldc) {
   int i = i_begin;
   for (; i + BI <= m; i += BI) gemm_tile<BI, BJ>(i, j0, k, A, a_row, a_depth, B, b_depth, b_col, C, ldc);
   return i;
 }
 
-template <class VC, class VA, class VB>
-SPECSWEEP_HD void gemm_strided(int m, int n, int k, const VA* A, int a_row, int a_depth, const VB* B, int b_depth,
-                               int b_col, VC* C) {
+template <class PC, class PA, class PB>
+SPECSWEEP_HD void gemm_strided(int m, int n, int k, PA A, int a_row, int a_depth, PB B, int b_depth, int b_col,
+                               PC C) {
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     int i = gemm_rows<2, 4>(0, m, j, k, A, a_row, a_depth, B, b_depth, b_col, C, n);
@@ -57,55 +61,56 @@ SPECSWEEP_HD void gemm_strided(int m, int n, int k, const VA* A, int a_row, int 
 }
 
 // C (m x n) = A (m x k) * B (k x n).
-template <class VC, class VA, class VB>
-SPECSWEEP_HD void gemm_nn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+template <class PC, class PA, class PB>
+SPECSWEEP_HD void gemm_nn(int m, int n, int k, PA A, PB B, PC C) {
   gemm_strided(m, n, k, A, k, 1, B, n, 1, C);
 }
 
 // C (m x n) = A^T * B, A (k x m), B (k x n).
-template <class VC, class VA, class VB>
-SPECSWEEP_HD void gemm_tn(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+template <class PC, class PA, class PB>
+SPECSWEEP_HD void gemm_tn(int m, int n, int k, PA A, PB B, PC C) {
   gemm_strided(m, n, k, A, 1, m, B, n, 1, C);
 }
 
 // C (m x n) = A * B^T, A (m x k), B (n x k).
-template <class VC, class VA, class VB>
-SPECSWEEP_HD void gemm_nt(int m, int n, int k, const VA* A, const VB* B, VC* C) {
+template <class PC, class PA, class PB>
+SPECSWEEP_HD void gemm_nt(int m, int n, int k, PA A, PB B, PC C) {
   gemm_strided(m, n, k, A, k, 1, B, 1, k, C);
 }
 
 // G (cols x cols) = A^T A for A (rows x cols).
-template <class V>
-SPECSWEEP_HD void gram_tn(int rows, int cols, const V* A, V* G) {
+template <class PG, class PA>
+SPECSWEEP_HD void gram_tn(int rows, int cols, PA A, PG G) {
   gemm_tn(cols, cols, rows, A, A, G);
 }
 
 // G (rows x rows) = A A^T for A (rows x cols).
-template <class V>
-SPECSWEEP_HD void gram_nt(int rows, int cols, const V* A, V* G) {
+template <class PG, class PA>
+SPECSWEEP_HD void gram_nt(int rows, int cols, PA A, PG G) {
   gemm_nt(rows, rows, cols, A, A, G);
 }
 
-template <class V>
-SPECSWEEP_HD void transpose(int rows, int cols, const V* A, V* At) {
+template <class PA, class PT>
+SPECSWEEP_HD void transpose(int rows, int cols, PA A, PT At) {
   for (int i = 0; i < rows; ++i)
     for (int j = 0; j < cols; ++j) At[j * rows + i] = A[i * cols + j];
 }
 
-template <class V>
-SPECSWEEP_HD void copy(int count, const V* a, V* b) {
+template <class PA, class PB>
+SPECSWEEP_HD void copy(int count, PA a, PB b) {
   for (int i = 0; i < count; ++i) b[i] = a[i];
 }
 
-template <class V, class VB>
-SPECSWEEP_HD V dot(int count, const V* a, const VB* b) {
+template <class PA, class PB>
+SPECSWEEP_HD LaneOf<PA> dot(int count, PA a, PB b) {
+  using V = LaneOf<PA>;
   V acc = V(0);
   for (int i = 0; i < count; ++i) acc += a[i] * b[i];
   return acc;
 }
 
-template <class V>
-SPECSWEEP_HD V frob2(int count, const V* a) {
+template <class P>
+SPECSWEEP_HD LaneOf<P> frob2(int count, P a) {
   return dot(count, a, a);
 }
 
@@ -119,8 +124,9 @@ SPECSWEEP_HD constexpr ScalarOf<V> epsilon_of() {
 // orthonormal columns, R (cols x cols) upper triangular. A is destroyed (it holds the reflectors).
 // Columns that are zero give a zero row in R and still an orthonormal Q column, so rank-deficient
 // inputs are exact. tau holds cols scratch values.
-template <class V>
-SPECSWEEP_HD void householder_qr(int rows, int cols, V* A, V* Q, V* R, V* tau) {
+template <class PA, class PQ, class PR, class PT>
+SPECSWEEP_HD void householder_qr(int rows, int cols, PA A, PQ Q, PR R, PT tau) {
+  using V = LaneOf<PA>;
   using T = ScalarOf<V>;
   for (int j = 0; j < cols; ++j) {
     V norm2 = V(0);
@@ -164,8 +170,9 @@ SPECSWEEP_HD void householder_qr(int rows, int cols, V* A, V* Q, V* R, V* tau) {
 // are skipped per lane once a pair is orthogonal to working precision, so a lane that has
 // converged is left untouched by the sweeps its pack-mates still need: results are independent
 // of the pack. Singular values come out with high relative accuracy (Demmel & Veselic).
-template <class V>
-SPECSWEEP_HD void jacobi_svd(int p, V* B, V* Vm, int max_sweeps = 40) {
+template <class PB, class PV>
+SPECSWEEP_HD void jacobi_svd(int p, PB B, PV Vm, int max_sweeps = 40) {
+  using V = LaneOf<PB>;
   using T = ScalarOf<V>;
   const T tol = epsilon_of<V>() * T(p);
   for (int i = 0; i < p * p; ++i) Vm[i] = V(T(0));
@@ -205,8 +212,9 @@ SPECSWEEP_HD void jacobi_svd(int p, V* B, V* Vm, int max_sweeps = 40) {
 
 // Splits the Jacobi output columns B = U diag(sigma) into sigma (p) and unit columns (in place).
 // Zero columns give sigma = 0 and a zero column.
-template <class V>
-SPECSWEEP_HD void normalize_columns(int rows, int p, V* B, V* sigma) {
+template <class PB, class PS>
+SPECSWEEP_HD void normalize_columns(int rows, int p, PB B, PS sigma) {
+  using V = LaneOf<PB>;
   using T = ScalarOf<V>;
   for (int j = 0; j < p; ++j) {
     V n2 = V(0);
@@ -220,8 +228,9 @@ SPECSWEEP_HD void normalize_columns(int rows, int p, V* B, V* sigma) {
 }
 
 // Sorts sigma descending in place (a branch-free exchange network, lane-wise).
-template <class V>
-SPECSWEEP_HD void sort_descending(int p, V* sigma) {
+template <class P>
+SPECSWEEP_HD void sort_descending(int p, P sigma) {
+  using V = LaneOf<P>;
   for (int pass = 0; pass < p; ++pass) {
     for (int j = pass & 1; j + 1 < p; j += 2) {
       const V a = sigma[j], b = sigma[j + 1];
@@ -241,20 +250,20 @@ SPECSWEEP_HD constexpr int thin_svd_workspace(int rows, int cols) {
 // Thin SVD of any A (rows x cols), p = min(rows, cols): A = U diag(sigma) V^T with U (rows x p),
 // V (cols x p), sigma unsorted. Tall inputs go through Householder QR and Jacobi on the p x p
 // triangle; wide ones through the transpose. A is not modified. work: thin_svd_workspace values.
-template <class V>
-SPECSWEEP_HD void thin_svd(int rows, int cols, const V* A, V* U, V* sigma, V* Vt, V* work) {
+template <class PA, class P>
+SPECSWEEP_HD void thin_svd(int rows, int cols, PA A, P U, P sigma, P Vt, P work) {
   const bool tall = rows >= cols;
   const int p = tall ? cols : rows;
   const int big = tall ? rows : cols;
-  V* Acopy = work;            // big x p
-  V* R = Acopy + big * p;     // p x p
-  V* Vr = R + p * p;          // p x p
-  V* tau = Vr + p * p;        // p
+  P Acopy = work;            // big x p
+  P R = Acopy + big * p;     // p x p
+  P Vr = R + p * p;          // p x p
+  P tau = Vr + p * p;        // p
   if (tall) copy(rows * cols, A, Acopy);
   else transpose(rows, cols, A, Acopy);
   // Left factor of the tall matrix (A or A^T) goes to Q.
-  V* Q = tall ? U : Vt;
-  V* other = tall ? Vt : U;
+  P Q = tall ? U : Vt;
+  P other = tall ? Vt : U;
   householder_qr(big, p, Acopy, Q, R, tau);
   jacobi_svd(p, R, Vr);
   normalize_columns(p, p, R, sigma);

@@ -5,19 +5,19 @@
 
 namespace specsweep {
 
-// Lane values of one record step. Arrays are sized by the caller: sv[r], core_diag[modes],
-// factor_norm[depth], delta1/delta2[r * r] (depth 2 only).
-template <class V>
+// Lane values of one record step. Arrays (handles P, see LaneOf) are sized by the caller: sv[r],
+// core_diag[modes], factor_norm[depth], delta1/delta2[r * r] (depth 2 only).
+template <class V, class P = V*>
 struct RecordMetrics {
   V loss;            // 1/2 ||W - M||^2 + penalty, from the explicit residual
-  V* sv;             // singular values of W, descending
-  V* core_diag;      // (U^T W V)_ii
+  P sv;              // singular values of W, descending
+  P core_diag;       // (U^T W V)_ii
   V alignment;       // ||off(U^T W V)||_F / ||diag(U^T W V)||_F
-  V* factor_norm;    // ||F_k||_F
+  P factor_norm;     // ||F_k||_F
   V delta1_norm;     // ||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2)
   V delta2_norm;     // ||F1^T F1 - F2 F2^T||_F (depth 2)
-  V* delta1;
-  V* delta2;
+  P delta1;
+  P delta2;
   V effective_rank;  // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
 };
 
@@ -25,22 +25,23 @@ struct RecordMetrics {
 SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) {
   const int m = sh.m, n = sh.n, r = sh.r;
   const int big = m > n ? m : n;
-  return m * n + 2 * big * r + 8 * r * r + 2 * r + 2 * thin_svd_workspace(big, r) + r * n;
+  return n + 2 * big * r + 8 * r * r + 2 * r + 2 * thin_svd_workspace(big, r) + r * n;
 }
 
-// 1/2 ||W - M||^2 + penalty from the explicit residual (W = F_1 right1 formed in W_work, m x n):
-// accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form evaluate() uses per step.
-template <class V, class T>
-SPECSWEEP_HD V residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, const V* F, const V* right1,
-                             V* W_work) {
+// 1/2 ||W - M||^2 + penalty from the explicit residual (W = F_1 right1 formed a row at a time in
+// w_row, n values): accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form
+// evaluate() uses per step.
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F, PR right1, P w_row) {
+  using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r;
-  gemm_nn(m, n, r, F, right1, W_work);
   // Row sums, then their sum: rounding grows like m + n rather than m n.
   V res2 = V(T(0));
   for (int i = 0; i < m; ++i) {
+    gemm_nn(1, n, r, F + i * r, right1, w_row);
     V row = V(T(0));
     for (int j = 0; j < n; ++j) {
-      const V d = W_work[i * n + j] - tg.M[i * n + j];
+      const V d = w_row[j] - tg.M[i * n + j];
       row += d * d;
     }
     res2 += row;
@@ -52,26 +53,27 @@ SPECSWEEP_HD V residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, con
 
 // Metrics of the iterate F (concatenated factors). right1 must hold F_2 ... F_L (r x n), as left
 // by evaluate() in its workspace.
-template <class V, class T>
-SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2, const V* F, const V* right1,
-                                 RecordMetrics<V>& out, V* work) {
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2, PF F, PR right1,
+                                 RecordMetrics<LaneOf<P>, P>& out, P work) {
+  using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r, L = sh.depth;
   const int big = m > n ? m : n;
-  V* W = work;                    // m x n
-  V* Q = W + m * n;               // big x r
-  V* tall = Q + big * r;          // big x r
-  V* R1 = tall + big * r;         // r x r
-  V* R2 = R1 + r * r;             // r x r
-  V* B = R2 + r * r;              // r x r
-  V* Vr = B + r * r;              // r x r
-  V* S1 = Vr + r * r;             // r x r
-  V* S2 = S1 + r * r;             // r x r
-  V* C = S2 + r * r;              // r x r (modes x modes)
-  V* tmp = C + r * r;             // r x r
-  V* tau = tmp + r * r;           // r
-  V* sig = tau + r;               // r
-  V* svd_work = sig + r;          // 2 thin_svd workspaces
-  V* rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
+  P W = work;                    // one row of W (n)
+  P Q = W + n;                   // big x r
+  P tall = Q + big * r;          // big x r
+  P R1 = tall + big * r;         // r x r
+  P R2 = R1 + r * r;             // r x r
+  P B = R2 + r * r;              // r x r
+  P Vr = B + r * r;              // r x r
+  P S1 = Vr + r * r;             // r x r
+  P S2 = S1 + r * r;             // r x r
+  P C = S2 + r * r;              // r x r (modes x modes)
+  P tmp = C + r * r;             // r x r
+  P tau = tmp + r * r;           // r
+  P sig = tau + r;               // r
+  P svd_work = sig + r;          // 2 thin_svd workspaces
+  P rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
 
   out.loss = residual_loss(sh, tg, l2, F, right1, W);
   int off = 0;
@@ -121,7 +123,7 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   out.alignment = vsqrt(off2) / vsqrt(diag2);
 
   if (L == 2) {
-    const V* F2 = F + m * r;
+    const auto F2 = F + m * r;
     gram_tn(m, r, F, S1);
     gram_nt(r, n, F2, S2);
     for (int i = 0; i < r * r; ++i) out.delta2[i] = S1[i] - S2[i];
@@ -138,6 +140,33 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     for (int i = 0; i < r * r; ++i) out.delta1[i] = S1[i] - S2[i];
     out.delta1_norm = vsqrt(frob2(r * r, out.delta1));
   }
+}
+
+// Values in one packed record step (pack_record).
+SPECSWEEP_HD constexpr int packed_record_width(int r, int depth) { return 5 + 2 * r + depth + 2 * r * r; }
+
+// Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
+// widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
+// alignment, effective_rank, delta1_norm, delta2_norm, sv[r], core_diag[r], factor_norm[depth],
+// delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond the modes, the deltas
+// for depth != 2) is NaN. Backends pack on the device or per lane and unpack on the host.
+template <class V, class P, class Out>
+SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth, Out out) {
+  using S = LaneOf<Out>;
+  const S nan = std::numeric_limits<S>::quiet_NaN();
+  const bool deltas = depth == 2;
+  int at = 0;
+  auto put = [&](S value) { out[at++] = value; };
+  put(S(lane(m.loss, i)));
+  put(S(lane(m.alignment, i)));
+  put(S(lane(m.effective_rank, i)));
+  put(deltas ? S(lane(m.delta1_norm, i)) : nan);
+  put(deltas ? S(lane(m.delta2_norm, i)) : nan);
+  for (int q = 0; q < r; ++q) put(S(lane(m.sv[q], i)));
+  for (int q = 0; q < r; ++q) put(q < modes ? S(lane(m.core_diag[q], i)) : nan);
+  for (int k = 0; k < depth; ++k) put(S(lane(m.factor_norm[k], i)));
+  for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta1[q], i)) : nan);
+  for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta2[q], i)) : nan);
 }
 
 // ---- Per-seed summaries of the hitting times (scalar, double) ----

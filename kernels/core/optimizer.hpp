@@ -75,10 +75,10 @@ SPECSWEEP_HD inline double shape_scale_factor(ShapeScale s, int rows, int cols) 
 // Update direction D for one factor (rows x cols) at step t (0-based) from its gradient G.
 // state1/state2 are that factor's optimizer buffers (zero at t = 0); work holds
 // orthogonalize_workspace(rows, cols) + rows * cols values.
-template <class V>
-SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, int cols, const V* G, V* state1,
-                                   V* state2, V* D, V* work) {
-  using T = ScalarOf<V>;
+template <class PG, class P>
+SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, int cols, PG G, P state1, P state2,
+                                   P D, P work) {
+  using T = ScalarOf<LaneOf<P>>;
   const int count = rows * cols;
   switch (op.kind) {
     case OptimizerKind::gd:
@@ -89,7 +89,7 @@ SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, i
       return;
     case OptimizerKind::muon: {
       const T beta = T(op.momentum);
-      V* lookahead = work;
+      P lookahead = work;
       for (int i = 0; i < count; ++i) {
         state1[i] = beta * state1[i] + G[i];
         lookahead[i] = op.nesterov ? G[i] + beta * state1[i] : state1[i];

@@ -48,14 +48,15 @@ SPECSWEEP_HD constexpr int orthogonalize_workspace(int rows, int cols) {
 
 // out = U diag(f(sigma)) V^T from the thin SVD, with f applied lane-wise: used by the exact and
 // smoothed polar factors.
-template <class V, class F>
-SPECSWEEP_HD void spectral_map(int rows, int cols, const V* G, V* out, V* work, F f) {
+template <class PG, class P, class F>
+SPECSWEEP_HD void spectral_map(int rows, int cols, PG G, P out, P work, F f) {
+  using V = LaneOf<P>;
   const int p = rows < cols ? rows : cols;
-  V* U = work;
-  V* Vm = U + rows * p;
-  V* sigma = Vm + cols * p;
-  V* scaled = sigma + p;  // U diag(f(sigma)), rows x p
-  V* svd_work = scaled + rows * p;
+  P U = work;
+  P Vm = U + rows * p;
+  P sigma = Vm + cols * p;
+  P scaled = sigma + p;  // U diag(f(sigma)), rows x p
+  P svd_work = scaled + rows * p;
   thin_svd(rows, cols, G, U, sigma, Vm, svd_work);
   V smax = sigma[0];
   for (int j = 1; j < p; ++j) smax = vmax(smax, sigma[j]);
@@ -66,8 +67,9 @@ SPECSWEEP_HD void spectral_map(int rows, int cols, const V* G, V* out, V* work, 
   gemm_nt(rows, cols, p, scaled, Vm, out);
 }
 
-template <class V>
-SPECSWEEP_HD void polar_exact(int rows, int cols, const V* G, V* out, V* work) {
+template <class PG, class P>
+SPECSWEEP_HD void polar_exact(int rows, int cols, PG G, P out, P work) {
+  using V = LaneOf<P>;
   using T = ScalarOf<V>;
   spectral_map(rows, cols, G, out, work, [](V s, V smax) {
     return select(s > polar_rank_cut<T>() * smax, V(T(1)), V(T(0)));
@@ -75,8 +77,9 @@ SPECSWEEP_HD void polar_exact(int rows, int cols, const V* G, V* out, V* work) {
 }
 
 // G (G^T G + eps I)^(-1/2) = U diag(sigma / sqrt(sigma^2 + eps)) V^T.
-template <class V>
-SPECSWEEP_HD void polar_smooth(int rows, int cols, const V* G, V* out, V* work, double eps) {
+template <class PG, class P>
+SPECSWEEP_HD void polar_smooth(int rows, int cols, PG G, P out, P work, double eps) {
+  using V = LaneOf<P>;
   using T = ScalarOf<V>;
   const T e = T(eps);
   spectral_map(rows, cols, G, out, work, [e](V s, V) { return s / vsqrt(s * s + e); });
@@ -85,15 +88,16 @@ SPECSWEEP_HD void polar_smooth(int rows, int cols, const V* G, V* out, V* work, 
 // Newton–Schulz on the small Gram side. X0 = G / (scale ||G||_F): scale-invariant, because
 // gradients near a small initialization are ~1e-9 and an additive epsilon would dominate them;
 // a zero G stays zero.
-template <class V>
-SPECSWEEP_HD void newton_schulz(int rows, int cols, const V* G, V* X, V* work, const NsSchedule& ns) {
+template <class PG, class P>
+SPECSWEEP_HD void newton_schulz(int rows, int cols, PG G, P X, P work, const NsSchedule& ns) {
+  using V = LaneOf<P>;
   using T = ScalarOf<V>;
   const bool tall = rows >= cols;
   const int p = tall ? cols : rows;
-  V* A = work;           // p x p Gram
-  V* A2 = A + p * p;     // p x p
-  V* Poly = A2 + p * p;  // b A + c A^2
-  V* XP = Poly + p * p;  // rows x cols
+  P A = work;           // p x p Gram
+  P A2 = A + p * p;     // p x p
+  P Poly = A2 + p * p;  // b A + c A^2
+  P XP = Poly + p * p;  // rows x cols
   const V norm = vsqrt(frob2(rows * cols, G)) * T(ns.norm_scale);
   const auto nonzero = norm > V(T(0));
   const V inv = select(nonzero, T(1) / select(nonzero, norm, V(T(1))), V(T(0)));
@@ -111,8 +115,8 @@ SPECSWEEP_HD void newton_schulz(int rows, int cols, const V* G, V* X, V* work, c
 }
 
 // out = orth(G) for G (rows x cols); work holds orthogonalize_workspace(rows, cols) values.
-template <class V>
-SPECSWEEP_HD void orthogonalize(const OrthParams& prm, int rows, int cols, const V* G, V* out, V* work) {
+template <class PG, class P>
+SPECSWEEP_HD void orthogonalize(const OrthParams& prm, int rows, int cols, PG G, P out, P work) {
   switch (prm.kind) {
     case OrthKind::exact: polar_exact(rows, cols, G, out, work); break;
     case OrthKind::smooth: polar_smooth(rows, cols, G, out, work, prm.smooth_eps); break;

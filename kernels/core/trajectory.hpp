@@ -24,14 +24,14 @@ struct RunParams {
 
 // Per-lane results of a trajectory. Step indices are stored as lane values (exact below
 // kMaxSteps); -1 means "never".
-template <class V>
+template <class V, class P = V*>
 struct TrajectoryOutcome {
   V final_loss;       // from the explicit residual at the last iterate
   V final_grad_norm;  // ||grad f||_F over all factors at the last iterate
   V steps_to_tol;
   V diverged;         // 1 if the run diverged (non-finite or blow-up), else 0
-  V* hit_step;        // [modes]
-  V* hit_value;       // [modes] d_i at the hitting step
+  P hit_step;         // [modes]
+  P hit_value;        // [modes] d_i at the hitting step
 };
 
 // Offsets (in lane values) of everything one lane-trajectory needs.
@@ -74,9 +74,9 @@ struct EngineLayout {
   }
 };
 
-template <class V>
-SPECSWEEP_HD RecordMetrics<V> metrics_view(const Shape& sh, int modes, V* base) {
-  RecordMetrics<V> m{};
+template <class P>
+SPECSWEEP_HD RecordMetrics<LaneOf<P>, P> metrics_view(const Shape& sh, int modes, P base) {
+  RecordMetrics<LaneOf<P>, P> m{};
   m.sv = base;
   m.core_diag = m.sv + sh.r;
   m.factor_norm = m.core_diag + modes;
@@ -85,20 +85,22 @@ SPECSWEEP_HD RecordMetrics<V> metrics_view(const Shape& sh, int modes, V* base) 
   return m;
 }
 
-// Runs one trajectory per lane from the factors already in arena[layout.F]. The optimizer state
-// must be zero. on_record(index, metrics) is called at each record step with lane-valued metrics.
-template <class V, class T, class OnRecord>
+// Runs one trajectory per lane from the factors already in arena[layout.F] (arena: a handle, see
+// LaneOf). The optimizer state must be zero. on_record(index, metrics) is called at each record
+// step with lane-valued metrics.
+template <class T, class P, class PO, class OnRecord>
 SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const OptimizerParams& op,
-                                 const RunParams& rp, const EngineLayout& lay, V* arena,
-                                 TrajectoryOutcome<V>& out, OnRecord&& on_record) {
+                                 const RunParams& rp, const EngineLayout& lay, P arena,
+                                 TrajectoryOutcome<LaneOf<P>, PO>& out, OnRecord&& on_record) {
+  using V = LaneOf<P>;
   const int L = sh.depth, modes = tg.modes;
-  V* F = arena + lay.F;
-  V* G = arena + lay.G;
-  V* D = arena + lay.D;
-  V* eval_work = arena + lay.eval;
-  V* diag = arena + lay.diag;
-  const V* right1 = eval_work + EvalLayout(sh).right;  // F_2 ... F_L after evaluate()
-  RecordMetrics<V> metrics = metrics_view(sh, modes, arena + lay.metrics);
+  P F = arena + lay.F;
+  P G = arena + lay.G;
+  P D = arena + lay.D;
+  P eval_work = arena + lay.eval;
+  P diag = arena + lay.diag;
+  const P right1 = eval_work + EvalLayout(sh).right;  // F_2 ... F_L after evaluate()
+  RecordMetrics<V, P> metrics = metrics_view(sh, modes, arena + lay.metrics);
 
   const T l2 = T(rp.l2);
   const T norm2_half = tg.norm2_half;
@@ -115,11 +117,11 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   }
 
   // F <- F - eta D for live lanes; diverged lanes stay frozen at the step that diverged.
-  auto apply = [&](V* target, const V* from, const V* dir, T eta) {
+  auto apply = [&](P target, P from, P dir, T eta) {
     const auto live = alive > V(T(0.5));
     for (int i = 0; i < lay.params; ++i) target[i] = select(live, from[i] - eta * dir[i], from[i]);
   };
-  auto directions = [&](int t, const V* grad, V* dir) {
+  auto directions = [&](int t, P grad, P dir) {
     for (int k = 0; k < L; ++k) {
       const int off = sh.offset(k);
       update_direction(op, t, sh.rows(k), sh.cols(k), grad + off, arena + lay.state1 + off,
@@ -129,7 +131,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
 
   int next_record = 0;
   for (int t = 0;; ++t) {
-    const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work, diag, arena + lay.diag_work);
+    const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work);
+    core_diagonal(sh, tg, F, right1, diag, arena + lay.diag_work);
     const V tv = V(T(t));
 
     const auto bad = (!is_finite(ev.loss)) | (!is_finite(ev.w_norm2)) | (ev.w_norm2 > V(bound2));
@@ -151,7 +154,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {
       record_metrics(sh, tg, l2, F, right1, metrics, arena + lay.record);
-      on_record(next_record, static_cast<const RecordMetrics<V>&>(metrics));
+      on_record(next_record, static_cast<const RecordMetrics<V, P>&>(metrics));
       ++next_record;
     }
 
@@ -168,8 +171,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
       continue;
     }
     // Classical RK4 on dF/dt = -direction(grad f(F)); stage 1 reuses the gradient above.
-    V* Fs = arena + lay.stage;
-    V* acc = arena + lay.stage_acc;
+    P Fs = arena + lay.stage;
+    P acc = arena + lay.stage_acc;
     directions(t, G, D);
     copy(lay.params, D, acc);
     const T half = T(0.5) * eta;

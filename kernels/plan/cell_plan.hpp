@@ -1,0 +1,136 @@
+#pragma once
+// What every backend derives from a CellProblem before running its seeds (the target and initial
+// state in the working precision T, the engine parameters and layout), and how the per-seed
+// results a backend measured become rows of SeedOutcomes and SeedTraces. Host code, shared by the
+// CPU and CUDA backends so that both report exactly the same quantities.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend.hpp"
+#include "core/init.hpp"
+#include "core/metrics.hpp"
+#include "core/trajectory.hpp"
+
+namespace specsweep {
+
+// One seed's measurements, in double (a lane of TrajectoryOutcome).
+struct SeedResult {
+  double final_loss = 0, final_grad_norm = 0;
+  int steps_to_tol = -1;
+  bool diverged = false;
+  const int* hit_step = nullptr;      // [modes], -1 never
+  const double* hit_value = nullptr;  // [modes], d_i at the hitting step
+};
+
+template <class T>
+struct CellPlan {
+  const CellProblem* cp = nullptr;
+  // The target with the mode bases made contiguous (m x modes, n x modes).
+  std::vector<T> M, U, Vb, s;
+  // 1/2 ||M||^2 of M as rounded to T: the problem this precision actually solves, so the relative
+  // excess of W = 0 is exactly 1 in fp32 too.
+  double norm2_half = 0;
+  // Initialization: per-factor kind and scale, and the first r basis columns for spectral init.
+  std::vector<FactorInit> factors;
+  std::vector<double> basis_U, basis_V;
+  int init_scratch = 0;  // doubles init_factor needs for the largest factor
+  OptimizerParams op;
+  RunParams rp;
+  EngineLayout layout;
+
+  explicit CellPlan(const CellProblem& problem) : cp(&problem) {
+    const Target& tg = problem.target;
+    const Shape& sh = problem.shape;
+    const int q = problem.modes, b = tg.basis_cols;
+    M.assign(tg.M.begin(), tg.M.end());
+    for (T v : M) norm2_half += 0.5 * double(v) * double(v);
+    for (int i = 0; i < tg.m; ++i)
+      for (int j = 0; j < q; ++j) U.push_back(T(tg.U[i * b + j]));
+    for (int i = 0; i < tg.n; ++i)
+      for (int j = 0; j < q; ++j) Vb.push_back(T(tg.Vb[i * b + j]));
+    for (int j = 0; j < q; ++j) s.push_back(T(tg.spectrum[j]));
+
+    const InitConfig& ic = problem.config.init;
+    for (int k = 0; k < sh.depth; ++k) {
+      double scale = ic.scale;
+      if (ic.scale_mode == ScaleMode::fan) scale /= std::sqrt(double(std::max(sh.rows(k), sh.cols(k))));
+      factors.push_back(FactorInit{ic.factors[k], scale});
+      init_scratch = std::max(init_scratch, init_factor_workspace(sh.rows(k), sh.cols(k)));
+    }
+    for (int i = 0; i < tg.m; ++i)
+      for (int j = 0; j < sh.r; ++j) basis_U.push_back(tg.U[i * b + j]);
+    for (int i = 0; i < tg.n; ++i)
+      for (int j = 0; j < sh.r; ++j) basis_V.push_back(tg.Vb[i * b + j]);
+
+    op = problem.config.optimizer_params();
+    rp.steps = problem.config.run.steps;
+    rp.l2 = problem.config.problem.l2;
+    rp.optimum = problem.optimum;
+    rp.hit_tolerance = problem.config.record.hit_tolerance;
+    rp.loss_tolerance = problem.config.record.loss_tolerance;
+    rp.blowup = problem.config.run.blowup;
+    rp.record_steps = problem.record_steps.data();
+    rp.record_count = static_cast<int>(problem.record_steps.size());
+    layout = EngineLayout(sh, op, q);
+  }
+
+  // The target over host arrays; a device backend builds its own over device copies of M, U, Vb, s.
+  TargetView<T> target() const { return TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp->modes, T(norm2_half)}; }
+
+  // The init stream of factor k of one seed.
+  RandomStream init_stream(long seed, int k) const {
+    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed), Purpose::init,
+                        static_cast<std::uint32_t>(k));
+  }
+  // The basin-probe stream of restart j of one seed.
+  RandomStream basin_stream(long seed, int j) const {
+    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed), Purpose::basin,
+                        static_cast<std::uint32_t>(j));
+  }
+  SpectralBasis basis() const { return SpectralBasis{basis_U.data(), basis_V.data()}; }
+
+  double excess(double loss) const { return (loss - cp->optimum) / norm2_half; }
+  // A restart of the basin probe counts as converged when it did not diverge and its relative
+  // excess is within the loss tolerance (the "converged" status of classify()).
+  bool converged(bool diverged, double loss) const {
+    return !diverged && excess(loss) <= cp->config.record.loss_tolerance;
+  }
+
+  // Fills outcome row `row` from one seed's measurements.
+  void store(long row, const SeedResult& r, SeedOutcomes& o) const {
+    const int modes = cp->modes;
+    const double excess_value = excess(r.final_loss);
+    o.final_loss[row] = r.final_loss;
+    o.excess[row] = excess_value;
+    o.final_grad_norm[row] = r.final_grad_norm;
+    o.steps_to_tol[row] = r.steps_to_tol;
+    for (int q = 0; q < modes; ++q) o.hit_step[row * cp->shape.r + q] = r.hit_step[q];
+    o.uniformity_cv[row] = uniformity_cv(modes, r.hit_step, r.hit_value);
+    o.order_kendall[row] = kendall_tau_b(modes, r.hit_step, cp->target.spectrum.data());
+    const double relative_grad = r.final_grad_norm / std::sqrt(2.0 * norm2_half);
+    o.status[row] = static_cast<std::int8_t>(classify(r.diverged, excess_value, relative_grad, *cp));
+  }
+
+  // Basin probe results of a converged seed: counts out of config.basin.probes restarts.
+  void store_basin(long row, int converged_count, int closer_count, SeedOutcomes& o) const {
+    const int probes = cp->config.basin.probes;
+    o.basin_converged[row] = double(converged_count) / probes;
+    o.basin_closer[row] = double(closer_count) / probes;
+  }
+};
+
+// Unpacks one record step written by pack_record (core/metrics.hpp) into row `row`, step `step`
+// of the traces.
+template <class S>
+void unpack_record(const S* packed, long row, int step, SeedTraces& t) {
+  int at = 0;
+  for_each_trace_array(t, [&](const char*, std::vector<double>& values, int per_step) {
+    double* dst = values.data() + (row * t.steps + step) * per_step;
+    for (int q = 0; q < per_step; ++q) dst[q] = double(packed[at + q]);
+    at += per_step;
+  });
+}
+
+}  // namespace specsweep
