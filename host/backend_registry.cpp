@@ -3,6 +3,9 @@
 #include "backend.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "errors.hpp"
+#if defined(SPECSWEEP_WITH_CUDA)
+#include "cuda/cuda_backend.hpp"
+#endif
 
 namespace specsweep {
 
@@ -14,8 +17,11 @@ struct Entry {
   std::unique_ptr<Backend> (*make)(const BackendOptions&);
 };
 
-// In order of preference for --backend auto. The CUDA backend joins this table when it is built.
+// In order of preference for --backend auto.
 const Entry kBackends[] = {
+#if defined(SPECSWEEP_WITH_CUDA)
+    {"cuda", cuda_backend_available, make_cuda_backend},
+#endif
     {"cpu", [] { return true; }, make_cpu_backend},
 };
 

@@ -34,6 +34,13 @@ struct TrajectoryOutcome {
   P hit_value;        // [modes] d_i at the hitting step
 };
 
+// A finished run counts as converged (DESIGN section 3) when it did not diverge and its relative
+// excess loss (loss - optimum) / (1/2 ||M||^2) is within the tolerance.
+SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, double optimum, double norm2_half,
+                                           double tolerance) {
+  return !diverged && (loss - optimum) / norm2_half <= tolerance;
+}
+
 // Offsets (in lane values) of everything one lane-trajectory needs.
 struct EngineLayout {
   int params = 0;  // size of one concatenated set of factors

@@ -140,7 +140,10 @@ class PackRun {
 
   double lane_distance(const V* a, const V* b, int i) const {
     double d2 = 0;
-    for (int e = 0; e < plan_.layout.params; ++e) d2 += std::pow(double(lane(a[e], i)) - double(lane(b[e], i)), 2);
+    for (int e = 0; e < plan_.layout.params; ++e) {
+      const double d = double(lane(a[e], i)) - double(lane(b[e], i));
+      d2 += d * d;
+    }
     return std::sqrt(d2);
   }
 

@@ -92,10 +92,9 @@ struct CellPlan {
   SpectralBasis basis() const { return SpectralBasis{basis_U.data(), basis_V.data()}; }
 
   double excess(double loss) const { return (loss - cp->optimum) / norm2_half; }
-  // A restart of the basin probe counts as converged when it did not diverge and its relative
-  // excess is within the loss tolerance (the "converged" status of classify()).
+  // Whether a restart of the basin probe converged (the "converged" status of classify()).
   bool converged(bool diverged, double loss) const {
-    return !diverged && excess(loss) <= cp->config.record.loss_tolerance;
+    return reached_tolerance(diverged, loss, cp->optimum, norm2_half, cp->config.record.loss_tolerance);
   }
 
   // Fills outcome row `row` from one seed's measurements.

@@ -1,0 +1,291 @@
+// The CUDA backend: the work items of a call are cut into chunks that fit the device's free
+// memory; each chunk is one launch of the fused seed kernel (seed_kernel.cuh) over all its seeds,
+// whatever cells they belong to, followed by one copy back of outcomes and traces, which the
+// host turns into SeedOutcomes and SeedTraces with the same code as the CPU backend
+// (kernels/plan/cell_plan.hpp).
+#include "cuda/cuda_backend.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "cuda/device_buffer.cuh"
+#include "cuda/seed_kernel.cuh"
+#include "plan/cell_plan.hpp"
+
+namespace specsweep {
+
+namespace {
+
+using cuda::DeviceBuffer;
+using cuda::DeviceCell;
+using cuda::DeviceTask;
+using cuda::kWarp;
+
+// Fraction of the free device memory one chunk may use; the rest is headroom for the runtime,
+// other processes and fragmentation.
+constexpr double kMemoryShare = 0.6;
+// Largest chunk, in seeds: beyond this a launch is long enough that cancellation between chunks
+// would lag, and no device needs more threads in flight.
+constexpr long kMaxChunkSeeds = 1L << 20;
+
+long warps_for(long seeds) { return (seeds + kWarp - 1) / kWarp; }
+
+// A cell's plan on the host and its arrays on the device, alive for one run() call.
+template <class T>
+struct DevicePlan {
+  CellPlan<T> host;
+  DeviceBuffer<T> M, U, Vb, s;
+  DeviceBuffer<double> basis_U, basis_V;
+  DeviceBuffer<int> record_steps;
+  DeviceCell<T> cell;
+
+  explicit DevicePlan(const CellProblem& cp)
+      : host(cp), M(host.M), U(host.U), Vb(host.Vb), s(host.s), basis_U(host.basis_U), basis_V(host.basis_V),
+        record_steps(cp.record_steps) {
+    cell.shape = cp.shape;
+    cell.target = TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)};
+    cell.op = host.op;
+    cell.rp = host.rp;
+    cell.rp.record_steps = record_steps.data();
+    cell.layout = host.layout;
+    std::copy(host.factors.begin(), host.factors.end(), cell.factors);
+    cell.basis = SpectralBasis{basis_U.data(), basis_V.data()};
+    cell.master_seed = cp.config.run.master_seed;
+    cell.cell = cp.cell;
+    cell.init_scratch = host.init_scratch;
+    cell.basin_probes = cp.config.basin.probes;
+    cell.norm2_half = host.norm2_half;
+    cell.loss_tolerance = cp.config.record.loss_tolerance;
+  }
+
+  int outcome_width() const { return cuda::OutcomeSlots{cell.target.modes}.width(); }
+  int record_width() const { return packed_record_width(cell.shape.r, cell.shape.depth); }
+  // Device bytes one seed needs in the interleaved arrays.
+  std::size_t bytes_per_seed() const {
+    return sizeof(T) * (cell.layout.total + outcome_width() + cuda::keep_width(cell)) +
+           sizeof(double) * cuda::init_width(cell);
+  }
+  // Device bytes of one traced seed's plain arrays.
+  std::size_t bytes_per_traced_seed() const {
+    const std::size_t params = cell.layout.params;
+    return sizeof(T) * (cell.rp.record_count * record_width() + params) + sizeof(double) * params;
+  }
+};
+
+// Seeds [first, first + count) of work item `item`, in one chunk.
+struct Piece {
+  int item;
+  long first, count;
+};
+
+// Offsets of one piece's arrays within the chunk's buffers, in elements.
+struct PieceOffsets {
+  std::size_t arena, init, outcome, keep, traces, init_factors, final_factors;
+  long traced_first, traced_count;
+};
+
+template <class T>
+class ItemRunner {
+ public:
+  ItemRunner(const std::vector<const WorkItem*>& items, const std::atomic<bool>* cancel, const cuda::Stream& stream)
+      : items_(items), cancel_(cancel), stream_(stream) {
+    plans_.reserve(items.size());
+    for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
+    for (const auto& p : plans_) cells_host_.push_back(p->cell);
+    cells_ = DeviceBuffer<DeviceCell<T>>(cells_host_);
+  }
+
+  void run() {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const std::size_t budget = static_cast<std::size_t>(kMemoryShare * double(free_bytes));
+    std::vector<Piece> chunk;
+    std::size_t chunk_bytes = 0;
+    long chunk_seeds = 0;
+    for (int it = 0; it < static_cast<int>(items_.size()); ++it) {
+      const DevicePlan<T>& plan = *plans_[it];
+      const std::size_t per_warp = kWarp * plan.bytes_per_seed();
+      long first = items_[it]->first_seed;
+      const long end = first + items_[it]->count;
+      while (first < end) {
+        // Whole warps of this item that still fit the chunk (a trace row costs extra).
+        const std::size_t room = budget > chunk_bytes ? budget - chunk_bytes : 0;
+        long warps = std::min<long>(static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
+                                    warps_for(kMaxChunkSeeds - chunk_seeds));
+        if (warps <= 0) {
+          if (chunk.empty()) throw RuntimeFailure("CUDA backend: one warp of seeds does not fit the device memory");
+          launch(chunk);
+          chunk.clear();
+          chunk_bytes = 0;
+          chunk_seeds = 0;
+          continue;
+        }
+        const long count = std::min(end - first, warps * kWarp);
+        chunk.push_back(Piece{it, first, count});
+        chunk_bytes += warps_for(count) * per_warp + traced_in(it, first, count) * plan.bytes_per_traced_seed();
+        chunk_seeds += warps_for(count) * kWarp;
+        first += count;
+      }
+    }
+    if (!chunk.empty()) launch(chunk);
+  }
+
+ private:
+  long traced_in(int it, long first, long count) const {
+    const SeedTraces& t = *items_[it]->traces;
+    const long a = std::max(first, t.first_seed), b = std::min(first + count, t.first_seed + t.count);
+    return std::max(0L, b - a);
+  }
+
+  void launch(const std::vector<Piece>& chunk) {
+    if (cancel_ != nullptr && cancel_->load()) throw Cancelled();
+    std::vector<PieceOffsets> offsets;
+    std::vector<DeviceTask<T>> tasks;
+    PieceOffsets at{};
+    long warp = 0;
+    for (const Piece& p : chunk) {
+      const DevicePlan<T>& plan = *plans_[p.item];
+      const DeviceCell<T>& c = plan.cell;
+      const long seeds = warps_for(p.count) * kWarp;
+      const SeedTraces& t = *items_[p.item]->traces;
+      PieceOffsets o = at;
+      o.traced_count = traced_in(p.item, p.first, p.count);
+      o.traced_first = std::max(p.first, t.first_seed);
+      offsets.push_back(o);
+      DeviceTask<T> task{};
+      task.cell = p.item;
+      task.first_seed = p.first;
+      task.count = p.count;
+      task.first_warp = warp;
+      task.traced_first = o.traced_first;
+      task.traced_count = o.traced_count;
+      tasks.push_back(task);
+      at.arena += seeds * c.layout.total;
+      at.init += seeds * cuda::init_width(c);
+      at.outcome += seeds * plan.outcome_width();
+      at.keep += seeds * cuda::keep_width(c);
+      at.traces += o.traced_count * c.rp.record_count * plan.record_width();
+      at.init_factors += o.traced_count * c.layout.params;
+      at.final_factors += o.traced_count * c.layout.params;
+      warp += warps_for(p.count);
+    }
+    DeviceBuffer<T> arena(at.arena), outcome(at.outcome), keep(at.keep), traces(at.traces),
+        final_factors(at.final_factors);
+    DeviceBuffer<double> init(at.init), init_factors(at.init_factors);
+    for (size_t k = 0; k < tasks.size(); ++k) {
+      const PieceOffsets& o = offsets[k];
+      tasks[k].arena = arena.data() + o.arena;
+      tasks[k].init = init.data() + o.init;
+      tasks[k].outcome = outcome.data() + o.outcome;
+      tasks[k].keep = keep.data() + o.keep;
+      tasks[k].traces = traces.data() + o.traces;
+      tasks[k].init_factors = init_factors.data() + o.init_factors;
+      tasks[k].final_factors = final_factors.data() + o.final_factors;
+    }
+    const DeviceBuffer<DeviceTask<T>> device_tasks(tasks);
+    const long threads = warp * kWarp;
+    const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
+    cuda::seed_kernel<T><<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
+        cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
+    SPECSWEEP_CUDA_CHECK_LAUNCH();
+
+    std::vector<T> outcome_host, traces_host, final_host;
+    std::vector<double> init_host;
+    outcome.download(outcome_host, at.outcome, stream_.get());
+    traces.download(traces_host, at.traces, stream_.get());
+    final_factors.download(final_host, at.final_factors, stream_.get());
+    init_factors.download(init_host, at.init_factors, stream_.get());
+    stream_.synchronize();
+    for (size_t k = 0; k < chunk.size(); ++k)
+      store(chunk[k], offsets[k], outcome_host.data(), traces_host.data(), init_host.data(), final_host.data());
+  }
+
+  // Unpacks one piece's results into its work item.
+  void store(const Piece& p, const PieceOffsets& o, const T* outcome, const T* traces, const double* init,
+             const T* final_factors) const {
+    const WorkItem& item = *items_[p.item];
+    const DevicePlan<T>& plan = *plans_[p.item];
+    const CellPlan<T>& host = plan.host;
+    const Shape& sh = plan.cell.shape;
+    const int modes = plan.cell.target.modes, width = plan.outcome_width();
+    const cuda::OutcomeSlots slots{modes};
+    std::vector<int> tau(modes);
+    std::vector<double> hit_value(modes);
+    for (long i = 0; i < p.count; ++i) {
+      // Element e of seed i sits at warp (i / 32), row e, column (i % 32).
+      const T* seed = outcome + o.outcome + (i / kWarp) * kWarp * width + i % kWarp;
+      auto value = [&](int e) { return seed[static_cast<long>(e) * kWarp]; };
+      for (int q = 0; q < modes; ++q) {
+        tau[q] = static_cast<int>(value(slots.hit_step() + q));
+        hit_value[q] = double(value(slots.hit_value() + q));
+      }
+      SeedResult r;
+      r.final_loss = double(value(slots.final_loss()));
+      r.final_grad_norm = double(value(slots.final_grad_norm()));
+      r.steps_to_tol = static_cast<int>(value(slots.steps_to_tol()));
+      r.diverged = value(slots.diverged()) != T(0);
+      r.hit_step = tau.data();
+      r.hit_value = hit_value.data();
+      const long row = p.first + i - item.outcomes->first_seed;
+      host.store(row, r, *item.outcomes);
+      if (plan.cell.basin_probes > 0 && item.outcomes->status[row] == static_cast<std::int8_t>(Status::converged))
+        host.store_basin(row, static_cast<int>(value(slots.basin_converged())),
+                         static_cast<int>(value(slots.basin_closer())), *item.outcomes);
+    }
+    SeedTraces& t = *item.traces;
+    const int steps = plan.cell.rp.record_count, rw = plan.record_width(), params = plan.cell.layout.params;
+    for (long k = 0; k < o.traced_count; ++k) {
+      const long row = o.traced_first + k - t.first_seed;
+      for (int j = 0; j < steps; ++j) unpack_record(traces + o.traces + (k * steps + j) * rw, row, j, t);
+      for (int f = 0; f < sh.depth; ++f) {
+        const long size = sh.size(f), from = k * params + sh.offset(f);
+        std::copy_n(init + o.init_factors + from, size, t.init_factors[f].data() + row * size);
+        std::transform(final_factors + o.final_factors + from, final_factors + o.final_factors + from + size,
+                       t.final_factors[f].data() + row * size, [](T v) { return double(v); });
+      }
+    }
+  }
+
+  const std::vector<const WorkItem*>& items_;
+  const std::atomic<bool>* cancel_;
+  const cuda::Stream& stream_;
+  std::vector<std::unique_ptr<DevicePlan<T>>> plans_;
+  std::vector<DeviceCell<T>> cells_host_;
+  DeviceBuffer<DeviceCell<T>> cells_;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const BackendOptions& options) : options_(options) {
+    int count = 0;
+    SPECSWEEP_CUDA_CHECK(cudaGetDeviceCount(&count));
+    SPECSWEEP_CUDA_CHECK(cudaSetDevice(options.local_rank % count));
+    stream_ = std::make_unique<cuda::Stream>();
+  }
+  std::string name() const override { return "cuda"; }
+  void run(const std::vector<WorkItem>& items) override {
+    std::vector<const WorkItem*> fp32, fp64;
+    for (const WorkItem& w : items) (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
+    if (!fp32.empty()) ItemRunner<float>(fp32, options_.cancel, *stream_).run();
+    if (!fp64.empty()) ItemRunner<double>(fp64, options_.cancel, *stream_).run();
+  }
+
+ private:
+  BackendOptions options_;
+  std::unique_ptr<cuda::Stream> stream_;
+};
+
+}  // namespace
+
+bool cuda_backend_available() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
+  if (!cuda_backend_available()) throw RuntimeFailure("CUDA backend: no CUDA device is available");
+  return std::make_unique<CudaBackend>(options);
+}
+
+}  // namespace specsweep

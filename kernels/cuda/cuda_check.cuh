@@ -1,0 +1,27 @@
+#pragma once
+// The throwing check for CUDA runtime calls: a failure becomes a RuntimeFailure (exit 3) naming
+// the call, its file:line and the error. Every launch is followed by SPECSWEEP_CUDA_CHECK_LAUNCH.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "errors.hpp"
+
+namespace specsweep::cuda {
+
+[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file, int line) {
+  throw RuntimeFailure(std::string("CUDA error ") + cudaGetErrorName(error) + " (" + cudaGetErrorString(error) +
+                       ") in " + call + " at " + file + ":" + std::to_string(line));
+}
+
+}  // namespace specsweep::cuda
+
+#define SPECSWEEP_CUDA_CHECK(call)                                                          \
+  do {                                                                                      \
+    const cudaError_t specsweep_cuda_error_ = (call);                                       \
+    if (specsweep_cuda_error_ != cudaSuccess)                                               \
+      ::specsweep::cuda::throw_cuda_error(specsweep_cuda_error_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+// After a kernel launch: launch-configuration errors now, execution errors at the next sync.
+#define SPECSWEEP_CUDA_CHECK_LAUNCH() SPECSWEEP_CUDA_CHECK(cudaGetLastError())
