@@ -3,6 +3,7 @@
 // per-seed outcomes and the traces of the traced seeds among them. Backends register by name;
 // the CPU backend is always built and is the oracle the others are tested against.
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <memory>
@@ -125,6 +126,9 @@ struct BackendOptions {
   // When set and raised (e.g. by SIGINT), a backend abandons its call as soon as it can and throws
   // Cancelled.
   const std::atomic<bool>* cancel = nullptr;
+  // Device memory one launch may use, in bytes (a GPU backend); 0: a share of the free memory.
+  // Results do not depend on it (tests force many small launches with it).
+  std::size_t device_memory = 0;
 };
 
 // The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "backend.hpp"
 #include "config.hpp"
@@ -17,12 +18,37 @@ struct BackendRun {
   SeedTraces traces;
 };
 
+// The per-seed arrays of outcomes or traces, in their one list (host/backend.hpp).
+template <class F>
+void visit_arrays(SeedOutcomes& o, F&& f) {
+  for_each_outcome_array(o, f);
+}
+template <class F>
+void visit_arrays(SeedTraces& t, F&& f) {
+  for_each_trace_array(t, f);
+}
+
+// Calls f(dst array, src array, values per item) for each array of two results of the same kind.
+template <class Results, class F>
+void for_each_array_pair(Results& dst, Results& src, F&& f) {
+  int i = 0;
+  visit_arrays(dst, [&](const char*, auto& d, int per) {
+    int j = 0;
+    visit_arrays(src, [&](const char*, auto& s, int) {
+      if constexpr (std::is_same_v<decltype(&d), decltype(&s)>)
+        if (i == j) f(d, s, per);
+      ++j;
+    });
+    ++i;
+  });
+}
+
 // Runs seeds [first, first + count) of the config's single cell in blocks of `block` seeds.
 inline BackendRun run_seeds(const std::string& backend, const Config& config, long first, long count, long block,
-                            int threads = 0) {
+                            const BackendOptions& options = {}) {
   BackendRun run;
   run.cp = make_cell_problem(config, 0);
-  auto be = make_backend(backend, BackendOptions{threads});
+  auto be = make_backend(backend, options);
   const long traced_end = std::min<long>(first + count, config.record.traced_seeds);
   run.outcomes.resize(first, count, config.problem.rank);
   run.traces.resize(first, std::max(0L, traced_end - first), run.cp);
@@ -34,45 +60,42 @@ inline BackendRun run_seeds(const std::string& backend, const Config& config, lo
     const long tend = std::min<long>(b + n, config.record.traced_seeds);
     t.resize(b, std::max(0L, tend - b), run.cp);
     be->run(run.cp, b, n, o, t);
-    auto put = [&](auto& dst, const auto& src, long width, long offset) {
-      std::copy(src.begin(), src.end(), dst.begin() + offset * width);
-    };
     const long at = b - first;
-    put(run.outcomes.status, o.status, 1, at);
-    put(run.outcomes.final_loss, o.final_loss, 1, at);
-    put(run.outcomes.excess, o.excess, 1, at);
-    put(run.outcomes.final_grad_norm, o.final_grad_norm, 1, at);
-    put(run.outcomes.uniformity_cv, o.uniformity_cv, 1, at);
-    put(run.outcomes.order_kendall, o.order_kendall, 1, at);
-    put(run.outcomes.steps_to_tol, o.steps_to_tol, 1, at);
-    put(run.outcomes.hit_step, o.hit_step, config.problem.rank, at);
+    auto put = [at](auto& dst, const auto& src, long per_seed) {
+      std::copy(src.begin(), src.end(), dst.begin() + at * per_seed);
+    };
+    for_each_array_pair(run.outcomes, o, [&](auto& dst, const auto& src, int per_seed) { put(dst, src, per_seed); });
     if (t.count > 0) {
-      const long T = t.steps, r = t.r, L = t.depth;
-      put(run.traces.loss, t.loss, T, at);
-      put(run.traces.sv, t.sv, T * r, at);
-      put(run.traces.core_diag, t.core_diag, T * r, at);
-      put(run.traces.delta2, t.delta2, T * r * r, at);
-      put(run.traces.factor_norm, t.factor_norm, T * L, at);
-      for (int k = 0; k < L; ++k) {
+      for_each_array_pair(run.traces, t,
+                          [&](auto& dst, const auto& src, int per_step) { put(dst, src, long(t.steps) * per_step); });
+      for (int k = 0; k < t.depth; ++k) {
         const long size = static_cast<long>(t.final_factors[k].size()) / t.count;
-        put(run.traces.final_factors[k], t.final_factors[k], size, at);
-        put(run.traces.init_factors[k], t.init_factors[k], size, at);
+        put(run.traces.final_factors[k], t.final_factors[k], size);
+        put(run.traces.init_factors[k], t.init_factors[k], size);
       }
     }
   }
   return run;
 }
 
+// Why `backend` cannot run in this process ("" when it can): not built, or no device.
+inline std::string unavailable(const std::string& backend) {
+  const auto built = built_backends();
+  if (std::find(built.begin(), built.end(), backend) == built.end())
+    return "backend " + backend + " is not built into this binary";
+  if (!backend_available(backend)) return "backend " + backend + " has no device here";
+  return "";
+}
+
 class BackendSuite : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const auto built = built_backends();
-    if (std::find(built.begin(), built.end(), GetParam()) == built.end())
-      GTEST_SKIP() << "backend " << GetParam() << " is not built into this binary";
-    if (!backend_available(GetParam())) GTEST_SKIP() << "backend " << GetParam() << " has no device here";
+    if (const std::string why = unavailable(GetParam()); !why.empty()) GTEST_SKIP() << why;
   }
   BackendRun run(const Config& c, long block = 4096, int threads = 0) const {
-    return run_seeds(GetParam(), c, 0, c.run.seeds, block, threads);
+    BackendOptions options;
+    options.threads = threads;
+    return run_seeds(GetParam(), c, 0, c.run.seeds, block, options);
   }
 };
 

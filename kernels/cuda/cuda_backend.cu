@@ -88,8 +88,8 @@ struct PieceOffsets {
 template <class T>
 class ItemRunner {
  public:
-  ItemRunner(const std::vector<const WorkItem*>& items, const std::atomic<bool>* cancel, const cuda::Stream& stream)
-      : items_(items), cancel_(cancel), stream_(stream) {
+  ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options, const cuda::Stream& stream)
+      : items_(items), options_(options), stream_(stream) {
     plans_.reserve(items.size());
     for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
@@ -97,9 +97,12 @@ class ItemRunner {
   }
 
   void run() {
-    std::size_t free_bytes = 0, total_bytes = 0;
-    SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const std::size_t budget = static_cast<std::size_t>(kMemoryShare * double(free_bytes));
+    std::size_t budget = options_.device_memory;
+    if (budget == 0) {
+      std::size_t free_bytes = 0, total_bytes = 0;
+      SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+      budget = static_cast<std::size_t>(kMemoryShare * double(free_bytes));
+    }
     std::vector<Piece> chunk;
     std::size_t chunk_bytes = 0;
     long chunk_seeds = 0;
@@ -139,7 +142,7 @@ class ItemRunner {
   }
 
   void launch(const std::vector<Piece>& chunk) {
-    if (cancel_ != nullptr && cancel_->load()) throw Cancelled();
+    if (options_.cancel != nullptr && options_.cancel->load()) throw Cancelled();
     std::vector<PieceOffsets> offsets;
     std::vector<DeviceTask<T>> tasks;
     PieceOffsets at{};
@@ -248,7 +251,7 @@ class ItemRunner {
   }
 
   const std::vector<const WorkItem*>& items_;
-  const std::atomic<bool>* cancel_;
+  const BackendOptions& options_;
   const cuda::Stream& stream_;
   std::vector<std::unique_ptr<DevicePlan<T>>> plans_;
   std::vector<DeviceCell<T>> cells_host_;
@@ -267,8 +270,8 @@ class CudaBackend final : public Backend {
   void run(const std::vector<WorkItem>& items) override {
     std::vector<const WorkItem*> fp32, fp64;
     for (const WorkItem& w : items) (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
-    if (!fp32.empty()) ItemRunner<float>(fp32, options_.cancel, *stream_).run();
-    if (!fp64.empty()) ItemRunner<double>(fp64, options_.cancel, *stream_).run();
+    if (!fp32.empty()) ItemRunner<float>(fp32, options_, *stream_).run();
+    if (!fp64.empty()) ItemRunner<double>(fp64, options_, *stream_).run();
   }
 
  private:
