@@ -95,7 +95,7 @@ double measure_fp32_peak_gflops(int threads) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"specsweep throughput benchmark"};
   std::vector<std::string> names = {"kang-specgd-exact", "kang-muon-jordan5"};
   long seeds = 1024;
@@ -140,4 +140,7 @@ int main(int argc, char** argv) {
         name, be->name(), precision, threads, seeds, steps, repeat, median, times.front(), times.back(),
         seed_steps / median, flops / median / 1e9, flops / seed_steps);
   }
+} catch (const std::exception& e) {  // e.g. a backend not built in: a message, not an abort
+  fmt::print(stderr, "specsweep_throughput: {}\n", e.what());
+  return 1;
 }

@@ -6,7 +6,8 @@ per-step mean loss curve within a relative 1e-6 of NumPy's and every seed's hitt
 Exit status: 0 all agree; 1 a peer disagrees or fails; 77 (skip) torch or jax is not importable
 (the other is still checked). Not part of ctest: CI has neither.
 
-Usage: python3 bench/peers/check_peers.py [--workload kang] [--seeds 64] [--steps 200] [--device cpu]
+Usage: python3 bench/peers/check_peers.py [--workload kang] [--seeds 64] [--steps 200]
+                                          [--device cpu|cuda]
 """
 
 import argparse
@@ -54,8 +55,9 @@ def main():
                   curves=True)
     runs = {}
     if "torch_peer" in peers:
-        runs["torch"] = lambda o: peers["torch_peer"].run(o, device=a.device, **common)
-        runs["torch-compile"] = lambda o: peers["torch_peer"].run(o, device=a.device, compile=True, **common)
+        torch_run = peers["torch_peer"].run
+        runs["torch"] = lambda o: torch_run(o, device=a.device, **common)
+        runs["torch-compile"] = lambda o: torch_run(o, device=a.device, compile=True, **common)
     if "jax_peer" in peers:
         runs["jax"] = lambda o: peers["jax_peer"].run(o, device=a.device, **common)
 

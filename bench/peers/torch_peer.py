@@ -10,9 +10,9 @@ the loss curves agree with the NumPy peer's (check_peers.py).
 
 Timing: a warm-up of WARMUP_STEPS steps first (CUDA context, cuBLAS/cuSOLVER handles, compilation
 with --compile), reported as warmup_s, then the whole run from the initial point, with the device
-synchronized before the clock stops. --budget SECONDS shortens the timed run to the steps the
-warm-up's last step says fit (seed-steps/s stays comparable); "steps" is what ran,
-"steps_requested" what was asked.
+synchronized before the clock stops. --budget SECONDS shortens the timed run to the steps that
+fit at the rate of the warm-up's second step (seed-steps/s stays comparable); "steps" is what
+ran, "steps_requested" what was asked.
 
 Usage:  python3 torch_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
                               [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
@@ -28,7 +28,7 @@ import torch
 
 from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
 
-WARMUP_STEPS = 2  # the first pays for initialization (and compilation), the second is timed
+WARMUP_STEPS = 2  # a slow step on the GPU can take seconds: the fewest that give an estimate
 RTOL = {getattr(torch, name): rtol for name, rtol in SVD_RTOL.items()}
 
 
@@ -96,7 +96,7 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
     as_t = lambda x: torch.tensor(x, dtype=dt, device=device)  # copies: p is shared
     consts = tuple(as_t(x) for x in (p.target, p.ut, p.v, p.threshold))
     step = (COMPILED if compile else STEPS)[optimizer]
-    ts = torch.arange(steps + 1, dtype=torch.int32, device=device)
+    ts = torch.arange(max(steps, WARMUP_STEPS) + 1, dtype=torch.int32, device=device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def initial_state():
@@ -113,15 +113,16 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
         _, loss[n], tau = measure(fa, fb, tau, ts[n], *consts)
         return loss, tau
 
-    start = time.perf_counter()
-    state = initial_state()
-    for t in range(WARMUP_STEPS):
-        sync()
-        last = time.perf_counter()
-        state = step(*state[:5], ts[t], *consts)[:5]
+    state, times = initial_state(), []
     sync()
-    now = time.perf_counter()
-    warmup_s, per_step = now - start, now - last
+    start = time.perf_counter()
+    for t in range(WARMUP_STEPS):
+        began = time.perf_counter()
+        state = step(*state, ts[t], *consts)[:5]
+        sync()
+        times.append(time.perf_counter() - began)
+    warmup_s = time.perf_counter() - start
+    per_step = times[-1]  # the first step paid for initialization and compilation
 
     run_steps = steps if budget is None else max(1, min(steps, int(budget / per_step)))
     state = initial_state()
