@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The GPU check, in two halves, for a GPU machine that has CUDA, Python with PyTorch and JAX, but
+# none of the Debian libraries and no package registry (DESIGN section 10):
+#
+#   bash scripts/gpu-check.sh bundle        # here: build for sm_90 into build-gpu/ and gather the
+#                                           # binaries with the shared libraries they need into
+#                                           # gpu-bundle/ (about 40 MB; git-ignored)
+#   bash scripts/gpu-check.sh run OUTDIR    # there, from the repository root, with gpu-bundle/:
+#                                           # the backend suite on the GPU, a memory check, the
+#                                           # side-by-side benchmark and a kernel profile; logs and
+#                                           # a summary go to OUTDIR
+#
+# Each stage of `run` has its own time limit so the whole stays under ~9 minutes, and a failing
+# stage does not stop the next one. The exit status is that of the backend suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bundle() {
+  set -e
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPECSWEEP_CUDA=ON -DSPECSWEEP_MPI=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DSPECSWEEP_NATIVE=OFF -DSPECSWEEP_WERROR=ON
+  cmake --build build-gpu --parallel "$(nproc)" --target specsweep test_backends specsweep_throughput
+  rm -rf gpu-bundle
+  mkdir -p gpu-bundle/host gpu-bundle/tests gpu-bundle/bench gpu-bundle/lib
+  cp build-gpu/host/specsweep gpu-bundle/host/
+  cp build-gpu/tests/test_backends gpu-bundle/tests/
+  cp build-gpu/bench/specsweep_throughput gpu-bundle/bench/
+  # Every shared library the binaries load except the C library's own (the GPU machine's newer
+  # glibc serves them) and the driver's libcuda, which must be the machine's.
+  for bin in gpu-bundle/*/*; do
+    [[ -f $bin && -x $bin ]] || continue
+    ldd "$bin" | awk '/=> \//{print $3}'
+  done | sort -u | grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcuda)\.so' |
+    xargs -r cp -L -t gpu-bundle/lib
+  git rev-parse --short=12 HEAD >gpu-bundle/REVISION
+  du -sh gpu-bundle
+}
+
+run() {
+  local out=${1:?usage: gpu-check.sh run OUTDIR}
+  mkdir -p "$out"
+  export LD_LIBRARY_PATH="$PWD/gpu-bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export PYTHONUNBUFFERED=1
+  local suite_status=1
+  {
+    echo "revision $(cat gpu-bundle/REVISION) checked $(date -u +%F)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+  } | tee "$out/device.txt"
+
+  echo "== backend suite on the GPU (CPU oracle beside it)"
+  timeout 240 gpu-bundle/tests/test_backends --gtest_brief=1 --gtest_output="xml:$out/test_backends.xml" \
+    >"$out/test_backends.log" 2>&1
+  suite_status=$?
+  tail -n 25 "$out/test_backends.log"
+  python3 - "$out/test_backends.xml" <<'PY' | tee "$out/suite_counts.txt"
+import sys, xml.etree.ElementTree as ET
+try:
+    cases = list(ET.parse(sys.argv[1]).getroot().iter("testcase"))
+except Exception as e:
+    sys.exit(f"no test report: {e}")
+def kind(c):
+    if c.find("failure") is not None: return "failed"
+    return "skipped" if c.get("result") == "skipped" or c.find("skipped") is not None else "passed"
+for backend in ("cuda", "cpu"):
+    mine = [c for c in cases if c.get("name", "").endswith(backend) or f"/{backend}_" in c.get("name", "")
+            or c.get("value_param", "").find(backend) >= 0]
+    counts = {k: sum(kind(c) == k for c in mine) for k in ("passed", "failed", "skipped")}
+    print(backend, counts)
+print("failed:", [c.get("classname") + "." + c.get("name") for c in cases if kind(c) == "failed"])
+PY
+
+  echo "== memory check of the seed kernel (compute-sanitizer memcheck)"
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 gpu-bundle/tests/test_backends \
+    --gtest_filter='*MatchesCpuOracle*cuda_muon_jordan5*:*MatchesCpuOracle*cuda_depth3*:*BackendContract*cuda' \
+    >"$out/memcheck.log" 2>&1
+  echo "memcheck exit $?"; tail -n 5 "$out/memcheck.log"
+
+  echo "== side by side: specsweep CUDA, PyTorch, torch.compile, JAX"
+  timeout 300 python3 bench/gpu_vs_peers.py --build gpu-bundle --repeat 3 --budget 2 >"$out/peers.log" 2>&1
+  echo "side-by-side exit $?"; tail -n 30 "$out/peers.log"
+
+  echo "== kernel profile (Nsight Compute, one Kang launch)"
+  timeout 90 ncu --clock-control none --set basic --section Occupancy --section MemoryWorkloadAnalysis \
+    --launch-count 1 -k regex:seed_kernel gpu-bundle/bench/specsweep_throughput --backend cuda --no-peak \
+    --workload kang-specgd-exact --seeds 16384 --steps 50 --repeat 1 >"$out/ncu.log" 2>&1
+  echo "ncu exit $?"; grep -E "Duration|Throughput|Achieved Occupancy|Registers|L1/TEX Hit|L2 Hit|DRAM" "$out/ncu.log" | head -20
+  return $suite_status
+}
+
+case "${1:-}" in
+  bundle) bundle ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 bundle | run OUTDIR" >&2; exit 2 ;;
+esac
