@@ -30,6 +30,8 @@ struct SeedOutcomes {
   // converged to a global minimum and the fraction that ended closer to its final point than they
   // started; NaN for seeds that did not converge or when the probe is off.
   std::vector<double> basin_converged, basin_closer;
+  // sign det(W) of the initial factors (+1, -1; 0 if singular) when m = n = r, else NaN.
+  std::vector<double> init_det_sign;
 
   void resize(long first, long n, int rank);
 };
@@ -47,13 +49,14 @@ void for_each_outcome_array(Outcomes& o, F&& f) {
   f("order_kendall", o.order_kendall, 1);
   f("basin_converged", o.basin_converged, 1);
   f("basin_closer", o.basin_closer, 1);
+  f("init_det_sign", o.init_det_sign, 1);
   f("steps_to_tol", o.steps_to_tol, 1);
   f("hit_step", o.hit_step, o.r);
 }
 
 // Record-step traces of the traced seeds [first_seed, first_seed + count): arrays are
-// count x T x ... (T = number of record steps). Depth-2 quantities (delta*) are NaN otherwise;
-// core_diag entries beyond the target's modes are NaN.
+// count x T x ... (T = number of record steps). Depth-2 quantities (delta*, block_alignment) are
+// NaN otherwise; core_diag entries beyond the target's modes are NaN.
 struct SeedTraces {
   long first_seed = 0;
   long count = 0;
@@ -62,6 +65,7 @@ struct SeedTraces {
   std::vector<double> loss, alignment, effective_rank, delta1_norm, delta2_norm;  // count x T
   std::vector<double> sv, core_diag;                                               // count x T x r
   std::vector<double> factor_norm;                                                 // count x T x depth
+  std::vector<double> block_alignment;  // count x T x 3: left, right, inner
   std::vector<double> delta1, delta2;                                              // count x T x r x r
   std::vector<std::vector<double>> init_factors, final_factors;  // [depth] count x rows x cols
 
@@ -80,6 +84,7 @@ void for_each_trace_array(Traces& t, F&& f) {
   f("sv", t.sv, t.r);
   f("core_diag", t.core_diag, t.r);
   f("factor_norm", t.factor_norm, t.depth);
+  f("block_alignment", t.block_alignment, 3);
   f("delta1", t.delta1, t.r * t.r);
   f("delta2", t.delta2, t.r * t.r);
 }

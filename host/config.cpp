@@ -247,7 +247,7 @@ class Reader {
     read_problem(table_at(&root, "", "problem"), c.problem);
     read_init(table_at(&root, "", "init"), c.problem.depth, c.init);
     read_optimizer(table_at(&root, "", "optimizer"), c.run.steps, c.optimizer);
-    read_record(table_at(&root, "", "record"), c.run.seeds, c.record);
+    read_record(table_at(&root, "", "record"), c.run.seeds, c.init.scale, c.record);
     read_basin(table_at(&root, "", "basin"), c.basin);
     return c;
   }
@@ -413,11 +413,13 @@ class Reader {
     check_keys(t, "problem", {"m", "n", "rank", "depth", "l2", "target"});
     if (auto n = get(t, "m")) p.m = static_cast<int>(int_in(*n, "problem.m", 1, kMaxDim));
     if (auto n = get(t, "n")) p.n = static_cast<int>(int_in(*n, "problem.n", 1, kMaxDim));
-    const int mn = std::min(p.m, p.n);
+    const int max_rank = kMaxRankFactor * std::max(p.m, p.n);
     const toml::node* rank = get(t, "rank");
     if (rank) p.rank = static_cast<int>(as_int(*rank, "problem.rank"));
-    if (p.rank < 1 || p.rank > mn)
-      fail_at("problem.rank", fmt::format("must be in [1, min(m, n) = {}], got {}", mn, p.rank),
+    if (p.rank < 1 || p.rank > max_rank)
+      fail_at("problem.rank",
+              fmt::format("must be in [1, {} max(m, n) = {}], got {}", kMaxRankFactor, max_rank,
+                          p.rank),
               rank);
     if (auto n = get(t, "depth"))
       p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
@@ -695,10 +697,10 @@ class Reader {
     }
   }
 
-  void read_record(const toml::table* t, long seeds, RecordConfig& r) const {
+  void read_record(const toml::table* t, long seeds, double init_scale, RecordConfig& r) const {
     check_keys(t, "record",
                {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
-                "grad_tolerance"});
+                "grad_tolerance", "block_rtol", "block_atol"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -725,6 +727,11 @@ class Reader {
       r.hit_tolerance = float_in(*n, "record.hit_tolerance", 0.0, true, 1.0, true);
     if (auto n = get(t, "loss_tolerance")) r.loss_tolerance = positive(*n, "record.loss_tolerance");
     if (auto n = get(t, "grad_tolerance")) r.grad_tolerance = positive(*n, "record.grad_tolerance");
+    if (auto n = get(t, "block_rtol"))
+      r.block_rtol = float_in(*n, "record.block_rtol", 0.0, false, 1.0, false);
+    r.block_atol = init_scale;
+    if (auto n = get(t, "block_atol"))
+      r.block_atol = float_in(*n, "record.block_atol", 0.0, false, kInf, false);
   }
 
   void read_basin(const toml::table* t, BasinConfig& b) const {
@@ -1017,6 +1024,8 @@ std::vector<Entry> config_entries(const Config& c) {
   line("hit_tolerance", fmt_double(c.record.hit_tolerance));
   line("loss_tolerance", fmt_double(c.record.loss_tolerance));
   line("grad_tolerance", fmt_double(c.record.grad_tolerance));
+  line("block_rtol", fmt_double(c.record.block_rtol));
+  line("block_atol", fmt_double(c.record.block_atol));
 
   table = "basin";
   line("probes", std::to_string(c.basin.probes));

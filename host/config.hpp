@@ -23,8 +23,12 @@ struct TargetConfig {
   std::uint64_t seed = 0;
 };
 
+// Largest problem.rank, as a multiple of max(m, n): wide enough for overparameterized
+// factorizations (Rhee et al.'s d/n = 4), while the r x r work of every step stays bounded.
+inline constexpr int kMaxRankFactor = 8;
+
 struct ProblemConfig {
-  int m = 60, n = 70, rank = 5, depth = 2;
+  int m = 60, n = 70, rank = 5, depth = 2;  // rank r in [1, kMaxRankFactor * max(m, n)]
   double l2 = 0.0;
   TargetConfig target;
 };
@@ -67,6 +71,11 @@ struct RecordConfig {
   double hit_tolerance = 0.05;
   double loss_tolerance = 1e-6;
   double grad_tolerance = 1e-6;  // stalled: ||grad f||_F <= grad_tolerance * ||M||_F, not converged
+  // Blocks of the block alignment score (/trace/block_alignment): neighbouring singular values
+  // a >= b are one block when a - b <= block_rtol * a + block_atol. block_atol defaults to
+  // init.scale: differences at the scale of the initialization carry no direction.
+  double block_rtol = 0.08;
+  double block_atol = 1e-3;
 };
 
 // Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points

@@ -273,6 +273,9 @@ Plan plan_of(const OutputLayout& layout) {
       {"basin_closer",
        "basin probe: fraction of the seed's probes that ended closer to its final point than they "
        "started; NaN for seeds that did not converge or without a probe"},
+      {"init_det_sign",
+       "sign of det W = prod_k det F_k at the initial point (+1, -1; 0 if singular) when m = n = r, "
+       "else NaN; for F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2)"},
   };
   for (const auto& f : per_seed)
     d.push_back({std::string("/outcome/") + f.name,
@@ -323,6 +326,12 @@ Plan plan_of(const OutputLayout& layout) {
       {"sv", R, "cell traced step mode", "singular values sigma_1 >= ... >= sigma_r of W"},
       {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
       {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
+      {"block_alignment", 3, "cell traced step side",
+       "block alignment scores (side 0 left: U_P with the target's U; 1 right: U_Q with V; 2 inner: "
+       "V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of singular vectors within blocks "
+       "of singular values (neighbours a >= b merged when a - b <= record.block_rtol a + "
+       "record.block_atol in either spectrum), / min(ranks); 1 aligned, misalignment = 1 - score "
+       "(depth 2; NaN otherwise)"},
   };
   for (const auto& t : traces) {
     std::vector<hsize_t> dims{C, K, T};
@@ -480,6 +489,17 @@ Plan plan_of(const OutputLayout& layout) {
        {2},
        "cell quantity",
        "pooled fractions over all probes of the cell: converged, closer"},
+      {"det_sign_count",
+       true,
+       {2, 2},
+       "cell sign count",
+       "seeds by the sign of det W(0) (/outcome/init_det_sign; sign 0: +1, 1: -1) and how many "
+       "of them converged (count 0: seeds, 1: converged)"},
+      {"det_sign_wilson95",
+       false,
+       {2, 2},
+       "cell sign bound",
+       "Wilson score 95% interval (low, high) of the converged fraction per sign of det W(0)"},
   };
   for (const auto& s : summary) {
     std::vector<hsize_t> dims{C};
@@ -1417,6 +1437,7 @@ auto trace_arrays(Traces& t) {
       {"sv", &t.sv, t.r},
       {"core_diag", &t.core_diag, t.r},
       {"factor_norm", &t.factor_norm, t.depth},
+      {"block_alignment", &t.block_alignment, 3},
   };
 }
 
@@ -1562,6 +1583,14 @@ void RunFile::write_summary(long cell, const CellStatistics& s) {
   impl_->write("/summary/loss_band", f64, {c, 0, 0}, {1, Th, kQ}, loss_band.data());
   impl_->write("/summary/sv_band", f64, {c, 0, 0, 0}, {1, Th, Rh, kQ}, sv_band.data());
   impl_->write("/summary/basin_pooled", f64, {c, 0}, {1, 2}, s.basin_pooled.data());
+  std::vector<std::int64_t> det_count;
+  std::vector<double> det_wilson;
+  for (std::size_t k = 0; k < 2; ++k) {
+    det_count.insert(det_count.end(), s.det_sign_count[k].begin(), s.det_sign_count[k].end());
+    det_wilson.insert(det_wilson.end(), s.det_sign_wilson95[k].begin(), s.det_sign_wilson95[k].end());
+  }
+  impl_->write("/summary/det_sign_count", i64, {c, 0, 0}, {1, 2, 2}, det_count.data());
+  impl_->write("/summary/det_sign_wilson95", f64, {c, 0, 0}, {1, 2, 2}, det_wilson.data());
 }
 
 void RunFile::commit() {

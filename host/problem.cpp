@@ -29,7 +29,8 @@ Target make_target(const ProblemConfig& p) {
   t.n = p.n;
   t.spectrum = p.target.spectrum;
   const int k = static_cast<int>(t.spectrum.size());
-  t.basis_cols = std::max(k, p.rank);
+  // At most min(m, n) orthonormal columns exist on both sides; spectral init pads with zeros beyond.
+  t.basis_cols = std::max(k, std::min({p.rank, p.m, p.n}));
   const int b = t.basis_cols;
   if (p.target.basis == Basis::identity) {
     t.U.assign(static_cast<size_t>(p.m) * b, 0.0);

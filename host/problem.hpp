@@ -13,8 +13,8 @@ struct Target {
   int m = 0, n = 0;
   std::vector<double> spectrum;  // as configured (length = rank of M)
   std::vector<double> M;         // m x n, row-major
-  // Orthonormal bases with basis_cols = max(rank M, r) columns: the first rank(M) are M's singular
-  // vectors; the rest complete them for spectral initialization when r > rank M.
+  // Orthonormal bases with basis_cols = max(rank M, min(r, m, n)) columns: the first rank(M) are
+  // M's singular vectors; the rest complete them for spectral initialization when r > rank M.
   int basis_cols = 0;
   std::vector<double> U;   // m x basis_cols
   std::vector<double> Vb;  // n x basis_cols

@@ -307,8 +307,8 @@ Rows rows_of(const RunReport& r) {
     cols.push_back("hit_step_" + std::to_string(i) + "_p50");
     cols.push_back("hit_count_" + std::to_string(i));
   }
-  for (const char* c :
-       {"uniformity_cv_p50", "order_kendall_p50", "basin_converged", "basin_closer"})
+  for (const char* c : {"uniformity_cv_p50", "order_kendall_p50", "basin_converged", "basin_closer",
+                        "det_plus_seeds", "det_plus_converged", "det_minus_seeds", "det_minus_converged"})
     cols.push_back(c);
 
   const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
@@ -338,6 +338,8 @@ Rows rows_of(const RunReport& r) {
     row.push_back(num(quantile(s.order_kendall, p50)));
     row.push_back(num(s.basin_pooled[0]));
     row.push_back(num(s.basin_pooled[1]));
+    for (const auto& sign : s.det_sign_count)
+      for (std::int64_t v : sign) row.push_back(computed ? Value::count(v) : Value());
     out.rows.push_back(std::move(row));
   }
   return out;
@@ -497,10 +499,12 @@ std::string format_table(const RunReport& r) {
       "(seeds that hit)\n\n";
 
   const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
-  bool basin = false;
-  for (long c = 0; c < r.cells; ++c)
-    for (double v : r.statistics[static_cast<std::size_t>(c)].basin_pooled)
-      basin = basin || !std::isnan(v);
+  bool basin = false, det_sign = false;
+  for (long c = 0; c < r.cells; ++c) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    for (double v : s.basin_pooled) basin = basin || !std::isnan(v);
+    for (const auto& sign : s.det_sign_count) det_sign = det_sign || sign[0] > 0;
+  }
 
   std::vector<std::string> header{"cell"};
   std::vector<bool> left{false};
@@ -519,6 +523,10 @@ std::string format_table(const RunReport& r) {
   if (basin) {
     header.push_back("basin converged");
     header.push_back("basin closer");
+  }
+  if (det_sign) {
+    header.push_back("converged det W0 > 0");
+    header.push_back("converged det W0 < 0");
   }
   left.resize(header.size(), false);
 
@@ -564,6 +572,9 @@ std::string format_table(const RunReport& r) {
         row.push_back(short_number(s.basin_pooled[0]));
         row.push_back(short_number(s.basin_pooled[1]));
       }
+      if (det_sign)
+        for (const auto& sign : s.det_sign_count)
+          row.push_back(std::to_string(sign[1]) + "/" + std::to_string(sign[0]));
     }
     table.push_back(std::move(row));
   }
@@ -685,6 +696,13 @@ RunReport load_report(const std::string& h5_path) {
   const auto loss_band = file.numbers<double>("/summary/loss_band", f64, {C, T, Q});
   const auto sv_band = file.numbers<double>("/summary/sv_band", f64, {C, T, R, Q});
   const auto pooled = file.numbers<double>("/summary/basin_pooled", f64, {C, 2});
+  // Files written before the det W(0) split have no counts: zero seeds per sign.
+  const auto det_count = file.exists("/summary/det_sign_count")
+                             ? file.numbers<std::int64_t>("/summary/det_sign_count", i64, {C, 2, 2})
+                             : std::vector<std::int64_t>(C * 4, 0);
+  const auto det_wilson = file.exists("/summary/det_sign_wilson95")
+                              ? file.numbers<double>("/summary/det_sign_wilson95", f64, {C, 2, 2})
+                              : std::vector<double>(C * 4, kNaN);
 
   auto quantiles_at = [&](const std::vector<double>& data, std::size_t offset) {
     Quantiles q;
@@ -719,6 +737,10 @@ RunReport load_report(const std::string& h5_path) {
         s.sv_band.push_back(quantiles_at(sv_band, ((c * T + t) * R + i) * Q));
     }
     s.basin_pooled = {pooled[c * 2], pooled[c * 2 + 1]};
+    for (std::size_t k = 0; k < 2; ++k) {
+      s.det_sign_count[k] = {det_count[(c * 2 + k) * 2], det_count[(c * 2 + k) * 2 + 1]};
+      s.det_sign_wilson95[k] = {det_wilson[(c * 2 + k) * 2], det_wilson[(c * 2 + k) * 2 + 1]};
+    }
     r.statistics.push_back(std::move(s));
     r.computed.push_back(computed);
   }

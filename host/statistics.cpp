@@ -129,6 +129,9 @@ CellStatistics cell_statistics(const SeedOutcomes& outcomes, const SeedTraces& t
   if (!outcomes.basin_closer.empty()) {
     require_size(outcomes.basin_closer.size(), count, "basin_closer");
   }
+  if (!outcomes.init_det_sign.empty()) {
+    require_size(outcomes.init_det_sign.size(), count, "init_det_sign");
+  }
 
   CellStatistics st;
   st.seeds = static_cast<long>(count);
@@ -213,6 +216,17 @@ CellStatistics cell_statistics(const SeedOutcomes& outcomes, const SeedTraces& t
   st.basin_converged = quantiles(outcomes.basin_converged);
   st.basin_closer = quantiles(outcomes.basin_closer);
   st.basin_pooled = {defined_mean(outcomes.basin_converged), defined_mean(outcomes.basin_closer)};
+
+  // Converged seeds by the sign of det W(0) (Rhee et al.'s spike schedule fails for det -1).
+  for (std::size_t i = 0; i < outcomes.init_det_sign.size(); ++i) {
+    const double sign = outcomes.init_det_sign[i];
+    if (!(sign == 1 || sign == -1)) continue;
+    auto& row = st.det_sign_count[sign > 0 ? 0 : 1];
+    ++row[0];
+    if (outcomes.status[i] == static_cast<std::int8_t>(Status::converged)) ++row[1];
+  }
+  for (std::size_t k = 0; k < 2; ++k)
+    st.det_sign_wilson95[k] = wilson95(st.det_sign_count[k][1], st.det_sign_count[k][0]);
 
   return st;
 }

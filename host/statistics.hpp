@@ -24,6 +24,9 @@
 //   /summary/basin_converged     (C x Q), /summary/basin_closer (C x Q): quantiles over converged
 //                                seeds of the per-seed probe fractions (NaN without a basin probe),
 //   /summary/basin_pooled        (C x 2)      pooled fractions over all probes of the cell
+//   /summary/det_sign_count      (C x 2 x 2)  int64, by the sign of det W(0) (+1, -1;
+//                                             /outcome/init_det_sign): seeds, converged seeds
+//   /summary/det_sign_wilson95   (C x 2 x 2)  Wilson 95% interval of converged / seeds per sign
 // Quantiles are linear interpolation between order statistics (NumPy's default, "type 7").
 #include <array>
 #include <cstdint>
@@ -50,6 +53,10 @@ struct CellStatistics {
   std::vector<Quantiles> sv_band;    // T x r
   Quantiles basin_converged{}, basin_closer{};
   std::array<double, 2> basin_pooled{};
+  // Split by the sign of det W(0) (index 0: +1, 1: -1; seeds with NaN or 0 are in neither):
+  // {seeds, converged seeds} per sign, and the Wilson interval of converged / seeds.
+  std::array<std::array<std::int64_t, 2>, 2> det_sign_count{};
+  std::array<std::array<double, 2>, 2> det_sign_wilson95{};
 };
 
 // Linear-interpolation quantiles of the values (NaNs removed; +inf allowed and sorts last).

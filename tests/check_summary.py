@@ -26,6 +26,9 @@ Q = 5 levels 0.05 0.25 0.5 0.75 0.95):
                                 when the file has no per-seed basin data
   basin_pooled (C x 2)          mean of those per-seed fractions (= pooled over all probes,
                                 each converged seed having the same number of probes)
+  det_sign_count (C x 2 x 2)    seeds with /outcome/init_det_sign = +1 (row 0) and -1 (row 1):
+                                (seeds, converged seeds); other values (NaN, 0) in neither
+  det_sign_wilson95 (C x 2 x 2) Wilson interval of converged / seeds per sign (NaN for 0 seeds)
 Quantiles are NumPy's "linear" method (type 7). A quantile that interpolates towards +inf is
 +inf (towards -inf, -inf); one that lands exactly on an order statistic is that value.
 rank M is the number of (finite) entries of /target/spectrum for the cell.
@@ -227,6 +230,18 @@ def expected_summary(f, allow_partial=False):
         for name in ("basin_converged", "basin_closer"):
             ex.put(name, np.full((C, 5), np.nan))
         ex.put("basin_pooled", np.full((C, 2), np.nan))
+
+    det = (np.asarray(f["outcome/init_det_sign"][()], dtype=np.float64) if "outcome/init_det_sign" in f
+           else np.full((C, S), np.nan))
+    det_count = np.zeros((C, 2, 2), dtype=np.int64)
+    det_wilson = np.full((C, 2, 2), np.nan)
+    for c in range(C):
+        for k, sign in enumerate((1.0, -1.0)):
+            mine = det[c] == sign
+            det_count[c, k] = (int(mine.sum()), int((mine & (status[c] == 0)).sum()))
+            det_wilson[c, k] = wilson95(det_count[c, k, 1], det_count[c, k, 0])
+    ex.put("det_sign_count", det_count)
+    ex.put("det_sign_wilson95", det_wilson, floor=1.0)
 
     if incomplete.size:
         cells = " ".join(map(str, incomplete[:20])) + (" ..." if incomplete.size > 20 else "")

@@ -59,6 +59,8 @@ traced_seeds = 4
 hit_tolerance = 0.1
 loss_tolerance = 1e-5
 grad_tolerance = 1e-7
+block_rtol = 0.1
+block_atol = 2e-5
 )";
 
 Config parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
@@ -131,6 +133,8 @@ TEST(Config, FullConfigParses) {
   EXPECT_DOUBLE_EQ(c.record.hit_tolerance, 0.1);
   EXPECT_DOUBLE_EQ(c.record.loss_tolerance, 1e-5);
   EXPECT_DOUBLE_EQ(c.record.grad_tolerance, 1e-7);
+  EXPECT_DOUBLE_EQ(c.record.block_rtol, 0.1);
+  EXPECT_DOUBLE_EQ(c.record.block_atol, 2e-5);
 }
 
 TEST(Config, EmptyConfigGivesDefaults) {
@@ -150,6 +154,23 @@ TEST(Config, EmptyConfigGivesDefaults) {
   EXPECT_EQ(c.record.every, 1);
   EXPECT_EQ(c.record.points, 0);
   EXPECT_EQ(c.record.traced_seeds, 8);
+  EXPECT_DOUBLE_EQ(c.record.block_rtol, 0.08);
+  EXPECT_DOUBLE_EQ(c.record.block_atol, 1e-3);  // init.scale
+}
+
+// record.block_atol follows init.scale unless given (also when the scale comes from --set).
+TEST(Config, BlockAtolDefaultsToTheInitScale) {
+  EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n").record.block_atol, 5e-5);
+  EXPECT_DOUBLE_EQ(parse("", {"init.scale=0.25"}).record.block_atol, 0.25);
+  EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n[record]\nblock_atol = 0\n").record.block_atol, 0.0);
+  EXPECT_DOUBLE_EQ(parse("[record]\nblock_rtol = 1\n").record.block_rtol, 1.0);
+}
+
+// Overparameterized factorizations (Rhee et al.'s d/n = 4): r up to 8 max(m, n).
+TEST(Config, RankAboveMinDimsUpToEightTimesTheLarger) {
+  const Config c = parse("[problem]\nm = 4\nn = 6\nrank = 48\n[problem.target]\nspectrum = [1]\n");
+  EXPECT_EQ(c.problem.rank, 48);
+  EXPECT_EQ(parse("[problem]\nm = 32\nn = 32\nrank = 128\n").problem.rank, 128);
 }
 
 TEST(Config, DefaultFactorsForDeeperProducts) {
@@ -324,11 +345,11 @@ TEST(ConfigErrors, RankZero) {
   expect_key_error("[problem]\nrank = 0\n", "problem.rank");
 }
 
-TEST(ConfigErrors, RankAboveMinDims) {
+TEST(ConfigErrors, RankAboveEightTimesMaxDims) {
   const std::string msg =
-      error_of("[problem]\nm = 4\nn = 8\nrank = 5\n[problem.target]\nspectrum = [1]\n");
+      error_of("[problem]\nm = 4\nn = 8\nrank = 65\n[problem.target]\nspectrum = [1]\n");
   EXPECT_HAS(msg, "problem.rank");
-  EXPECT_HAS(msg, "min(m, n) = 4");
+  EXPECT_HAS(msg, "8 max(m, n) = 64");
   EXPECT_HAS(msg, "line 4");
 }
 
@@ -503,6 +524,10 @@ TEST(ConfigErrors, Tolerances) {
   expect_key_error("[record]\nhit_tolerance = 1.0\n", "record.hit_tolerance");
   expect_key_error("[record]\nloss_tolerance = 0\n", "record.loss_tolerance");
   expect_key_error("[record]\ngrad_tolerance = -1\n", "record.grad_tolerance");
+  expect_key_error("[record]\nblock_rtol = -0.1\n", "record.block_rtol");
+  expect_key_error("[record]\nblock_rtol = 1.5\n", "record.block_rtol");
+  expect_key_error("[record]\nblock_atol = -1e-9\n", "record.block_atol");
+  expect_key_error("[record]\nblock_atol = \"alpha\"\n", "record.block_atol");
 }
 
 // A single Config cannot hold a sweep; parse_experiment reads it (tests/test_sweep.cpp).
@@ -666,6 +691,13 @@ values = [0.1, 0.01, 0.001]
                     {"optimizer.ns_coefficients=you6", "optimizer.kind=adam", "record.every=7"});
 }
 
+TEST(ConfigRoundTrip, OverparameterizedRankAndBlockTolerances) {
+  expect_round_trip("[problem]\nm = 8\nn = 8\nrank = 32\n[init]\nscale = 1e-5\n");
+  expect_round_trip("[record]\nblock_rtol = 0.0\nblock_atol = 0.125\n");
+  const Config c = parse("[init]\nscale = 1e-5\n");
+  EXPECT_DOUBLE_EQ(parse_config(c.to_toml(), "resolved.toml").record.block_atol, 1e-5);
+}
+
 TEST(ConfigRoundTrip, ResolvedTextHasEveryKey) {
   const std::string t = parse("").to_toml();
   for (const char* key : {"m = ",
@@ -702,7 +734,9 @@ TEST(ConfigRoundTrip, ResolvedTextHasEveryKey) {
                           "traced_seeds = ",
                           "hit_tolerance = ",
                           "loss_tolerance = ",
-                          "grad_tolerance = "})
+                          "grad_tolerance = ",
+                          "block_rtol = 0.08",
+                          "block_atol = 0.001"})
     EXPECT_HAS(t, std::string(key));
 }
 

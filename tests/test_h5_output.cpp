@@ -88,7 +88,7 @@ RunAttributes attributes() {
 }
 
 // Outcome fields, indexed: 0 final_loss, 1 excess, 2 final_grad_norm, 3 uniformity_cv,
-// 4 order_kendall, 5 basin_converged, 6 basin_closer.
+// 4 order_kendall, 5 basin_converged, 6 basin_closer, 7 init_det_sign.
 double outcome_value(int field, long cell, long seed) {
   return field * 1000.0 + cell * 100.0 + seed + 0.25;
 }
@@ -115,6 +115,7 @@ SeedOutcomes outcomes_of(const Case& c, long cell, long first, long count) {
     o.order_kendall[i] = outcome_value(4, cell, s);
     o.basin_converged[i] = outcome_value(5, cell, s);
     o.basin_closer[i] = outcome_value(6, cell, s);
+    o.init_det_sign[i] = outcome_value(7, cell, s);
     o.steps_to_tol[i] = steps_value(cell, s);
     for (long q = 0; q < c.r; ++q) o.hit_step[i * c.r + q] = hit_value(cell, s, q, c.r);
   }
@@ -127,7 +128,8 @@ double trace_value(int id, long cell, long seed, long j) {
 }
 
 // Dataset ids for traces: 0 loss, 1 alignment, 2 effective_rank, 3 delta1_norm, 4 delta2_norm,
-// 5 sv, 6 core_diag, 7 factor_norm, 8 delta1, 9 delta2, 10 + k init F(k+1), 20 + k final F(k+1).
+// 5 sv, 6 core_diag, 7 factor_norm, 8 delta1, 9 delta2, 10 + k init F(k+1), 20 + k final F(k+1),
+// 30 block_alignment.
 SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   SeedTraces t;
   t.resize(first, count, problem_of(c));
@@ -140,6 +142,7 @@ SeedTraces traces_of(const Case& c, long cell, long first, long count) {
       for (long j = 0; j < per_seed; ++j) v[i * per_seed + j] = trace_value(id, cell, first + i, j);
   };
   for (int id = 0; id < static_cast<int>(arrays.size()); ++id) fill(id, *arrays[id]);
+  fill(30, t.block_alignment);
   for (int k = 0; k < c.depth; ++k) {
     fill(10 + k, t.init_factors[k]);
     fill(20 + k, t.final_factors[k]);
@@ -338,9 +341,9 @@ void verify_case(const std::string& path, const Case& c) {
     EXPECT_EQ(dataset_string_attribute(file.id, "/outcome/status", "codes"),
               "0 converged, 1 stalled, 2 diverged, 3 unconverged");
   }
-  const char* fields[] = {"final_loss",    "excess",          "final_grad_norm", "uniformity_cv",
-                          "order_kendall", "basin_converged", "basin_closer"};
-  for (int f = 0; f < 7; ++f) {
+  const char* fields[] = {"final_loss",      "excess",       "final_grad_norm", "uniformity_cv",
+                          "order_kendall",   "basin_converged", "basin_closer", "init_det_sign"};
+  for (int f = 0; f < 8; ++f) {
     const std::string name = std::string("/outcome/") + fields[f];
     const Data d = read_dataset(file.id, name);
     EXPECT_EQ(d.dims, (Dims{C, S})) << name;
@@ -386,6 +389,7 @@ void verify_case(const std::string& path, const Case& c) {
       {"delta2_norm", 4, {C, K, T}},    {"sv", 5, {C, K, T, R}},
       {"core_diag", 6, {C, K, T, R}},   {"factor_norm", 7, {C, K, T, L}},
       {"delta1", 8, {C, K, T, R, R}},   {"delta2", 9, {C, K, T, R, R}},
+      {"block_alignment", 30, {C, K, T, 3}},
   };
   for (const auto& t : traces) {
     const std::string name = std::string("/trace/") + t.name;
@@ -513,7 +517,7 @@ TEST(SeedBuffers, OutcomesResizeFillsUnconverged) {
   EXPECT_EQ(o.r, 3);
   EXPECT_EQ(o.status, std::vector<std::int8_t>(4, static_cast<std::int8_t>(Status::unconverged)));
   for (const auto* v : {&o.final_loss, &o.excess, &o.final_grad_norm, &o.uniformity_cv,
-                        &o.order_kendall, &o.basin_converged, &o.basin_closer}) {
+                        &o.order_kendall, &o.basin_converged, &o.basin_closer, &o.init_det_sign}) {
     ASSERT_EQ(v->size(), 4u);
     for (double x : *v) EXPECT_TRUE(std::isnan(x));
   }
@@ -544,6 +548,7 @@ TEST(SeedBuffers, TracesResizeShapes) {
     EXPECT_EQ(t.sv.size(), 2u * 3 * 3);
     EXPECT_EQ(t.core_diag.size(), 2u * 3 * 3);
     EXPECT_EQ(t.factor_norm.size(), 2u * 3 * depth);
+    EXPECT_EQ(t.block_alignment.size(), 2u * 3 * 3);
     EXPECT_EQ(t.delta1.size(), 2u * 3 * 9);
     EXPECT_EQ(t.delta2.size(), 2u * 3 * 9);
     ASSERT_EQ(t.init_factors.size(), size_t(depth));
@@ -826,6 +831,8 @@ CellStatistics statistics_of(const Case& c, long cell) {
     }
   }
   s.basin_pooled = {base + 0.25, base + 0.75};
+  s.det_sign_count = {{{cell + 20, cell + 10}, {cell + 30, cell}}};
+  s.det_sign_wilson95 = {{{base + 0.125, base + 0.5}, {base + 0.0625, base + 0.25}}};
   return s;
 }
 
@@ -1072,6 +1079,7 @@ TEST_F(RunFileTest, ReadOutcomesAndTracesInvertTheWrites) {
       EXPECT_EQ(o.order_kendall[i], want.order_kendall[i]) << s;
       EXPECT_EQ(o.basin_converged[i], want.basin_converged[i]) << s;
       EXPECT_EQ(o.basin_closer[i], want.basin_closer[i]) << s;
+      EXPECT_EQ(o.init_det_sign[i], want.init_det_sign[i]) << s;
       EXPECT_EQ(o.steps_to_tol[i], want.steps_to_tol[i]) << s;
       for (int q = 0; q < c.r; ++q) EXPECT_EQ(o.hit_step[i * c.r + q], want.hit_step[i * c.r + q]);
     } else {
@@ -1096,6 +1104,7 @@ TEST_F(RunFileTest, ReadOutcomesAndTracesInvertTheWrites) {
   EXPECT_EQ(t.sv, wt.sv);
   EXPECT_EQ(t.core_diag, wt.core_diag);
   EXPECT_EQ(t.factor_norm, wt.factor_norm);
+  EXPECT_EQ(t.block_alignment, wt.block_alignment);
   EXPECT_EQ(t.delta1, wt.delta1);
   EXPECT_EQ(t.delta2, wt.delta2);
   EXPECT_EQ(t.init_factors, wt.init_factors);
@@ -1179,6 +1188,8 @@ TEST_F(RunFileTest, WriteSummaryReadsBack) {
   EXPECT_EQ(row("basin_converged", {C, Q}, false)[1], q(s.basin_converged));
   EXPECT_EQ(row("basin_closer", {C, Q}, false)[1], q(s.basin_closer));
   EXPECT_EQ(row("basin_pooled", {C, 2}, false)[1], (std::vector<double>{10.25, 10.75}));
+  EXPECT_EQ(row("det_sign_count", {C, 2, 2}, true)[1], (std::vector<double>{21, 11, 31, 1}));
+  EXPECT_EQ(row("det_sign_wilson95", {C, 2, 2}, false)[1], (std::vector<double>{10.125, 10.5, 10.0625, 10.25}));
   // Cell 2: padded modes, no bands.
   const auto hit = row("hit_step", {C, R, Q}, false)[2];
   for (size_t i = 0; i < 2 * Q; ++i) EXPECT_EQ(hit[i], cat(f.hit_step)[i]);
@@ -1487,6 +1498,8 @@ with h5py.File(sys.argv[1], "r") as f:
     assert f["trace/loss"].shape == (1, 2, 3)
     assert f["trace/sv"].shape == (1, 2, 3, 3)
     assert f["trace/factor_norm"].shape == (1, 2, 3, 2)
+    assert f["trace/block_alignment"].shape == (1, 2, 3, 3)
+    assert f["outcome/init_det_sign"].dtype == np.float64
     assert f["trace/delta1"].shape == (1, 2, 3, 3, 3)
     assert f["trace/init/F1"].shape == (1, 2, 4, 3)
     assert f["trace/final/F2"].shape == (1, 2, 3, 6)

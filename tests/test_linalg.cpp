@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "core/metrics.hpp"
 #include "core/orthogonalize.hpp"
+#include "core/trajectory.hpp"
 #include "cpu/pack.hpp"
 #include "test_helpers.hpp"
 
@@ -78,14 +78,9 @@ TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
   std::vector<float> M(m * n, 0.f), Ut(m, 0.f), Vt(n, 0.f), s = {1.f};
   Ut[0] = Vt[0] = 1.f;
   const TargetView<float> tg{M.data(), Ut.data(), Vt.data(), s.data(), 1, 0.5f};
-  std::vector<float> work(record_metrics_workspace(sh)), arrays(r + 1 + 2 + 2 * r * r);
-  RecordMetrics<float> out{};
-  out.sv = arrays.data();
-  out.core_diag = out.sv + r;
-  out.factor_norm = out.core_diag + 1;
-  out.delta1 = out.factor_norm + 2;
-  out.delta2 = out.delta1 + r * r;
-  record_metrics(sh, tg, 0.0f, F.data(), F.data() + m * r, out, work.data());
+  std::vector<float> work(record_metrics_workspace(sh)), arrays(r + 1 + 2 + 3 + 2 * r * r);
+  RecordMetrics<float> out = metrics_view(sh, 1, arrays.data());
+  record_metrics(sh, tg, 0.0f, BlockTolerance{}, F.data(), F.data() + m * r, out, work.data());
   std::vector<double> expected = {3.0, 0.02, 3e-5, 2e-6};  // a_k b_k, sorted
   for (int k = 0; k < r; ++k) EXPECT_NEAR(out.sv[k] / expected[k], 1.0, 2e-4) << "k=" << k;
   // Balance: sqrt(F1^T F1) - sqrt(F2 F2^T) = diag(a - b), F1^T F1 - F2 F2^T = diag(a^2 - b^2).

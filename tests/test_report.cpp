@@ -96,6 +96,8 @@ CellStatistics statistics(long cell) {
   s.basin_converged = {0.9, 0.95, 1, 1, 1};
   s.basin_closer = {0.8, 0.85, 0.9, 1, 1};
   s.basin_pooled = {0.97, 0.875 + 0.001 * cell};
+  s.det_sign_count = {{{51 + cell, 40}, {49 - cell, 0}}};
+  s.det_sign_wilson95 = {{{0.65, 0.88}, {0.0, 0.07}}};
   return s;
 }
 
@@ -340,6 +342,8 @@ TEST_F(ReportTest, LoadReportReadsCellsSummaryAndAttributes) {
   EXPECT_EQ(got.sv_band, want.sv_band);
   EXPECT_EQ(got.basin_closer, want.basin_closer);
   EXPECT_EQ(got.basin_pooled, want.basin_pooled);
+  EXPECT_EQ(got.det_sign_count, want.det_sign_count);
+  EXPECT_EQ(got.det_sign_wilson95, want.det_sign_wilson95);
   EXPECT_TRUE(std::isnan(got.excess[4]));
   EXPECT_EQ(r.statistics[3].status_count, (std::array<std::int64_t, 4>{-1, -1, -1, -1}));
 }
@@ -384,7 +388,11 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
                                              "uniformity_cv_p50",
                                              "order_kendall_p50",
                                              "basin_converged",
-                                             "basin_closer"};
+                                             "basin_closer",
+                                             "det_plus_seeds",
+                                             "det_plus_converged",
+                                             "det_minus_seeds",
+                                             "det_minus_converged"};
   EXPECT_EQ(header, want_header);
   auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -410,6 +418,9 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
   EXPECT_EQ(one[column("hit_count_2")], "98");
   EXPECT_EQ(one[column("order_kendall_p50")], "1");
   EXPECT_EQ(one[column("basin_closer")], "0.876");
+  EXPECT_EQ(one[column("det_plus_seeds")], "52");
+  EXPECT_EQ(one[column("det_plus_converged")], "40");
+  EXPECT_EQ(one[column("det_minus_converged")], "0");
   EXPECT_EQ(csv_fields(lines[3])[column("steps_to_tol_p50")], "inf");  // censored median
   const std::vector<std::string> three = csv_fields(lines[4]);         // not computed
   EXPECT_EQ(three[column("seeds")], "100");
@@ -474,7 +485,7 @@ TEST_F(ReportTest, TableIsAlignedAndReadable) {
   const std::string& head = lines[4];
   for (const char* name : {"cell", "optimizer.lr", "optimizer.kind", "seeds", "converged",
                            "unconverged", "final_loss 5% 50% 95%", "steps_to_tol (reached)",
-                           "hit 2", "order_kendall", "basin converged"})
+                           "hit 2", "order_kendall", "basin converged", "converged det W0 < 0"})
     EXPECT_NE(head.find(name), std::string::npos) << name << "\n" << table;
   // Columns line up: each right-aligned "seeds" value ends where the header does.
   const std::size_t seeds_end = head.find("seeds") + 5;
@@ -488,6 +499,10 @@ TEST_F(ReportTest, TableIsAlignedAndReadable) {
   RunReport no_basin = r;
   for (auto& s : no_basin.statistics) s.basin_pooled = {kNaN, kNaN};
   EXPECT_EQ(format_report(no_basin, ReportFormat::table).find("basin"), std::string::npos);
+  EXPECT_NE(lines[6].find("40/52"), std::string::npos) << table;  // converged / seeds with det > 0
+  // Without square factors (no seed has a det sign) the det columns are left out.
+  for (auto& s : no_basin.statistics) s.det_sign_count = {};
+  EXPECT_EQ(format_report(no_basin, ReportFormat::table).find("det W0"), std::string::npos);
 }
 
 TEST_F(ReportTest, PartialFileAndNoSweep) {

@@ -290,6 +290,22 @@ TEST(CellStatistics, EveryFieldOfAHandmadeCell) {
   EXPECT_DOUBLE_EQ(s.basin_pooled[1], 0.5);
 }
 
+// Converged seeds split by the sign of det W(0); NaN (non-square factors) and 0 (singular) count
+// for neither sign.
+TEST(CellStatistics, ConvergedSplitByTheSignOfDetW0) {
+  SmallCell cell;  // statuses: converged, converged, diverged, unconverged, stalled
+  cell.outcomes.init_det_sign = {1.0, -1.0, 1.0, 0.0, kNaN};
+  const CellStatistics s = cell_statistics(cell.outcomes, cell.traces, 2);
+  EXPECT_EQ(s.det_sign_count[0], (std::array<std::int64_t, 2>{2, 1}));
+  EXPECT_EQ(s.det_sign_count[1], (std::array<std::int64_t, 2>{1, 1}));
+  EXPECT_EQ(s.det_sign_wilson95[0], wilson95(1, 2));
+  EXPECT_EQ(s.det_sign_wilson95[1], wilson95(1, 1));
+  cell.outcomes.init_det_sign.assign(5, kNaN);
+  const CellStatistics none = cell_statistics(cell.outcomes, cell.traces, 2);
+  EXPECT_EQ(none.det_sign_count[0], (std::array<std::int64_t, 2>{0, 0}));
+  EXPECT_TRUE(std::isnan(none.det_sign_wilson95[1][0]));
+}
+
 TEST(CellStatistics, ModesClampedAndAllModesActive) {
   const SmallCell cell;
   // modes = r: mode 2 becomes a real mode, {11, 12, 13, 14, inf}.

@@ -577,6 +577,21 @@ spectrum = { kind = "power", scale = 2, count = 3 }
   EXPECT_EQ(px(schedules).to_toml().find("warmup"), std::string::npos);
 }
 
+// record.block_atol defaults to init.scale: with init.scale swept, each cell derives its own, and
+// the resolved text leaves it out rather than pinning cell 0's; an explicit value is kept.
+TEST(SweepRoundTrip, BlockAtolFollowsASweptInitScale) {
+  const std::string text = "[sweep]\n\"init.scale\" = [1e-5, 1e-4, 1e-3]\n";
+  expect_experiment_round_trip(text);
+  const Experiment ex = px(text);
+  for (size_t c = 0; c < 3; ++c) EXPECT_EQ(ex.cells[c].record.block_atol, ex.cells[c].init.scale) << c;
+  EXPECT_EQ(ex.to_toml().find("block_atol"), std::string::npos) << ex.to_toml();
+  EXPECT_NE(ex.to_toml().find("block_rtol = 0.08"), std::string::npos) << ex.to_toml();
+  const Experiment fixed = px(text, {"record.block_atol=0.5"});
+  EXPECT_EQ(fixed.cells[0].record.block_atol, 0.5);
+  EXPECT_NE(fixed.to_toml().find("block_atol = 0.5"), std::string::npos) << fixed.to_toml();
+  expect_experiment_round_trip(text + "[record]\nblock_atol = 0.5\n");
+}
+
 TEST(SweepRoundTrip, SweepWithOverridesAndBasin) {
   const Experiment a = px("[basin]\nprobes = 4\n[sweep]\n\"init.scale\" = [1e-4, 1e-3]\n",
                           {"optimizer.kind=adam", "run.seeds=32"});

@@ -6,26 +6,161 @@
 namespace specsweep {
 
 // Lane values of one record step. Arrays (handles P, see LaneOf) are sized by the caller: sv[r],
-// core_diag[modes], factor_norm[depth], delta1/delta2[r * r] (depth 2 only).
+// core_diag[modes], factor_norm[depth], block_alignment[3], delta1/delta2[r * r] (depth 2 only).
 template <class V, class P = V*>
 struct RecordMetrics {
   V loss;            // 1/2 ||W - M||^2 + penalty, from the explicit residual
-  P sv;              // singular values of W, descending
+  P sv;              // singular values of W, descending; zeros beyond min(m, n, r)
   P core_diag;       // (U^T W V)_ii
   V alignment;       // ||off(U^T W V)||_F / ||diag(U^T W V)||_F
   P factor_norm;     // ||F_k||_F
   V delta1_norm;     // ||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2)
   V delta2_norm;     // ||F1^T F1 - F2 F2^T||_F (depth 2)
+  P block_alignment;  // left, right, inner block alignment scores (depth 2, see block_alignment)
   P delta1;
   P delta2;
   V effective_rank;  // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
 };
 
+// Blocks of the block alignment score: neighbours a >= b of a descending spectrum belong to one
+// block when a - b <= rtol * a + atol (config record.block_rtol, record.block_atol).
+struct BlockTolerance {
+  double rtol = 0.08;
+  double atol = 0.0;
+};
+
+// Scratch for block_alignment on bases of up to p columns, in lane values.
+SPECSWEEP_HD constexpr int block_alignment_workspace(int p) { return p * p + 7 * p; }
+
 // Scratch for record_metrics, in lane values.
 SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) {
   const int m = sh.m, n = sh.n, r = sh.r;
   const int big = m > n ? m : n;
-  return n + 2 * big * r + 8 * r * r + 2 * r + 2 * thin_svd_workspace(big, r) + r * n;
+  return n + 2 * big * r + 8 * r * r + 3 * r + 2 * thin_svd_workspace(big, r) + r * n +
+         block_alignment_workspace(r);
+}
+
+// Positions in descending order (ties by index) of the p values a, as lane values: pos[i] counts
+// the values ahead of a[i]. Branch-free, so each lane sorts its own values without moving them.
+template <class PS, class P>
+SPECSWEEP_HD void descending_positions(int p, PS a, P pos) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  for (int i = 0; i < p; ++i) {
+    V count = V(T(0));
+    for (int j = 0; j < p; ++j) {
+      if (j == i) continue;
+      const auto ahead = j < i ? a[j] >= a[i] : a[j] > a[i];
+      count += select(ahead, V(T(1)), V(T(0)));
+    }
+    pos[i] = count;
+  }
+}
+
+// Block boundaries of a spectrum by position: split[k] = 1 when the k-th and (k+1)-th largest of
+// the p values a (zeros beyond p, up to K) differ by more than rtol * larger + atol, else 0,
+// for k < K - 1. pos from descending_positions; sorted holds K scratch values.
+template <class PS, class P>
+SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& tol, P sorted, P split) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  for (int k = 0; k < K; ++k) {
+    V v = V(T(0));
+    for (int i = 0; i < p; ++i) v += select(vabs(pos[i] - V(T(k))) < V(T(0.5)), V(a[i]), V(T(0)));
+    sorted[k] = v;
+  }
+  for (int k = 0; k + 1 < K; ++k) {
+    const V gap = sorted[k] - sorted[k + 1];
+    split[k] = select(gap > T(tol.rtol) * sorted[k] + V(T(tol.atol)), V(T(1)), V(T(0)));
+  }
+}
+
+// Block alignment score of two orthonormal bases whose columns carry spectra: A (N x pa) with
+// values a, B (N x pb) with values b (either in any order). Blocks are runs of positions in
+// descending order; a block ends where both spectra split (block_splits), so a block of
+// (nearly) equal values in either spectrum is one block: its vectors are defined only up to a
+// rotation within it. The score is the sum over pairs (i, j) in the same block of (A_i . B_j)^2,
+// divided by min(pa, pb): 1 when the two bases span the same subspace block by block (in
+// particular for equal bases), 0 when every block of one is orthogonal to the same block of the
+// other. A zero column (a zero singular value on the outer sides) adds nothing. b may be a
+// handle to lane values or to plain scalars (the target's). work: block_alignment_workspace(max(pa, pb)).
+template <class PA, class PSA, class PB, class PSB, class P>
+SPECSWEEP_HD LaneOf<P> block_alignment(int N, int pa, PA A, PSA a, int pb, PB B, PSB b, const BlockTolerance& tol,
+                                       P work) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  const int K = pa > pb ? pa : pb;
+  P overlap = work;              // pa x pb
+  P pos_a = overlap + pa * pb;   // pa
+  P pos_b = pos_a + pa;          // pb
+  P b_values = pos_b + pb;       // pb (b as lane values)
+  P sorted = b_values + pb;      // K
+  P split_a = sorted + K;        // K - 1
+  P split_b = split_a + K;       // K - 1
+  P block = split_b + K;         // K: block index by position
+  for (int j = 0; j < pb; ++j) b_values[j] = V(b[j]);
+  descending_positions(pa, a, pos_a);
+  descending_positions(pb, b_values, pos_b);
+  block_splits(pa, K, a, pos_a, tol, sorted, split_a);
+  block_splits(pb, K, b_values, pos_b, tol, sorted, split_b);
+  block[0] = V(T(0));
+  for (int k = 0; k + 1 < K; ++k) block[k + 1] = block[k] + split_a[k] * split_b[k];
+  // Block index of each column, looked up by its position (pos_* then hold block indices).
+  auto to_blocks = [&](int p, P pos) {
+    for (int i = 0; i < p; ++i) {
+      V v = V(T(0));
+      for (int k = 0; k < K; ++k) v += select(vabs(pos[i] - V(T(k))) < V(T(0.5)), block[k], V(T(0)));
+      pos[i] = v;
+    }
+  };
+  to_blocks(pa, pos_a);
+  to_blocks(pb, pos_b);
+  gemm_tn(pa, pb, N, A, B, overlap);
+  V score = V(T(0));
+  for (int i = 0; i < pa; ++i)
+    for (int j = 0; j < pb; ++j) {
+      const V o = overlap[i * pb + j];
+      score += select(vabs(pos_a[i] - pos_b[j]) < V(T(0.5)), o * o, V(T(0)));
+    }
+  return score / T(pa < pb ? pa : pb);
+}
+
+// sign det(A) of a square A (p x p): from A = Q R (Householder), each nonzero reflector has
+// determinant -1 and R's diagonal carries the rest; 0 when a diagonal entry of R is exactly 0. A
+// is destroyed; work holds 2 p * p + p values.
+template <class PA, class P>
+SPECSWEEP_HD LaneOf<P> det_sign(int p, PA A, P work) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  P Q = work;
+  P R = Q + p * p;
+  P tau = R + p * p;
+  householder_qr(p, p, A, Q, R, tau);
+  V sign = V(T(1));
+  for (int j = 0; j < p; ++j) {
+    const V d = R[j * p + j];
+    sign *= select(tau[j] > V(T(0)), V(T(-1)), V(T(1)));
+    sign *= select(d > V(T(0)), V(T(1)), select(d < V(T(0)), V(T(-1)), V(T(0))));
+  }
+  return sign;
+}
+
+// sign det(W) = prod_k sign det(F_k) when every factor is square (m = n = r), NaN otherwise. For
+// Rhee's orthogonal init F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2), which decides
+// whether the spike-then-halve schedule can succeed. work holds 3 r * r + r values.
+template <class PF, class P>
+SPECSWEEP_HD LaneOf<P> product_det_sign(const Shape& sh, PF F, P work) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  if (sh.m != sh.r || sh.n != sh.r) return V(std::numeric_limits<T>::quiet_NaN());
+  const int r = sh.r;
+  P copy_of = work;
+  V sign = V(T(1));
+  for (int k = 0; k < sh.depth; ++k) {
+    copy(r * r, F + sh.offset(k), copy_of);
+    sign *= det_sign(r, copy_of, copy_of + r * r);
+  }
+  return sign;
 }
 
 // 1/2 ||W - M||^2 + penalty from the explicit residual (W = F_1 right1 formed a row at a time in
@@ -52,13 +187,15 @@ SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T
 }
 
 // Metrics of the iterate F (concatenated factors). right1 must hold F_2 ... F_L (r x n), as left
-// by evaluate() in its workspace.
+// by evaluate() in its workspace. Any r >= 1: an overparameterized r > min(m, n) records
+// min(m, n) singular values of W, then zeros.
 template <class T, class PF, class PR, class P>
-SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2, PF F, PR right1,
-                                 RecordMetrics<LaneOf<P>, P>& out, P work) {
+SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2, const BlockTolerance& blocks, PF F,
+                                 PR right1, RecordMetrics<LaneOf<P>, P>& out, P work) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r, L = sh.depth;
   const int big = m > n ? m : n;
+  const int p1 = m < r ? m : r, p2 = n < r ? n : r;  // ranks of F_1 and of F_2...F_L at most
   P W = work;                    // one row of W (n)
   P Q = W + n;                   // big x r
   P tall = Q + big * r;          // big x r
@@ -72,8 +209,10 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   P tmp = C + r * r;             // r x r
   P tau = tmp + r * r;           // r
   P sig = tau + r;               // r
-  P svd_work = sig + r;          // 2 thin_svd workspaces
+  P sig2 = sig + r;              // r
+  P svd_work = sig2 + r;         // 2 thin_svd workspaces
   P rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
+  P block_work = rv + r * n;     // block_alignment_workspace(r)
 
   out.loss = residual_loss(sh, tg, l2, F, right1, W);
   int off = 0;
@@ -82,27 +221,39 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     off += sh.size(k);
   }
 
-  // sigma(W) = sigma(R1 R2^T) with F_1 = Q1 R1 and (F_2...F_L)^T = Q2 R2: never squares W.
-  copy(m * r, F, tall);
-  householder_qr(m, r, tall, Q, R1, tau);
+  // sigma(W) = sigma(X1 X2^T), never squaring W: X1 (p1 x r) is R1 of F_1 = Q1 R1 when F_1 is tall
+  // (m >= r), else F_1 itself; X2 (p2 x r) is R2 of (F_2...F_L)^T = Q2 R2 when that is tall
+  // (n >= r), else (F_2...F_L)^T itself. X1 X2^T is p1 x p2.
+  if (m >= r) {
+    copy(m * r, F, tall);
+    householder_qr(m, r, tall, Q, R1, tau);
+  } else {
+    copy(m * r, F, R1);
+  }
   transpose(r, n, right1, tall);
-  householder_qr(n, r, tall, Q, R2, tau);
-  gemm_nt(r, r, r, R1, R2, B);
-  jacobi_svd(r, B, Vr);
-  normalize_columns(r, r, B, sig);
-  sort_descending(r, sig);
+  if (n >= r) householder_qr(n, r, tall, Q, R2, tau);
+  else copy(n * r, tall, R2);
+  gemm_nt(p1, p2, r, R1, R2, B);
+  const int p = p1 < p2 ? p1 : p2;
+  if (p1 == p2) {
+    jacobi_svd(p, B, Vr);
+    normalize_columns(p, p, B, sig);
+  } else {
+    thin_svd(p1, p2, B, S1, sig, S2, svd_work);
+  }
+  sort_descending(p, sig);
   V total = V(T(0));
   for (int i = 0; i < r; ++i) {
-    out.sv[i] = sig[i];
-    total += sig[i];
+    out.sv[i] = i < p ? sig[i] : V(T(0));
+    total += out.sv[i];
   }
   const auto positive = total > V(T(0));
   const V inv_total = T(1) / select(positive, total, V(T(1)));
   V entropy = V(T(0));
-  for (int i = 0; i < r; ++i) {
-    const V p = sig[i] * inv_total;
-    const auto pos = p > V(T(0));
-    entropy -= select(pos, p * vlog(select(pos, p, V(T(1)))), V(T(0)));
+  for (int i = 0; i < p; ++i) {
+    const V pr = sig[i] * inv_total;
+    const auto pos = pr > V(T(0));
+    entropy -= select(pos, pr * vlog(select(pos, pr, V(T(1)))), V(T(0)));
   }
   out.effective_rank = select(positive, vexp(entropy), V(T(0)));
 
@@ -128,28 +279,36 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     gram_nt(r, n, F2, S2);
     for (int i = 0; i < r * r; ++i) out.delta2[i] = S1[i] - S2[i];
     out.delta2_norm = vsqrt(frob2(r * r, out.delta2));
-    // sqrt(F1^T F1) = V1 S1 V1^T from F1 = U1 S1 V1^T; sqrt(F2 F2^T) = U2 S2 U2^T.
+    // P = F_1 = U_P diag(sig) V_P^T (U_P = Q, m x p1; V_P = Vr, r x p1) and F_2 = U_2 diag(sig2)
+    // V_2^T (U_2 = B, r x p2; V_2 = tall, n x p2), so Q = F_2^T has U_Q = V_2 and V_Q = U_2.
     thin_svd(m, r, F, Q, sig, Vr, svd_work);
+    thin_svd(r, n, F2, B, sig2, tall, svd_work);
+    // sqrt(F1^T F1) = V_P diag(sig) V_P^T; sqrt(F2 F2^T) = U_2 diag(sig2) U_2^T.
     for (int i = 0; i < r; ++i)
-      for (int j = 0; j < r; ++j) tmp[i * r + j] = Vr[i * r + j] * sig[j];
-    gemm_nt(r, r, r, tmp, Vr, S1);
-    thin_svd(r, n, F2, B, sig, tall, svd_work);
+      for (int j = 0; j < p1; ++j) tmp[i * p1 + j] = Vr[i * p1 + j] * sig[j];
+    gemm_nt(r, r, p1, tmp, Vr, S1);
     for (int i = 0; i < r; ++i)
-      for (int j = 0; j < r; ++j) tmp[i * r + j] = B[i * r + j] * sig[j];
-    gemm_nt(r, r, r, tmp, B, S2);
+      for (int j = 0; j < p2; ++j) tmp[i * p2 + j] = B[i * p2 + j] * sig2[j];
+    gemm_nt(r, r, p2, tmp, B, S2);
     for (int i = 0; i < r * r; ++i) out.delta1[i] = S1[i] - S2[i];
     out.delta1_norm = vsqrt(frob2(r * r, out.delta1));
+    // Block alignment of P with the target's left basis, of Q with its right basis, and of the
+    // two inner bases with each other (README, "What the numbers mean").
+    out.block_alignment[0] = block_alignment(m, p1, Q, sig, q, tg.U, tg.s, blocks, block_work);
+    out.block_alignment[1] = block_alignment(n, p2, tall, sig2, q, tg.Vb, tg.s, blocks, block_work);
+    out.block_alignment[2] = block_alignment(r, p1, Vr, sig, p2, B, sig2, blocks, block_work);
   }
 }
 
 // Values in one packed record step (pack_record).
-SPECSWEEP_HD constexpr int packed_record_width(int r, int depth) { return 5 + 2 * r + depth + 2 * r * r; }
+SPECSWEEP_HD constexpr int packed_record_width(int r, int depth) { return 8 + 2 * r + depth + 2 * r * r; }
 
 // Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
 // widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
 // alignment, effective_rank, delta1_norm, delta2_norm, sv[r], core_diag[r], factor_norm[depth],
-// delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond the modes, the deltas
-// for depth != 2) is NaN. Backends pack on the device or per lane and unpack on the host.
+// block_alignment[3], delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond
+// the modes, the depth-2 quantities for depth != 2) is NaN. Backends pack on the device or per lane
+// and unpack on the host.
 template <class V, class P, class Out>
 SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth, Out out) {
   using S = LaneOf<Out>;
@@ -165,6 +324,7 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   for (int q = 0; q < r; ++q) put(S(lane(m.sv[q], i)));
   for (int q = 0; q < r; ++q) put(q < modes ? S(lane(m.core_diag[q], i)) : nan);
   for (int k = 0; k < depth; ++k) put(S(lane(m.factor_norm[k], i)));
+  for (int q = 0; q < 3; ++q) put(deltas ? S(lane(m.block_alignment[q], i)) : nan);
   for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta1[q], i)) : nan);
   for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta2[q], i)) : nan);
 }

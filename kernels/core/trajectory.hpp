@@ -20,6 +20,7 @@ struct RunParams {
   double blowup = 1e6;        // diverged once ||W||_F > blowup * max(1, ||M||_F)
   const int* record_steps = nullptr;  // ascending, within [0, steps]
   int record_count = 0;
+  BlockTolerance blocks;  // of the block alignment score at record steps
 };
 
 // Per-lane results of a trajectory. Step indices are stored as lane values (exact below
@@ -30,6 +31,7 @@ struct TrajectoryOutcome {
   V final_grad_norm;  // ||grad f||_F over all factors at the last iterate
   V steps_to_tol;
   V diverged;         // 1 if the run diverged (non-finite or blow-up), else 0
+  V init_det_sign;    // sign det(W) at the start (product_det_sign): +1, -1, 0; NaN unless m = n = r
   P hit_step;         // [modes]
   P hit_value;        // [modes] d_i at the hitting step
 };
@@ -75,8 +77,9 @@ struct EngineLayout {
     }
     update = take(upd);
     record = take(record_metrics_workspace(sh));
-    // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], delta1/2[r*r].
-    metrics = take(sh.r + modes + sh.depth + 2 * sh.r * sh.r);
+    // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], block_alignment[3],
+    // delta1/2[r*r].
+    metrics = take(sh.r + modes + sh.depth + 3 + 2 * sh.r * sh.r);
     total = at;
   }
 };
@@ -87,7 +90,8 @@ SPECSWEEP_HD RecordMetrics<LaneOf<P>, P> metrics_view(const Shape& sh, int modes
   m.sv = base;
   m.core_diag = m.sv + sh.r;
   m.factor_norm = m.core_diag + modes;
-  m.delta1 = m.factor_norm + sh.depth;
+  m.block_alignment = m.factor_norm + sh.depth;
+  m.delta1 = m.block_alignment + 3;
   m.delta2 = m.delta1 + sh.r * sh.r;
   return m;
 }
@@ -116,6 +120,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   const T zero = T(0), one = T(1), never = T(-1);
 
   V alive = V(one);
+  out.init_det_sign = product_det_sign(sh, F, arena + lay.record);
   out.diverged = V(zero);
   out.steps_to_tol = V(never);
   for (int i = 0; i < modes; ++i) {
@@ -160,7 +165,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
 
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {
-      record_metrics(sh, tg, l2, F, right1, metrics, arena + lay.record);
+      record_metrics(sh, tg, l2, rp.blocks, F, right1, metrics, arena + lay.record);
       on_record(next_record, static_cast<const RecordMetrics<V, P>&>(metrics));
       ++next_record;
     }

@@ -125,6 +125,7 @@ class PackRun {
       r.final_grad_norm = lane(out.final_grad_norm, i);
       r.steps_to_tol = static_cast<int>(lane(out.steps_to_tol, i));
       r.diverged = lane(out.diverged, i) != T(0);
+      r.init_det_sign = lane(out.init_det_sign, i);
       r.hit_step = buf_.tau.data();
       r.hit_value = buf_.hit_d.data();
       plan_.store(outcome_row(i), r, *item_.outcomes);

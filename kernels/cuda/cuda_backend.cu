@@ -228,6 +228,7 @@ class ItemRunner {
       r.final_grad_norm = double(value(slots.final_grad_norm()));
       r.steps_to_tol = static_cast<int>(value(slots.steps_to_tol()));
       r.diverged = value(slots.diverged()) != T(0);
+      r.init_det_sign = double(value(slots.init_det_sign()));
       r.hit_step = tau.data();
       r.hit_value = hit_value.data();
       const long row = p.first + i - item.outcomes->first_seed;

@@ -44,11 +44,12 @@ struct OutcomeSlots {
   SPECSWEEP_HD int final_grad_norm() const { return 1; }
   SPECSWEEP_HD int steps_to_tol() const { return 2; }
   SPECSWEEP_HD int diverged() const { return 3; }
-  SPECSWEEP_HD int hit_step() const { return 4; }
-  SPECSWEEP_HD int hit_value() const { return 4 + modes; }
-  SPECSWEEP_HD int basin_converged() const { return 4 + 2 * modes; }
-  SPECSWEEP_HD int basin_closer() const { return 5 + 2 * modes; }
-  SPECSWEEP_HD int width() const { return 6 + 2 * modes; }
+  SPECSWEEP_HD int init_det_sign() const { return 4; }
+  SPECSWEEP_HD int hit_step() const { return 5; }
+  SPECSWEEP_HD int hit_value() const { return 5 + modes; }
+  SPECSWEEP_HD int basin_converged() const { return 5 + 2 * modes; }
+  SPECSWEEP_HD int basin_closer() const { return 6 + 2 * modes; }
+  SPECSWEEP_HD int width() const { return 7 + 2 * modes; }
 };
 
 // Doubles per seed for initialization: the concatenated factors, then init_factor's scratch.
@@ -121,7 +122,7 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   const int width = packed_record_width(sh.r, sh.depth);
   const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr, width, sh.r,
                            c.target.modes, sh.depth};
-  TrajectoryOutcome<T, WarpArray<T>> out{T(0), T(0), T(0), T(0), outcome + slots.hit_step(),
+  TrajectoryOutcome<T, WarpArray<T>> out{T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(),
                                          outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;
   WarpArray<T> keep(task.keep + warp * kWarp * keep_width(c) + lane);
@@ -133,6 +134,7 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   outcome[slots.final_grad_norm()] = out.final_grad_norm;
   outcome[slots.steps_to_tol()] = out.steps_to_tol;
   outcome[slots.diverged()] = out.diverged;
+  outcome[slots.init_det_sign()] = out.init_det_sign;
   if (traced)
     for (int e = 0; e < lay.params; ++e) task.final_factors[trow * lay.params + e] = arena[lay.F + e];
 
@@ -154,7 +156,7 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   const double radius = distance_to_final(start);
   rp.record_count = 0;
   int converged_count = 0, closer_count = 0;
-  TrajectoryOutcome<T, WarpArray<T>> restart{T(0), T(0), T(0), T(0), keep + 2 * lay.params,
+  TrajectoryOutcome<T, WarpArray<T>> restart{T(0), T(0), T(0), T(0), T(0), keep + 2 * lay.params,
                                              keep + 2 * lay.params + c.target.modes};
   for (int j = 0; j < c.basin_probes; ++j) {
     const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed), Purpose::basin,

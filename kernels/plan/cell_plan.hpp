@@ -20,6 +20,7 @@ struct SeedResult {
   double final_loss = 0, final_grad_norm = 0;
   int steps_to_tol = -1;
   bool diverged = false;
+  double init_det_sign = 0;           // TrajectoryOutcome::init_det_sign
   const int* hit_step = nullptr;      // [modes], -1 never
   const double* hit_value = nullptr;  // [modes], d_i at the hitting step
 };
@@ -32,7 +33,8 @@ struct CellPlan {
   // 1/2 ||M||^2 of M as rounded to T: the problem this precision actually solves, so the relative
   // excess of W = 0 is exactly 1 in fp32 too.
   double norm2_half = 0;
-  // Initialization: per-factor kind and scale, and the first r basis columns for spectral init.
+  // Initialization: per-factor kind and scale, and r basis columns for spectral init (the
+  // target's first ones; zero beyond them when r > min(m, n)).
   std::vector<FactorInit> factors;
   std::vector<double> basis_U, basis_V;
   int init_scratch = 0;  // doubles init_factor needs for the largest factor
@@ -60,9 +62,9 @@ struct CellPlan {
       init_scratch = std::max(init_scratch, init_factor_workspace(sh.rows(k), sh.cols(k)));
     }
     for (int i = 0; i < tg.m; ++i)
-      for (int j = 0; j < sh.r; ++j) basis_U.push_back(tg.U[i * b + j]);
+      for (int j = 0; j < sh.r; ++j) basis_U.push_back(j < b ? tg.U[i * b + j] : 0.0);
     for (int i = 0; i < tg.n; ++i)
-      for (int j = 0; j < sh.r; ++j) basis_V.push_back(tg.Vb[i * b + j]);
+      for (int j = 0; j < sh.r; ++j) basis_V.push_back(j < b ? tg.Vb[i * b + j] : 0.0);
 
     op = problem.config.optimizer_params();
     rp.steps = problem.config.run.steps;
@@ -73,6 +75,7 @@ struct CellPlan {
     rp.blowup = problem.config.run.blowup;
     rp.record_steps = problem.record_steps.data();
     rp.record_count = static_cast<int>(problem.record_steps.size());
+    rp.blocks = BlockTolerance{problem.config.record.block_rtol, problem.config.record.block_atol};
     layout = EngineLayout(sh, op, q);
   }
 
@@ -105,6 +108,7 @@ struct CellPlan {
     o.excess[row] = excess_value;
     o.final_grad_norm[row] = r.final_grad_norm;
     o.steps_to_tol[row] = r.steps_to_tol;
+    o.init_det_sign[row] = r.init_det_sign;
     for (int q = 0; q < modes; ++q) o.hit_step[row * cp->shape.r + q] = r.hit_step[q];
     o.uniformity_cv[row] = uniformity_cv(modes, r.hit_step, r.hit_value);
     o.order_kendall[row] = kendall_tau_b(modes, r.hit_step, cp->target.spectrum.data());
