@@ -102,6 +102,7 @@ int main(int argc, char** argv) try {
   int steps = 400, repeat = 5, threads = omp_get_max_threads();
   std::string backend = "cpu", precision = "fp32";
   bool peak = true;
+  long batched_min_entries = -1;
   app.add_option("--workload", names, "Workloads to run")->check(CLI::IsMember(workload_names()));
   app.add_option("--seeds", seeds);
   app.add_option("--steps", steps);
@@ -110,6 +111,8 @@ int main(int argc, char** argv) try {
   app.add_option("--backend", backend);
   app.add_option("--precision", precision);
   app.add_flag("!--no-peak", peak, "Skip the FMA peak measurement");
+  app.add_option("--batched-min-entries", batched_min_entries,
+                 "GPU: run cells with at least this many target entries batched (-1: the backend's default)");
   CLI11_PARSE(app, argc, argv);
 
   if (peak)
@@ -118,7 +121,20 @@ int main(int argc, char** argv) try {
   for (const auto& name : names) {
     const Config cfg = parse_config(config(name, seeds, steps, precision), name);
     const CellProblem cp = make_cell_problem(cfg, 0);
-    auto be = make_backend(backend, BackendOptions{threads});
+    BackendOptions options;
+    options.threads = threads;
+    options.batched_min_entries = batched_min_entries;
+    auto be = make_backend(backend, options);
+    {
+      // Untimed warm-up on a few seeds and steps: loads the GPU modules and creates the library
+      // handles, which the first real run would otherwise pay for.
+      const CellProblem warm = make_cell_problem(parse_config(config(name, std::min(seeds, 64L), 2, precision), name), 0);
+      SeedOutcomes out;
+      out.resize(0, warm.config.run.seeds, warm.shape.r);
+      SeedTraces traces;
+      traces.resize(0, 0, warm);
+      be->run(warm, 0, warm.config.run.seeds, out, traces);
+    }
     std::vector<double> times;
     for (int rep = 0; rep < repeat; ++rep) {
       SeedOutcomes out;

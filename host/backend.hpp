@@ -134,6 +134,10 @@ struct BackendOptions {
   // Device memory one launch may use, in bytes (a GPU backend); 0: a share of the free memory.
   // Results do not depend on it (tests force many small launches with it).
   std::size_t device_memory = 0;
+  // A GPU backend runs a cell with its batched strategy (DESIGN section 8) when the target has at
+  // least this many entries (m n) and the strategy computes the cell; -1: the backend's default.
+  // Tests set 0 to run every such cell batched.
+  long batched_min_entries = -1;
 };
 
 // The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of

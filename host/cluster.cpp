@@ -11,6 +11,7 @@
 
 namespace specsweep {
 
+#if defined(SPECSWEEP_WITH_MPI)
 namespace {
 
 // A launcher that speaks to MPI left its mark in the environment.
@@ -21,6 +22,7 @@ bool launched_by_mpi() {
 }
 
 }  // namespace
+#endif
 
 Cluster& Cluster::instance() {
   static Cluster cluster;

@@ -26,20 +26,41 @@ bundle() {
   cp build-gpu/tests/test_backends gpu-bundle/tests/
   cp build-gpu/bench/specsweep_throughput gpu-bundle/bench/
   # Every shared library the binaries load except the C library's own (the GPU machine's newer
-  # glibc serves them) and the driver's libcuda, which must be the machine's.
+  # glibc serves them), the driver's libcuda, and the CUDA toolkit's math libraries (hundreds of
+  # MB; the GPU machine has its own CUDA 13, see cuda_library_path).
   for bin in gpu-bundle/*/*; do
     [[ -f $bin && -x $bin ]] || continue
     ldd "$bin" | awk '/=> \//{print $3}'
-  done | sort -u | grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcuda)\.so' |
+  done | sort -u |
+    grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcuda|libcublas(Lt)?|libcusolver|libcusparse|libnvJitLink)\.so' |
     xargs -r cp -L -t gpu-bundle/lib
   git rev-parse --short=12 HEAD >gpu-bundle/REVISION
   du -sh gpu-bundle
 }
 
+# Folders holding the CUDA toolkit's cuBLAS and cuSOLVER on this machine: the toolkit's own, or
+# the NVIDIA wheels Python's PyTorch brought.
+cuda_library_path() {
+  local dirs=(/usr/local/cuda/lib64 /usr/local/cuda/lib)
+  dirs+=($(python3 -c 'import importlib, os
+for m in ("nvidia.cublas", "nvidia.cusolver", "nvidia.cusparse", "nvidia.nvjitlink", "nvidia.cu13"):
+    try:
+        mod = importlib.import_module(m)
+    except ImportError:
+        continue
+    for p in mod.__path__:
+        print(os.path.join(p, "lib"))' 2>/dev/null))
+  local IFS=:
+  echo "${dirs[*]}"
+}
+
 run() {
   local out=${1:?usage: gpu-check.sh run OUTDIR}
   mkdir -p "$out"
-  export LD_LIBRARY_PATH="$PWD/gpu-bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$PWD/gpu-bundle/lib:$(cuda_library_path)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ldd gpu-bundle/tests/test_backends | grep 'not found' | tee "$out/missing_libraries.txt"; then
+    echo "missing shared libraries (above); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  fi
   export PYTHONUNBUFFERED=1
   local suite_status=1
   {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <tuple>
 
@@ -98,28 +99,42 @@ const OracleCase kCases[] = {
     {"rank_below_target", "kind = \"specgd\"\nlr = 0.02", "m = 20\nn = 16\nrank = 2"},
 };
 
-class MatchesCpuOracle : public ::testing::TestWithParam<std::tuple<std::string, OracleCase>> {
+void PrintTo(const OracleCase& c, std::ostream* os) { *os << c.name; }
+
+// A backend and how it is told to run: the GPU backend's batched strategy is forced on every cell
+// it computes (depth 2, step integrator, no basin probe), so the small oracle cases cover it too.
+struct UnderTest {
+  const char* label;
+  const char* backend;
+  long batched_min_entries;
+};
+void PrintTo(const UnderTest& u, std::ostream* os) { *os << u.label; }
+
+class MatchesCpuOracle : public ::testing::TestWithParam<std::tuple<UnderTest, OracleCase>> {
  protected:
   void SetUp() override {
-    const std::string& backend = std::get<0>(GetParam());
-    if (backend == "cpu") GTEST_SKIP() << "the CPU backend is the oracle";
-    if (const std::string why = testing::unavailable(backend); !why.empty()) GTEST_SKIP() << why;
+    if (const std::string why = testing::unavailable(std::get<0>(GetParam()).backend); !why.empty())
+      GTEST_SKIP() << why;
   }
 };
 
 TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
-  const auto& [backend, c] = GetParam();
+  const auto& [under_test, c] = GetParam();
+  BackendOptions options;
+  options.batched_min_entries = under_test.batched_min_entries;
   for (Precision precision : {Precision::fp64, Precision::fp32}) {
     const Config cfg = oracle_config(c, precision);
     const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
-    const auto other = testing::run_seeds(backend, cfg, 0, cfg.run.seeds, 4096);
+    const auto other = testing::run_seeds(under_test.backend, cfg, 0, cfg.run.seeds, 4096, options);
     expect_matches(cpu, other, tolerance(precision), std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::ValuesIn(kCases)),
-                         [](const auto& p) { return std::get<0>(p.param) + "_" + std::get<1>(p.param).name; });
+                         ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", -1},
+                                                              UnderTest{"cuda_batched", "cuda", 0}),
+                                            ::testing::ValuesIn(kCases)),
+                         [](const auto& p) { return std::string(std::get<0>(p.param).label) + "_" + std::get<1>(p.param).name; });
 
 class BackendContract : public testing::BackendSuite {};
 

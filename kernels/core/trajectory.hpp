@@ -43,6 +43,12 @@ SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, double op
   return !diverged && (loss - optimum) / norm2_half <= tolerance;
 }
 
+// Lane values behind the arrays of RecordMetrics (metrics_view): sv[r], core_diag[modes],
+// factor_norm[depth], block_alignment[3], delta1/2[r * r].
+SPECSWEEP_HD inline int metrics_values(const Shape& sh, int modes) {
+  return sh.r + modes + sh.depth + 3 + 2 * sh.r * sh.r;
+}
+
 // Offsets (in lane values) of everything one lane-trajectory needs.
 struct EngineLayout {
   int params = 0;  // size of one concatenated set of factors
@@ -79,7 +85,7 @@ struct EngineLayout {
     record = take(record_metrics_workspace(sh));
     // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], block_alignment[3],
     // delta1/2[r*r].
-    metrics = take(sh.r + modes + sh.depth + 3 + 2 * sh.r * sh.r);
+    metrics = take(metrics_values(sh, modes));
     total = at;
   }
 };
@@ -94,6 +100,46 @@ SPECSWEEP_HD RecordMetrics<LaneOf<P>, P> metrics_view(const Shape& sh, int modes
   m.delta1 = m.block_alignment + 3;
   m.delta2 = m.delta1 + sh.r * sh.r;
   return m;
+}
+
+// Outcome fields before the first step: nothing has happened yet.
+template <class V, class PO>
+SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
+  using T = ScalarOf<V>;
+  out.diverged = V(T(0));
+  out.steps_to_tol = V(T(-1));
+  for (int i = 0; i < modes; ++i) {
+    out.hit_step[i] = V(T(-1));
+    out.hit_value[i] = V(T(0));
+  }
+}
+
+// What evaluated step t says about each lane (DESIGN section 3): a non-finite loss or ||W||_F
+// beyond the blow-up bound freezes the lane as diverged (alive 1 -> 0); the first step within the
+// loss tolerance and the first step at which mode i reaches (1 - hit_tolerance) s_i are kept.
+// diag holds the core diagonal d_i at step t.
+template <class T, class V, class PD, class PO>
+SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const TargetView<T>& tg, const RunParams& rp,
+                               V& alive, TrajectoryOutcome<V, PO>& out) {
+  const T zero = T(0), one = T(1);
+  const T bound = T(rp.blowup) * vmax(one, T(sqrt(2.0 * double(tg.norm2_half))));
+  const T bound2 = bound * bound;
+  const V tv = V(T(t));
+  const auto bad = (!is_finite(ev.loss)) | (!is_finite(ev.w_norm2)) | (ev.w_norm2 > V(bound2));
+  const auto live_before = alive > V(T(0.5));
+  out.diverged = select(bad & live_before, V(one), out.diverged);
+  alive = select(bad, V(zero), alive);
+  const auto live = alive > V(T(0.5));
+
+  const V excess = (ev.loss - T(rp.optimum)) / tg.norm2_half;
+  const auto reached = live & (excess <= V(T(rp.loss_tolerance))) & (out.steps_to_tol < V(zero));
+  out.steps_to_tol = select(reached, tv, out.steps_to_tol);
+  for (int i = 0; i < tg.modes; ++i) {
+    const T threshold = (one - T(rp.hit_tolerance)) * tg.s[i];
+    const auto hit = live & (out.hit_step[i] < V(zero)) & (diag[i] >= V(threshold));
+    out.hit_step[i] = select(hit, tv, out.hit_step[i]);
+    out.hit_value[i] = select(hit, diag[i], out.hit_value[i]);
+  }
 }
 
 // Runs one trajectory per lane from the factors already in arena[layout.F] (arena: a handle, see
@@ -114,19 +160,10 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   RecordMetrics<V, P> metrics = metrics_view(sh, modes, arena + lay.metrics);
 
   const T l2 = T(rp.l2);
-  const T norm2_half = tg.norm2_half;
-  const T bound = T(rp.blowup) * vmax(T(1), T(sqrt(2.0 * double(norm2_half))));
-  const T bound2 = bound * bound;
-  const T zero = T(0), one = T(1), never = T(-1);
 
-  V alive = V(one);
+  V alive = V(T(1));
   out.init_det_sign = product_det_sign(sh, F, arena + lay.record);
-  out.diverged = V(zero);
-  out.steps_to_tol = V(never);
-  for (int i = 0; i < modes; ++i) {
-    out.hit_step[i] = V(never);
-    out.hit_value[i] = V(zero);
-  }
+  begin_outcome(modes, out);
 
   // F <- F - eta D for live lanes; diverged lanes stay frozen at the step that diverged.
   auto apply = [&](P target, P from, P dir, T eta) {
@@ -145,23 +182,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   for (int t = 0;; ++t) {
     const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work);
     core_diagonal(sh, tg, F, right1, diag, arena + lay.diag_work);
-    const V tv = V(T(t));
-
-    const auto bad = (!is_finite(ev.loss)) | (!is_finite(ev.w_norm2)) | (ev.w_norm2 > V(bound2));
-    const auto live_before = alive > V(T(0.5));
-    out.diverged = select(bad & live_before, V(one), out.diverged);
-    alive = select(bad, V(zero), alive);
-    const auto live = alive > V(T(0.5));
-
-    const V excess = (ev.loss - T(rp.optimum)) / norm2_half;
-    const auto reached = live & (excess <= V(T(rp.loss_tolerance))) & (out.steps_to_tol < V(zero));
-    out.steps_to_tol = select(reached, tv, out.steps_to_tol);
-    for (int i = 0; i < modes; ++i) {
-      const T threshold = (one - T(rp.hit_tolerance)) * tg.s[i];
-      const auto hit = live & (out.hit_step[i] < V(zero)) & (diag[i] >= V(threshold));
-      out.hit_step[i] = select(hit, tv, out.hit_step[i]);
-      out.hit_value[i] = select(hit, diag[i], out.hit_value[i]);
-    }
+    observe_step(t, ev, diag, tg, rp, alive, out);
 
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {
@@ -189,7 +210,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
     copy(lay.params, D, acc);
     const T half = T(0.5) * eta;
     const T stage_step[3] = {half, half, eta};
-    const T weight[3] = {T(2), T(2), one};
+    const T weight[3] = {T(2), T(2), T(1)};
     for (int s = 0; s < 3; ++s) {
       for (int i = 0; i < lay.params; ++i) Fs[i] = F[i] - stage_step[s] * D[i];
       evaluate(sh, tg, l2, Fs, G, eval_work);

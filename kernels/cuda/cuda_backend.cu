@@ -1,14 +1,19 @@
-// The CUDA backend: the work items of a call are cut into chunks that fit the device's free
-// memory; each chunk is one launch of the fused seed kernel (seed_kernel.cuh) over all its seeds,
-// whatever cells they belong to, followed by one copy back of outcomes and traces, which the
-// host turns into SeedOutcomes and SeedTraces with the same code as the CPU backend
-// (kernels/plan/cell_plan.hpp).
+// The CUDA backend. Each work item runs under one of two strategies (DESIGN section 8):
+// - fused (seed_kernel.cuh): one thread per seed runs its whole trajectory in one launch; seeds of
+//   many cells share a launch. Every cell can run this way.
+// - batched (batched_engine.cu): for large depth-2 problems, the seeds of one cell advance in
+//   lockstep with cuBLAS GEMMs over all of them; chosen when the target has at least
+//   batched_min_entries entries (BackendOptions) and the cell is one it computes.
+// Work is cut into chunks that fit the free device memory; after each chunk one copy brings back
+// the outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code
+// as the CPU backend (kernels/plan/cell_plan.hpp).
 #include "cuda/cuda_backend.hpp"
 
 #include <algorithm>
 #include <memory>
 #include <vector>
 
+#include "cuda/batched_engine.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
 #include "plan/cell_plan.hpp"
@@ -29,7 +34,14 @@ constexpr double kMemoryShare = 0.6;
 // would lag, and no device needs more threads in flight.
 constexpr long kMaxChunkSeeds = 1L << 20;
 
+// Targets with fewer entries (m n) run fused unless BackendOptions says otherwise. A placeholder
+// until the crossover is measured (bench/RESULTS.md): below it the fused kernel keeps a seed's
+// factors close and needs no launch per step; above it the GEMMs over all seeds win.
+constexpr long kBatchedMinEntries = 128 * 128;
+
 long warps_for(long seeds) { return (seeds + kWarp - 1) / kWarp; }
+
+enum class Strategy { fused, batched };
 
 // A cell's plan on the host and its arrays on the device, alive for one run() call.
 template <class T>
@@ -61,10 +73,21 @@ struct DevicePlan {
 
   int outcome_width() const { return cuda::OutcomeSlots{cell.target.modes}.width(); }
   int record_width() const { return packed_record_width(cell.shape.r, cell.shape.depth); }
-  // Device bytes one seed needs in the interleaved arrays.
-  std::size_t bytes_per_seed() const {
-    return sizeof(T) * (cell.layout.total + outcome_width() + cuda::keep_width(cell)) +
-           sizeof(double) * cuda::init_width(cell);
+  Strategy strategy(const BackendOptions& options) const {
+    const long min_entries = options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;
+    const long entries = long(cell.shape.m) * cell.shape.n;
+    return cuda::batched_supports(cell) && entries >= min_entries ? Strategy::batched : Strategy::fused;
+  }
+  // T values per seed of the task's arena under a strategy.
+  int arena_width(Strategy s) const {
+    return s == Strategy::fused ? cell.layout.total : cuda::batched_arena_width(cell);
+  }
+  // Device bytes one seed needs: the task's interleaved arrays, and the batched engine's buffers.
+  std::size_t bytes_per_seed(Strategy s) const {
+    std::size_t bytes = sizeof(T) * (arena_width(s) + outcome_width() + cuda::keep_width(cell)) +
+                        sizeof(double) * cuda::init_width(cell);
+    if (s == Strategy::batched) bytes += cuda::batched_bytes_per_seed(cell);
+    return bytes;
   }
   // Device bytes of one traced seed's plain arrays.
   std::size_t bytes_per_traced_seed() const {
@@ -79,17 +102,42 @@ struct Piece {
   long first, count;
 };
 
+// Pieces run together: a fused chunk in one launch; a batched chunk holds one piece.
+struct Chunk {
+  Strategy strategy = Strategy::fused;
+  std::vector<Piece> pieces;
+};
+
 // Offsets of one piece's arrays within the chunk's buffers, in elements.
 struct PieceOffsets {
   std::size_t arena, init, outcome, keep, traces, init_factors, final_factors;
   long traced_first, traced_count;
 };
 
+// cuBLAS and cuSOLVER handles, made when the batched strategy first needs them (creating them
+// costs a noticeable fraction of a second).
+class Libraries {
+ public:
+  const cuda::BlasHandle& blas(const cuda::Stream& stream) {
+    if (!blas_) blas_ = std::make_unique<cuda::BlasHandle>(stream.get());
+    return *blas_;
+  }
+  const cuda::SolverHandle& solver(const cuda::Stream& stream) {
+    if (!solver_) solver_ = std::make_unique<cuda::SolverHandle>(stream.get());
+    return *solver_;
+  }
+
+ private:
+  std::unique_ptr<cuda::BlasHandle> blas_;
+  std::unique_ptr<cuda::SolverHandle> solver_;
+};
+
 template <class T>
 class ItemRunner {
  public:
-  ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options, const cuda::Stream& stream)
-      : items_(items), options_(options), stream_(stream) {
+  ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options, const cuda::Stream& stream,
+             Libraries& libraries)
+      : items_(items), options_(options), stream_(stream), libraries_(libraries) {
     plans_.reserve(items.size());
     for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
@@ -97,41 +145,53 @@ class ItemRunner {
   }
 
   void run() {
-    std::size_t budget = options_.device_memory;
-    if (budget == 0) {
-      std::size_t free_bytes = 0, total_bytes = 0;
-      SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-      budget = static_cast<std::size_t>(kMemoryShare * double(free_bytes));
-    }
-    std::vector<Piece> chunk;
+    // The fused kernel computes each seed alone, so how the seeds are cut into launches changes no
+    // result and the free memory can decide it. A batched launch multiplies all its seeds in one
+    // GEMM, whose rounding may depend on how many there are; its size follows from the device's
+    // total memory, so a seed's bits depend on the device class and the work unit only.
+    std::size_t free_bytes = 0, total_bytes = 0;
+    SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    auto budget_for = [&](Strategy s) {
+      if (options_.device_memory > 0) return options_.device_memory;
+      return static_cast<std::size_t>(kMemoryShare * double(s == Strategy::fused ? free_bytes : total_bytes));
+    };
+    Chunk chunk;
     std::size_t chunk_bytes = 0;
     long chunk_seeds = 0;
+    auto flush = [&] {
+      if (!chunk.pieces.empty()) execute(chunk);
+      chunk.pieces.clear();
+      chunk_bytes = 0;
+      chunk_seeds = 0;
+    };
     for (int it = 0; it < static_cast<int>(items_.size()); ++it) {
       const DevicePlan<T>& plan = *plans_[it];
-      const std::size_t per_warp = kWarp * plan.bytes_per_seed();
+      const Strategy strategy = plan.strategy(options_);
+      if (strategy != chunk.strategy || strategy == Strategy::batched) flush();
+      chunk.strategy = strategy;
+      const std::size_t per_warp = kWarp * plan.bytes_per_seed(strategy);
       long first = items_[it]->first_seed;
       const long end = first + items_[it]->count;
       while (first < end) {
         // Whole warps of this item that still fit the chunk (a trace row costs extra).
-        const std::size_t room = budget > chunk_bytes ? budget - chunk_bytes : 0;
-        long warps = std::min<long>(static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
-                                    warps_for(kMaxChunkSeeds - chunk_seeds));
+        const std::size_t budget = budget_for(strategy), room = budget > chunk_bytes ? budget - chunk_bytes : 0;
+        const long warps = std::min<long>(static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
+                                          warps_for(kMaxChunkSeeds - chunk_seeds));
         if (warps <= 0) {
-          if (chunk.empty()) throw RuntimeFailure("CUDA backend: one warp of seeds does not fit the device memory");
-          launch(chunk);
-          chunk.clear();
-          chunk_bytes = 0;
-          chunk_seeds = 0;
+          if (chunk.pieces.empty())
+            throw RuntimeFailure("CUDA backend: one warp of seeds does not fit the device memory");
+          flush();
           continue;
         }
         const long count = std::min(end - first, warps * kWarp);
-        chunk.push_back(Piece{it, first, count});
+        chunk.pieces.push_back(Piece{it, first, count});
         chunk_bytes += warps_for(count) * per_warp + traced_in(it, first, count) * plan.bytes_per_traced_seed();
         chunk_seeds += warps_for(count) * kWarp;
         first += count;
+        if (strategy == Strategy::batched) flush();
       }
     }
-    if (!chunk.empty()) launch(chunk);
+    flush();
   }
 
  private:
@@ -141,8 +201,9 @@ class ItemRunner {
     return std::max(0L, b - a);
   }
 
-  void launch(const std::vector<Piece>& chunk) {
+  void execute(const Chunk& chunk_of) {
     if (options_.cancel != nullptr && options_.cancel->load()) throw Cancelled();
+    const std::vector<Piece>& chunk = chunk_of.pieces;
     std::vector<PieceOffsets> offsets;
     std::vector<DeviceTask<T>> tasks;
     PieceOffsets at{};
@@ -164,7 +225,7 @@ class ItemRunner {
       task.traced_first = o.traced_first;
       task.traced_count = o.traced_count;
       tasks.push_back(task);
-      at.arena += seeds * c.layout.total;
+      at.arena += seeds * plan.arena_width(chunk_of.strategy);
       at.init += seeds * cuda::init_width(c);
       at.outcome += seeds * plan.outcome_width();
       at.keep += seeds * cuda::keep_width(c);
@@ -187,11 +248,16 @@ class ItemRunner {
       tasks[k].final_factors = final_factors.data() + o.final_factors;
     }
     const DeviceBuffer<DeviceTask<T>> device_tasks(tasks);
-    const long threads = warp * kWarp;
-    const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
-    cuda::seed_kernel<T><<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
-        cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
-    SPECSWEEP_CUDA_CHECK_LAUNCH();
+    if (chunk_of.strategy == Strategy::fused) {
+      const long threads = warp * kWarp;
+      const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
+      cuda::seed_kernel<T><<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
+          cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
+      SPECSWEEP_CUDA_CHECK_LAUNCH();
+    } else {
+      cuda::run_batched(plans_[chunk.front().item]->cell, tasks.front(), libraries_.blas(stream_),
+                        libraries_.solver(stream_), stream_.get());
+    }
 
     std::vector<T> outcome_host, traces_host, final_host;
     std::vector<double> init_host;
@@ -254,6 +320,7 @@ class ItemRunner {
   const std::vector<const WorkItem*>& items_;
   const BackendOptions& options_;
   const cuda::Stream& stream_;
+  Libraries& libraries_;
   std::vector<std::unique_ptr<DevicePlan<T>>> plans_;
   std::vector<DeviceCell<T>> cells_host_;
   DeviceBuffer<DeviceCell<T>> cells_;
@@ -271,13 +338,14 @@ class CudaBackend final : public Backend {
   void run(const std::vector<WorkItem>& items) override {
     std::vector<const WorkItem*> fp32, fp64;
     for (const WorkItem& w : items) (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
-    if (!fp32.empty()) ItemRunner<float>(fp32, options_, *stream_).run();
-    if (!fp64.empty()) ItemRunner<double>(fp64, options_, *stream_).run();
+    if (!fp32.empty()) ItemRunner<float>(fp32, options_, *stream_, libraries_).run();
+    if (!fp64.empty()) ItemRunner<double>(fp64, options_, *stream_, libraries_).run();
   }
 
  private:
   BackendOptions options_;
   std::unique_ptr<cuda::Stream> stream_;
+  Libraries libraries_;
 };
 
 }  // namespace

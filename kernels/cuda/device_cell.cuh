@@ -1,0 +1,94 @@
+#pragma once
+// What a launch of either CUDA strategy reads and writes: a cell's parameters with device
+// pointers, the seeds of one task and the device arrays their results go to. The per-seed arrays
+// are interleaved by warp (element e of seed i at [(i / 32) * 32 * width + e * 32 + i % 32]) so
+// that one thread per seed accesses them coalesced; cuda_backend.cu unpacks them on the host.
+#include <cstdint>
+
+#include "core/init.hpp"
+#include "core/interleaved.hpp"
+#include "core/trajectory.hpp"
+
+namespace specsweep::cuda {
+
+inline constexpr int kWarp = 32;
+inline constexpr int kBlockThreads = 128;
+
+template <class T>
+using WarpArray = Interleaved<T, kWarp>;
+
+// Everything about one cell the kernel reads, with device pointers (trivially copyable).
+template <class T>
+struct DeviceCell {
+  Shape shape;
+  TargetView<T> target;  // M, U, Vb, s on the device
+  OptimizerParams op;
+  RunParams rp;  // rp.record_steps on the device
+  EngineLayout layout;
+  FactorInit factors[kMaxDepth];
+  SpectralBasis basis;  // on the device
+  std::uint64_t master_seed;
+  std::uint32_t cell;
+  int init_scratch;  // doubles init_factor needs beyond the factors themselves
+  int basin_probes;
+  double norm2_half;  // of M rounded to T, as the host's CellPlan
+  double loss_tolerance;
+};
+
+// Per-seed results, in T, at these offsets of the seed's outcome array (outcome_width values).
+struct OutcomeSlots {
+  int modes;
+  SPECSWEEP_HD int final_loss() const { return 0; }
+  SPECSWEEP_HD int final_grad_norm() const { return 1; }
+  SPECSWEEP_HD int steps_to_tol() const { return 2; }
+  SPECSWEEP_HD int diverged() const { return 3; }
+  SPECSWEEP_HD int init_det_sign() const { return 4; }
+  SPECSWEEP_HD int hit_step() const { return 5; }
+  SPECSWEEP_HD int hit_value() const { return 5 + modes; }
+  SPECSWEEP_HD int basin_converged() const { return 5 + 2 * modes; }
+  SPECSWEEP_HD int basin_closer() const { return 6 + 2 * modes; }
+  SPECSWEEP_HD int width() const { return 7 + 2 * modes; }
+};
+
+// Doubles per seed for initialization: the concatenated factors, then init_factor's scratch.
+template <class T>
+SPECSWEEP_HD int init_width(const DeviceCell<T>& c) {
+  return c.layout.params + c.init_scratch;
+}
+// T values per seed kept for the basin probe: start point, final point, the restarts' hit arrays.
+template <class T>
+SPECSWEEP_HD int keep_width(const DeviceCell<T>& c) {
+  return c.basin_probes > 0 ? 2 * c.layout.params + 2 * c.target.modes : 0;
+}
+
+// Seeds [first_seed, first_seed + count) of one cell, and where their data lives. Interleaved
+// arrays hold ceil(count / 32) warps of 32 seeds; the trace arrays are plain, one row per traced
+// seed [traced_first, traced_first + traced_count).
+template <class T>
+struct DeviceTask {
+  int cell;
+  long first_seed, count;
+  long first_warp;  // of this task within the launch
+  long traced_first, traced_count;
+  T* arena;              // interleaved, layout.total per seed
+  double* init;          // interleaved, init_width per seed
+  T* outcome;            // interleaved, OutcomeSlots::width per seed
+  T* keep;               // interleaved, keep_width per seed (null without basin probe)
+  T* traces;             // traced_count x record steps x packed_record_width
+  double* init_factors;  // traced_count x params
+  T* final_factors;      // traced_count x params
+};
+
+// Writes the record-step metrics of a traced seed (rows of `base`); never called when the run
+// records nothing (record_count = 0), as for untraced seeds and basin restarts.
+template <class T>
+struct RecordSink {
+  T* base;
+  int width, r, modes, depth;
+  template <class P>
+  SPECSWEEP_HD void operator()(int step, const RecordMetrics<T, P>& m) const {
+    pack_record(m, 0, r, modes, depth, base + static_cast<long>(step) * width);
+  }
+};
+
+}  // namespace specsweep::cuda
