@@ -4,8 +4,8 @@
 #
 #   bash scripts/gpu-check.sh bundle        # here: build for sm_90 into build-gpu/ and gather the
 #                                           # binaries with the shared libraries they need into
-#                                           # gpu-bundle/ (about 40 MB; git-ignored)
-#   bash scripts/gpu-check.sh run OUTDIR    # there, from the repository root, with gpu-bundle/:
+#                                           # gpu-bundle.tar.xz (about 18 MB; git-ignored)
+#   bash scripts/gpu-check.sh run OUTDIR    # there, from the repository root, with the bundle:
 #                                           # the backend suite on the GPU, a memory check, the
 #                                           # side-by-side benchmark and a kernel profile; logs and
 #                                           # a summary go to OUTDIR
@@ -35,7 +35,9 @@ bundle() {
     grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcuda|libcublas(Lt)?|libcusolver|libcusparse|libnvJitLink)\.so' |
     xargs -r cp -L -t gpu-bundle/lib
   git rev-parse --short=12 HEAD >gpu-bundle/REVISION
-  du -sh gpu-bundle
+  # Compressed, the bundle travels in a fraction of the 64 MiB a device call may carry.
+  tar -cJf gpu-bundle.tar.xz gpu-bundle
+  du -sh gpu-bundle gpu-bundle.tar.xz
 }
 
 # Folders holding the CUDA toolkit's cuBLAS and cuSOLVER on this machine: the toolkit's own, or
@@ -57,6 +59,7 @@ for m in ("nvidia.cublas", "nvidia.cusolver", "nvidia.cusparse", "nvidia.nvjitli
 run() {
   local out=${1:?usage: gpu-check.sh run OUTDIR}
   mkdir -p "$out"
+  [[ -d gpu-bundle ]] || tar -xJf gpu-bundle.tar.xz
   export LD_LIBRARY_PATH="$PWD/gpu-bundle/lib:$(cuda_library_path)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if ldd gpu-bundle/tests/test_backends | grep 'not found' | tee "$out/missing_libraries.txt"; then
     echo "missing shared libraries (above); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"

@@ -97,6 +97,8 @@ const OracleCase kCases[] = {
      "factors = [\"spectral\", \"spectral\"]\nscale = 0.05", "[3.0, 2.0, 1.5, 1.0]",
      "traced_seeds = 40\npoints = 12\nspacing = \"log\""},
     {"rank_below_target", "kind = \"specgd\"\nlr = 0.02", "m = 20\nn = 16\nrank = 2"},
+    {"overparameterized", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum = 0.0",
+     "m = 12\nn = 10\nrank = 24"},
 };
 
 void PrintTo(const OracleCase& c, std::ostream* os) { *os << c.name; }
