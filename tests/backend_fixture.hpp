@@ -44,8 +44,8 @@ void for_each_array_pair(Results& dst, Results& src, F&& f) {
 }
 
 // Runs seeds [first, first + count) of the config's single cell in blocks of `block` seeds.
-inline BackendRun run_seeds(const std::string& backend, const Config& config, long first, long count, long block,
-                            const BackendOptions& options = {}) {
+inline BackendRun run_seeds(const std::string& backend, const Config& config, long first,
+                            long count, long block, const BackendOptions& options = {}) {
   BackendRun run;
   run.cp = make_cell_problem(config, 0);
   auto be = make_backend(backend, options);
@@ -64,10 +64,12 @@ inline BackendRun run_seeds(const std::string& backend, const Config& config, lo
     auto put = [at](auto& dst, const auto& src, long per_seed) {
       std::copy(src.begin(), src.end(), dst.begin() + at * per_seed);
     };
-    for_each_array_pair(run.outcomes, o, [&](auto& dst, const auto& src, int per_seed) { put(dst, src, per_seed); });
+    for_each_array_pair(run.outcomes, o,
+                        [&](auto& dst, const auto& src, int per_seed) { put(dst, src, per_seed); });
     if (t.count > 0) {
-      for_each_array_pair(run.traces, t,
-                          [&](auto& dst, const auto& src, int per_step) { put(dst, src, long(t.steps) * per_step); });
+      for_each_array_pair(run.traces, t, [&](auto& dst, const auto& src, int per_step) {
+        put(dst, src, long(t.steps) * per_step);
+      });
       for (int k = 0; k < t.depth; ++k) {
         const long size = static_cast<long>(t.final_factors[k].size()) / t.count;
         put(run.traces.final_factors[k], t.final_factors[k], size);
@@ -99,6 +101,8 @@ class BackendSuite : public ::testing::TestWithParam<std::string> {
   }
 };
 
-inline Config config_from(const std::string& toml) { return parse_config(toml, "test"); }
+inline Config config_from(const std::string& toml) {
+  return parse_config(toml, "test");
+}
 
 }  // namespace specsweep::testing

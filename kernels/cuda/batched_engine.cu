@@ -12,12 +12,12 @@
 //   record-step metrics of traced seeds and the final loss from the explicit residual are the
 //   core engine's own functions (observe_step, init_factor, record_metrics, residual_loss), run one
 //   thread per seed, so both strategies and the CPU report the same quantities.
-#include <cub/block/block_reduce.cuh>
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/system_error.h>
 
+#include <cub/block/block_reduce.cuh>
 #include <utility>
 #include <vector>
 
@@ -52,12 +52,14 @@ struct FactorLayout {
 template <class F>
 void for_each_index(cudaStream_t stream, long count, F f) {
   if (count > 0)
-    thrust::for_each_n(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<long>(0), count, f);
+    thrust::for_each_n(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<long>(0),
+                       count, f);
 }
 
 // out[s] = sum over e < per_seed of term(s, e): one block per seed.
 template <class T, class Term>
-__global__ void __launch_bounds__(kReduceThreads) sum_per_seed_kernel(long per_seed, Term term, T* out) {
+__global__ void __launch_bounds__(kReduceThreads)
+    sum_per_seed_kernel(long per_seed, Term term, T* out) {
   using Reduce = cub::BlockReduce<T, kReduceThreads>;
   __shared__ typename Reduce::TempStorage storage;
   const long s = blockIdx.x;
@@ -69,7 +71,8 @@ __global__ void __launch_bounds__(kReduceThreads) sum_per_seed_kernel(long per_s
 
 template <class T, class Term>
 void sum_per_seed(cudaStream_t stream, long seeds, long per_seed, Term term, T* out) {
-  sum_per_seed_kernel<T><<<static_cast<unsigned>(seeds), kReduceThreads, 0, stream>>>(per_seed, term, out);
+  sum_per_seed_kernel<T>
+      <<<static_cast<unsigned>(seeds), kReduceThreads, 0, stream>>>(per_seed, term, out);
   SPECSWEEP_CUDA_CHECK_LAUNCH();
 }
 
@@ -84,9 +87,15 @@ struct FactorBuffers {
 // may not be defined in private member functions.
 template <class T>
 struct BatchedEngine {
-  BatchedEngine(const DeviceCell<T>& c, const DeviceTask<T>& task, const BlasHandle& blas, const SolverHandle& solver,
-                cudaStream_t stream)
-      : c_(c), task_(task), blas_(blas.get()), solver_(solver), stream_(stream), sh_(c.shape), S_(task.count) {
+  BatchedEngine(const DeviceCell<T>& c, const DeviceTask<T>& task, const BlasHandle& blas,
+                const SolverHandle& solver, cudaStream_t stream)
+      : c_(c),
+        task_(task),
+        blas_(blas.get()),
+        solver_(solver),
+        stream_(stream),
+        sh_(c.shape),
+        S_(task.count) {
     const int m = sh_.m, n = sh_.n, r = sh_.r, q = c.target.modes;
     factor_[0].layout = FactorLayout{m, r, S_ * r, r, S_};
     factor_[1].layout = FactorLayout{r, n, n, long(r) * n, S_};
@@ -109,8 +118,8 @@ struct BatchedEngine {
     }
     record_steps_.resize(c.rp.record_count);
     if (!record_steps_.empty())
-      SPECSWEEP_CUDA_CHECK(cudaMemcpy(record_steps_.data(), c.rp.record_steps, sizeof(int) * record_steps_.size(),
-                                      cudaMemcpyDeviceToHost));
+      SPECSWEEP_CUDA_CHECK(cudaMemcpy(record_steps_.data(), c.rp.record_steps,
+                                      sizeof(int) * record_steps_.size(), cudaMemcpyDeviceToHost));
     grams_ = DeviceBuffer<T>(2 * S_ * r * r);
     core_left_ = DeviceBuffer<T>(S_ * q * r);
     core_right_ = DeviceBuffer<T>(S_ * q * r);
@@ -152,7 +161,6 @@ struct BatchedEngine {
   T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
   T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
 
-
   // The seed's row in the task's warp-interleaved arrays of `width` values.
   template <class U>
   static SPECSWEEP_HD WarpArray<U> row(U* base, long s, int width) {
@@ -166,17 +174,18 @@ struct BatchedEngine {
     T* F1 = factor_[0].F.data();
     T* F2 = factor_[1].F.data();
     T* alive_of = alive();
-    const int iw = init_width(c), aw = batched_arena_width(c), ow = OutcomeSlots{c.target.modes}.width();
+    const int iw = init_width(c), aw = batched_arena_width(c),
+              ow = OutcomeSlots{c.target.modes}.width();
     for_each_index(stream_, S_, [=] __device__(long s) {
       const Shape& sh = c.shape;
       const int params = c.layout.params;
       const long seed = task.first_seed + s;
       WarpArray<double> init = row(task.init, s, iw);
       for (int k = 0; k < sh.depth; ++k) {
-        const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed), Purpose::init,
-                                  static_cast<std::uint32_t>(k));
-        init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis, init + sh.offset(k),
-                    init + params);
+        const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
+                                  Purpose::init, static_cast<std::uint32_t>(k));
+        init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
+                    init + sh.offset(k), init + params);
       }
       WarpArray<T> arena = row(task.arena, s, aw);
       for (int e = 0; e < params; ++e) arena[e] = T(init[e]);
@@ -200,7 +209,9 @@ struct BatchedEngine {
     });
     for (FactorBuffers<T>& f : factor_) {
       for (DeviceBuffer<T>* state : {&f.state1, &f.state2})
-        if (state->size() > 0) SPECSWEEP_CUDA_CHECK(cudaMemsetAsync(state->data(), 0, state->size() * sizeof(T), stream_));
+        if (state->size() > 0)
+          SPECSWEEP_CUDA_CHECK(
+              cudaMemsetAsync(state->data(), 0, state->size() * sizeof(T), stream_));
     }
   }
 
@@ -215,38 +226,52 @@ struct BatchedEngine {
     const T* M = c_.target.M;
     // G1 <- M F2^T for all seeds at once; S0 <- F2 F2^T and S1 <- F1^T F1 per seed.
     gemm<T>(blas_, false, true, m, int(Sr), n, T(1), {M, n, 0}, {F2, n, 0}, T(0), {G1, Sr, 0}, 1);
-    gemm<T>(blas_, false, true, r, r, n, T(1), l2.batch(F2), l2.batch(F2), T(0), {S0, r, rr}, int(S_));
-    gemm<T>(blas_, true, false, r, r, m, T(1), l1.batch(F1), l1.batch(F1), T(0), {S1, r, rr}, int(S_));
+    gemm<T>(blas_, false, true, r, r, n, T(1), l2.batch(F2), l2.batch(F2), T(0), {S0, r, rr},
+            int(S_));
+    gemm<T>(blas_, true, false, r, r, m, T(1), l1.batch(F1), l1.batch(F1), T(0), {S1, r, rr},
+            int(S_));
     // The loss terms <F1, M F2^T> and <F1^T F1, F2 F2^T> before G1 is overwritten.
     const long per1 = l1.per_seed();
-    sum_per_seed(stream_, S_, per1, [=] __device__(long s, long e) {
-      const long at = l1.at(s * per1 + e);
-      return F1[at] * G1[at];
-    }, loss_terms());
-    sum_per_seed(stream_, S_, rr, [=] __device__(long s, long e) { return S1[s * rr + e] * S0[s * rr + e]; },
-                 w_norm2());
+    sum_per_seed(
+        stream_, S_, per1,
+        [=] __device__(long s, long e) {
+          const long at = l1.at(s * per1 + e);
+          return F1[at] * G1[at];
+        },
+        loss_terms());
+    sum_per_seed(
+        stream_, S_, rr, [=] __device__(long s, long e) { return S1[s * rr + e] * S0[s * rr + e]; },
+        w_norm2());
     // G1 <- F1 S0 - M F2^T; G2 <- S1 F2 - F1^T M (F1^T M for all seeds at once).
-    gemm<T>(blas_, false, false, m, r, r, T(1), l1.batch(F1), {S0, r, rr}, T(-1), l1.batch(G1), int(S_));
+    gemm<T>(blas_, false, false, m, r, r, T(1), l1.batch(F1), {S0, r, rr}, T(-1), l1.batch(G1),
+            int(S_));
     gemm<T>(blas_, true, false, int(Sr), n, m, T(1), {F1, Sr, 0}, {M, n, 0}, T(0), {G2, n, 0}, 1);
-    gemm<T>(blas_, false, false, r, n, r, T(1), {S1, r, rr}, l2.batch(F2), T(-1), l2.batch(G2), int(S_));
+    gemm<T>(blas_, false, false, r, n, r, T(1), {S1, r, rr}, l2.batch(F2), T(-1), l2.batch(G2),
+            int(S_));
     const T l2_weight = T(c_.rp.l2);
     if (l2_weight != T(0)) {
       const long per2 = l2.per_seed();
-      sum_per_seed(stream_, S_, per1 + per2, [=] __device__(long s, long e) {
-        const T f = e < per1 ? F1[l1.at(s * per1 + e)] : F2[l2.at(s * per2 + e - per1)];
-        return f * f;
-      }, penalty());
+      sum_per_seed(
+          stream_, S_, per1 + per2,
+          [=] __device__(long s, long e) {
+            const T f = e < per1 ? F1[l1.at(s * per1 + e)] : F2[l2.at(s * per2 + e - per1)];
+            return f * f;
+          },
+          penalty());
       for (FactorBuffers<T>& f : factor_) {
         const FactorLayout l = f.layout;
         T *F = f.F.data(), *G = f.G.data();
-        for_each_index(stream_, l.size(), [=] __device__(long i) { G[l.at(i)] += l2_weight * F[l.at(i)]; });
+        for_each_index(stream_, l.size(),
+                       [=] __device__(long i) { G[l.at(i)] += l2_weight * F[l.at(i)]; });
       }
     }
     // Core diagonal d_i = (U^T F1)_{i,:} . (F2 V)_{:,i}: both products for all seeds at once.
     if (q == 0) return;
     T *left = core_left_.data(), *right = core_right_.data(), *diag = diag_.data();
-    gemm<T>(blas_, true, false, q, int(Sr), m, T(1), {c_.target.U, q, 0}, {F1, Sr, 0}, T(0), {left, Sr, 0}, 1);
-    gemm<T>(blas_, false, false, int(Sr), q, n, T(1), {F2, n, 0}, {c_.target.Vb, q, 0}, T(0), {right, q, 0}, 1);
+    gemm<T>(blas_, true, false, q, int(Sr), m, T(1), {c_.target.U, q, 0}, {F1, Sr, 0}, T(0),
+            {left, Sr, 0}, 1);
+    gemm<T>(blas_, false, false, int(Sr), q, n, T(1), {F2, n, 0}, {c_.target.Vb, q, 0}, T(0),
+            {right, q, 0}, 1);
     for_each_index(stream_, S_ * q, [=] __device__(long index) {
       const long s = index / q;
       const int i = int(index % q);
@@ -297,7 +322,8 @@ struct BatchedEngine {
     }
   };
   Gather gather() const {
-    return Gather{factor_[0].layout, factor_[1].layout, factor_[0].F.data(), factor_[1].F.data(), sh_};
+    return Gather{factor_[0].layout, factor_[1].layout, factor_[0].F.data(), factor_[1].F.data(),
+                  sh_};
   }
 
   void record_traced(int j) {
@@ -313,8 +339,10 @@ struct BatchedEngine {
       copy_factors(s, arena);
       RecordMetrics<T, WarpArray<T>> metrics =
           metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
-      record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics, arena + params);
-      pack_record(metrics, 0, sh.r, c.target.modes, sh.depth, task.traces + (k * c.rp.record_count + j) * width);
+      record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
+                     arena + params);
+      pack_record(metrics, 0, sh.r, c.target.modes, sh.depth,
+                  task.traces + (k * c.rp.record_count + j) * width);
     });
   }
 
@@ -325,8 +353,11 @@ struct BatchedEngine {
     const OptimizerParams& op = c_.op;
     T *G = f.G.data(), *D = f.D.data(), *B = f.state1.data(), *V2 = f.state2.data();
     switch (op.kind) {
-      case OptimizerKind::gd: return;  // apply() steps along G
-      case OptimizerKind::specgd: orthogonalize(k, G); return;
+      case OptimizerKind::gd:
+        return;  // apply() steps along G
+      case OptimizerKind::specgd:
+        orthogonalize(k, G);
+        return;
       case OptimizerKind::muon: {
         const T beta = T(op.momentum);
         const bool nesterov = op.nesterov;
@@ -338,7 +369,8 @@ struct BatchedEngine {
         });
         orthogonalize(k, look);
         const T s = T(shape_scale_factor(op.shape_scale, l.rows, l.cols));
-        if (s != T(1)) for_each_index(stream_, l.size(), [=] __device__(long i) { D[l.at(i)] *= s; });
+        if (s != T(1))
+          for_each_index(stream_, l.size(), [=] __device__(long i) { D[l.at(i)] *= s; });
         return;
       }
       case OptimizerKind::adam: {
@@ -358,8 +390,10 @@ struct BatchedEngine {
 
   // D_k = orth(X) for every seed's matrix X (layout of factor k).
   void orthogonalize(int k, T* X) {
-    if (c_.op.orth.kind == OrthKind::newton_schulz) newton_schulz(k, X);
-    else polar_from_gram(k, X);
+    if (c_.op.orth.kind == OrthKind::newton_schulz)
+      newton_schulz(k, X);
+    else
+      polar_from_gram(k, X);
   }
 
   void polar_from_gram(int k, const T* X) {
@@ -371,8 +405,12 @@ struct BatchedEngine {
     const long pp = long(p) * p, per = l.per_seed();
     double *Xd = gradient_fp64_.data(), *gram = gram_.data(), *lambda = eigenvalues_.data();
     for_each_index(stream_, l.size(), [=] __device__(long i) { Xd[i] = double(X[l.at(i)]); });
-    if (tall) gemm<double>(blas_, true, false, p, p, rows, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0, {gram, p, pp}, int(S_));
-    else gemm<double>(blas_, false, true, p, p, cols, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0, {gram, p, pp}, int(S_));
+    if (tall)
+      gemm<double>(blas_, true, false, p, p, rows, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
+                   {gram, p, pp}, int(S_));
+    else
+      gemm<double>(blas_, false, true, p, p, cols, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
+                   {gram, p, pp}, int(S_));
     eigendecompose(p);
     // K = V f(lambda) V^T; V's columns (eigenvectors, lambda ascending) are column-major in gram.
     T* K = gram_work_.data();
@@ -387,28 +425,34 @@ struct BatchedEngine {
       double acc = 0;
       for (int e = 0; e < p; ++e) {
         const double sigma2 = fmax(lam[e], 0.0);
-        const double w = exact ? (sqrt(sigma2) > cut * smax ? 1.0 / sqrt(sigma2) : 0.0) : 1.0 / sqrt(sigma2 + eps);
+        const double w = exact ? (sqrt(sigma2) > cut * smax ? 1.0 / sqrt(sigma2) : 0.0)
+                               : 1.0 / sqrt(sigma2 + eps);
         acc += V[e * p + i] * w * V[e * p + j];
       }
       K[index] = T(acc);
     });
     T* D = f.D.data();
-    if (tall) gemm<T>(blas_, false, false, rows, cols, cols, T(1), l.batch(X), {K, p, pp}, T(0), l.batch(D), int(S_));
-    else gemm<T>(blas_, false, false, rows, cols, rows, T(1), {K, p, pp}, l.batch(X), T(0), l.batch(D), int(S_));
+    if (tall)
+      gemm<T>(blas_, false, false, rows, cols, cols, T(1), l.batch(X), {K, p, pp}, T(0), l.batch(D),
+              int(S_));
+    else
+      gemm<T>(blas_, false, false, rows, cols, rows, T(1), {K, p, pp}, l.batch(X), T(0), l.batch(D),
+              int(S_));
   }
 
   // Eigenvalues (ascending) into eigenvalues_ and eigenvectors over gram_, for all seeds.
   void eigendecompose(int p) {
     size_t device_bytes = 0, host_bytes = 0;
     SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched_bufferSize(
-        solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p, CUDA_R_64F,
-        gram_.data(), p, CUDA_R_64F, eigenvalues_.data(), CUDA_R_64F, &device_bytes, &host_bytes, S_));
+        solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+        CUDA_R_64F, gram_.data(), p, CUDA_R_64F, eigenvalues_.data(), CUDA_R_64F, &device_bytes,
+        &host_bytes, S_));
     if (eig_device_.size() < device_bytes) eig_device_ = DeviceBuffer<char>(device_bytes);
     if (eig_host_.size() < host_bytes) eig_host_.resize(host_bytes);
     SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched(
-        solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p, CUDA_R_64F,
-        gram_.data(), p, CUDA_R_64F, eigenvalues_.data(), CUDA_R_64F, eig_device_.data(), device_bytes,
-        eig_host_.data(), host_bytes, info_.data(), S_));
+        solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+        CUDA_R_64F, gram_.data(), p, CUDA_R_64F, eigenvalues_.data(), CUDA_R_64F,
+        eig_device_.data(), device_bytes, eig_host_.data(), host_bytes, info_.data(), S_));
   }
 
   void newton_schulz(int k, const T* X) {
@@ -421,10 +465,13 @@ struct BatchedEngine {
     const NsSchedule& ns = c_.op.orth.ns;
     // Y = X / (scale ||X||_F), zero stays zero (orthogonalize.hpp).
     T* n2 = seed_norm2();
-    sum_per_seed(stream_, S_, per, [=] __device__(long s, long e) {
-      const T x = X[l.at(s * per + e)];
-      return x * x;
-    }, n2);
+    sum_per_seed(
+        stream_, S_, per,
+        [=] __device__(long s, long e) {
+          const T x = X[l.at(s * per + e)];
+          return x * x;
+        },
+        n2);
     T *Y = f.Y.data(), *Z = f.Z.data();
     const T norm_scale = T(ns.norm_scale);
     for_each_index(stream_, l.size(), [=] __device__(long i) {
@@ -436,14 +483,23 @@ struct BatchedEngine {
     for (int it = 0; it < ns.iterations; ++it) {
       const NsTriple& triple = ns.at(it);
       const T a = T(triple.a), b = T(triple.b), c = T(triple.c);
-      if (tall) gemm<T>(blas_, true, false, p, p, rows, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp}, int(S_));
-      else gemm<T>(blas_, false, true, p, p, cols, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp}, int(S_));
-      gemm<T>(blas_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp}, int(S_));
+      if (tall)
+        gemm<T>(blas_, true, false, p, p, rows, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
+                int(S_));
+      else
+        gemm<T>(blas_, false, true, p, p, cols, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
+                int(S_));
+      gemm<T>(blas_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp},
+              int(S_));
       for_each_index(stream_, S_ * pp, [=] __device__(long i) { P[i] = b * A[i] + c * A2[i]; });
       // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
       for_each_index(stream_, l.size(), [=] __device__(long i) { Z[l.at(i)] = Y[l.at(i)]; });
-      if (tall) gemm<T>(blas_, false, false, rows, cols, cols, T(1), l.batch(Y), {P, p, pp}, a, l.batch(Z), int(S_));
-      else gemm<T>(blas_, false, false, rows, cols, rows, T(1), {P, p, pp}, l.batch(Y), a, l.batch(Z), int(S_));
+      if (tall)
+        gemm<T>(blas_, false, false, rows, cols, cols, T(1), l.batch(Y), {P, p, pp}, a, l.batch(Z),
+                int(S_));
+      else
+        gemm<T>(blas_, false, false, rows, cols, rows, T(1), {P, p, pp}, l.batch(Y), a, l.batch(Z),
+                int(S_));
       std::swap(f.Y, f.Z);
       Y = f.Y.data();
       Z = f.Z.data();
@@ -472,10 +528,13 @@ struct BatchedEngine {
     const long per1 = l1.per_seed(), per2 = l2.per_seed();
     const T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
     T* g2 = seed_norm2();
-    sum_per_seed(stream_, S_, per1 + per2, [=] __device__(long s, long e) {
-      const T g = e < per1 ? G1[l1.at(s * per1 + e)] : G2[l2.at(s * per2 + e - per1)];
-      return g * g;
-    }, g2);
+    sum_per_seed(
+        stream_, S_, per1 + per2,
+        [=] __device__(long s, long e) {
+          const T g = e < per1 ? G1[l1.at(s * per1 + e)] : G2[l2.at(s * per2 + e - per1)];
+          return g * g;
+        },
+        g2);
     const DeviceCell<T> c = c_;
     const DeviceTask<T> task = task_;
     const Gather copy_factors = gather();
@@ -488,7 +547,8 @@ struct BatchedEngine {
       const OutcomeSlots slots{c.target.modes};
       WarpArray<T> outcome = row(task.outcome, s, ow);
       outcome[slots.final_grad_norm()] = sqrt(g2[s]);
-      outcome[slots.final_loss()] = residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
+      outcome[slots.final_loss()] =
+          residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
       const long trow = task.first_seed + s - task.traced_first;
       if (trow >= 0 && trow < task.traced_count)
         for (int e = 0; e < params; ++e) task.final_factors[trow * params + e] = arena[e];
@@ -531,15 +591,16 @@ void run_batched(const DeviceCell<T>& cell, const DeviceTask<T>& task, const Bla
   try {
     BatchedEngine<T>(cell, task, blas, solver, stream).run();
   } catch (const thrust::system_error& e) {
-    throw RuntimeFailure(std::string("CUDA error in a Thrust launch of the batched strategy: ") + e.what());
+    throw RuntimeFailure(std::string("CUDA error in a Thrust launch of the batched strategy: ") +
+                         e.what());
   }
 }
 
 template std::size_t batched_bytes_per_seed<float>(const DeviceCell<float>&);
 template std::size_t batched_bytes_per_seed<double>(const DeviceCell<double>&);
-template void run_batched<float>(const DeviceCell<float>&, const DeviceTask<float>&, const BlasHandle&,
-                                 const SolverHandle&, cudaStream_t);
-template void run_batched<double>(const DeviceCell<double>&, const DeviceTask<double>&, const BlasHandle&,
-                                  const SolverHandle&, cudaStream_t);
+template void run_batched<float>(const DeviceCell<float>&, const DeviceTask<float>&,
+                                 const BlasHandle&, const SolverHandle&, cudaStream_t);
+template void run_batched<double>(const DeviceCell<double>&, const DeviceTask<double>&,
+                                  const BlasHandle&, const SolverHandle&, cudaStream_t);
 
 }  // namespace specsweep::cuda

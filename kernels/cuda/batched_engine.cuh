@@ -19,7 +19,8 @@ bool batched_supports(const DeviceCell<T>& c) {
 // and the record-step metrics.
 template <class T>
 int batched_arena_width(const DeviceCell<T>& c) {
-  return c.layout.params + record_metrics_workspace(c.shape) + metrics_values(c.shape, c.target.modes);
+  return c.layout.params + record_metrics_workspace(c.shape) +
+         metrics_values(c.shape, c.target.modes);
 }
 
 // Device bytes per seed of the batched strategy's own buffers (beyond the task's arrays).

@@ -13,43 +13,51 @@
 
 namespace specsweep::cuda {
 
-[[noreturn]] inline void throw_library_error(const char* library, int status, const char* name, const char* call,
-                                             const char* file, int line) {
-  throw RuntimeFailure(std::string(library) + " error " + name + " (" + std::to_string(status) + ") in " + call +
-                       " at " + file + ":" + std::to_string(line));
+[[noreturn]] inline void throw_library_error(const char* library, int status, const char* name,
+                                             const char* call, const char* file, int line) {
+  throw RuntimeFailure(std::string(library) + " error " + name + " (" + std::to_string(status) +
+                       ") in " + call + " at " + file + ":" + std::to_string(line));
 }
 
 inline const char* cusolver_status_name(cusolverStatus_t s) {
   switch (s) {
-    case CUSOLVER_STATUS_NOT_INITIALIZED: return "CUSOLVER_STATUS_NOT_INITIALIZED";
-    case CUSOLVER_STATUS_ALLOC_FAILED: return "CUSOLVER_STATUS_ALLOC_FAILED";
-    case CUSOLVER_STATUS_INVALID_VALUE: return "CUSOLVER_STATUS_INVALID_VALUE";
-    case CUSOLVER_STATUS_ARCH_MISMATCH: return "CUSOLVER_STATUS_ARCH_MISMATCH";
-    case CUSOLVER_STATUS_EXECUTION_FAILED: return "CUSOLVER_STATUS_EXECUTION_FAILED";
-    case CUSOLVER_STATUS_INTERNAL_ERROR: return "CUSOLVER_STATUS_INTERNAL_ERROR";
-    case CUSOLVER_STATUS_NOT_SUPPORTED: return "CUSOLVER_STATUS_NOT_SUPPORTED";
-    default: return "CUSOLVER_STATUS_UNKNOWN";
+    case CUSOLVER_STATUS_NOT_INITIALIZED:
+      return "CUSOLVER_STATUS_NOT_INITIALIZED";
+    case CUSOLVER_STATUS_ALLOC_FAILED:
+      return "CUSOLVER_STATUS_ALLOC_FAILED";
+    case CUSOLVER_STATUS_INVALID_VALUE:
+      return "CUSOLVER_STATUS_INVALID_VALUE";
+    case CUSOLVER_STATUS_ARCH_MISMATCH:
+      return "CUSOLVER_STATUS_ARCH_MISMATCH";
+    case CUSOLVER_STATUS_EXECUTION_FAILED:
+      return "CUSOLVER_STATUS_EXECUTION_FAILED";
+    case CUSOLVER_STATUS_INTERNAL_ERROR:
+      return "CUSOLVER_STATUS_INTERNAL_ERROR";
+    case CUSOLVER_STATUS_NOT_SUPPORTED:
+      return "CUSOLVER_STATUS_NOT_SUPPORTED";
+    default:
+      return "CUSOLVER_STATUS_UNKNOWN";
   }
 }
 
 }  // namespace specsweep::cuda
 
-#define SPECSWEEP_CUBLAS_CHECK(call)                                                                  \
-  do {                                                                                                \
-    const cublasStatus_t specsweep_status_ = (call);                                                  \
-    if (specsweep_status_ != CUBLAS_STATUS_SUCCESS)                                                   \
-      ::specsweep::cuda::throw_library_error("cuBLAS", static_cast<int>(specsweep_status_),           \
-                                             cublasGetStatusName(specsweep_status_), #call, __FILE__, \
-                                             __LINE__);                                               \
+#define SPECSWEEP_CUBLAS_CHECK(call)                                                        \
+  do {                                                                                      \
+    const cublasStatus_t specsweep_status_ = (call);                                        \
+    if (specsweep_status_ != CUBLAS_STATUS_SUCCESS)                                         \
+      ::specsweep::cuda::throw_library_error("cuBLAS", static_cast<int>(specsweep_status_), \
+                                             cublasGetStatusName(specsweep_status_), #call, \
+                                             __FILE__, __LINE__);                           \
   } while (0)
 
-#define SPECSWEEP_CUSOLVER_CHECK(call)                                                                \
-  do {                                                                                                \
-    const cusolverStatus_t specsweep_status_ = (call);                                                \
-    if (specsweep_status_ != CUSOLVER_STATUS_SUCCESS)                                                 \
-      ::specsweep::cuda::throw_library_error("cuSOLVER", static_cast<int>(specsweep_status_),         \
-                                             ::specsweep::cuda::cusolver_status_name(specsweep_status_), \
-                                             #call, __FILE__, __LINE__);                              \
+#define SPECSWEEP_CUSOLVER_CHECK(call)                                                            \
+  do {                                                                                            \
+    const cusolverStatus_t specsweep_status_ = (call);                                            \
+    if (specsweep_status_ != CUSOLVER_STATUS_SUCCESS)                                             \
+      ::specsweep::cuda::throw_library_error(                                                     \
+          "cuSOLVER", static_cast<int>(specsweep_status_),                                        \
+          ::specsweep::cuda::cusolver_status_name(specsweep_status_), #call, __FILE__, __LINE__); \
   } while (0)
 
 namespace specsweep::cuda {
@@ -112,17 +120,19 @@ struct NonDeduced {
 
 // The one precision-specific call: cublasSgemmStridedBatched or cublasDgemmStridedBatched, in
 // cuBLAS's column-major terms.
-inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                                    int k, float alpha, const float* A, long lda, long sa, const float* B, long ldb,
-                                    long sb, float beta, float* C, long ldc, long sc, int batch) {
-  SPECSWEEP_CUBLAS_CHECK(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B, int(ldb), sb,
-                                                   &beta, C, int(ldc), sc, batch));
+inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                    int m, int n, int k, float alpha, const float* A, long lda,
+                                    long sa, const float* B, long ldb, long sb, float beta,
+                                    float* C, long ldc, long sc, int batch) {
+  SPECSWEEP_CUBLAS_CHECK(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B,
+                                                   int(ldb), sb, &beta, C, int(ldc), sc, batch));
 }
-inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                                    int k, double alpha, const double* A, long lda, long sa, const double* B,
-                                    long ldb, long sb, double beta, double* C, long ldc, long sc, int batch) {
-  SPECSWEEP_CUBLAS_CHECK(cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B, int(ldb), sb,
-                                                   &beta, C, int(ldc), sc, batch));
+inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                    int m, int n, int k, double alpha, const double* A, long lda,
+                                    long sa, const double* B, long ldb, long sb, double beta,
+                                    double* C, long ldc, long sc, int batch) {
+  SPECSWEEP_CUBLAS_CHECK(cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B,
+                                                   int(ldb), sb, &beta, C, int(ldc), sc, batch));
 }
 
 // Row-major C_s (m x n) = alpha op(A_s) op(B_s) + beta C_s for s < batch, where op(X) = X, or X^T
@@ -130,10 +140,11 @@ inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cubl
 // (the target M) across the batch.
 template <class T>
 void gemm(cublasHandle_t h, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
-          MatrixBatch<const typename NonDeduced<T>::type> A, MatrixBatch<const typename NonDeduced<T>::type> B,
-          T beta, MatrixBatch<T> C, int batch) {
-  gemm_strided_batched_cm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
-                          alpha, B.data, B.ld, B.stride, A.data, A.ld, A.stride, beta, C.data, C.ld, C.stride, batch);
+          MatrixBatch<const typename NonDeduced<T>::type> A,
+          MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C, int batch) {
+  gemm_strided_batched_cm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha, B.data, B.ld,
+                          B.stride, A.data, A.ld, A.stride, beta, C.data, C.ld, C.stride, batch);
 }
 
 }  // namespace specsweep::cuda

@@ -7,13 +7,12 @@
 // Work is cut into chunks that fit the free device memory; after each chunk one copy brings back
 // the outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code
 // as the CPU backend (kernels/plan/cell_plan.hpp).
-#include "cuda/cuda_backend.hpp"
-
 #include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "cuda/batched_engine.cuh"
+#include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
 #include "plan/cell_plan.hpp"
@@ -39,7 +38,9 @@ constexpr long kMaxChunkSeeds = 1L << 20;
 // factors close and needs no launch per step; above it the GEMMs over all seeds win.
 constexpr long kBatchedMinEntries = 128 * 128;
 
-long warps_for(long seeds) { return (seeds + kWarp - 1) / kWarp; }
+long warps_for(long seeds) {
+  return (seeds + kWarp - 1) / kWarp;
+}
 
 enum class Strategy { fused, batched };
 
@@ -53,10 +54,17 @@ struct DevicePlan {
   DeviceCell<T> cell;
 
   explicit DevicePlan(const CellProblem& cp)
-      : host(cp), M(host.M), U(host.U), Vb(host.Vb), s(host.s), basis_U(host.basis_U), basis_V(host.basis_V),
+      : host(cp),
+        M(host.M),
+        U(host.U),
+        Vb(host.Vb),
+        s(host.s),
+        basis_U(host.basis_U),
+        basis_V(host.basis_V),
         record_steps(cp.record_steps) {
     cell.shape = cp.shape;
-    cell.target = TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)};
+    cell.target =
+        TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)};
     cell.op = host.op;
     cell.rp = host.rp;
     cell.rp.record_steps = record_steps.data();
@@ -74,9 +82,11 @@ struct DevicePlan {
   int outcome_width() const { return cuda::OutcomeSlots{cell.target.modes}.width(); }
   int record_width() const { return packed_record_width(cell.shape.r, cell.shape.depth); }
   Strategy strategy(const BackendOptions& options) const {
-    const long min_entries = options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;
+    const long min_entries =
+        options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;
     const long entries = long(cell.shape.m) * cell.shape.n;
-    return cuda::batched_supports(cell) && entries >= min_entries ? Strategy::batched : Strategy::fused;
+    return cuda::batched_supports(cell) && entries >= min_entries ? Strategy::batched
+                                                                  : Strategy::fused;
   }
   // T values per seed of the task's arena under a strategy.
   int arena_width(Strategy s) const {
@@ -135,8 +145,8 @@ class Libraries {
 template <class T>
 class ItemRunner {
  public:
-  ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options, const cuda::Stream& stream,
-             Libraries& libraries)
+  ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options,
+             const cuda::Stream& stream, Libraries& libraries)
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
     plans_.reserve(items.size());
     for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
@@ -153,7 +163,8 @@ class ItemRunner {
     SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     auto budget_for = [&](Strategy s) {
       if (options_.device_memory > 0) return options_.device_memory;
-      return static_cast<std::size_t>(kMemoryShare * double(s == Strategy::fused ? free_bytes : total_bytes));
+      return static_cast<std::size_t>(kMemoryShare *
+                                      double(s == Strategy::fused ? free_bytes : total_bytes));
     };
     Chunk chunk;
     std::size_t chunk_bytes = 0;
@@ -174,9 +185,11 @@ class ItemRunner {
       const long end = first + items_[it]->count;
       while (first < end) {
         // Whole warps of this item that still fit the chunk (a trace row costs extra).
-        const std::size_t budget = budget_for(strategy), room = budget > chunk_bytes ? budget - chunk_bytes : 0;
-        const long warps = std::min<long>(static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
-                                          warps_for(kMaxChunkSeeds - chunk_seeds));
+        const std::size_t budget = budget_for(strategy),
+                          room = budget > chunk_bytes ? budget - chunk_bytes : 0;
+        const long warps = std::min<long>(
+            static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
+            warps_for(kMaxChunkSeeds - chunk_seeds));
         if (warps <= 0) {
           if (chunk.pieces.empty())
             throw RuntimeFailure("CUDA backend: one warp of seeds does not fit the device memory");
@@ -185,7 +198,8 @@ class ItemRunner {
         }
         const long count = std::min(end - first, warps * kWarp);
         chunk.pieces.push_back(Piece{it, first, count});
-        chunk_bytes += warps_for(count) * per_warp + traced_in(it, first, count) * plan.bytes_per_traced_seed();
+        chunk_bytes += warps_for(count) * per_warp +
+                       traced_in(it, first, count) * plan.bytes_per_traced_seed();
         chunk_seeds += warps_for(count) * kWarp;
         first += count;
         if (strategy == Strategy::batched) flush();
@@ -197,7 +211,8 @@ class ItemRunner {
  private:
   long traced_in(int it, long first, long count) const {
     const SeedTraces& t = *items_[it]->traces;
-    const long a = std::max(first, t.first_seed), b = std::min(first + count, t.first_seed + t.count);
+    const long a = std::max(first, t.first_seed),
+               b = std::min(first + count, t.first_seed + t.count);
     return std::max(0L, b - a);
   }
 
@@ -251,8 +266,9 @@ class ItemRunner {
     if (chunk_of.strategy == Strategy::fused) {
       const long threads = warp * kWarp;
       const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
-      cuda::seed_kernel<T><<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
-          cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
+      cuda::seed_kernel<T>
+          <<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
+              cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
       SPECSWEEP_CUDA_CHECK_LAUNCH();
     } else {
       cuda::run_batched(plans_[chunk.front().item]->cell, tasks.front(), libraries_.blas(stream_),
@@ -267,12 +283,13 @@ class ItemRunner {
     init_factors.download(init_host, at.init_factors, stream_.get());
     stream_.synchronize();
     for (size_t k = 0; k < chunk.size(); ++k)
-      store(chunk[k], offsets[k], outcome_host.data(), traces_host.data(), init_host.data(), final_host.data());
+      store(chunk[k], offsets[k], outcome_host.data(), traces_host.data(), init_host.data(),
+            final_host.data());
   }
 
   // Unpacks one piece's results into its work item.
-  void store(const Piece& p, const PieceOffsets& o, const T* outcome, const T* traces, const double* init,
-             const T* final_factors) const {
+  void store(const Piece& p, const PieceOffsets& o, const T* outcome, const T* traces,
+             const double* init, const T* final_factors) const {
     const WorkItem& item = *items_[p.item];
     const DevicePlan<T>& plan = *plans_[p.item];
     const CellPlan<T>& host = plan.host;
@@ -299,19 +316,23 @@ class ItemRunner {
       r.hit_value = hit_value.data();
       const long row = p.first + i - item.outcomes->first_seed;
       host.store(row, r, *item.outcomes);
-      if (plan.cell.basin_probes > 0 && item.outcomes->status[row] == static_cast<std::int8_t>(Status::converged))
+      if (plan.cell.basin_probes > 0 &&
+          item.outcomes->status[row] == static_cast<std::int8_t>(Status::converged))
         host.store_basin(row, static_cast<int>(value(slots.basin_converged())),
                          static_cast<int>(value(slots.basin_closer())), *item.outcomes);
     }
     SeedTraces& t = *item.traces;
-    const int steps = plan.cell.rp.record_count, rw = plan.record_width(), params = plan.cell.layout.params;
+    const int steps = plan.cell.rp.record_count, rw = plan.record_width(),
+              params = plan.cell.layout.params;
     for (long k = 0; k < o.traced_count; ++k) {
       const long row = o.traced_first + k - t.first_seed;
-      for (int j = 0; j < steps; ++j) unpack_record(traces + o.traces + (k * steps + j) * rw, row, j, t);
+      for (int j = 0; j < steps; ++j)
+        unpack_record(traces + o.traces + (k * steps + j) * rw, row, j, t);
       for (int f = 0; f < sh.depth; ++f) {
         const long size = sh.size(f), from = k * params + sh.offset(f);
         std::copy_n(init + o.init_factors + from, size, t.init_factors[f].data() + row * size);
-        std::transform(final_factors + o.final_factors + from, final_factors + o.final_factors + from + size,
+        std::transform(final_factors + o.final_factors + from,
+                       final_factors + o.final_factors + from + size,
                        t.final_factors[f].data() + row * size, [](T v) { return double(v); });
       }
     }
@@ -337,7 +358,8 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   void run(const std::vector<WorkItem>& items) override {
     std::vector<const WorkItem*> fp32, fp64;
-    for (const WorkItem& w : items) (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
+    for (const WorkItem& w : items)
+      (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
     if (!fp32.empty()) ItemRunner<float>(fp32, options_, *stream_, libraries_).run();
     if (!fp64.empty()) ItemRunner<double>(fp64, options_, *stream_, libraries_).run();
   }

@@ -9,17 +9,19 @@
 
 namespace specsweep::cuda {
 
-[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file, int line) {
-  throw RuntimeFailure(std::string("CUDA error ") + cudaGetErrorName(error) + " (" + cudaGetErrorString(error) +
-                       ") in " + call + " at " + file + ":" + std::to_string(line));
+[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file,
+                                          int line) {
+  throw RuntimeFailure(std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
+                       cudaGetErrorString(error) + ") in " + call + " at " + file + ":" +
+                       std::to_string(line));
 }
 
 }  // namespace specsweep::cuda
 
-#define SPECSWEEP_CUDA_CHECK(call)                                                          \
-  do {                                                                                      \
-    const cudaError_t specsweep_cuda_error_ = (call);                                       \
-    if (specsweep_cuda_error_ != cudaSuccess)                                               \
+#define SPECSWEEP_CUDA_CHECK(call)                                                           \
+  do {                                                                                       \
+    const cudaError_t specsweep_cuda_error_ = (call);                                        \
+    if (specsweep_cuda_error_ != cudaSuccess)                                                \
       ::specsweep::cuda::throw_cuda_error(specsweep_cuda_error_, #call, __FILE__, __LINE__); \
   } while (0)
 

@@ -16,11 +16,14 @@ class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   explicit DeviceBuffer(std::size_t count) : count_(count) {
-    if (count > 0) SPECSWEEP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)));
+    if (count > 0)
+      SPECSWEEP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)));
   }
   // A device copy of host data.
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
-    if (count_ > 0) SPECSWEEP_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
+    if (count_ > 0)
+      SPECSWEEP_CUDA_CHECK(
+          cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
   }
   DeviceBuffer(DeviceBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)) {}
@@ -32,7 +35,8 @@ class DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   ~DeviceBuffer() {
-    if (data_ != nullptr) cudaFree(data_);  // no throw from a destructor; errors surface at the next call
+    if (data_ != nullptr)
+      cudaFree(data_);  // no throw from a destructor; errors surface at the next call
   }
 
   T* data() const { return data_; }
@@ -42,7 +46,8 @@ class DeviceBuffer {
   void download(std::vector<T>& host, std::size_t count, cudaStream_t stream) const {
     host.resize(count);
     if (count > 0)
-      SPECSWEEP_CUDA_CHECK(cudaMemcpyAsync(host.data(), data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+      SPECSWEEP_CUDA_CHECK(
+          cudaMemcpyAsync(host.data(), data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
   }
 
  private:

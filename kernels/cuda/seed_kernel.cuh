@@ -24,10 +24,10 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
 
   for (int e = 0; e < lay.total; ++e) arena[e] = T(0);
   for (int k = 0; k < sh.depth; ++k) {
-    const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed), Purpose::init,
-                              static_cast<std::uint32_t>(k));
-    init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis, init + sh.offset(k),
-                init + lay.params);
+    const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
+                              Purpose::init, static_cast<std::uint32_t>(k));
+    init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
+                init + sh.offset(k), init + lay.params);
   }
   for (int e = 0; e < lay.params; ++e) arena[lay.F + e] = T(init[e]);
   if (traced)
@@ -36,10 +36,10 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   RunParams rp = c.rp;
   if (!traced) rp.record_count = 0;
   const int width = packed_record_width(sh.r, sh.depth);
-  const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr, width, sh.r,
-                           c.target.modes, sh.depth};
-  TrajectoryOutcome<T, WarpArray<T>> out{T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(),
-                                         outcome + slots.hit_value()};
+  const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr, width,
+                           sh.r, c.target.modes, sh.depth};
+  TrajectoryOutcome<T, WarpArray<T>> out{
+      T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(), outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;
   WarpArray<T> keep(task.keep + warp * kWarp * keep_width(c) + lane);
   if (probe)
@@ -52,10 +52,11 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   outcome[slots.diverged()] = out.diverged;
   outcome[slots.init_det_sign()] = out.init_det_sign;
   if (traced)
-    for (int e = 0; e < lay.params; ++e) task.final_factors[trow * lay.params + e] = arena[lay.F + e];
+    for (int e = 0; e < lay.params; ++e)
+      task.final_factors[trow * lay.params + e] = arena[lay.F + e];
 
-  const bool converged = reached_tolerance(out.diverged != T(0), double(out.final_loss), c.rp.optimum,
-                                           c.norm2_half, c.loss_tolerance);
+  const bool converged = reached_tolerance(out.diverged != T(0), double(out.final_loss),
+                                           c.rp.optimum, c.norm2_half, c.loss_tolerance);
   if (!probe || !converged) return;
   // Basin probe, as the CPU backend's probe_basin: restarts from the sphere of radius |F0 - F*|
   // around the final point F*, directions from the seed's basin stream.
@@ -72,11 +73,11 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
   const double radius = distance_to_final(start);
   rp.record_count = 0;
   int converged_count = 0, closer_count = 0;
-  TrajectoryOutcome<T, WarpArray<T>> restart{T(0), T(0), T(0), T(0), T(0), keep + 2 * lay.params,
-                                             keep + 2 * lay.params + c.target.modes};
+  TrajectoryOutcome<T, WarpArray<T>> restart{
+      T(0), T(0), T(0), T(0), T(0), keep + 2 * lay.params, keep + 2 * lay.params + c.target.modes};
   for (int j = 0; j < c.basin_probes; ++j) {
-    const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed), Purpose::basin,
-                              static_cast<std::uint32_t>(j));
+    const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
+                              Purpose::basin, static_cast<std::uint32_t>(j));
     double norm2 = 0;
     for (int e = 0; e < lay.params; ++e) {
       const double g = stream.normal(static_cast<std::uint64_t>(e));
@@ -85,10 +86,11 @@ __device__ void run_one_seed(const DeviceCell<T>& c, const DeviceTask<T>& task, 
     const double scale = radius / sqrt(norm2);
     for (int e = 0; e < lay.total; ++e) arena[e] = T(0);
     for (int e = 0; e < lay.params; ++e)
-      arena[lay.F + e] = T(double(final_point[e]) + scale * stream.normal(static_cast<std::uint64_t>(e)));
+      arena[lay.F + e] =
+          T(double(final_point[e]) + scale * stream.normal(static_cast<std::uint64_t>(e)));
     run_trajectory(sh, c.target, c.op, rp, lay, arena, restart, sink);
-    converged_count += reached_tolerance(restart.diverged != T(0), double(restart.final_loss), c.rp.optimum,
-                                         c.norm2_half, c.loss_tolerance);
+    converged_count += reached_tolerance(restart.diverged != T(0), double(restart.final_loss),
+                                         c.rp.optimum, c.norm2_half, c.loss_tolerance);
     closer_count += distance_to_final(arena + lay.F) < radius;
   }
   outcome[slots.basin_converged()] = T(converged_count);
@@ -105,8 +107,10 @@ __global__ void __launch_bounds__(kBlockThreads)
   int lo = 0, hi = task_count;  // the last task with first_warp <= warp
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
-    if (tasks[mid].first_warp <= warp) lo = mid;
-    else hi = mid;
+    if (tasks[mid].first_warp <= warp)
+      lo = mid;
+    else
+      hi = mid;
   }
   const DeviceTask<T>& task = tasks[lo];
   const long i = thread - task.first_warp * kWarp;

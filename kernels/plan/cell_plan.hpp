@@ -57,7 +57,8 @@ struct CellPlan {
     const InitConfig& ic = problem.config.init;
     for (int k = 0; k < sh.depth; ++k) {
       double scale = ic.scale;
-      if (ic.scale_mode == ScaleMode::fan) scale /= std::sqrt(double(std::max(sh.rows(k), sh.cols(k))));
+      if (ic.scale_mode == ScaleMode::fan)
+        scale /= std::sqrt(double(std::max(sh.rows(k), sh.cols(k))));
       factors.push_back(FactorInit{ic.factors[k], scale});
       init_scratch = std::max(init_scratch, init_factor_workspace(sh.rows(k), sh.cols(k)));
     }
@@ -80,24 +81,27 @@ struct CellPlan {
   }
 
   // The target over host arrays; a device backend builds its own over device copies of M, U, Vb, s.
-  TargetView<T> target() const { return TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp->modes, T(norm2_half)}; }
+  TargetView<T> target() const {
+    return TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp->modes, T(norm2_half)};
+  }
 
   // The init stream of factor k of one seed.
   RandomStream init_stream(long seed, int k) const {
-    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed), Purpose::init,
-                        static_cast<std::uint32_t>(k));
+    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed),
+                        Purpose::init, static_cast<std::uint32_t>(k));
   }
   // The basin-probe stream of restart j of one seed.
   RandomStream basin_stream(long seed, int j) const {
-    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed), Purpose::basin,
-                        static_cast<std::uint32_t>(j));
+    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed),
+                        Purpose::basin, static_cast<std::uint32_t>(j));
   }
   SpectralBasis basis() const { return SpectralBasis{basis_U.data(), basis_V.data()}; }
 
   double excess(double loss) const { return (loss - cp->optimum) / norm2_half; }
   // Whether a restart of the basin probe converged (the "converged" status of classify()).
   bool converged(bool diverged, double loss) const {
-    return reached_tolerance(diverged, loss, cp->optimum, norm2_half, cp->config.record.loss_tolerance);
+    return reached_tolerance(diverged, loss, cp->optimum, norm2_half,
+                             cp->config.record.loss_tolerance);
   }
 
   // Fills outcome row `row` from one seed's measurements.
@@ -113,7 +117,8 @@ struct CellPlan {
     o.uniformity_cv[row] = uniformity_cv(modes, r.hit_step, r.hit_value);
     o.order_kendall[row] = kendall_tau_b(modes, r.hit_step, cp->target.spectrum.data());
     const double relative_grad = r.final_grad_norm / std::sqrt(2.0 * norm2_half);
-    o.status[row] = static_cast<std::int8_t>(classify(r.diverged, excess_value, relative_grad, *cp));
+    o.status[row] =
+        static_cast<std::int8_t>(classify(r.diverged, excess_value, relative_grad, *cp));
   }
 
   // Basin probe results of a converged seed: counts out of config.basin.probes restarts.
