@@ -1,4 +1,4 @@
-// Throughput driver: seed-steps per second and achieved GFLOP/s (bench/flop_model.hpp) of a
+// Throughput driver: seed-steps per second and achieved GFLOP/s (host/flop_model.hpp) of a
 // backend on the named workloads, with the machine's FP32 FMA peak measured in the same run.
 // Prints one JSON line per measurement (median of --repeat runs).
 #include <fmt/format.h>
@@ -10,8 +10,8 @@
 #include <map>
 
 #include "backend.hpp"
+#include "bench.hpp"
 #include "config.hpp"
-#include "flop_model.hpp"
 
 namespace {
 
@@ -125,36 +125,13 @@ int main(int argc, char** argv) try {
     options.threads = threads;
     options.batched_min_entries = batched_min_entries;
     auto be = make_backend(backend, options);
-    {
-      // Untimed warm-up on a few seeds and steps: loads the GPU modules and creates the library
-      // handles, which the first real run would otherwise pay for.
-      const CellProblem warm = make_cell_problem(parse_config(config(name, std::min(seeds, 64L), 2, precision), name), 0);
-      SeedOutcomes out;
-      out.resize(0, warm.config.run.seeds, warm.shape.r);
-      SeedTraces traces;
-      traces.resize(0, 0, warm);
-      be->run(warm, 0, warm.config.run.seeds, out, traces);
-    }
-    std::vector<double> times;
-    for (int rep = 0; rep < repeat; ++rep) {
-      SeedOutcomes out;
-      out.resize(0, seeds, cp.shape.r);
-      SeedTraces traces;
-      traces.resize(0, 0, cp);
-      const auto t0 = std::chrono::steady_clock::now();
-      be->run(cp, 0, seeds, out, traces);
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(times.begin(), times.end());
-    const double median = times[times.size() / 2];
-    const double seed_steps = double(seeds) * steps;
-    const double flops = step_flops(cp.shape, cfg.optimizer_params(), cp.modes) * seed_steps;
+    const CellTiming t = time_cell(*be, cp, repeat);
     fmt::print(
         "{{\"workload\": \"{}\", \"backend\": \"{}\", \"precision\": \"{}\", \"threads\": {}, \"seeds\": {}, "
         "\"steps\": {}, \"repeat\": {}, \"median_s\": {:.4f}, \"min_s\": {:.4f}, \"max_s\": {:.4f}, "
         "\"seed_steps_per_s\": {:.0f}, \"gflops\": {:.2f}, \"flops_per_seed_step\": {:.0f}}}\n",
-        name, be->name(), precision, threads, seeds, steps, repeat, median, times.front(), times.back(),
-        seed_steps / median, flops / median / 1e9, flops / seed_steps);
+        name, be->name(), precision, threads, seeds, steps, repeat, t.median_s, t.min_s, t.max_s, t.seed_steps_per_s,
+        t.gflops, t.flops_per_seed_step);
   }
 } catch (const std::exception& e) {  // e.g. a backend not built in: a message, not an abort
   fmt::print(stderr, "specsweep_throughput: {}\n", e.what());

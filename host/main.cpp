@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "backend.hpp"
+#include "bench.hpp"
 #include "cluster.hpp"
 #include "config.hpp"
 #include "driver.hpp"
@@ -61,6 +63,22 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
   return 0;
 }
 
+// Times every cell of an experiment on a backend; writes no file.
+int bench_command(const std::string& config_path, const std::vector<std::string>& overrides, const RunOptions& options,
+                  int repeat, bool json) {
+  const Experiment experiment = load_experiment(config_path, overrides);
+  BackendOptions backend_options;
+  backend_options.threads = options.threads;
+  const auto backend = make_backend(options.backend, backend_options);
+  std::vector<CellTiming> timings;
+  for (std::size_t c = 0; c < experiment.cells.size(); ++c) {
+    timings.push_back(time_cell(*backend, make_cell_problem(experiment.cells[c], static_cast<std::uint32_t>(c)), repeat));
+    if (json) std::fputs(format_timings({timings.back()}, backend->name(), true).c_str(), stdout);
+  }
+  if (!json) std::fputs(format_timings(timings, backend->name(), false).c_str(), stdout);
+  return 0;
+}
+
 // Runs the plotting script (matplotlib) on a run file.
 int plot_command(const std::string& h5_path, const std::string& out_dir, bool log_time) {
   const char* script_env = std::getenv("SPECSWEEP_PLOT_SCRIPT");
@@ -109,6 +127,16 @@ int run_cli(int argc, char** argv) {
   report->add_option("file", h5_path, "Run file (HDF5)")->required();
   report->add_option("--format", format, "table | csv | json")->check(CLI::IsMember({"table", "csv", "json"}));
 
+  int repeat = 3;
+  auto* bench = app.add_subcommand("bench", "Time every cell of an experiment on a backend (no output file)");
+  bench->add_option("config", config_path, "Experiment config (TOML)")->required();
+  bench->add_option("--set", overrides, "Override a config key: KEY=VALUE (repeatable)");
+  bench->add_option("--backend", options.backend, "auto | cpu | cuda")->default_val("auto");
+  bench->add_option("--threads", options.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  bench->add_option("--repeat", repeat, "Timed runs per cell; figures are their median (default 3)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--format", format, "table | json")->check(CLI::IsMember({"table", "json"}));
+
   auto* plot = app.add_subcommand("plot", "Write PNG figures of a run file");
   plot->add_option("file", h5_path, "Run file (HDF5)")->required();
   plot->add_option("--out", out_dir, "Output directory (default: .)");
@@ -137,6 +165,7 @@ int run_cli(int argc, char** argv) {
     std::fputs(format_report(load_report(h5_path), f).c_str(), stdout);
     return 0;
   }
+  if (bench->parsed()) return bench_command(config_path, overrides, options, repeat, format == "json");
   if (plot->parsed()) return plot_command(h5_path, out_dir, log_time);
   std::fputs(app.help().c_str(), stderr);
   return kExitInput;

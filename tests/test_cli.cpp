@@ -135,6 +135,38 @@ TEST_F(Cli, RunWritesFileAndSummary) {
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "temporary left: " << e.path();
 }
 
+// bench times each cell on the CPU and reports the FLOP model's count, here checked against the
+// closed form of bench/FLOP_MODEL.md for GD at m = 8, n = 6, r = 2, L = 2, q = 2 modes:
+// 2 (2mnr) + 4r^2(m + n) + 4mr + 2qr(m + n) + 2(mr + rn) = 384 + 224 + 64 + 112 + 56 = 840.
+TEST_F(Cli, BenchTimesEveryCellAndWritesNothing) {
+  const std::string cfg = write("b.toml", small_config("[optimizer]\nkind = \"gd\"\n[sweep]\n\"optimizer.lr\" = [0.01, 0.02]\n"));
+  const auto r = run("bench " + cfg + " --backend cpu --repeat 2 --format json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::istringstream lines(r.output);
+  std::string line;
+  int cells = 0;
+  while (std::getline(lines, line)) {
+    if (line.find("\"cell\"") == std::string::npos) continue;
+    EXPECT_NE(line.find("\"cell\": " + std::to_string(cells)), std::string::npos) << line;
+    EXPECT_NE(line.find("\"flops_per_seed_step\": 840,"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"seeds\": 10, \"steps\": 20, \"repeat\": 2"), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"seed_steps_per_s\": 0,"), std::string::npos) << line;
+    ++cells;
+  }
+  EXPECT_EQ(cells, 2) << r.output;
+  for (const auto& e : fs::directory_iterator(dir_)) EXPECT_NE(e.path().extension(), ".h5") << e.path();
+  const auto table = run("bench " + cfg + " --backend cpu --repeat 1");
+  EXPECT_EQ(table.code, 0) << table.output;
+  EXPECT_NE(table.output.find("seed-steps/s"), std::string::npos) << table.output;
+  // Bad input exits 2 naming what is wrong.
+  const auto zero = run("bench " + cfg + " --repeat 0");
+  EXPECT_EQ(zero.code, 2);
+  EXPECT_NE(zero.output.find("--repeat"), std::string::npos) << zero.output;
+  const auto bad_key = run("bench " + cfg + " --set optimizer.learning_rate=0.1");
+  EXPECT_EQ(bad_key.code, 2);
+  EXPECT_NE(bad_key.output.find("optimizer.learning_rate"), std::string::npos) << bad_key.output;
+}
+
 TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {
   const fs::path out = dir_ / "good.h5";
   const std::string cfg = write("c.toml", small_config());
