@@ -10,8 +10,9 @@
 #                                           # side-by-side benchmark and a kernel profile; logs and
 #                                           # a summary go to OUTDIR
 #
-# Each stage of `run` has its own time limit so the whole stays under ~9 minutes, and a failing
-# stage does not stop the next one. The exit status is that of the backend suite.
+# Each stage of `run` has its own time limit so the whole stays under ~9 minutes (the suite, the
+# two strategies on each workload, the side-by-side benchmark, a memory check, a kernel profile),
+# and a failing stage does not stop the next one. The exit status is that of the backend suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,13 +67,16 @@ run() {
   fi
   export PYTHONUNBUFFERED=1
   local suite_status=1
+  # Every stage's limit is cut to what is left of the whole run's (GPU_CHECK_SECONDS, default 540).
+  local deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
+  left() { local l=$((deadline - SECONDS)); ((l < $1)) && echo $((l > 1 ? l : 1)) || echo "$1"; }
   {
     echo "revision $(cat gpu-bundle/REVISION) checked $(date -u +%F)"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
   } | tee "$out/device.txt"
 
   echo "== backend suite on the GPU (CPU oracle beside it)"
-  timeout 240 gpu-bundle/tests/test_backends --gtest_brief=1 --gtest_output="xml:$out/test_backends.xml" \
+  timeout "$(left 240)" gpu-bundle/tests/test_backends --gtest_brief=1 --gtest_output="xml:$out/test_backends.xml" \
     >"$out/test_backends.log" 2>&1
   suite_status=$?
   tail -n 25 "$out/test_backends.log"
@@ -93,21 +97,36 @@ for backend in ("cuda", "cpu"):
 print("failed:", [c.get("classname") + "." + c.get("name") for c in cases if kind(c) == "failed"])
 PY
 
-  echo "== memory check of the seed kernel (compute-sanitizer memcheck)"
-  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 gpu-bundle/tests/test_backends \
-    --gtest_filter='*MatchesCpuOracle*cuda_muon_jordan5*:*MatchesCpuOracle*cuda_depth3*:*BackendContract*cuda' \
+  echo "== strategies side by side: fused (one thread per seed) and batched (cuBLAS), per workload"
+  : >"$out/strategies.jsonl"
+  for workload in kang-specgd-exact kang-muon-jordan5 medium-specgd-exact medium-muon-jordan5 \
+                  large-specgd-exact large-muon-jordan5; do
+    local seeds=16384 steps=200
+    case $workload in medium-*) seeds=4096 steps=50 ;; large-*) seeds=512 steps=10 ;; esac
+    for min_entries in 0 1000000000000; do  # 0: batched wherever it applies; huge: always fused
+      timeout "$(left 60)" gpu-bundle/bench/specsweep_throughput --backend cuda --no-peak --repeat 3 --workload "$workload" \
+        --seeds "$seeds" --steps "$steps" --batched-min-entries "$min_entries" >>"$out/strategies.jsonl" 2>&1 ||
+        echo "{\"workload\": \"$workload\", \"batched_min_entries\": $min_entries, \"failed\": true}" >>"$out/strategies.jsonl"
+    done
+  done
+  cat "$out/strategies.jsonl"
+
+  echo "== side by side: specsweep CUDA, PyTorch, torch.compile, JAX"
+  timeout "$(left 240)" python3 bench/gpu_vs_peers.py --build gpu-bundle --repeat 2 --budget 1.5 >"$out/peers.log" 2>&1
+  echo "side-by-side exit $?"; tail -n 30 "$out/peers.log"
+
+  echo "== memory check of both strategies (compute-sanitizer memcheck)"
+  timeout "$(left 90)" compute-sanitizer --tool memcheck --error-exitcode 9 gpu-bundle/tests/test_backends \
+    --gtest_filter='*MatchesCpuOracle*cuda_muon_jordan5*:*MatchesCpuOracle*cuda_batched_specgd_exact*:*ManyCells*cuda' \
     >"$out/memcheck.log" 2>&1
   echo "memcheck exit $?"; tail -n 5 "$out/memcheck.log"
 
-  echo "== side by side: specsweep CUDA, PyTorch, torch.compile, JAX"
-  timeout 300 python3 bench/gpu_vs_peers.py --build gpu-bundle --repeat 3 --budget 2 >"$out/peers.log" 2>&1
-  echo "side-by-side exit $?"; tail -n 30 "$out/peers.log"
-
-  echo "== kernel profile (Nsight Compute, one Kang launch)"
-  timeout 90 ncu --clock-control none --set basic --section Occupancy --section MemoryWorkloadAnalysis \
+  echo "== kernel profile (Nsight Compute, one fused Kang launch)"
+  timeout "$(left 60)" ncu --clock-control none --set basic --section Occupancy --section MemoryWorkloadAnalysis \
     --launch-count 1 -k regex:seed_kernel gpu-bundle/bench/specsweep_throughput --backend cuda --no-peak \
-    --workload kang-specgd-exact --seeds 16384 --steps 50 --repeat 1 >"$out/ncu.log" 2>&1
+    --workload kang-specgd-exact --seeds 16384 --steps 20 --repeat 1 >"$out/ncu.log" 2>&1
   echo "ncu exit $?"; grep -E "Duration|Throughput|Achieved Occupancy|Registers|L1/TEX Hit|L2 Hit|DRAM" "$out/ncu.log" | head -20
+  echo "== summary"; cat "$out/device.txt" "$out/suite_counts.txt"
   return $suite_status
 }
 
