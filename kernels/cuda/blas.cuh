@@ -1,13 +1,10 @@
 #pragma once
 // cuBLAS and cuSOLVER for the batched strategy: throwing checks naming the call, file:line and the
-// status, RAII handles bound to a stream, and GEMMs in the row-major convention of kernels/core.
-// A row-major matrix is its column-major transpose, so C = op(A) op(B) (row-major) is computed as
-// C^T = op(B)^T op(A)^T (column-major) with the operands swapped.
+// status, and RAII handles bound to a stream.
 #include <cublas_v2.h>
 #include <cusolverDn.h>
 
 #include <string>
-#include <type_traits>
 
 #include "cuda/cuda_check.cuh"
 
@@ -100,51 +97,5 @@ class SolverHandle {
   cusolverDnHandle_t handle_ = nullptr;
   cusolverDnParams_t params_ = nullptr;
 };
-
-// A batch of row-major matrices: matrix s starts at data + s * stride, rows are ld apart.
-template <class T>
-struct MatrixBatch {
-  T* data;
-  long ld, stride;
-  // A batch of T converts to a batch of const T (the inputs of gemm).
-  template <class U, class = std::enable_if_t<std::is_same_v<U, const T> && !std::is_const_v<T>>>
-  operator MatrixBatch<U>() const {
-    return {data, ld, stride};
-  }
-};
-
-template <class T>
-struct NonDeduced {
-  using type = T;
-};
-
-// The one precision-specific call: cublasSgemmStridedBatched or cublasDgemmStridedBatched, in
-// cuBLAS's column-major terms.
-inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-                                    int m, int n, int k, float alpha, const float* A, long lda,
-                                    long sa, const float* B, long ldb, long sb, float beta,
-                                    float* C, long ldc, long sc, int batch) {
-  SPECSWEEP_CUBLAS_CHECK(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B,
-                                                   int(ldb), sb, &beta, C, int(ldc), sc, batch));
-}
-inline void gemm_strided_batched_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-                                    int m, int n, int k, double alpha, const double* A, long lda,
-                                    long sa, const double* B, long ldb, long sb, double beta,
-                                    double* C, long ldc, long sc, int batch) {
-  SPECSWEEP_CUBLAS_CHECK(cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, A, int(lda), sa, B,
-                                                   int(ldb), sb, &beta, C, int(ldc), sc, batch));
-}
-
-// Row-major C_s (m x n) = alpha op(A_s) op(B_s) + beta C_s for s < batch, where op(X) = X, or X^T
-// when the flag is set (then X_s is stored k x m, resp. n x k). A stride of 0 shares one matrix
-// (the target M) across the batch.
-template <class T>
-void gemm(cublasHandle_t h, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
-          MatrixBatch<const typename NonDeduced<T>::type> A,
-          MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C, int batch) {
-  gemm_strided_batched_cm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                          trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha, B.data, B.ld,
-                          B.stride, A.data, A.ld, A.stride, beta, C.data, C.ld, C.stride, batch);
-}
 
 }  // namespace specsweep::cuda

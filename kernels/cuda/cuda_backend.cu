@@ -1,12 +1,13 @@
 // The CUDA backend. Each work item runs under one of two strategies (DESIGN section 8):
-// - fused (seed_kernel.cuh): one thread per seed runs its whole trajectory in one launch; seeds of
-//   many cells share a launch. Every cell can run this way.
-// - batched (batched_engine.cu): for large depth-2 problems, the seeds of one cell advance in
-//   lockstep with cuBLAS GEMMs over all of them; chosen when the target has at least
-//   batched_min_entries entries (BackendOptions) and the cell is one it computes.
-// Work is cut into chunks that fit the free device memory; after each chunk one copy brings back
-// the outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code
-// as the CPU backend (kernels/plan/cell_plan.hpp).
+// - fused (strategy/fused.hpp, launched by seed_kernel.cuh): one thread per seed runs its whole
+//   trajectory in one launch; seeds of many cells share a launch. Every cell can run this way.
+// - batched (strategy/batched.hpp, on the GPU by batched_engine.cu): for large depth-2 problems,
+//   the seeds of one cell advance in lockstep with cuBLAS GEMMs over all of them; chosen when the
+//   target has at least batched_min_entries entries (BackendOptions) and the cell is one it
+//   computes.
+// Work is cut into chunks that fit the device memory; after each chunk one copy brings back the
+// outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code as
+// the CPU backend (strategy/task_results.hpp).
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -15,16 +16,17 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
-#include "plan/cell_plan.hpp"
+#include "strategy/batched.hpp"
+#include "strategy/task_results.hpp"
 
 namespace specsweep {
 
 namespace {
 
 using cuda::DeviceBuffer;
-using cuda::DeviceCell;
-using cuda::DeviceTask;
-using cuda::kWarp;
+using strategy::CellParams;
+using strategy::kWarp;
+using strategy::SeedTask;
 
 // Fraction of the free device memory one chunk may use; the rest is headroom for the runtime,
 // other processes and fragmentation.
@@ -51,7 +53,7 @@ struct DevicePlan {
   DeviceBuffer<T> M, U, Vb, s;
   DeviceBuffer<double> basis_U, basis_V;
   DeviceBuffer<int> record_steps;
-  DeviceCell<T> cell;
+  CellParams<T> cell;
 
   explicit DevicePlan(const CellProblem& cp)
       : host(cp),
@@ -61,42 +63,31 @@ struct DevicePlan {
         s(host.s),
         basis_U(host.basis_U),
         basis_V(host.basis_V),
-        record_steps(cp.record_steps) {
-    cell.shape = cp.shape;
-    cell.target =
-        TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)};
-    cell.op = host.op;
-    cell.rp = host.rp;
-    cell.rp.record_steps = record_steps.data();
-    cell.layout = host.layout;
-    std::copy(host.factors.begin(), host.factors.end(), cell.factors);
-    cell.basis = SpectralBasis{basis_U.data(), basis_V.data()};
-    cell.master_seed = cp.config.run.master_seed;
-    cell.cell = cp.cell;
-    cell.init_scratch = host.init_scratch;
-    cell.basin_probes = cp.config.basin.probes;
-    cell.norm2_half = host.norm2_half;
-    cell.loss_tolerance = cp.config.record.loss_tolerance;
-  }
+        record_steps(cp.record_steps),
+        cell(strategy::make_cell_params(
+            host,
+            TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)},
+            SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())) {}
 
-  int outcome_width() const { return cuda::OutcomeSlots{cell.target.modes}.width(); }
+  int outcome_width() const { return strategy::OutcomeSlots{cell.target.modes}.width(); }
   int record_width() const { return packed_record_width(cell.shape.r, cell.shape.depth); }
   Strategy strategy(const BackendOptions& options) const {
     const long min_entries =
         options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;
     const long entries = long(cell.shape.m) * cell.shape.n;
-    return cuda::batched_supports(cell) && entries >= min_entries ? Strategy::batched
-                                                                  : Strategy::fused;
+    return strategy::batched_supports(cell) && entries >= min_entries ? Strategy::batched
+                                                                      : Strategy::fused;
   }
   // T values per seed of the task's arena under a strategy.
   int arena_width(Strategy s) const {
-    return s == Strategy::fused ? cell.layout.total : cuda::batched_arena_width(cell);
+    return s == Strategy::fused ? cell.layout.total : strategy::batched_arena_width(cell);
   }
   // Device bytes one seed needs: the task's interleaved arrays, and the batched engine's buffers.
   std::size_t bytes_per_seed(Strategy s) const {
-    std::size_t bytes = sizeof(T) * (arena_width(s) + outcome_width() + cuda::keep_width(cell)) +
-                        sizeof(double) * cuda::init_width(cell);
-    if (s == Strategy::batched) bytes += cuda::batched_bytes_per_seed(cell);
+    std::size_t bytes =
+        sizeof(T) * (arena_width(s) + outcome_width() + strategy::keep_width(cell)) +
+        sizeof(double) * strategy::init_width(cell);
+    if (s == Strategy::batched) bytes += strategy::batched_bytes_per_seed(cell);
     return bytes;
   }
   // Device bytes of one traced seed's plain arrays.
@@ -151,7 +142,7 @@ class ItemRunner {
     plans_.reserve(items.size());
     for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
-    cells_ = DeviceBuffer<DeviceCell<T>>(cells_host_);
+    cells_ = DeviceBuffer<CellParams<T>>(cells_host_);
   }
 
   void run() {
@@ -220,19 +211,19 @@ class ItemRunner {
     if (options_.cancel != nullptr && options_.cancel->load()) throw Cancelled();
     const std::vector<Piece>& chunk = chunk_of.pieces;
     std::vector<PieceOffsets> offsets;
-    std::vector<DeviceTask<T>> tasks;
+    std::vector<SeedTask<T>> tasks;
     PieceOffsets at{};
     long warp = 0;
     for (const Piece& p : chunk) {
       const DevicePlan<T>& plan = *plans_[p.item];
-      const DeviceCell<T>& c = plan.cell;
+      const CellParams<T>& c = plan.cell;
       const long seeds = warps_for(p.count) * kWarp;
       const SeedTraces& t = *items_[p.item]->traces;
       PieceOffsets o = at;
       o.traced_count = traced_in(p.item, p.first, p.count);
       o.traced_first = std::max(p.first, t.first_seed);
       offsets.push_back(o);
-      DeviceTask<T> task{};
+      SeedTask<T> task{};
       task.cell = p.item;
       task.first_seed = p.first;
       task.count = p.count;
@@ -241,9 +232,9 @@ class ItemRunner {
       task.traced_count = o.traced_count;
       tasks.push_back(task);
       at.arena += seeds * plan.arena_width(chunk_of.strategy);
-      at.init += seeds * cuda::init_width(c);
+      at.init += seeds * strategy::init_width(c);
       at.outcome += seeds * plan.outcome_width();
-      at.keep += seeds * cuda::keep_width(c);
+      at.keep += seeds * strategy::keep_width(c);
       at.traces += o.traced_count * c.rp.record_count * plan.record_width();
       at.init_factors += o.traced_count * c.layout.params;
       at.final_factors += o.traced_count * c.layout.params;
@@ -262,7 +253,7 @@ class ItemRunner {
       tasks[k].init_factors = init_factors.data() + o.init_factors;
       tasks[k].final_factors = final_factors.data() + o.final_factors;
     }
-    const DeviceBuffer<DeviceTask<T>> device_tasks(tasks);
+    const DeviceBuffer<SeedTask<T>> device_tasks(tasks);
     if (chunk_of.strategy == Strategy::fused) {
       const long threads = warp * kWarp;
       const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
@@ -271,8 +262,9 @@ class ItemRunner {
               cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
       SPECSWEEP_CUDA_CHECK_LAUNCH();
     } else {
-      cuda::run_batched(plans_[chunk.front().item]->cell, tasks.front(), libraries_.blas(stream_),
-                        libraries_.solver(stream_), stream_.get());
+      const DevicePlan<T>& plan = *plans_[chunk.front().item];
+      cuda::run_batched(plan.cell, tasks.front(), plan.host.cp->record_steps,
+                        libraries_.blas(stream_), libraries_.solver(stream_), stream_.get());
     }
 
     std::vector<T> outcome_host, traces_host, final_host;
@@ -282,59 +274,13 @@ class ItemRunner {
     final_factors.download(final_host, at.final_factors, stream_.get());
     init_factors.download(init_host, at.init_factors, stream_.get());
     stream_.synchronize();
-    for (size_t k = 0; k < chunk.size(); ++k)
-      store(chunk[k], offsets[k], outcome_host.data(), traces_host.data(), init_host.data(),
-            final_host.data());
-  }
-
-  // Unpacks one piece's results into its work item.
-  void store(const Piece& p, const PieceOffsets& o, const T* outcome, const T* traces,
-             const double* init, const T* final_factors) const {
-    const WorkItem& item = *items_[p.item];
-    const DevicePlan<T>& plan = *plans_[p.item];
-    const CellPlan<T>& host = plan.host;
-    const Shape& sh = plan.cell.shape;
-    const int modes = plan.cell.target.modes, width = plan.outcome_width();
-    const cuda::OutcomeSlots slots{modes};
-    std::vector<int> tau(modes);
-    std::vector<double> hit_value(modes);
-    for (long i = 0; i < p.count; ++i) {
-      // Element e of seed i sits at warp (i / 32), row e, column (i % 32).
-      const T* seed = outcome + o.outcome + (i / kWarp) * kWarp * width + i % kWarp;
-      auto value = [&](int e) { return seed[static_cast<long>(e) * kWarp]; };
-      for (int q = 0; q < modes; ++q) {
-        tau[q] = static_cast<int>(value(slots.hit_step() + q));
-        hit_value[q] = double(value(slots.hit_value() + q));
-      }
-      SeedResult r;
-      r.final_loss = double(value(slots.final_loss()));
-      r.final_grad_norm = double(value(slots.final_grad_norm()));
-      r.steps_to_tol = static_cast<int>(value(slots.steps_to_tol()));
-      r.diverged = value(slots.diverged()) != T(0);
-      r.init_det_sign = double(value(slots.init_det_sign()));
-      r.hit_step = tau.data();
-      r.hit_value = hit_value.data();
-      const long row = p.first + i - item.outcomes->first_seed;
-      host.store(row, r, *item.outcomes);
-      if (plan.cell.basin_probes > 0 &&
-          item.outcomes->status[row] == static_cast<std::int8_t>(Status::converged))
-        host.store_basin(row, static_cast<int>(value(slots.basin_converged())),
-                         static_cast<int>(value(slots.basin_closer())), *item.outcomes);
-    }
-    SeedTraces& t = *item.traces;
-    const int steps = plan.cell.rp.record_count, rw = plan.record_width(),
-              params = plan.cell.layout.params;
-    for (long k = 0; k < o.traced_count; ++k) {
-      const long row = o.traced_first + k - t.first_seed;
-      for (int j = 0; j < steps; ++j)
-        unpack_record(traces + o.traces + (k * steps + j) * rw, row, j, t);
-      for (int f = 0; f < sh.depth; ++f) {
-        const long size = sh.size(f), from = k * params + sh.offset(f);
-        std::copy_n(init + o.init_factors + from, size, t.init_factors[f].data() + row * size);
-        std::transform(final_factors + o.final_factors + from,
-                       final_factors + o.final_factors + from + size,
-                       t.final_factors[f].data() + row * size, [](T v) { return double(v); });
-      }
+    for (size_t k = 0; k < chunk.size(); ++k) {
+      const PieceOffsets& o = offsets[k];
+      const DevicePlan<T>& plan = *plans_[chunk[k].item];
+      const strategy::TaskResults<T> results{
+          outcome_host.data() + o.outcome, traces_host.data() + o.traces,
+          init_host.data() + o.init_factors, final_host.data() + o.final_factors};
+      strategy::store_task_results(plan.host, plan.cell, tasks[k], results, *items_[chunk[k].item]);
     }
   }
 
@@ -343,8 +289,8 @@ class ItemRunner {
   const cuda::Stream& stream_;
   Libraries& libraries_;
   std::vector<std::unique_ptr<DevicePlan<T>>> plans_;
-  std::vector<DeviceCell<T>> cells_host_;
-  DeviceBuffer<DeviceCell<T>> cells_;
+  std::vector<CellParams<T>> cells_host_;
+  DeviceBuffer<CellParams<T>> cells_;
 };
 
 class CudaBackend final : public Backend {

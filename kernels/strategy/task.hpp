@@ -1,32 +1,42 @@
 #pragma once
-// What a launch of either CUDA strategy reads and writes: a cell's parameters with device
-// pointers, the seeds of one task and the device arrays their results go to. The per-seed arrays
-// are interleaved by warp (element e of seed i at [(i / 32) * 32 * width + e * 32 + i % 32]) so
-// that one thread per seed accesses them coalesced; cuda_backend.cu unpacks them on the host.
+// What the GPU's execution strategies (fused.hpp, batched.hpp) read and write: a cell's
+// parameters, the seeds of one task and the arrays their results go to. The per-seed arrays are
+// interleaved by warp (element e of seed i at [(i / 32) * 32 * width + e * 32 + i % 32]) so that
+// one thread per seed accesses them coalesced; task_results.hpp unpacks them on the host.
+//
+// The strategies are written for the host and the device alike (SPECSWEEP_HD): kernels/cuda runs
+// them on the GPU, and tests/test_strategies.cpp runs the same code on the CPU against the CPU
+// backend, so their logic is tested where no GPU is.
 #include <cstdint>
 
 #include "core/init.hpp"
 #include "core/interleaved.hpp"
 #include "core/trajectory.hpp"
 
-namespace specsweep::cuda {
+namespace specsweep::strategy {
 
 inline constexpr int kWarp = 32;
-inline constexpr int kBlockThreads = 128;
 
 template <class T>
 using WarpArray = Interleaved<T, kWarp>;
 
-// Everything about one cell the kernel reads, with device pointers (trivially copyable).
+// Seed i's array of `width` values in a warp-interleaved block of arrays.
+template <class U>
+SPECSWEEP_HD WarpArray<U> seed_row(U* base, long i, int width) {
+  return WarpArray<U>(base + (i / kWarp) * kWarp * width + i % kWarp);
+}
+
+// Everything about one cell a strategy reads (trivially copyable; on the GPU its pointers are
+// device pointers).
 template <class T>
-struct DeviceCell {
+struct CellParams {
   Shape shape;
-  TargetView<T> target;  // M, U, Vb, s on the device
+  TargetView<T> target;
   OptimizerParams op;
-  RunParams rp;  // rp.record_steps on the device
+  RunParams rp;
   EngineLayout layout;
   FactorInit factors[kMaxDepth];
-  SpectralBasis basis;  // on the device
+  SpectralBasis basis;
   std::uint64_t master_seed;
   std::uint32_t cell;
   int init_scratch;  // doubles init_factor needs beyond the factors themselves
@@ -52,12 +62,12 @@ struct OutcomeSlots {
 
 // Doubles per seed for initialization: the concatenated factors, then init_factor's scratch.
 template <class T>
-SPECSWEEP_HD int init_width(const DeviceCell<T>& c) {
+SPECSWEEP_HD int init_width(const CellParams<T>& c) {
   return c.layout.params + c.init_scratch;
 }
 // T values per seed kept for the basin probe: start point, final point, the restarts' hit arrays.
 template <class T>
-SPECSWEEP_HD int keep_width(const DeviceCell<T>& c) {
+SPECSWEEP_HD int keep_width(const CellParams<T>& c) {
   return c.basin_probes > 0 ? 2 * c.layout.params + 2 * c.target.modes : 0;
 }
 
@@ -65,10 +75,10 @@ SPECSWEEP_HD int keep_width(const DeviceCell<T>& c) {
 // arrays hold ceil(count / 32) warps of 32 seeds; the trace arrays are plain, one row per traced
 // seed [traced_first, traced_first + traced_count).
 template <class T>
-struct DeviceTask {
+struct SeedTask {
   int cell;
   long first_seed, count;
-  long first_warp;  // of this task within the launch
+  long first_warp;  // of this task within a fused launch
   long traced_first, traced_count;
   T* arena;              // interleaved, layout.total per seed
   double* init;          // interleaved, init_width per seed
@@ -91,4 +101,4 @@ struct RecordSink {
   }
 };
 
-}  // namespace specsweep::cuda
+}  // namespace specsweep::strategy

@@ -1,0 +1,590 @@
+#pragma once
+// The batched strategy (DESIGN section 8, large depth-2 problems): the S seeds of a task advance
+// in lockstep, one step per host iteration, each operation done for all seeds at once by an
+// executor (Exec) that owns memory and runs the primitives:
+//   template <class U> using Buffer = ...;          // Buffer<U>(n): n values; data(), size()
+//   void for_each(long count, F f);                  // f(i) for every i < count, in any order
+//   void sum_per_seed(long seeds, long per_seed, Term term, U* out);
+//                                                    // out[s] = sum over e of term(s, e)
+//   void gemm_cm(...);                               // column-major strided-batched GEMM, BLAS
+//                                                    // semantics (cublas<t>gemmStridedBatched)
+//   void eigh(int p, long batch, double* A, double* w);
+//                                                    // symmetric eigendecomposition: w ascending,
+//                                                    // eigenvectors over A's columns
+//                                                    (column-major),
+//                                                    // as cusolverDnXsyevBatched
+//   void zero(U* data, long count);
+// kernels/cuda/batched_engine.cu's executor uses cuBLAS, cuSOLVER, Thrust and CUB on the GPU;
+// tests/test_strategies.cpp's runs the same steps with plain loops on the CPU.
+//
+// - The factors of all seeds sit side by side: F1 as one m x (S r) matrix, F2 as one (S r) x n
+//   matrix, so the products with the shared target, M F2^T and F1^T M, are each a single GEMM,
+//   and every per-seed product is a strided-batched GEMM over the same storage.
+// - The exact and smoothed polar factors come from the p x p Gram (p = min(rows, cols)) in fp64:
+//   orth(G) = G V f(L) V^T (tall G) or V f(L) V^T G (wide), f = 1/sqrt(lambda) above the rank
+//   cut, or 1/sqrt(lambda + eps). fp64 keeps singular values down to the fp32 rank cut (1e-7 of
+//   the largest) accurate although the Gram squares them.
+// - Newton–Schulz iterates on the Gram side with batched GEMMs, as kernels/core does per seed.
+// - Per-seed bookkeeping (divergence, steps to tolerance, hitting times), initialization, the
+//   record-step metrics of traced seeds and the final loss from the explicit residual are the
+//   core engine's own functions (observe_step, init_factor, record_metrics, residual_loss), one
+//   call per seed, so both strategies and the CPU report the same quantities.
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "strategy/task.hpp"
+
+namespace specsweep::strategy {
+
+// A batch of row-major matrices: matrix s starts at data + s * stride, rows are ld apart.
+template <class T>
+struct MatrixBatch {
+  T* data;
+  long ld, stride;
+  // A batch of T converts to a batch of const T (the inputs of gemm).
+  template <class U, class = std::enable_if_t<std::is_same_v<U, const T> && !std::is_const_v<T>>>
+  operator MatrixBatch<U>() const {
+    return {data, ld, stride};
+  }
+};
+
+template <class T>
+struct NonDeduced {
+  using type = T;
+};
+
+// Row-major C_s (m x n) = alpha op(A_s) op(B_s) + beta C_s for s < batch, where op(X) = X, or
+// X^T when the flag is set (X_s then stored k x m, resp. n x k). A stride of 0 shares one matrix
+// (the target M) across the batch. A row-major matrix is its column-major transpose, so this is
+// the column-major C^T = op(B)^T op(A)^T with the operands swapped.
+template <class T, class Exec>
+void gemm(Exec& exec, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
+          MatrixBatch<const typename NonDeduced<T>::type> A,
+          MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C, int batch) {
+  exec.gemm_cm(trans_b, trans_a, n, m, k, alpha, B.data, B.ld, B.stride, A.data, A.ld, A.stride,
+               beta, C.data, C.ld, C.stride, batch);
+}
+
+// Where element e = i * cols + j of seed s of a factor lives in the batched storage.
+struct FactorLayout {
+  int rows, cols;
+  long ld, stride;  // row pitch; offset from one seed's matrix to the next
+  long seeds;
+  SPECSWEEP_HD long per_seed() const { return long(rows) * cols; }
+  SPECSWEEP_HD long size() const { return seeds * per_seed(); }
+  // Element `index` of the seed-major enumeration (seed, row, column).
+  SPECSWEEP_HD long at(long index) const {
+    const long s = index / per_seed(), e = index % per_seed();
+    return s * stride + (e / cols) * ld + e % cols;
+  }
+  SPECSWEEP_HD long at(long s, int i, int j) const { return s * stride + i * ld + j; }
+  template <class T>
+  MatrixBatch<T> batch(T* data) const {
+    return {data, ld, stride};
+  }
+};
+
+// Whether the batched strategy computes this cell: depth 2, the step integrator (RK4 runs fused),
+// no basin probe (its restarts run fused, seed by seed), and not the exact or smoothed polar
+// factor in fp64: through the Gram, a singular value sigma of G is resolved only to
+// eps * sigma_max^2 / sigma, well within fp32's rounding but not within fp64's, so those cells run
+// fused, with the QR-based polar factor of kernels/core.
+template <class T>
+bool batched_supports(const CellParams<T>& c) {
+  const bool spectral = c.op.kind == OptimizerKind::specgd || c.op.kind == OptimizerKind::muon;
+  const bool gram_polar = spectral && c.op.orth.kind != OrthKind::newton_schulz;
+  return c.shape.depth == 2 && c.op.integrator == Integrator::step && c.basin_probes == 0 &&
+         !(gram_polar && std::is_same_v<T, double>);
+}
+
+// T values per seed of the task's interleaved arena under this strategy: the factors in the
+// core's layout, scratch for record_metrics (which covers residual_loss and product_det_sign),
+// and the record-step metrics.
+template <class T>
+int batched_arena_width(const CellParams<T>& c) {
+  return c.layout.params + record_metrics_workspace(c.shape) +
+         metrics_values(c.shape, c.target.modes);
+}
+
+// Bytes per seed of the strategy's own buffers, beyond the task's arrays (an upper bound).
+template <class T>
+std::size_t batched_bytes_per_seed(const CellParams<T>& c) {
+  const Shape& sh = c.shape;
+  const long params = c.layout.params, r = sh.r, q = c.target.modes;
+  const long p = std::min<long>(r, std::max(sh.m, sh.n));
+  // F, G, D, two optimizer states, the Muon lookahead, Newton–Schulz's Y and Z (an upper bound).
+  std::size_t bytes = sizeof(T) * 8 * params;
+  bytes += sizeof(T) * (2 * r * r + 2 * q * r + q + 5 + 3 * p * p);
+  bytes += sizeof(double) * (std::max<long>(sh.m, sh.n) * r + p * p + p) + sizeof(int);
+  return bytes;
+}
+
+// The optimizer's buffers for one factor, in that factor's batched layout.
+template <class T, class Exec>
+struct FactorBuffers {
+  FactorLayout layout;
+  typename Exec::template Buffer<T> F, G, D, state1, state2, lookahead, Y, Z;
+};
+
+// Members are public because CUDA's extended lambdas, which the steps below hand to the executor,
+// may not be defined in private member functions.
+template <class T, class Exec>
+struct BatchedSteps {
+  template <class U>
+  using Buffer = typename Exec::template Buffer<U>;
+
+  BatchedSteps(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
+               const std::vector<int>& record_steps)
+      : x_(exec), c_(c), task_(task), record_steps_(record_steps), sh_(c.shape), S_(task.count) {
+    const int m = sh_.m, n = sh_.n, r = sh_.r, q = c.target.modes;
+    factor_[0].layout = FactorLayout{m, r, S_ * r, r, S_};
+    factor_[1].layout = FactorLayout{r, n, n, long(r) * n, S_};
+    const OptimizerParams& op = c.op;
+    const bool orthogonal = op.kind == OptimizerKind::specgd || op.kind == OptimizerKind::muon;
+    const bool ns = orthogonal && op.orth.kind == OrthKind::newton_schulz;
+    const bool gram = orthogonal && !ns;
+    long p_max = 0, size_max = 0;
+    for (FactorBuffers<T, Exec>& f : factor_) {
+      const long size = f.layout.size();
+      f.F = Buffer<T>(size);
+      f.G = Buffer<T>(size);
+      if (op.kind != OptimizerKind::gd) f.D = Buffer<T>(size);
+      if (op.state_buffers() >= 1) f.state1 = Buffer<T>(size);
+      if (op.state_buffers() >= 2) f.state2 = Buffer<T>(size);
+      if (op.kind == OptimizerKind::muon) f.lookahead = Buffer<T>(size);
+      if (ns) f.Y = Buffer<T>(size), f.Z = Buffer<T>(size);
+      p_max = std::max<long>(p_max, std::min(f.layout.rows, f.layout.cols));
+      size_max = std::max(size_max, size);
+    }
+    grams_ = Buffer<T>(2 * S_ * r * r);
+    core_left_ = Buffer<T>(S_ * q * r);
+    core_right_ = Buffer<T>(S_ * q * r);
+    diag_ = Buffer<T>(S_ * std::max(q, 1));
+    scalars_ = Buffer<T>(5 * S_);
+    if (ns) gram_work_ = Buffer<T>(3 * S_ * p_max * p_max);
+    if (gram) {
+      gradient_fp64_ = Buffer<double>(size_max);
+      gram_ = Buffer<double>(S_ * p_max * p_max);
+      eigenvalues_ = Buffer<double>(S_ * p_max);
+      gram_work_ = Buffer<T>(S_ * p_max * p_max);
+    }
+  }
+
+  void run() {
+    initialize();
+    int next_record = 0;
+    for (int t = 0;; ++t) {
+      evaluate();
+      observe(t);
+      const bool record = next_record < c_.rp.record_count && record_steps_[next_record] == t;
+      if (record && task_.traced_count > 0) record_traced(next_record);
+      if (record) ++next_record;
+      if (t == c_.rp.steps) break;
+      const T eta = T(c_.op.schedule.rate(t));
+      for (int k = 0; k < 2; ++k) direction(k, t);
+      for (int k = 0; k < 2; ++k) apply(k, eta);
+    }
+    finish();
+  }
+
+  // Per-seed scalars: slots of scalars_.
+  T* loss_terms() const { return scalars_.data(); }           // <F1, M F2^T>
+  T* w_norm2() const { return scalars_.data() + S_; }         // ||W||^2 = <F1^T F1, F2 F2^T>
+  T* penalty() const { return scalars_.data() + 2 * S_; }     // sum ||F_k||^2
+  T* alive() const { return scalars_.data() + 3 * S_; }       // 1 live, 0 diverged
+  T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
+  T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
+
+  void initialize() {
+    const CellParams<T> c = c_;
+    const SeedTask<T> task = task_;
+    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
+    T* F1 = factor_[0].F.data();
+    T* F2 = factor_[1].F.data();
+    T* alive_of = alive();
+    const int iw = init_width(c), aw = batched_arena_width(c),
+              ow = OutcomeSlots{c.target.modes}.width();
+    x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
+      const Shape& sh = c.shape;
+      const int params = c.layout.params;
+      const long seed = task.first_seed + s;
+      WarpArray<double> init = seed_row(task.init, s, iw);
+      for (int k = 0; k < sh.depth; ++k) {
+        const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
+                                  Purpose::init, static_cast<std::uint32_t>(k));
+        init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
+                    init + sh.offset(k), init + params);
+      }
+      WarpArray<T> arena = seed_row(task.arena, s, aw);
+      for (int e = 0; e < params; ++e) arena[e] = T(init[e]);
+      for (int i = 0; i < sh.m; ++i)
+        for (int j = 0; j < sh.r; ++j) F1[l1.at(s, i, j)] = arena[i * sh.r + j];
+      for (int i = 0; i < sh.r; ++i)
+        for (int j = 0; j < sh.n; ++j) F2[l2.at(s, i, j)] = arena[sh.m * sh.r + i * sh.n + j];
+      const long trow = seed - task.traced_first;
+      if (trow >= 0 && trow < task.traced_count)
+        for (int e = 0; e < params; ++e) task.init_factors[trow * params + e] = init[e];
+      const OutcomeSlots slots{c.target.modes};
+      WarpArray<T> outcome = seed_row(task.outcome, s, ow);
+      TrajectoryOutcome<T, WarpArray<T>> out{};
+      out.hit_step = outcome + slots.hit_step();
+      out.hit_value = outcome + slots.hit_value();
+      begin_outcome(c.target.modes, out);
+      outcome[slots.steps_to_tol()] = out.steps_to_tol;
+      outcome[slots.diverged()] = out.diverged;
+      outcome[slots.init_det_sign()] = product_det_sign(sh, arena, arena + params);
+      alive_of[s] = T(1);
+    });
+    for (FactorBuffers<T, Exec>& f : factor_) {
+      for (Buffer<T>* state : {&f.state1, &f.state2})
+        if (state->size() > 0) x_.zero(state->data(), long(state->size()));
+    }
+  }
+
+  // G = grad f(F) and the per-seed terms of the loss (factorization.hpp's evaluate, for all seeds).
+  void evaluate() {
+    const int m = sh_.m, n = sh_.n, r = sh_.r, q = c_.target.modes;
+    const long rr = long(r) * r, Sr = S_ * r;
+    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
+    T *F1 = factor_[0].F.data(), *F2 = factor_[1].F.data();
+    T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
+    T *S0 = gram_of(0), *S1 = gram_of(1);
+    const T* M = c_.target.M;
+    // G1 <- M F2^T for all seeds at once; S0 <- F2 F2^T and S1 <- F1^T F1 per seed.
+    gemm<T>(x_, false, true, m, int(Sr), n, T(1), {M, n, 0}, {F2, n, 0}, T(0), {G1, Sr, 0}, 1);
+    gemm<T>(x_, false, true, r, r, n, T(1), l2.batch(F2), l2.batch(F2), T(0), {S0, r, rr}, int(S_));
+    gemm<T>(x_, true, false, r, r, m, T(1), l1.batch(F1), l1.batch(F1), T(0), {S1, r, rr}, int(S_));
+    // The loss terms <F1, M F2^T> and <F1^T F1, F2 F2^T> before G1 is overwritten.
+    const long per1 = l1.per_seed();
+    x_.sum_per_seed(
+        S_, per1,
+        [=] SPECSWEEP_HD(long s, long e) {
+          const long at = l1.at(s * per1 + e);
+          return F1[at] * G1[at];
+        },
+        loss_terms());
+    x_.sum_per_seed(
+        S_, rr, [=] SPECSWEEP_HD(long s, long e) { return S1[s * rr + e] * S0[s * rr + e]; },
+        w_norm2());
+    // G1 <- F1 S0 - M F2^T; G2 <- S1 F2 - F1^T M (F1^T M for all seeds at once).
+    gemm<T>(x_, false, false, m, r, r, T(1), l1.batch(F1), {S0, r, rr}, T(-1), l1.batch(G1),
+            int(S_));
+    gemm<T>(x_, true, false, int(Sr), n, m, T(1), {F1, Sr, 0}, {M, n, 0}, T(0), {G2, n, 0}, 1);
+    gemm<T>(x_, false, false, r, n, r, T(1), {S1, r, rr}, l2.batch(F2), T(-1), l2.batch(G2),
+            int(S_));
+    const T l2_weight = T(c_.rp.l2);
+    if (l2_weight != T(0)) {
+      const long per2 = l2.per_seed();
+      x_.sum_per_seed(
+          S_, per1 + per2,
+          [=] SPECSWEEP_HD(long s, long e) {
+            const T f = e < per1 ? F1[l1.at(s * per1 + e)] : F2[l2.at(s * per2 + e - per1)];
+            return f * f;
+          },
+          penalty());
+      for (FactorBuffers<T, Exec>& f : factor_) {
+        const FactorLayout l = f.layout;
+        T *F = f.F.data(), *G = f.G.data();
+        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { G[l.at(i)] += l2_weight * F[l.at(i)]; });
+      }
+    }
+    // Core diagonal d_i = (U^T F1)_{i,:} . (F2 V)_{:,i}: both products for all seeds at once.
+    if (q == 0) return;
+    T *left = core_left_.data(), *right = core_right_.data(), *diag = diag_.data();
+    gemm<T>(x_, true, false, q, int(Sr), m, T(1), {c_.target.U, q, 0}, {F1, Sr, 0}, T(0),
+            {left, Sr, 0}, 1);
+    gemm<T>(x_, false, false, int(Sr), q, n, T(1), {F2, n, 0}, {c_.target.Vb, q, 0}, T(0),
+            {right, q, 0}, 1);
+    x_.for_each(S_ * q, [=] SPECSWEEP_HD(long index) {
+      const long s = index / q;
+      const int i = int(index % q);
+      T d = T(0);
+      for (int j = 0; j < r; ++j) d += left[i * Sr + s * r + j] * right[(s * r + j) * q + i];
+      diag[index] = d;
+    });
+  }
+
+  // Divergence, steps to tolerance and hitting times at step t (core observe_step, per seed).
+  void observe(int t) {
+    const CellParams<T> c = c_;
+    const SeedTask<T> task = task_;
+    const T *dot_mw = loss_terms(), *w2 = w_norm2(), *pen = penalty(), *diag = diag_.data();
+    T* alive_of = alive();
+    const bool penalized = c.rp.l2 != 0;
+    const int ow = OutcomeSlots{c.target.modes}.width();
+    x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
+      const OutcomeSlots slots{c.target.modes};
+      WarpArray<T> outcome = seed_row(task.outcome, s, ow);
+      TrajectoryOutcome<T, WarpArray<T>> out{};
+      out.steps_to_tol = outcome[slots.steps_to_tol()];
+      out.diverged = outcome[slots.diverged()];
+      out.hit_step = outcome + slots.hit_step();
+      out.hit_value = outcome + slots.hit_value();
+      const T penalty_term = penalized ? T(0.5) * T(c.rp.l2) * pen[s] : T(0);
+      EvalResult<T> ev;
+      ev.loss = c.target.norm2_half - dot_mw[s] + T(0.5) * w2[s] + penalty_term;
+      ev.w_norm2 = w2[s];
+      T live = alive_of[s];
+      observe_step(t, ev, diag + s * c.target.modes, c.target, c.rp, live, out);
+      alive_of[s] = live;
+      outcome[slots.steps_to_tol()] = out.steps_to_tol;
+      outcome[slots.diverged()] = out.diverged;
+    });
+  }
+
+  // Copies seed s's factors from the batched layouts into its arena row, in the core's layout.
+  struct Gather {
+    FactorLayout l1, l2;
+    const T *F1, *F2;
+    Shape sh;
+    SPECSWEEP_HD void operator()(long s, WarpArray<T> arena) const {
+      for (int i = 0; i < sh.m; ++i)
+        for (int j = 0; j < sh.r; ++j) arena[i * sh.r + j] = F1[l1.at(s, i, j)];
+      for (int i = 0; i < sh.r; ++i)
+        for (int j = 0; j < sh.n; ++j) arena[sh.m * sh.r + i * sh.n + j] = F2[l2.at(s, i, j)];
+    }
+  };
+  Gather gather() const {
+    return Gather{factor_[0].layout, factor_[1].layout, factor_[0].F.data(), factor_[1].F.data(),
+                  sh_};
+  }
+
+  void record_traced(int j) {
+    const CellParams<T> c = c_;
+    const SeedTask<T> task = task_;
+    const Gather copy_factors = gather();
+    const int aw = batched_arena_width(c);
+    x_.for_each(task.traced_count, [=] SPECSWEEP_HD(long k) {
+      const Shape& sh = c.shape;
+      const int params = c.layout.params, width = packed_record_width(sh.r, sh.depth);
+      const long s = task.traced_first - task.first_seed + k;
+      WarpArray<T> arena = seed_row(task.arena, s, aw);
+      copy_factors(s, arena);
+      RecordMetrics<T, WarpArray<T>> metrics =
+          metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
+      record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
+                     arena + params);
+      pack_record(metrics, 0, sh.r, c.target.modes, sh.depth,
+                  task.traces + (k * c.rp.record_count + j) * width);
+    });
+  }
+
+  // Update direction of factor k at step t (optimizer.hpp's update_direction, for all seeds).
+  void direction(int k, int t) {
+    FactorBuffers<T, Exec>& f = factor_[k];
+    const FactorLayout l = f.layout;
+    const OptimizerParams& op = c_.op;
+    T *G = f.G.data(), *D = f.D.data(), *B = f.state1.data(), *V2 = f.state2.data();
+    switch (op.kind) {
+      case OptimizerKind::gd:
+        return;  // apply() steps along G
+      case OptimizerKind::specgd:
+        orthogonalize(k, G);
+        return;
+      case OptimizerKind::muon: {
+        const T beta = T(op.momentum);
+        const bool nesterov = op.nesterov;
+        T* look = f.lookahead.data();
+        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
+          const long at = l.at(i);
+          B[at] = beta * B[at] + G[at];
+          look[at] = nesterov ? G[at] + beta * B[at] : B[at];
+        });
+        orthogonalize(k, look);
+        const T s = T(shape_scale_factor(op.shape_scale, l.rows, l.cols));
+        if (s != T(1)) x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { D[l.at(i)] *= s; });
+        return;
+      }
+      case OptimizerKind::adam: {
+        const T b1 = T(op.beta1), b2 = T(op.beta2), eps = T(op.eps);
+        const T c1 = T(1.0 / (1.0 - pow(op.beta1, double(t + 1))));
+        const T c2 = T(1.0 / (1.0 - pow(op.beta2, double(t + 1))));
+        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
+          const long at = l.at(i);
+          B[at] = b1 * B[at] + (T(1) - b1) * G[at];
+          V2[at] = b2 * V2[at] + (T(1) - b2) * G[at] * G[at];
+          D[at] = B[at] * c1 / (sqrt(V2[at] * c2) + eps);
+        });
+        return;
+      }
+    }
+  }
+
+  // D_k = orth(X) for every seed's matrix X (layout of factor k).
+  void orthogonalize(int k, T* X) {
+    if (c_.op.orth.kind == OrthKind::newton_schulz)
+      newton_schulz(k, X);
+    else
+      polar_from_gram(k, X);
+  }
+
+  void polar_from_gram(int k, const T* X) {
+    FactorBuffers<T, Exec>& f = factor_[k];
+    const FactorLayout l = f.layout;
+    const int rows = l.rows, cols = l.cols;
+    const bool tall = rows >= cols;
+    const int p = tall ? cols : rows;
+    const long pp = long(p) * p, per = l.per_seed();
+    double *Xd = gradient_fp64_.data(), *gram = gram_.data(), *lambda = eigenvalues_.data();
+    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Xd[i] = double(X[l.at(i)]); });
+    if (tall)
+      gemm<double>(x_, true, false, p, p, rows, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
+                   {gram, p, pp}, int(S_));
+    else
+      gemm<double>(x_, false, true, p, p, cols, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
+                   {gram, p, pp}, int(S_));
+    eigendecompose(p);
+    // K = V f(lambda) V^T; V's columns (eigenvectors, lambda ascending) are column-major in gram.
+    T* K = gram_work_.data();
+    const bool exact = c_.op.orth.kind == OrthKind::exact;
+    const double eps = c_.op.orth.smooth_eps, cut = double(polar_rank_cut<T>());
+    x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long index) {
+      const long s = index / pp;
+      const int i = int(index % pp / p), j = int(index % p);
+      const double* V = gram + s * pp;
+      const double* lam = lambda + s * p;
+      const double smax = sqrt(fmax(lam[p - 1], 0.0));
+      double acc = 0;
+      for (int e = 0; e < p; ++e) {
+        const double sigma2 = fmax(lam[e], 0.0);
+        const double w = exact ? (sqrt(sigma2) > cut * smax ? 1.0 / sqrt(sigma2) : 0.0)
+                               : 1.0 / sqrt(sigma2 + eps);
+        acc += V[e * p + i] * w * V[e * p + j];
+      }
+      K[index] = T(acc);
+    });
+    T* D = f.D.data();
+    if (tall)
+      gemm<T>(x_, false, false, rows, cols, cols, T(1), l.batch(X), {K, p, pp}, T(0), l.batch(D),
+              int(S_));
+    else
+      gemm<T>(x_, false, false, rows, cols, rows, T(1), {K, p, pp}, l.batch(X), T(0), l.batch(D),
+              int(S_));
+  }
+
+  // Eigenvalues (ascending) into eigenvalues_ and eigenvectors over gram_, for all seeds.
+  void eigendecompose(int p) { x_.eigh(p, S_, gram_.data(), eigenvalues_.data()); }
+
+  void newton_schulz(int k, const T* X) {
+    FactorBuffers<T, Exec>& f = factor_[k];
+    const FactorLayout l = f.layout;
+    const int rows = l.rows, cols = l.cols;
+    const bool tall = rows >= cols;
+    const int p = tall ? cols : rows;
+    const long pp = long(p) * p, per = l.per_seed();
+    const NsSchedule& ns = c_.op.orth.ns;
+    // Y = X / (scale ||X||_F), zero stays zero (orthogonalize.hpp).
+    T* n2 = seed_norm2();
+    x_.sum_per_seed(
+        S_, per,
+        [=] SPECSWEEP_HD(long s, long e) {
+          const T x = X[l.at(s * per + e)];
+          return x * x;
+        },
+        n2);
+    T *Y = f.Y.data(), *Z = f.Z.data();
+    const T norm_scale = T(ns.norm_scale);
+    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
+      const T norm = sqrt(n2[i / per]) * norm_scale;
+      const T inv = norm > T(0) ? T(1) / norm : T(0);
+      Y[l.at(i)] = X[l.at(i)] * inv;
+    });
+    T *A = gram_work_.data(), *A2 = A + S_ * pp, *P = A2 + S_ * pp;
+    for (int it = 0; it < ns.iterations; ++it) {
+      const NsTriple& triple = ns.at(it);
+      const T a = T(triple.a), b = T(triple.b), c = T(triple.c);
+      if (tall)
+        gemm<T>(x_, true, false, p, p, rows, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
+                int(S_));
+      else
+        gemm<T>(x_, false, true, p, p, cols, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
+                int(S_));
+      gemm<T>(x_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp}, int(S_));
+      x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long i) { P[i] = b * A[i] + c * A2[i]; });
+      // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
+      x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Z[l.at(i)] = Y[l.at(i)]; });
+      if (tall)
+        gemm<T>(x_, false, false, rows, cols, cols, T(1), l.batch(Y), {P, p, pp}, a, l.batch(Z),
+                int(S_));
+      else
+        gemm<T>(x_, false, false, rows, cols, rows, T(1), {P, p, pp}, l.batch(Y), a, l.batch(Z),
+                int(S_));
+      std::swap(f.Y, f.Z);
+      Y = f.Y.data();
+      Z = f.Z.data();
+    }
+    T* D = f.D.data();
+    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { D[l.at(i)] = Y[l.at(i)]; });
+  }
+
+  // F <- F - eta D for live seeds; a diverged seed stays frozen (trajectory.hpp's apply).
+  void apply(int k, T eta) {
+    FactorBuffers<T, Exec>& f = factor_[k];
+    const FactorLayout l = f.layout;
+    T* F = f.F.data();
+    const T* D = c_.op.kind == OptimizerKind::gd ? f.G.data() : f.D.data();
+    const T* alive_of = alive();
+    const long per = l.per_seed();
+    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
+      const long at = l.at(i);
+      if (alive_of[i / per] > T(0.5)) F[at] = F[at] - eta * D[at];
+    });
+  }
+
+  // The final gradient norm, the final loss from the explicit residual, the traced final factors.
+  void finish() {
+    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
+    const long per1 = l1.per_seed(), per2 = l2.per_seed();
+    const T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
+    T* g2 = seed_norm2();
+    x_.sum_per_seed(
+        S_, per1 + per2,
+        [=] SPECSWEEP_HD(long s, long e) {
+          const T g = e < per1 ? G1[l1.at(s * per1 + e)] : G2[l2.at(s * per2 + e - per1)];
+          return g * g;
+        },
+        g2);
+    const CellParams<T> c = c_;
+    const SeedTask<T> task = task_;
+    const Gather copy_factors = gather();
+    const int aw = batched_arena_width(c), ow = OutcomeSlots{c.target.modes}.width();
+    x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
+      const Shape& sh = c.shape;
+      const int params = c.layout.params;
+      WarpArray<T> arena = seed_row(task.arena, s, aw);
+      copy_factors(s, arena);
+      const OutcomeSlots slots{c.target.modes};
+      WarpArray<T> outcome = seed_row(task.outcome, s, ow);
+      outcome[slots.final_grad_norm()] = sqrt(g2[s]);
+      outcome[slots.final_loss()] =
+          residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
+      const long trow = task.first_seed + s - task.traced_first;
+      if (trow >= 0 && trow < task.traced_count)
+        for (int e = 0; e < params; ++e) task.final_factors[trow * params + e] = arena[e];
+    });
+  }
+
+  Exec& x_;
+  const CellParams<T> c_;
+  const SeedTask<T> task_;
+  const std::vector<int>& record_steps_;  // host copy of c_.rp.record_steps
+  const Shape sh_;
+  const long S_;
+  FactorBuffers<T, Exec> factor_[2];
+  Buffer<T> grams_, core_left_, core_right_, diag_, scalars_, gram_work_;
+  Buffer<double> gradient_fp64_, gram_, eigenvalues_;
+};
+
+// Runs the task's seeds (all of one cell) to the end, writing the task's arrays as the fused
+// strategy does: outcomes, traces and the traced seeds' initial and final factors. record_steps
+// is the host's copy of c.rp.record_steps.
+template <class T, class Exec>
+void run_batched(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
+                 const std::vector<int>& record_steps) {
+  BatchedSteps<T, Exec>(exec, c, task, record_steps).run();
+}
+
+}  // namespace specsweep::strategy

@@ -1,0 +1,218 @@
+// The GPU's execution strategies run on the CPU: the fused strategy (one call of run_one_seed per
+// seed) and the batched strategy (strategy/batched.hpp's steps with an executor of plain loops:
+// column-major GEMMs with BLAS semantics, a Jacobi eigensolver with cuSOLVER's conventions) fill
+// their task arrays, the host unpacks them as the CUDA backend does, and the result must be what
+// the CPU backend reports on every oracle case. Where no GPU is, this tests everything of the CUDA
+// backend but the launches and the libraries themselves.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "oracle.hpp"
+#include "strategy/batched.hpp"
+#include "strategy/fused.hpp"
+#include "strategy/task_results.hpp"
+
+namespace specsweep {
+namespace {
+
+using strategy::CellParams;
+using strategy::kWarp;
+using strategy::SeedTask;
+using testing::kCases;
+using testing::OracleCase;
+
+class CpuExecutor {
+ public:
+  template <class U>
+  class Buffer {
+   public:
+    Buffer() = default;
+    explicit Buffer(std::size_t n) : values_(n, U(-7)) {}  // poisoned: every read must be written
+    U* data() const { return const_cast<U*>(values_.data()); }
+    std::size_t size() const { return values_.size(); }
+
+   private:
+    std::vector<U> values_;
+  };
+
+  template <class F>
+  void for_each(long count, F f) {
+    for (long i = 0; i < count; ++i) f(i);
+  }
+
+  template <class U, class Term>
+  void sum_per_seed(long seeds, long per_seed, Term term, U* out) {
+    for (long s = 0; s < seeds; ++s) {
+      U acc = U(0);
+      for (long e = 0; e < per_seed; ++e) acc += term(s, e);
+      out[s] = acc;
+    }
+  }
+
+  // C_b = alpha op(A_b) op(B_b) + beta C_b, column-major, as cublas<t>gemmStridedBatched: op(A) is
+  // m x k, stored k x m when transposed; C is not read when beta = 0.
+  template <class U>
+  void gemm_cm(bool ta, bool tb, int m, int n, int k, U alpha, const U* A, long lda, long sa,
+               const U* B, long ldb, long sb, U beta, U* C, long ldc, long sc, int batch) {
+    for (int b = 0; b < batch; ++b) {
+      const U *a = A + b * sa, *bm = B + b * sb;
+      U* c = C + b * sc;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          U acc = U(0);
+          for (int p = 0; p < k; ++p)
+            acc +=
+                (ta ? a[p + i * lda] : a[i + p * lda]) * (tb ? bm[j + p * ldb] : bm[p + j * ldb]);
+          c[i + j * ldc] = alpha * acc + (beta == U(0) ? U(0) : beta * c[i + j * ldc]);
+        }
+    }
+  }
+
+  // Cyclic two-sided Jacobi on each symmetric p x p matrix: eigenvalues ascending into w, the
+  // eigenvectors over A's columns (column-major), as cusolverDnXsyevBatched returns them.
+  void eigh(int p, long batch, double* A, double* w) {
+    std::vector<double> a(p * p), v(p * p);
+    for (long b = 0; b < batch; ++b) {
+      double* mat = A + b * p * p;
+      std::copy(mat, mat + p * p, a.begin());
+      std::fill(v.begin(), v.end(), 0.0);
+      for (int i = 0; i < p; ++i) v[i * p + i] = 1.0;
+      for (int sweep = 0; sweep < 100; ++sweep) {
+        double off = 0;
+        for (int i = 0; i < p; ++i)
+          for (int j = 0; j < p; ++j)
+            if (i != j) off += a[i * p + j] * a[i * p + j];
+        if (off < 1e-30) break;
+        for (int i = 0; i < p - 1; ++i)
+          for (int j = i + 1; j < p; ++j) {
+            if (a[i * p + j] == 0) continue;
+            const double theta = (a[j * p + j] - a[i * p + i]) / (2 * a[i * p + j]);
+            const double t =
+                (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
+            const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+            for (int k = 0; k < p; ++k) {  // columns i, j of A and V
+              const double aki = a[k * p + i], akj = a[k * p + j];
+              a[k * p + i] = c * aki - s * akj;
+              a[k * p + j] = s * aki + c * akj;
+            }
+            for (int k = 0; k < p; ++k) {  // rows i, j of A
+              const double aik = a[i * p + k], ajk = a[j * p + k];
+              a[i * p + k] = c * aik - s * ajk;
+              a[j * p + k] = s * aik + c * ajk;
+            }
+            for (int k = 0; k < p; ++k) {
+              const double vki = v[k * p + i], vkj = v[k * p + j];
+              v[k * p + i] = c * vki - s * vkj;
+              v[k * p + j] = s * vki + c * vkj;
+            }
+          }
+      }
+      std::vector<int> order(p);
+      for (int i = 0; i < p; ++i) order[i] = i;
+      std::sort(order.begin(), order.end(),
+                [&](int x, int y) { return a[x * p + x] < a[y * p + y]; });
+      for (int e = 0; e < p; ++e) {
+        w[b * p + e] = a[order[e] * p + order[e]];
+        for (int i = 0; i < p; ++i) mat[e * p + i] = v[i * p + order[e]];
+      }
+    }
+  }
+
+  template <class U>
+  void zero(U* data, long count) {
+    std::fill(data, data + count, U(0));
+  }
+};
+
+// Runs all seeds of a config's cell as one task of the strategy on the CPU and unpacks the task
+// arrays into outcomes and traces.
+template <class T>
+testing::BackendRun run_strategy(const Config& cfg, bool batched) {
+  testing::BackendRun run;
+  run.cp = make_cell_problem(cfg, 0);
+  const CellProblem& cp = run.cp;
+  const CellPlan<T> plan(cp);
+  const CellParams<T> c =
+      strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
+  const long seeds = cfg.run.seeds, padded = (seeds + kWarp - 1) / kWarp * kWarp;
+  const long traced = std::min<long>(seeds, cfg.record.traced_seeds);
+  const int params = c.layout.params;
+  const int arena_width = batched ? strategy::batched_arena_width(c) : c.layout.total;
+  std::vector<T> arena(padded * arena_width), keep(padded * strategy::keep_width(c) + 1),
+      outcome(padded * strategy::OutcomeSlots{c.target.modes}.width(), T(-7)),
+      traces(traced * c.rp.record_count * packed_record_width(cp.shape.r, cp.shape.depth) + 1),
+      final_factors(traced * params + 1);
+  std::vector<double> init(padded * strategy::init_width(c)), init_factors(traced * params + 1);
+  SeedTask<T> task{};
+  task.first_seed = 0;
+  task.count = seeds;
+  task.traced_first = 0;
+  task.traced_count = traced;
+  task.arena = arena.data();
+  task.init = init.data();
+  task.outcome = outcome.data();
+  task.keep = keep.data();
+  task.traces = traces.data();
+  task.init_factors = init_factors.data();
+  task.final_factors = final_factors.data();
+  if (batched) {
+    CpuExecutor exec;
+    strategy::run_batched(exec, c, task, cp.record_steps);
+  } else {
+    for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
+  }
+  run.outcomes.resize(0, seeds, cp.shape.r);
+  run.traces.resize(0, traced, cp);
+  const WorkItem item{&cp, 0, seeds, &run.outcomes, &run.traces};
+  strategy::store_task_results(plan, c, task,
+                               strategy::TaskResults<T>{outcome.data(), traces.data(),
+                                                        init_factors.data(), final_factors.data()},
+                               item);
+  return run;
+}
+
+bool supported_by_batched(const Config& cfg) {
+  const CellProblem cp = make_cell_problem(cfg, 0);
+  auto supports = [&](auto precision_tag) {
+    using T = decltype(precision_tag);
+    const CellPlan<T> plan(cp);
+    return strategy::batched_supports(
+        strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()));
+  };
+  return cfg.run.precision == Precision::fp64 ? supports(double{}) : supports(float{});
+}
+
+class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<bool, OracleCase>> {};
+
+TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
+  const auto& [batched, c] = GetParam();
+  int compared = 0;
+  for (Precision precision : {Precision::fp64, Precision::fp32}) {
+    const Config cfg = testing::oracle_config(c, precision);
+    if (batched && !supported_by_batched(cfg)) continue;  // the fused strategy computes it
+    ++compared;
+    const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
+    testing::expect_well_conditioned(cfg, cpu, testing::tolerance(precision));
+    const auto other = precision == Precision::fp64 ? run_strategy<double>(cfg, batched)
+                                                    : run_strategy<float>(cfg, batched);
+    testing::expect_matches(
+        cpu, other, testing::tolerance(precision),
+        std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
+  }
+  if (compared == 0) GTEST_SKIP() << "the batched strategy computes this cell in neither precision";
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,
+                         ::testing::Combine(::testing::Bool(), ::testing::ValuesIn(kCases)),
+                         [](const auto& p) {
+                           return std::string(std::get<0>(p.param) ? "batched_" : "fused_") +
+                                  std::get<1>(p.param).name;
+                         });
+
+}  // namespace
+}  // namespace specsweep
