@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -55,10 +56,17 @@ class CpuExecutor {
   }
 
   // C_b = alpha op(A_b) op(B_b) + beta C_b, column-major, as cublas<t>gemmStridedBatched: op(A) is
-  // m x k, stored k x m when transposed; C is not read when beta = 0.
+  // m x k, stored k x m when transposed; C is not read when beta = 0. Arguments cuBLAS would
+  // reject (leading dimensions below the rows they must span) fail the test.
   template <class U>
   void gemm_cm(bool ta, bool tb, int m, int n, int k, U alpha, const U* A, long lda, long sa,
                const U* B, long ldb, long sb, U beta, U* C, long ldc, long sc, int batch) {
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < std::max(1, ta ? k : m) ||
+        ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m))
+      throw std::invalid_argument("gemm arguments cuBLAS rejects: m " + std::to_string(m) + " n " +
+                                  std::to_string(n) + " k " + std::to_string(k) + " lda " +
+                                  std::to_string(lda) + " ldb " + std::to_string(ldb) + " ldc " +
+                                  std::to_string(ldc));
     for (int b = 0; b < batch; ++b) {
       const U *a = A + b * sa, *bm = B + b * sb;
       U* c = C + b * sc;
