@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "backend_fixture.hpp"
+#include "core/trajectory.hpp"
 #include "oracle.hpp"
 
 namespace specsweep {
@@ -113,8 +114,13 @@ TEST_P(BackendContract, ManyCellsInOneCall) {
 TEST_P(BackendContract, ResultsDoNotDependOnLaunchSize) {
   const Config cfg = oracle_config(kCases[4], Precision::fp32);
   const auto whole = testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096);
+  // A launch of the fused kernel needs, per warp, 32 seeds' engine arena (EngineLayout::total
+  // values) plus less than half as much again (initialization in double, outcomes, traces): this
+  // budget holds one warp and not two, so the 40 seeds take two launches.
+  const CellProblem cp = make_cell_problem(cfg, 0);
+  const EngineLayout layout(cp.shape, cfg.optimizer_params(), cp.modes);
   BackendOptions small;
-  small.device_memory = 64 * 1024;  // a warp of these seeds needs ~40 KB: about one warp per launch
+  small.device_memory = static_cast<std::size_t>(2.5 * 32 * sizeof(float) * layout.total);
   const auto pieces = testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096, small);
   EXPECT_EQ(whole.outcomes.final_loss, pieces.outcomes.final_loss);
   EXPECT_EQ(whole.outcomes.hit_step, pieces.outcomes.hit_step);
