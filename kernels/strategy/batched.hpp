@@ -421,21 +421,47 @@ struct BatchedSteps {
       polar_from_gram(k, X);
   }
 
+  // The small side of a factor's matrices (rows x cols): the Gram is p x p, p = min(rows, cols),
+  // X^T X for a tall X and X X^T for a wide one, and a p x p matrix K acts on X as X K (tall) or
+  // K X (wide), as in orthogonalize.hpp.
+  struct GramSide {
+    int rows, cols, p;
+    bool tall;
+    long pp, per;
+    explicit GramSide(const FactorLayout& l)
+        : rows(l.rows),
+          cols(l.cols),
+          p(std::min(l.rows, l.cols)),
+          tall(l.rows >= l.cols),
+          pp(long(p) * p),
+          per(l.per_seed()) {}
+  };
+
+  // out_s = X_s^T X_s or X_s X_s^T (p x p, contiguous per seed).
+  template <class U>
+  void gram(const GramSide& g, MatrixBatch<const U> X, U* out) {
+    gemm<U>(x_, g.tall, !g.tall, g.p, g.p, g.tall ? g.rows : g.cols, U(1), X, X, U(0),
+            {out, g.p, g.pp}, int(S_));
+  }
+
+  // out_s = X_s K_s (tall) or K_s X_s (wide) + beta out_s.
+  void act(const GramSide& g, MatrixBatch<const T> X, const T* K, T beta, MatrixBatch<T> out) {
+    const MatrixBatch<const T> Kb{K, g.p, g.pp};
+    if (g.tall)
+      gemm<T>(x_, false, false, g.rows, g.cols, g.cols, T(1), X, Kb, beta, out, int(S_));
+    else
+      gemm<T>(x_, false, false, g.rows, g.cols, g.rows, T(1), Kb, X, beta, out, int(S_));
+  }
+
   void polar_from_gram(int k, const T* X) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
-    const int rows = l.rows, cols = l.cols;
-    const bool tall = rows >= cols;
-    const int p = tall ? cols : rows;
-    const long pp = long(p) * p, per = l.per_seed();
-    double *Xd = gradient_fp64_.data(), *gram = gram_.data(), *lambda = eigenvalues_.data();
+    const GramSide g(l);
+    const int p = g.p;
+    const long pp = g.pp;
+    double *Xd = gradient_fp64_.data(), *gram_of_X = gram_.data(), *lambda = eigenvalues_.data();
     x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Xd[i] = double(X[l.at(i)]); });
-    if (tall)
-      gemm<double>(x_, true, false, p, p, rows, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
-                   {gram, p, pp}, int(S_));
-    else
-      gemm<double>(x_, false, true, p, p, cols, 1.0, {Xd, cols, per}, {Xd, cols, per}, 0.0,
-                   {gram, p, pp}, int(S_));
+    gram<double>(g, {Xd, g.cols, g.per}, gram_of_X);
     eigendecompose(p);
     // K = V f(lambda) V^T; V's columns (eigenvectors, lambda ascending) are column-major in gram.
     T* K = gram_work_.data();
@@ -444,7 +470,7 @@ struct BatchedSteps {
     x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long index) {
       const long s = index / pp;
       const int i = int(index % pp / p), j = int(index % p);
-      const double* V = gram + s * pp;
+      const double* V = gram_of_X + s * pp;
       const double* lam = lambda + s * p;
       const double smax = sqrt(fmax(lam[p - 1], 0.0));
       double acc = 0;
@@ -456,13 +482,7 @@ struct BatchedSteps {
       }
       K[index] = T(acc);
     });
-    T* D = f.D.data();
-    if (tall)
-      gemm<T>(x_, false, false, rows, cols, cols, T(1), l.batch(X), {K, p, pp}, T(0), l.batch(D),
-              int(S_));
-    else
-      gemm<T>(x_, false, false, rows, cols, rows, T(1), {K, p, pp}, l.batch(X), T(0), l.batch(D),
-              int(S_));
+    act(g, l.batch(X), K, T(0), l.batch(f.D.data()));
   }
 
   // Eigenvalues (ascending) into eigenvalues_ and eigenvectors over gram_, for all seeds.
@@ -471,10 +491,9 @@ struct BatchedSteps {
   void newton_schulz(int k, const T* X) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
-    const int rows = l.rows, cols = l.cols;
-    const bool tall = rows >= cols;
-    const int p = tall ? cols : rows;
-    const long pp = long(p) * p, per = l.per_seed();
+    const GramSide g(l);
+    const int p = g.p;
+    const long pp = g.pp, per = g.per;
     const NsSchedule& ns = c_.op.orth.ns;
     // Y = X / (scale ||X||_F), zero stays zero (orthogonalize.hpp).
     T* n2 = seed_norm2();
@@ -496,22 +515,12 @@ struct BatchedSteps {
     for (int it = 0; it < ns.iterations; ++it) {
       const NsTriple& triple = ns.at(it);
       const T a = T(triple.a), b = T(triple.b), c = T(triple.c);
-      if (tall)
-        gemm<T>(x_, true, false, p, p, rows, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
-                int(S_));
-      else
-        gemm<T>(x_, false, true, p, p, cols, T(1), l.batch(Y), l.batch(Y), T(0), {A, p, pp},
-                int(S_));
+      gram<T>(g, l.batch(Y), A);
       gemm<T>(x_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp}, int(S_));
       x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long i) { P[i] = b * A[i] + c * A2[i]; });
       // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
       x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Z[l.at(i)] = Y[l.at(i)]; });
-      if (tall)
-        gemm<T>(x_, false, false, rows, cols, cols, T(1), l.batch(Y), {P, p, pp}, a, l.batch(Z),
-                int(S_));
-      else
-        gemm<T>(x_, false, false, rows, cols, rows, T(1), {P, p, pp}, l.batch(Y), a, l.batch(Z),
-                int(S_));
+      act(g, l.batch(Y), P, a, l.batch(Z));
       std::swap(f.Y, f.Z);
       Y = f.Y.data();
       Z = f.Z.data();
