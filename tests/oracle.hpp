@@ -77,6 +77,7 @@ inline void expect_matches(const BackendRun& cpu, const BackendRun& other, doubl
   EXPECT_EQ(a.status, b.status) << what;
   expect_near_relative(a.final_loss, b.final_loss, tol, what + " final_loss");
   expect_near_relative(a.excess, b.excess, tol, what + " excess");
+  expect_near_relative(a.init_det_sign, b.init_det_sign, 0, what + " init_det_sign");
   for (size_t i = 0; i < a.hit_step.size(); ++i)
     EXPECT_NEAR(b.hit_step[i], a.hit_step[i], 1) << what << " hit " << i;
   for (size_t i = 0; i < a.steps_to_tol.size(); ++i)
@@ -143,6 +144,8 @@ inline const OracleCase kCases[] = {
      "traced_seeds = 40\npoints = 12\nspacing = \"log\""},
     {"rank_below_target", "kind = \"specgd\"\nlr = 0.02", "m = 20\nn = 16\nrank = 2"},
     {"adam_l2", "kind = \"adam\"\nlr = 0.01", "m = 20\nn = 16\nrank = 4\nl2 = 0.05"},
+    {"square_orthogonal_init", "kind = \"gd\"\nlr = 0.02", "m = 6\nn = 6\nrank = 6",
+     "factors = [\"orthogonal\", \"orthogonal\"]\nscale = 0.3", "[3.0, 2.0, 1.5, 1.0, 0.7, 0.5]"},
     {"overparameterized", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum = 0.0",
      "m = 12\nn = 10\nrank = 24"},
 };
