@@ -28,8 +28,9 @@ using strategy::CellParams;
 using strategy::kWarp;
 using strategy::SeedTask;
 
-// Fraction of the free device memory one chunk may use; the rest is headroom for the runtime,
-// other processes and fragmentation.
+// Fraction of the device memory one chunk may use (of the free memory for fused chunks, of the
+// total for batched ones, see run()); the rest is headroom for the runtime, other processes and
+// fragmentation.
 constexpr double kMemoryShare = 0.6;
 // Largest chunk, in seeds: beyond this a launch is long enough that cancellation between chunks
 // would lag, and no device needs more threads in flight.
