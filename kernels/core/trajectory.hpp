@@ -37,11 +37,12 @@ struct TrajectoryOutcome {
 };
 
 // A finished run counts as converged (DESIGN section 3) when it did not diverge and its relative
-// excess loss (loss - optimum) / (1/2 ||M||^2) is within the tolerance.
-SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, double optimum, double norm2_half,
-                                           double tolerance) {
-  return !diverged && (loss - optimum) / norm2_half <= tolerance;
+// excess loss (loss - optimum) / (1/2 ||M||^2) is within rp's loss tolerance.
+SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, const RunParams& rp,
+                                           double norm2_half) {
+  return !diverged && (loss - rp.optimum) / norm2_half <= rp.loss_tolerance;
 }
+
 
 // Lane values behind the arrays of RecordMetrics (metrics_view): sv[r], core_diag[modes],
 // factor_norm[depth], block_alignment[3], delta1/2[r * r].

@@ -100,8 +100,7 @@ struct CellPlan {
   double excess(double loss) const { return (loss - cp->optimum) / norm2_half; }
   // Whether a restart of the basin probe converged (the "converged" status of classify()).
   bool converged(bool diverged, double loss) const {
-    return reached_tolerance(diverged, loss, cp->optimum, norm2_half,
-                             cp->config.record.loss_tolerance);
+    return reached_tolerance(diverged, loss, rp, norm2_half);
   }
 
   // Fills outcome row `row` from one seed's measurements.

@@ -201,32 +201,18 @@ struct BatchedSteps {
   void initialize() {
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
-    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
-    T* F1 = factor_[0].F.data();
-    T* F2 = factor_[1].F.data();
+    const FactorCopy factors = factor_copy();
     T* alive_of = alive();
     const int iw = init_width(c), aw = batched_arena_width(c),
               ow = OutcomeSlots{c.target.modes}.width();
     x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
       const Shape& sh = c.shape;
       const int params = c.layout.params;
-      const long seed = task.first_seed + s;
       WarpArray<double> init = seed_row(task.init, s, iw);
-      for (int k = 0; k < sh.depth; ++k) {
-        const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
-                                  Purpose::init, static_cast<std::uint32_t>(k));
-        init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
-                    init + sh.offset(k), init + params);
-      }
+      initialize_seed(c, task, s, init);
       WarpArray<T> arena = seed_row(task.arena, s, aw);
       for (int e = 0; e < params; ++e) arena[e] = T(init[e]);
-      for (int i = 0; i < sh.m; ++i)
-        for (int j = 0; j < sh.r; ++j) F1[l1.at(s, i, j)] = arena[i * sh.r + j];
-      for (int i = 0; i < sh.r; ++i)
-        for (int j = 0; j < sh.n; ++j) F2[l2.at(s, i, j)] = arena[sh.m * sh.r + i * sh.n + j];
-      const long trow = seed - task.traced_first;
-      if (trow >= 0 && trow < task.traced_count)
-        for (int e = 0; e < params; ++e) task.init_factors[trow * params + e] = init[e];
+      factors.from_arena(s, arena);
       const OutcomeSlots slots{c.target.modes};
       WarpArray<T> outcome = seed_row(task.outcome, s, ow);
       TrajectoryOutcome<T, WarpArray<T>> out{};
@@ -335,34 +321,42 @@ struct BatchedSteps {
     });
   }
 
-  // Copies seed s's factors from the batched layouts into its arena row, in the core's layout.
-  struct Gather {
+  // Copies of one seed's factors between the batched layouts and its arena row.
+  struct FactorCopy {
     FactorLayout l1, l2;
-    const T *F1, *F2;
+    T *F1, *F2;
     Shape sh;
-    SPECSWEEP_HD void operator()(long s, WarpArray<T> arena) const {
+    // Seed s's factors from the batched layouts into its arena row, in the core's layout...
+    SPECSWEEP_HD void to_arena(long s, WarpArray<T> arena) const {
       for (int i = 0; i < sh.m; ++i)
         for (int j = 0; j < sh.r; ++j) arena[i * sh.r + j] = F1[l1.at(s, i, j)];
       for (int i = 0; i < sh.r; ++i)
         for (int j = 0; j < sh.n; ++j) arena[sh.m * sh.r + i * sh.n + j] = F2[l2.at(s, i, j)];
     }
+    // ... and back.
+    SPECSWEEP_HD void from_arena(long s, WarpArray<T> arena) const {
+      for (int i = 0; i < sh.m; ++i)
+        for (int j = 0; j < sh.r; ++j) F1[l1.at(s, i, j)] = arena[i * sh.r + j];
+      for (int i = 0; i < sh.r; ++i)
+        for (int j = 0; j < sh.n; ++j) F2[l2.at(s, i, j)] = arena[sh.m * sh.r + i * sh.n + j];
+    }
   };
-  Gather gather() const {
-    return Gather{factor_[0].layout, factor_[1].layout, factor_[0].F.data(), factor_[1].F.data(),
-                  sh_};
+  FactorCopy factor_copy() const {
+    return FactorCopy{factor_[0].layout, factor_[1].layout, factor_[0].F.data(),
+                      factor_[1].F.data(), sh_};
   }
 
   void record_traced(int j) {
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
-    const Gather copy_factors = gather();
+    const FactorCopy factors = factor_copy();
     const int aw = batched_arena_width(c);
     x_.for_each(task.traced_count, [=] SPECSWEEP_HD(long k) {
       const Shape& sh = c.shape;
       const int params = c.layout.params, width = packed_record_width(sh.r, sh.depth);
       const long s = task.traced_first - task.first_seed + k;
       WarpArray<T> arena = seed_row(task.arena, s, aw);
-      copy_factors(s, arena);
+      factors.to_arena(s, arena);
       RecordMetrics<T, WarpArray<T>> metrics =
           metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
       record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
@@ -558,21 +552,20 @@ struct BatchedSteps {
         g2);
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
-    const Gather copy_factors = gather();
+    const FactorCopy factors = factor_copy();
     const int aw = batched_arena_width(c), ow = OutcomeSlots{c.target.modes}.width();
     x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
       const Shape& sh = c.shape;
       const int params = c.layout.params;
       WarpArray<T> arena = seed_row(task.arena, s, aw);
-      copy_factors(s, arena);
+      factors.to_arena(s, arena);
       const OutcomeSlots slots{c.target.modes};
       WarpArray<T> outcome = seed_row(task.outcome, s, ow);
       outcome[slots.final_grad_norm()] = sqrt(g2[s]);
       outcome[slots.final_loss()] =
           residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
-      const long trow = task.first_seed + s - task.traced_first;
-      if (trow >= 0 && trow < task.traced_count)
-        for (int e = 0; e < params; ++e) task.final_factors[trow * params + e] = arena[e];
+      if (const long row = traced_row(task, s); row >= 0)
+        for (int e = 0; e < params; ++e) task.final_factors[row * params + e] = arena[e];
     });
   }
 

@@ -17,19 +17,12 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   WarpArray<T> arena = seed_row(task.arena, i, lay.total);
   WarpArray<double> init = seed_row(task.init, i, init_width(c));
   WarpArray<T> outcome = seed_row(task.outcome, i, slots.width());
-  const long trow = seed - task.traced_first;
-  const bool traced = trow >= 0 && trow < task.traced_count;
+  const long trow = traced_row(task, i);
+  const bool traced = trow >= 0;
 
   for (int e = 0; e < lay.total; ++e) arena[e] = T(0);
-  for (int k = 0; k < sh.depth; ++k) {
-    const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
-                              Purpose::init, static_cast<std::uint32_t>(k));
-    init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
-                init + sh.offset(k), init + lay.params);
-  }
+  initialize_seed(c, task, i, init);
   for (int e = 0; e < lay.params; ++e) arena[lay.F + e] = T(init[e]);
-  if (traced)
-    for (int e = 0; e < lay.params; ++e) task.init_factors[trow * lay.params + e] = init[e];
 
   RunParams rp = c.rp;
   if (!traced) rp.record_count = 0;
@@ -53,8 +46,8 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
     for (int e = 0; e < lay.params; ++e)
       task.final_factors[trow * lay.params + e] = arena[lay.F + e];
 
-  const bool converged = reached_tolerance(out.diverged != T(0), double(out.final_loss),
-                                           c.rp.optimum, c.norm2_half, c.loss_tolerance);
+  const bool converged =
+      reached_tolerance(out.diverged != T(0), double(out.final_loss), c.rp, c.norm2_half);
   if (!probe || !converged) return;
   // Basin probe, as the CPU backend's probe_basin: restarts from the sphere of radius |F0 - F*|
   // around the final point F*, directions from the seed's basin stream.
@@ -87,8 +80,8 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
       arena[lay.F + e] =
           T(double(final_point[e]) + scale * stream.normal(static_cast<std::uint64_t>(e)));
     run_trajectory(sh, c.target, c.op, rp, lay, arena, restart, sink);
-    converged_count += reached_tolerance(restart.diverged != T(0), double(restart.final_loss),
-                                         c.rp.optimum, c.norm2_half, c.loss_tolerance);
+    converged_count +=
+        reached_tolerance(restart.diverged != T(0), double(restart.final_loss), c.rp, c.norm2_half);
     closer_count += distance_to_final(arena + lay.F) < radius;
   }
   outcome[slots.basin_converged()] = T(converged_count);

@@ -42,7 +42,6 @@ struct CellParams {
   int init_scratch;  // doubles init_factor needs beyond the factors themselves
   int basin_probes;
   double norm2_half;  // of M rounded to T, as the host's CellPlan
-  double loss_tolerance;
 };
 
 // Per-seed results, in T, at these offsets of the seed's outcome array (outcome_width values).
@@ -88,6 +87,31 @@ struct SeedTask {
   double* init_factors;  // traced_count x params
   T* final_factors;      // traced_count x params
 };
+
+// Row of seed i (from task.first_seed) among the task's traced seeds, or -1 when it is not traced.
+template <class T>
+SPECSWEEP_HD long traced_row(const SeedTask<T>& task, long i) {
+  const long row = task.first_seed + i - task.traced_first;
+  return row >= 0 && row < task.traced_count ? row : -1;
+}
+
+// Seed i's initial factors, in double and concatenated, into init (init_factor's scratch after
+// them), and into the task's init_factors row when the seed is traced.
+template <class T>
+SPECSWEEP_HD void initialize_seed(const CellParams<T>& c, const SeedTask<T>& task, long i,
+                                  WarpArray<double> init) {
+  const Shape& sh = c.shape;
+  const int params = c.layout.params;
+  const auto seed = static_cast<std::uint32_t>(task.first_seed + i);
+  for (int k = 0; k < sh.depth; ++k) {
+    const RandomStream stream(c.master_seed, c.cell, seed, Purpose::init,
+                              static_cast<std::uint32_t>(k));
+    init_factor(c.factors[k], k, sh.depth, sh.rows(k), sh.cols(k), stream, c.basis,
+                init + sh.offset(k), init + params);
+  }
+  if (const long row = traced_row(task, i); row >= 0)
+    for (int e = 0; e < params; ++e) task.init_factors[row * params + e] = init[e];
+}
 
 // Writes the record-step metrics of a traced seed (rows of `base`); never called when the run
 // records nothing (record_count = 0), as for untraced seeds and basin restarts.

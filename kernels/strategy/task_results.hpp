@@ -30,7 +30,6 @@ CellParams<T> make_cell_params(const CellPlan<T>& plan, const TargetView<T>& tar
   c.init_scratch = plan.init_scratch;
   c.basin_probes = cp.config.basin.probes;
   c.norm2_half = plan.norm2_half;
-  c.loss_tolerance = cp.config.record.loss_tolerance;
   return c;
 }
 
