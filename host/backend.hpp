@@ -70,6 +70,9 @@ struct SeedTraces {
   std::vector<std::vector<double>> init_factors, final_factors;  // [depth] count x rows x cols
 
   void resize(long first, long n, const CellProblem& cp);
+  // Sized for the traced ones among seeds [first, first + seeds) of the cell (its first
+  // record.traced_seeds seeds): the traces that go with those seeds' outcomes.
+  void resize_for_seeds(long first, long seeds, const CellProblem& cp);
 };
 
 // Visits every per-record-step array of SeedTraces as f(name, array, values per seed and step)

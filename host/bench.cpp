@@ -24,8 +24,7 @@ double run_once(Backend& backend, const CellProblem& cp) {
   for (long u = 0; u < units; ++u) {
     const long first = u * unit, count = std::min(unit, seeds - first);
     outcomes[u].resize(first, count, cp.shape.r);
-    const long traced = std::min<long>(first + count, cp.config.record.traced_seeds) - first;
-    traces[u].resize(first, std::max(0L, traced), cp);
+    traces[u].resize_for_seeds(first, count, cp);
     items.push_back(WorkItem{&cp, first, count, &outcomes[u], &traces[u]});
   }
   const auto t0 = std::chrono::steady_clock::now();

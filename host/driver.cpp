@@ -330,8 +330,7 @@ class Run {
       const Unit& u = units[i];
       const CellProblem& cp = *problems[i];
       b.outcomes.emplace_back().resize(u.first_seed, u.count, cp.shape.r);
-      const long traced_end = std::min<long>(u.first_seed + u.count, layout_.traced);
-      b.traces.emplace_back().resize(u.first_seed, std::max(0L, traced_end - u.first_seed), cp);
+      b.traces.emplace_back().resize_for_seeds(u.first_seed, u.count, cp);
       items.push_back({&cp, u.first_seed, u.count, &b.outcomes.back(), &b.traces.back()});
     }
     const auto t0 = Clock::now();

@@ -1,6 +1,7 @@
 // Allocation of the per-seed result buffers a backend fills (host/backend.hpp). Everything starts
 // as "nothing happened": status unconverged, floating values NaN, step counts -1, so a backend only
 // writes what it measured.
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <type_traits>
@@ -48,6 +49,11 @@ void SeedTraces::resize(long first, long n, const CellProblem& cp) {
     init_factors[static_cast<std::size_t>(k)].assign(size, kNaN);
     final_factors[static_cast<std::size_t>(k)].assign(size, kNaN);
   }
+}
+
+void SeedTraces::resize_for_seeds(long first, long seeds, const CellProblem& cp) {
+  const long traced_end = std::min<long>(first + seeds, cp.config.record.traced_seeds);
+  resize(first, std::max(0L, traced_end - first), cp);
 }
 
 }  // namespace specsweep

@@ -49,16 +49,14 @@ inline BackendRun run_seeds(const std::string& backend, const Config& config, lo
   BackendRun run;
   run.cp = make_cell_problem(config, 0);
   auto be = make_backend(backend, options);
-  const long traced_end = std::min<long>(first + count, config.record.traced_seeds);
   run.outcomes.resize(first, count, config.problem.rank);
-  run.traces.resize(first, std::max(0L, traced_end - first), run.cp);
+  run.traces.resize_for_seeds(first, count, run.cp);
   for (long b = first; b < first + count; b += block) {
     const long n = std::min(block, first + count - b);
     SeedOutcomes o;
     o.resize(b, n, config.problem.rank);
     SeedTraces t;
-    const long tend = std::min<long>(b + n, config.record.traced_seeds);
-    t.resize(b, std::max(0L, tend - b), run.cp);
+    t.resize_for_seeds(b, n, run.cp);
     be->run(run.cp, b, n, o, t);
     const long at = b - first;
     auto put = [at](auto& dst, const auto& src, long per_seed) {

@@ -84,9 +84,7 @@ TEST_P(BackendContract, ManyCellsInOneCall) {
     std::vector<Slot> slots = {{&pa, 0, 40, {}, {}}, {&pb, 0, 13, {}, {}}, {&pb, 13, 27, {}, {}}};
     for (Slot& s : slots) {
       s.outcomes.resize(s.first, s.count, s.cp->shape.r);
-      const long traced =
-          std::min<long>(s.first + s.count, s.cp->config.record.traced_seeds) - s.first;
-      s.traces.resize(s.first, std::max(0L, traced), *s.cp);
+      s.traces.resize_for_seeds(s.first, s.count, *s.cp);
     }
     return slots;
   };

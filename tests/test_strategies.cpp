@@ -148,7 +148,9 @@ testing::BackendRun run_strategy(const Config& cfg, bool batched) {
   const CellParams<T> c =
       strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
   const long seeds = cfg.run.seeds, padded = (seeds + kWarp - 1) / kWarp * kWarp;
-  const long traced = std::min<long>(seeds, cfg.record.traced_seeds);
+  run.outcomes.resize(0, seeds, cp.shape.r);
+  run.traces.resize_for_seeds(0, seeds, cp);
+  const long traced = run.traces.count;
   const int params = c.layout.params;
   const int arena_width = batched ? strategy::batched_arena_width(c) : c.layout.total;
   std::vector<T> arena(padded * arena_width), keep(padded * strategy::keep_width(c) + 1),
@@ -174,8 +176,6 @@ testing::BackendRun run_strategy(const Config& cfg, bool batched) {
   } else {
     for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
   }
-  run.outcomes.resize(0, seeds, cp.shape.r);
-  run.traces.resize(0, traced, cp);
   const WorkItem item{&cp, 0, seeds, &run.outcomes, &run.traces};
   strategy::store_task_results(plan, c, task,
                                strategy::TaskResults<T>{outcome.data(), traces.data(),
