@@ -74,18 +74,22 @@ class GpuExecutor {
                                                      int(ldc), sc, batch));
   }
 
+  // The workspace query runs once per matrix size and batch, not at every step.
   void eigh(int p, long batch, double* A, double* w) {
-    size_t device_bytes = 0, host_bytes = 0;
-    SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched_bufferSize(
-        solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
-        CUDA_R_64F, A, p, CUDA_R_64F, w, CUDA_R_64F, &device_bytes, &host_bytes, batch));
-    if (workspace_.size() < device_bytes) workspace_ = DeviceBuffer<char>(device_bytes);
-    if (host_workspace_.size() < host_bytes) host_workspace_.resize(host_bytes);
-    if (info_.size() < std::size_t(batch)) info_ = DeviceBuffer<int>(batch);
+    if (p != eig_p_ || batch != eig_batch_) {
+      SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched_bufferSize(
+          solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
+          CUDA_R_64F, A, p, CUDA_R_64F, w, CUDA_R_64F, &device_bytes_, &host_bytes_, batch));
+      if (workspace_.size() < device_bytes_) workspace_ = DeviceBuffer<char>(device_bytes_);
+      if (host_workspace_.size() < host_bytes_) host_workspace_.resize(host_bytes_);
+      if (info_.size() < std::size_t(batch)) info_ = DeviceBuffer<int>(batch);
+      eig_p_ = p;
+      eig_batch_ = batch;
+    }
     SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched(
         solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
-        CUDA_R_64F, A, p, CUDA_R_64F, w, CUDA_R_64F, workspace_.data(), device_bytes,
-        host_workspace_.data(), host_bytes, info_.data(), batch));
+        CUDA_R_64F, A, p, CUDA_R_64F, w, CUDA_R_64F, workspace_.data(), device_bytes_,
+        host_workspace_.data(), host_bytes_, info_.data(), batch));
   }
 
   template <class U>
@@ -97,6 +101,9 @@ class GpuExecutor {
   cublasHandle_t blas_;
   const SolverHandle& solver_;
   cudaStream_t stream_;
+  int eig_p_ = -1;
+  long eig_batch_ = -1;
+  std::size_t device_bytes_ = 0, host_bytes_ = 0;
   DeviceBuffer<char> workspace_;
   std::vector<char> host_workspace_;
   DeviceBuffer<int> info_;
