@@ -2,7 +2,9 @@
 // the branch-free algorithms (a seed's result does not depend on its pack-mates).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/orthogonalize.hpp"
 #include "core/trajectory.hpp"
@@ -52,6 +54,104 @@ TEST_P(ThinSvd, RecoversPrescribedSpectrumAndFactors) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ThinSvd,
                          ::testing::Values(SvdCase{60, 5, 10}, SvdCase{5, 70, 10}, SvdCase{16, 16, 100},
                                            SvdCase{128, 8, 1e3}, SvdCase{3, 3, 1}, SvdCase{1, 9, 1}));
+
+// The exact polar factor and the singular values at the shapes the papers use, in both precisions,
+// against what holds independently of the algorithm: singular values against the prescribed
+// spectrum (fp64) or against the fp64 SVD of the same fp32-rounded input, each to eps * condition
+// (the sensitivity of a singular value to one rounding of the input); the polar factor P
+// orthonormal to a few p * eps whatever the condition, and A = P H with H = P^T A symmetric
+// (backward stability).
+struct PolarCase {
+  int rows, cols;
+  double condition;
+};
+
+template <class T>
+void check_polar_and_spectrum(const PolarCase& c) {
+  const int p = std::min(c.rows, c.cols);
+  const double eps = std::numeric_limits<T>::epsilon();
+  const auto sigma = geometric(p, 2.0, c.condition);
+  const auto exact = with_spectrum(c.rows, c.cols, sigma, 23);
+  std::vector<T> A(exact.size());
+  std::vector<double> rounded(exact.size());
+  for (size_t i = 0; i < A.size(); ++i) rounded[i] = double(A[i] = T(exact[i]));
+  // Reference spectrum: the prescribed one in fp64; the fp64 SVD of the rounded input in fp32.
+  const auto reference = sizeof(T) == 8 ? sigma : singular_values(c.rows, c.cols, rounded);
+  std::vector<T> U(c.rows * p), V(c.cols * p), s(p), work(thin_svd_workspace(c.rows, c.cols));
+  thin_svd(c.rows, c.cols, A.data(), U.data(), s.data(), V.data(), work.data());
+  sort_descending(p, s.data());
+  for (int k = 0; k < p; ++k)
+    EXPECT_NEAR(double(s[k]) / reference[k], 1.0, 8 * p * eps * c.condition) << "k=" << k;
+
+  std::vector<T> P(c.rows * c.cols), pw(orthogonalize_workspace(c.rows, c.cols));
+  polar_exact(c.rows, c.cols, A.data(), P.data(), pw.data());
+  // Orthonormal columns (tall) or rows (wide) of P.
+  double orth = 0;
+  for (int a = 0; a < p; ++a)
+    for (int b = 0; b < p; ++b) {
+      double acc = 0;
+      if (c.rows >= c.cols)
+        for (int i = 0; i < c.rows; ++i) acc += double(P[i * c.cols + a]) * double(P[i * c.cols + b]);
+      else
+        for (int j = 0; j < c.cols; ++j) acc += double(P[a * c.cols + j]) * double(P[b * c.cols + j]);
+      orth = std::max(orth, std::abs(acc - (a == b)));
+    }
+  EXPECT_LT(orth, 4 * p * eps) << "orthogonality";
+  // H = P^T A (tall) or A P^T (wide) is symmetric: the polar factor is the one of A, not of a
+  // rotated matrix.
+  std::vector<double> H(p * p, 0.0);
+  for (int a = 0; a < p; ++a)
+    for (int b = 0; b < p; ++b)
+      if (c.rows >= c.cols)
+        for (int i = 0; i < c.rows; ++i) H[a * p + b] += double(P[i * c.cols + a]) * rounded[i * c.cols + b];
+      else
+        for (int j = 0; j < c.cols; ++j) H[a * p + b] += rounded[a * c.cols + j] * double(P[b * c.cols + j]);
+  double asym = 0;
+  for (int a = 0; a < p; ++a)
+    for (int b = 0; b < p; ++b) asym = std::max(asym, std::abs(H[a * p + b] - H[b * p + a]));
+  EXPECT_LT(asym / sigma[0], 4 * p * eps) << "symmetry of P^T A";
+}
+
+class PolarAndSpectrum : public ::testing::TestWithParam<PolarCase> {};
+TEST_P(PolarAndSpectrum, Fp64) { check_polar_and_spectrum<double>(GetParam()); }
+TEST_P(PolarAndSpectrum, Fp32) {
+  PolarCase c = GetParam();
+  c.condition = std::min(c.condition, 1e6);
+  check_polar_and_spectrum<float>(c);
+}
+
+// Square shapes around the powers of two (the stride of the Jacobi rows), Rhee's N = d = 32 and
+// 128, the wide and tall factors of an overparameterized d = 4 N, and conditions to 1e12.
+INSTANTIATE_TEST_SUITE_P(Shapes, PolarAndSpectrum,
+                         ::testing::Values(PolarCase{8, 8, 1e3}, PolarCase{31, 31, 1e6}, PolarCase{32, 32, 1e12},
+                                           PolarCase{33, 33, 1e6}, PolarCase{64, 64, 1e12},
+                                           PolarCase{128, 128, 1e6}, PolarCase{512, 128, 1e12},
+                                           PolarCase{128, 512, 1e3}, PolarCase{65, 40, 1e9}));
+
+TEST(PolarExact, RankDeficientSquareGivesPartialIsometryAtAnyStride) {
+  for (int p : {31, 32, 33}) {
+    std::vector<double> sigma = geometric(p, 1.0, 1e3);
+    for (int k = p / 2; k < p; ++k) sigma[k] = 0.0;
+    const auto A = with_spectrum(p, p, sigma, 5);
+    std::vector<double> P(p * p), work(orthogonalize_workspace(p, p));
+    polar_exact(p, p, A.data(), P.data(), work.data());
+    // P^T P is the projector onto the row space: trace p / 2 (the nonzero singular values),
+    // idempotent.
+    std::vector<double> PtP(p * p, 0.0);
+    for (int a = 0; a < p; ++a)
+      for (int b = 0; b < p; ++b)
+        for (int i = 0; i < p; ++i) PtP[a * p + b] += P[i * p + a] * P[i * p + b];
+    double trace = 0;
+    for (int a = 0; a < p; ++a) trace += PtP[a * p + a];
+    EXPECT_NEAR(trace, p / 2, 1e-12) << "p=" << p;
+    for (int a = 0; a < p; ++a)
+      for (int b = 0; b < p; ++b) {
+        double sq = 0;
+        for (int k = 0; k < p; ++k) sq += PtP[a * p + k] * PtP[k * p + b];
+        EXPECT_NEAR(sq, PtP[a * p + b], 1e-12) << "p=" << p;
+      }
+  }
+}
 
 TEST(ThinSvd, RankDeficientGivesExactZeros) {
   const auto A = with_spectrum(40, 6, {2.0, 1.0, 0.5, 0.0, 0.0, 0.0}, 3);

@@ -61,6 +61,7 @@ template <class V>
 struct EvalResult {
   V loss;     // 1/2 ||W - M||^2 + penalty
   V w_norm2;  // ||W||_F^2
+  V factor_scale2;  // ||F_1||_F^2 ||F_2 ... F_L||_F^2: the size of the terms the loss cancels
 };
 
 // Loss and gradient G (concatenated like F) at F.
@@ -98,6 +99,9 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   const V m_dot_w = dot(m * r, Fk(0), mrt);
   gram_tn(m, r, Fk(0), S1);
   const V w_norm2 = dot(r * r, S1, S0);
+  V norm2_f1 = V(T(0)), norm2_right = V(T(0));
+  for (int i = 0; i < r; ++i) norm2_f1 += S1[i * r + i], norm2_right += S0[i * r + i];
+  const V factor_scale2 = norm2_f1 * norm2_right;
 
   // Middle factors.
   for (int k = 1; k <= L - 2; ++k) {
@@ -130,6 +134,7 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   // point its absolute error is ~eps * ||M||^2 (see docs on loss accuracy).
   res.loss = tg.norm2_half - m_dot_w + T(0.5) * w_norm2 + penalty;
   res.w_norm2 = w_norm2;
+  res.factor_scale2 = factor_scale2;
   return res;
 }
 

@@ -236,8 +236,10 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   gemm_nt(p1, p2, r, R1, R2, B);
   const int p = p1 < p2 ? p1 : p2;
   if (p1 == p2) {
-    jacobi_svd(p, B, Vr);
-    normalize_columns(p, p, B, sig);
+    const int ld = jacobi_stride(p);
+    for (int i = 0; i < p; ++i)
+      for (int j = 0; j < p; ++j) svd_work[i * ld + j] = B[i * p + j];
+    singular_values(p, ld, svd_work, sig);
   } else {
     thin_svd(p1, p2, B, S1, sig, S2, svd_work);
   }

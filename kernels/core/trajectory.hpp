@@ -115,25 +115,49 @@ SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
   }
 }
 
+// Bound on the rounding error of evaluate()'s loss, the Gram form 1/2||M||^2 - <F_1, M R^T> +
+// 1/2<F_1^T F_1, R R^T> + penalty (R = F_2 ... F_L): its terms are accurate to a few eps of
+// ||F_1|| ||M|| ||R|| and ||F_1||^2 ||R||^2, both at most ||M||^2 + ||F_1||^2 ||R||^2. In the Kang
+// setting the observed error is ~1e-7 ||M||^2 in fp32, a tenth of this bound. With large or
+// unbalanced factors it exceeds any small tolerance: an fp32 Adam run (||M|| = 1e4, lr 1e3) once
+// reported the tolerance reached at a true relative excess of 0.13.
+template <class T, class V>
+SPECSWEEP_HD V gram_loss_error(const TargetView<T>& tg, const EvalResult<V>& ev) {
+  return T(4) * epsilon_of<V>() * (T(2) * tg.norm2_half + ev.factor_scale2);
+}
+
 // What evaluated step t says about each lane (DESIGN section 3): a non-finite loss or ||W||_F
-// beyond the blow-up bound freezes the lane as diverged (alive 1 -> 0); the first step within the
+// beyond the blow-up bound freezes the lane as diverged (alive 1 -> 0) and clears its hitting times
+// (a blowing-up d_i passes every threshold, so a diverged seed has none); the first step within the
 // loss tolerance and the first step at which mode i reaches (1 - hit_tolerance) s_i are kept.
-// diag holds the core diagonal d_i at step t.
-template <class T, class V, class PD, class PO>
+// diag holds the core diagonal d_i at step t. Where the Gram-form loss is within its rounding error
+// of the tolerance, the decision is made on accurate_loss() (the explicit residual, called only
+// then), so a step counted as reaching the tolerance has reached it.
+template <class T, class V, class PD, class PO, class AccurateLoss>
 SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const TargetView<T>& tg, const RunParams& rp,
-                               V& alive, TrajectoryOutcome<V, PO>& out) {
+                               V& alive, TrajectoryOutcome<V, PO>& out, AccurateLoss&& accurate_loss) {
   const T zero = T(0), one = T(1);
   const T bound = T(rp.blowup) * vmax(one, T(sqrt(2.0 * double(tg.norm2_half))));
   const T bound2 = bound * bound;
   const V tv = V(T(t));
   const auto bad = (!is_finite(ev.loss)) | (!is_finite(ev.w_norm2)) | (ev.w_norm2 > V(bound2));
   const auto live_before = alive > V(T(0.5));
-  out.diverged = select(bad & live_before, V(one), out.diverged);
+  const auto diverging = bad & live_before;
+  out.diverged = select(diverging, V(one), out.diverged);
   alive = select(bad, V(zero), alive);
   const auto live = alive > V(T(0.5));
+  for (int i = 0; i < tg.modes; ++i) {
+    out.hit_step[i] = select(diverging, V(T(-1)), out.hit_step[i]);
+    out.hit_value[i] = select(diverging, V(zero), out.hit_value[i]);
+  }
 
-  const V excess = (ev.loss - T(rp.optimum)) / tg.norm2_half;
-  const auto reached = live & (excess <= V(T(rp.loss_tolerance))) & (out.steps_to_tol < V(zero));
+  const auto pending = live & (out.steps_to_tol < V(zero));
+  const V slack = ev.loss - T(rp.optimum) - T(rp.loss_tolerance) * tg.norm2_half;
+  const auto uncertain = pending & (vabs(slack) <= gram_loss_error(tg, ev));
+  V loss = ev.loss;
+  if (any(uncertain)) loss = select(uncertain, accurate_loss(), loss);
+  const V excess = (loss - T(rp.optimum)) / tg.norm2_half;
+  const auto reached = pending & (excess <= V(T(rp.loss_tolerance)));
   out.steps_to_tol = select(reached, tv, out.steps_to_tol);
   for (int i = 0; i < tg.modes; ++i) {
     const T threshold = (one - T(rp.hit_tolerance)) * tg.s[i];
@@ -183,7 +207,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   for (int t = 0;; ++t) {
     const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work);
     core_diagonal(sh, tg, F, right1, diag, arena + lay.diag_work);
-    observe_step(t, ev, diag, tg, rp, alive, out);
+    observe_step(t, ev, diag, tg, rp, alive, out,
+                 [&] { return residual_loss(sh, tg, l2, F, right1, arena + lay.record); });
 
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {

@@ -163,7 +163,7 @@ struct BatchedSteps {
     core_left_ = Buffer<T>(S_ * q * r);
     core_right_ = Buffer<T>(S_ * q * r);
     diag_ = Buffer<T>(S_ * std::max(q, 1));
-    scalars_ = Buffer<T>(5 * S_);
+    scalars_ = Buffer<T>(6 * S_);
     if (ns) gram_work_ = Buffer<T>(3 * S_ * p_max * p_max);
     if (gram) {
       gradient_fp64_ = Buffer<double>(size_max);
@@ -196,6 +196,7 @@ struct BatchedSteps {
   T* penalty() const { return scalars_.data() + 2 * S_; }     // sum ||F_k||^2
   T* alive() const { return scalars_.data() + 3 * S_; }       // 1 live, 0 diverged
   T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
+  T* factor_scale2() const { return scalars_.data() + 5 * S_; }  // ||F1||^2 ||F2||^2 (gram_loss_error)
   T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
 
   void initialize() {
@@ -255,6 +256,12 @@ struct BatchedSteps {
     x_.sum_per_seed(
         S_, rr, [=] SPECSWEEP_HD(long s, long e) { return S1[s * rr + e] * S0[s * rr + e]; },
         w_norm2());
+    T* scale2 = factor_scale2();
+    x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
+      T trace0 = T(0), trace1 = T(0);
+      for (int i = 0; i < r; ++i) trace0 += S0[s * rr + i * r + i], trace1 += S1[s * rr + i * r + i];
+      scale2[s] = trace0 * trace1;
+    });
     // G1 <- F1 S0 - M F2^T; G2 <- S1 F2 - F1^T M (F1^T M for all seeds at once).
     gemm<T>(x_, false, false, m, r, r, T(1), l1.batch(F1), {S0, r, rr}, T(-1), l1.batch(G1),
             int(S_));
@@ -297,10 +304,12 @@ struct BatchedSteps {
   void observe(int t) {
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
-    const T *dot_mw = loss_terms(), *w2 = w_norm2(), *pen = penalty(), *diag = diag_.data();
+    const T *dot_mw = loss_terms(), *w2 = w_norm2(), *pen = penalty(), *scale2 = factor_scale2(),
+            *diag = diag_.data();
     T* alive_of = alive();
     const bool penalized = c.rp.l2 != 0;
-    const int ow = OutcomeSlots{c.target.modes}.width();
+    const int ow = OutcomeSlots{c.target.modes}.width(), aw = batched_arena_width(c);
+    const FactorCopy factors = factor_copy();
     x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
       const OutcomeSlots slots{c.target.modes};
       WarpArray<T> outcome = seed_row(task.outcome, s, ow);
@@ -313,8 +322,14 @@ struct BatchedSteps {
       EvalResult<T> ev;
       ev.loss = c.target.norm2_half - dot_mw[s] + T(0.5) * w2[s] + penalty_term;
       ev.w_norm2 = w2[s];
+      ev.factor_scale2 = scale2[s];
       T live = alive_of[s];
-      observe_step(t, ev, diag + s * c.target.modes, c.target, c.rp, live, out);
+      observe_step(t, ev, diag + s * c.target.modes, c.target, c.rp, live, out, [&] {
+        WarpArray<T> arena = seed_row(task.arena, s, aw);
+        factors.to_arena(s, arena);
+        const Shape& sh = c.shape;
+        return residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + c.layout.params);
+      });
       alive_of[s] = live;
       outcome[slots.steps_to_tol()] = out.steps_to_tol;
       outcome[slots.diverged()] = out.diverged;
