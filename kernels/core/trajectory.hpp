@@ -21,7 +21,21 @@ struct RunParams {
   const int* record_steps = nullptr;  // ascending, within [0, steps]
   int record_count = 0;
   BlockTolerance blocks;  // of the block alignment score at record steps
+  // One schedule per lane, for a pack that holds seeds of cells differing only in their learning
+  // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
+  // the optimizer's schedule.
+  const Schedule* lane_schedules = nullptr;
 };
+
+// The learning rate of step t in each lane.
+template <class V>
+SPECSWEEP_HD V step_rate(const OptimizerParams& op, const RunParams& rp, int t) {
+  using T = ScalarOf<V>;
+  if (rp.lane_schedules == nullptr) return V(T(op.schedule.rate(t)));
+  V eta = V(T(0));
+  for (int i = 0; i < LaneTraits<V>::width; ++i) set_lane(eta, i, T(rp.lane_schedules[i].rate(t)));
+  return eta;
+}
 
 // Per-lane results of a trajectory. Step indices are stored as lane values (exact below
 // kMaxSteps); -1 means "never".
@@ -191,7 +205,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
   begin_outcome(modes, out);
 
   // F <- F - eta D for live lanes; diverged lanes stay frozen at the step that diverged.
-  auto apply = [&](P target, P from, P dir, T eta) {
+  auto apply = [&](P target, P from, P dir, V eta) {
     const auto live = alive > V(T(0.5));
     for (int i = 0; i < lay.params; ++i) target[i] = select(live, from[i] - eta * dir[i], from[i]);
   };
@@ -223,7 +237,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
       return;
     }
 
-    const T eta = T(op.schedule.rate(t));
+    const V eta = step_rate<V>(op, rp, t);
     if (op.integrator == Integrator::step) {
       directions(t, G, D);
       apply(F, F, D, eta);
@@ -234,8 +248,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
     P acc = arena + lay.stage_acc;
     directions(t, G, D);
     copy(lay.params, D, acc);
-    const T half = T(0.5) * eta;
-    const T stage_step[3] = {half, half, eta};
+    const V half = eta * T(0.5);
+    const V stage_step[3] = {half, half, eta};
     const T weight[3] = {T(2), T(2), T(1)};
     for (int s = 0; s < 3; ++s) {
       for (int i = 0; i < lay.params; ++i) Fs[i] = F[i] - stage_step[s] * D[i];

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "cpu/pack.hpp"
@@ -46,22 +48,38 @@ struct ThreadBuffers {
   }
 };
 
-// One SIMD pack of up to W consecutive seeds of one work item.
+// Seeds of one pack: each lane's cell plan, work item and seed.
+struct LaneSeed {
+  int plan = 0;
+  const WorkItem* item = nullptr;
+  long seed = 0;
+};
+
+// One SIMD pack of up to W seeds. They are seeds of one cell, or of cells that differ only in
+// optimizer.lr (pack_key): the lanes then share the target, shape and every parameter but the
+// learning rate, which follows each lane's own schedule (RunParams::lane_schedules). Each lane
+// computes exactly what its seed would compute alone, so results do not depend on the packing.
 template <class T>
 class PackRun {
  public:
   using V = NativePack<T>;
   static constexpr int W = LaneTraits<V>::width;
 
-  PackRun(const CellPlan<T>& plan, const WorkItem& item, long pack, ThreadBuffers<V>& buf)
-      : plan_(plan), target_(plan.target()), sh_(plan.cp->shape), item_(item), buf_(buf),
-        base_(item.first_seed + pack * W),
-        valid_(static_cast<int>(std::min<long>(W, item.first_seed + item.count - base_))) {}
+  PackRun(const std::vector<CellPlan<T>>& plans, const LaneSeed* lanes, int valid, ThreadBuffers<V>& buf)
+      : plans_(plans), plan_(plans[lanes[0].plan]), target_(plan_.target()), sh_(plan_.cp->shape), buf_(buf),
+        valid_(valid) {
+    // Padding lanes repeat the last seed so they compute finite values; their results are dropped.
+    for (int i = 0; i < W; ++i) {
+      lanes_[i] = lanes[std::min(i, valid - 1)];
+      schedules_[i] = plans[lanes_[i].plan].op.schedule;
+      mixed_ |= lanes_[i].plan != lanes_[0].plan;
+    }
+  }
 
   void run() {
     initialize();
     TrajectoryOutcome<V> out = outcome_buffers();
-    RunParams rp = plan_.rp;
+    RunParams rp = run_params();
     bool traced = false;
     for (int i = 0; i < W; ++i) traced |= traced_row(i) >= 0;
     if (!traced) rp.record_count = 0;  // record-step metrics only where a traced seed will keep them
@@ -75,12 +93,16 @@ class PackRun {
 
  private:
   V* arena() { return buf_.arena.data(); }
-  // Padding lanes repeat the last seed so they compute finite values; their results are dropped.
-  long seed_of(int i) const { return base_ + std::min(i, valid_ - 1); }
-  long outcome_row(int i) const { return base_ + i - item_.outcomes->first_seed; }
+  const CellPlan<T>& plan_of(int i) const { return plans_[lanes_[i].plan]; }
+  RunParams run_params() const {
+    RunParams rp = plan_.rp;
+    if (mixed_) rp.lane_schedules = schedules_;
+    return rp;
+  }
+  long outcome_row(int i) const { return lanes_[i].seed - lanes_[i].item->outcomes->first_seed; }
   long traced_row(int i) const {
-    const SeedTraces& t = *item_.traces;
-    const long s = base_ + i;
+    const SeedTraces& t = *lanes_[i].item->traces;
+    const long s = lanes_[i].seed;
     return i < valid_ && s >= t.first_seed && s < t.first_seed + t.count ? s - t.first_seed : -1;
   }
   TrajectoryOutcome<V> outcome_buffers() {
@@ -95,11 +117,13 @@ class PackRun {
     for (int k = 0; k < sh_.depth; ++k) {
       V* F = arena() + plan_.layout.F + sh_.offset(k);
       for (int i = 0; i < W; ++i) {
-        init_factor(plan_.factors[k], k, sh_.depth, sh_.rows(k), sh_.cols(k), plan_.init_stream(seed_of(i), k),
-                    plan_.basis(), buf_.factor.data(), buf_.scratch.data());
+        const CellPlan<T>& plan = plan_of(i);
+        init_factor(plan.factors[k], k, sh_.depth, sh_.rows(k), sh_.cols(k), plan.init_stream(lanes_[i].seed, k),
+                    plan.basis(), buf_.factor.data(), buf_.scratch.data());
         for (int e = 0; e < sh_.size(k); ++e) set_lane(F[e], i, T(buf_.factor[e]));
         if (const long row = traced_row(i); row >= 0)
-          std::copy_n(buf_.factor.data(), sh_.size(k), item_.traces->init_factors[k].data() + row * sh_.size(k));
+          std::copy_n(buf_.factor.data(), sh_.size(k),
+                      lanes_[i].item->traces->init_factors[k].data() + row * sh_.size(k));
       }
     }
   }
@@ -109,7 +133,7 @@ class PackRun {
       const long row = traced_row(i);
       if (row < 0) continue;
       pack_record(m, i, sh_.r, plan_.cp->modes, sh_.depth, buf_.record.data());
-      unpack_record(buf_.record.data(), row, j, *item_.traces);
+      unpack_record(buf_.record.data(), row, j, *lanes_[i].item->traces);
     }
   }
 
@@ -128,11 +152,11 @@ class PackRun {
       r.init_det_sign = lane(out.init_det_sign, i);
       r.hit_step = buf_.tau.data();
       r.hit_value = buf_.hit_d.data();
-      plan_.store(outcome_row(i), r, *item_.outcomes);
+      plan_of(i).store(outcome_row(i), r, *lanes_[i].item->outcomes);
       if (const long trow = traced_row(i); trow >= 0) {
         for (int k = 0; k < sh_.depth; ++k) {
           const V* F = buf_.final_point.data() + sh_.offset(k);
-          double* dst = item_.traces->final_factors[k].data() + trow * sh_.size(k);
+          double* dst = lanes_[i].item->traces->final_factors[k].data() + trow * sh_.size(k);
           for (int e = 0; e < sh_.size(k); ++e) dst[e] = lane(F[e], i);
         }
       }
@@ -153,22 +177,22 @@ class PackRun {
   // that end closer to F* than they started. Directions come from the seed's own basin stream, so
   // the probe is as reproducible as the run.
   void probe_basin() {
-    SeedOutcomes& o = *item_.outcomes;
     const int converged = static_cast<int>(Status::converged);
     bool any_converged = false;
-    for (int i = 0; i < valid_; ++i) any_converged |= o.status[outcome_row(i)] == converged;
+    for (int i = 0; i < valid_; ++i)
+      any_converged |= lanes_[i].item->outcomes->status[outcome_row(i)] == converged;
     if (!any_converged) return;
     const int probes = plan_.cp->config.basin.probes, params = plan_.layout.params;
     double radius[W];
     int converged_count[W] = {}, closer_count[W] = {};
     for (int i = 0; i < W; ++i) radius[i] = lane_distance(buf_.start.data(), buf_.final_point.data(), i);
-    RunParams rp = plan_.rp;
+    RunParams rp = run_params();
     rp.record_count = 0;
     V* F = arena() + plan_.layout.F;
     for (int j = 0; j < probes; ++j) {
       std::fill(buf_.arena.begin(), buf_.arena.end(), V(T(0)));
       for (int i = 0; i < W; ++i) {
-        const RandomStream stream = plan_.basin_stream(seed_of(i), j);
+        const RandomStream stream = plan_of(i).basin_stream(lanes_[i].seed, j);
         double norm2 = 0;
         for (int e = 0; e < params; ++e) {
           buf_.direction[e] = stream.normal(static_cast<std::uint64_t>(e));
@@ -181,27 +205,40 @@ class PackRun {
       TrajectoryOutcome<V> probe = outcome_buffers();
       run_trajectory(sh_, target_, plan_.op, rp, plan_.layout, arena(), probe, [](int, const RecordMetrics<V>&) {});
       for (int i = 0; i < W; ++i) {
-        converged_count[i] += plan_.converged(lane(probe.diverged, i) != T(0), lane(probe.final_loss, i));
+        converged_count[i] += plan_of(i).converged(lane(probe.diverged, i) != T(0), lane(probe.final_loss, i));
         closer_count[i] += lane_distance(F, buf_.final_point.data(), i) < radius[i];
       }
     }
     for (int i = 0; i < valid_; ++i) {
+      SeedOutcomes& o = *lanes_[i].item->outcomes;
       const long row = outcome_row(i);
-      if (o.status[row] == converged) plan_.store_basin(row, converged_count[i], closer_count[i], o);
+      if (o.status[row] == converged) plan_of(i).store_basin(row, converged_count[i], closer_count[i], o);
     }
   }
 
-  const CellPlan<T>& plan_;
+  const std::vector<CellPlan<T>>& plans_;
+  const CellPlan<T>& plan_;  // lane 0's: the target, shape and parameters every lane shares
   const TargetView<T> target_;
   const Shape& sh_;
-  const WorkItem& item_;
   ThreadBuffers<V>& buf_;
-  long base_;
+  LaneSeed lanes_[W];
+  Schedule schedules_[W];
+  bool mixed_ = false;
   int valid_;
 };
 
-// Runs the items of precision T: OpenMP over every pack of every item, so many small cells share
-// the threads.
+// Cells whose configs agree in everything but optimizer.lr can share packs: their targets, shapes
+// and parameters are equal (a target depends on its config only), and the learning rate is a lane
+// value. The resolved TOML compares every key, so a key added later cannot be missed.
+std::string pack_key(const CellProblem& cp) {
+  Config c = cp.config;
+  c.optimizer.lr = 0;
+  return c.to_toml();
+}
+
+// Runs the items of precision T: OpenMP over every pack, so many small cells share the threads, and
+// a pack takes seeds of several cells where pack_key allows (a learning-rate sweep of 200 cells x
+// 8 seeds fills 16-lane packs).
 template <class T>
 void run_items(const std::vector<const WorkItem*>& items, int threads, const std::atomic<bool>* cancel) {
   using V = NativePack<T>;
@@ -209,10 +246,23 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
   if (items.empty()) return;
   std::vector<CellPlan<T>> plans;
   plans.reserve(items.size());
-  std::vector<std::pair<int, long>> packs;  // (item, pack within item)
+  std::map<std::string, std::vector<int>> groups;
+  std::vector<std::string> group_order;
   for (size_t it = 0; it < items.size(); ++it) {
     plans.emplace_back(*items[it]->problem);
-    for (long p = 0; p < (items[it]->count + W - 1) / W; ++p) packs.emplace_back(static_cast<int>(it), p);
+    auto [at, fresh] = groups.try_emplace(pack_key(*items[it]->problem));
+    if (fresh) group_order.push_back(at->first);
+    at->second.push_back(static_cast<int>(it));
+  }
+  std::vector<LaneSeed> lanes;
+  std::vector<std::pair<long, int>> packs;  // (first lane, lanes)
+  for (const std::string& key : group_order) {
+    const long group_start = static_cast<long>(lanes.size());
+    for (int it : groups[key])
+      for (long s = items[it]->first_seed; s < items[it]->first_seed + items[it]->count; ++s)
+        lanes.push_back({it, items[it], s});
+    for (long at = group_start; at < static_cast<long>(lanes.size()); at += W)
+      packs.emplace_back(at, static_cast<int>(std::min<long>(W, static_cast<long>(lanes.size()) - at)));
   }
   const long pack_count = static_cast<long>(packs.size());
 #pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
@@ -221,8 +271,7 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
 #pragma omp for schedule(dynamic, 1)
     for (long p = 0; p < pack_count; ++p) {
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) continue;
-      const auto [it, pack] = packs[p];
-      PackRun<T>(plans[it], *items[it], pack, buffers).run();
+      PackRun<T>(plans, lanes.data() + packs[p].first, packs[p].second, buffers).run();
     }
   }
   if (cancel != nullptr && cancel->load()) throw Cancelled();
