@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <future>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "backend_fixture.hpp"
@@ -214,6 +217,38 @@ TEST_P(BackendContract, RaisedCancelFlagThrowsCancelled) {
   BackendOptions options;
   options.cancel = &cancel;
   EXPECT_THROW(testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096, options), Cancelled);
+}
+
+// A flag raised while a seed's trajectory is under way stops it within a few steps, not at the end
+// of its trajectory: one pack of this cell takes minutes to finish (a SIGINT once waited 16 s).
+TEST_P(BackendContract, CancelFlagStopsATrajectoryUnderWay) {
+  if (GetParam() != "cpu") GTEST_SKIP() << "the GPU's kernels run to their end; its launches are short";
+  const Config cfg = config_from(R"(
+[problem]
+m = 48
+n = 48
+rank = 16
+[problem.target]
+spectrum = { kind = "power", scale = 1.0, exponent = 1.0, count = 16 }
+[optimizer]
+kind = "specgd"
+lr = 1e-4
+[run]
+steps = 16000000
+seeds = 1
+[record]
+traced_seeds = 0
+)");
+  std::atomic<bool> cancel{false};
+  BackendOptions options;
+  options.cancel = &cancel;
+  options.threads = 1;
+  auto run = std::async(std::launch::async, [&] { return testing::run_seeds(GetParam(), cfg, 0, 1, 1, options); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto raised = std::chrono::steady_clock::now();
+  cancel = true;
+  EXPECT_THROW(run.get(), Cancelled);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - raised).count(), 5.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendContract, ::testing::Values("cpu", "cuda"),

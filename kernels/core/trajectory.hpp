@@ -181,13 +181,21 @@ SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const Ta
   }
 }
 
+// A trajectory that runs to its end (the GPU's, and the reference tests').
+struct NeverInterrupted {
+  SPECSWEEP_HD bool operator()() const { return false; }
+};
+
 // Runs one trajectory per lane from the factors already in arena[layout.F] (arena: a handle, see
 // LaneOf). The optimizer state must be zero. on_record(index, metrics) is called at each record
-// step with lane-valued metrics.
-template <class T, class P, class PO, class OnRecord>
+// step with lane-valued metrics. interrupted() is asked before every step: when it says true the
+// run returns at once and its outcome is meaningless (the CPU backend then throws Cancelled), so a
+// large cell's pack does not keep a SIGINT waiting for the rest of its trajectory.
+template <class T, class P, class PO, class OnRecord, class Interrupted = NeverInterrupted>
 SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const OptimizerParams& op,
                                  const RunParams& rp, const EngineLayout& lay, P arena,
-                                 TrajectoryOutcome<LaneOf<P>, PO>& out, OnRecord&& on_record) {
+                                 TrajectoryOutcome<LaneOf<P>, PO>& out, OnRecord&& on_record,
+                                 Interrupted&& interrupted = {}) {
   using V = LaneOf<P>;
   const int L = sh.depth, modes = tg.modes;
   P F = arena + lay.F;
@@ -219,6 +227,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
 
   int next_record = 0;
   for (int t = 0;; ++t) {
+    if (interrupted()) return;
     const EvalResult<V> ev = evaluate(sh, tg, l2, F, G, eval_work);
     core_diagonal(sh, tg, F, right1, diag, arena + lay.diag_work);
     observe_step(t, ev, diag, tg, rp, alive, out,

@@ -65,9 +65,10 @@ class PackRun {
   using V = NativePack<T>;
   static constexpr int W = LaneTraits<V>::width;
 
-  PackRun(const std::vector<CellPlan<T>>& plans, const LaneSeed* lanes, int valid, ThreadBuffers<V>& buf)
+  PackRun(const std::vector<CellPlan<T>>& plans, const LaneSeed* lanes, int valid, ThreadBuffers<V>& buf,
+          const std::atomic<bool>* cancel)
       : plans_(plans), plan_(plans[lanes[0].plan]), target_(plan_.target()), sh_(plan_.cp->shape), buf_(buf),
-        valid_(valid) {
+        cancel_(cancel), valid_(valid) {
     // Padding lanes repeat the last seed so they compute finite values; their results are dropped.
     for (int i = 0; i < W; ++i) {
       lanes_[i] = lanes[std::min(i, valid - 1)];
@@ -84,8 +85,10 @@ class PackRun {
     for (int i = 0; i < W; ++i) traced |= traced_row(i) >= 0;
     if (!traced) rp.record_count = 0;  // record-step metrics only where a traced seed will keep them
     std::copy_n(arena() + plan_.layout.F, plan_.layout.params, buf_.start.data());
-    run_trajectory(sh_, target_, plan_.op, rp, plan_.layout, arena(), out,
-                   [this](int j, const RecordMetrics<V>& m) { record(j, m); });
+    run_trajectory(
+        sh_, target_, plan_.op, rp, plan_.layout, arena(), out,
+        [this](int j, const RecordMetrics<V>& m) { record(j, m); }, [this] { return cancelled(); });
+    if (cancelled()) return;
     std::copy_n(arena() + plan_.layout.F, plan_.layout.params, buf_.final_point.data());
     store_outcomes(out);
     if (plan_.cp->config.basin.probes > 0) probe_basin();
@@ -93,6 +96,7 @@ class PackRun {
 
  private:
   V* arena() { return buf_.arena.data(); }
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
   const CellPlan<T>& plan_of(int i) const { return plans_[lanes_[i].plan]; }
   RunParams run_params() const {
     RunParams rp = plan_.rp;
@@ -203,7 +207,10 @@ class PackRun {
           set_lane(F[e], i, T(double(lane(buf_.final_point[e], i)) + scale * buf_.direction[e]));
       }
       TrajectoryOutcome<V> probe = outcome_buffers();
-      run_trajectory(sh_, target_, plan_.op, rp, plan_.layout, arena(), probe, [](int, const RecordMetrics<V>&) {});
+      run_trajectory(
+          sh_, target_, plan_.op, rp, plan_.layout, arena(), probe, [](int, const RecordMetrics<V>&) {},
+          [this] { return cancelled(); });
+      if (cancelled()) return;
       for (int i = 0; i < W; ++i) {
         converged_count[i] += plan_of(i).converged(lane(probe.diverged, i) != T(0), lane(probe.final_loss, i));
         closer_count[i] += lane_distance(F, buf_.final_point.data(), i) < radius[i];
@@ -221,6 +228,7 @@ class PackRun {
   const TargetView<T> target_;
   const Shape& sh_;
   ThreadBuffers<V>& buf_;
+  const std::atomic<bool>* cancel_;
   LaneSeed lanes_[W];
   Schedule schedules_[W];
   bool mixed_ = false;
@@ -271,7 +279,7 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
 #pragma omp for schedule(dynamic, 1)
     for (long p = 0; p < pack_count; ++p) {
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) continue;
-      PackRun<T>(plans, lanes.data() + packs[p].first, packs[p].second, buffers).run();
+      PackRun<T>(plans, lanes.data() + packs[p].first, packs[p].second, buffers, cancel).run();
     }
   }
   if (cancel != nullptr && cancel->load()) throw Cancelled();
