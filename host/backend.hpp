@@ -66,7 +66,8 @@ struct SeedTraces {
   std::vector<double> sv, core_diag;                                               // count x T x r
   std::vector<double> factor_norm;                                                 // count x T x depth
   std::vector<double> block_alignment;  // count x T x 3: left, right, inner
-  std::vector<double> delta1, delta2;                                              // count x T x r x r
+  std::vector<double> delta1, delta2;  // count x T x r x r with record.delta_matrices, else empty
+  bool delta_matrices = false;
   std::vector<std::vector<double>> init_factors, final_factors;  // [depth] count x rows x cols
 
   void resize(long first, long n, const CellProblem& cp);
@@ -88,8 +89,8 @@ void for_each_trace_array(Traces& t, F&& f) {
   f("core_diag", t.core_diag, t.r);
   f("factor_norm", t.factor_norm, t.depth);
   f("block_alignment", t.block_alignment, 3);
-  f("delta1", t.delta1, t.r * t.r);
-  f("delta2", t.delta2, t.r * t.r);
+  f("delta1", t.delta1, t.delta_matrices ? t.r * t.r : 0);
+  f("delta2", t.delta2, t.delta_matrices ? t.r * t.r : 0);
 }
 
 // The status of a finished seed (DESIGN section 3), in order: diverged, converged, stalled,

@@ -700,7 +700,7 @@ class Reader {
   void read_record(const toml::table* t, long seeds, double init_scale, RecordConfig& r) const {
     check_keys(t, "record",
                {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
-                "grad_tolerance", "block_rtol", "block_atol"});
+                "grad_tolerance", "block_rtol", "block_atol", "delta_matrices"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -732,6 +732,7 @@ class Reader {
     r.block_atol = init_scale;
     if (auto n = get(t, "block_atol"))
       r.block_atol = float_in(*n, "record.block_atol", 0.0, false, kInf, false);
+    if (auto n = get(t, "delta_matrices")) r.delta_matrices = as_bool(*n, "record.delta_matrices");
   }
 
   void read_basin(const toml::table* t, BasinConfig& b) const {
@@ -1026,6 +1027,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("grad_tolerance", fmt_double(c.record.grad_tolerance));
   line("block_rtol", fmt_double(c.record.block_rtol));
   line("block_atol", fmt_double(c.record.block_atol));
+  line("delta_matrices", c.record.delta_matrices ? "true" : "false");
 
   table = "basin";
   line("probes", std::to_string(c.basin.probes));

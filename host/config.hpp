@@ -76,6 +76,10 @@ struct RecordConfig {
   // init.scale: differences at the scale of the initialization carry no direction.
   double block_rtol = 0.08;
   double block_atol = 1e-3;
+  // The full r x r Delta1, Delta2 at record steps (/trace/delta1, delta2): K T r^2 values each,
+  // 13 GB at Rhee's r = 512 with 64 traced seeds and 100 record steps, so only when asked for. Their
+  // norms are always recorded.
+  bool delta_matrices = false;
 };
 
 // Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points

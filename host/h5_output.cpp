@@ -339,21 +339,25 @@ Plan plan_of(const OutputLayout& layout) {
     d.push_back(
         {std::string("/trace/") + t.name, f64, nf64, dims, dims, &kNaN, t.description, t.axes});
   }
+  // r x r per record step only with record.delta_matrices; otherwise 0 x 0 (the names stay).
+  const hsize_t RD = layout.delta_matrices ? R : 0;
   d.push_back({"/trace/delta1",
                f64,
                nf64,
-               {C, K, T, R, R},
-               {C, K, T, R, R},
+               {C, K, T, RD, RD},
+               {C, K, T, RD, RD},
                &kNaN,
-               "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise)",
+               "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise); 0 x 0 unless "
+               "record.delta_matrices",
                "cell traced step row col"});
   d.push_back({"/trace/delta2",
                f64,
                nf64,
-               {C, K, T, R, R},
-               {C, K, T, R, R},
+               {C, K, T, RD, RD},
+               {C, K, T, RD, RD},
                &kNaN,
-               "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise)",
+               "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise); 0 x 0 unless "
+               "record.delta_matrices",
                "cell traced step row col"});
   const Shape shape{layout.m, layout.n, layout.r, layout.depth};
   for (int k = 0; k < layout.depth; ++k) {
@@ -1460,8 +1464,9 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
   const auto per_step = trace_arrays(t);
   for (const auto& d : per_step)
     expect_size(where, d.name, *d.values, count * T * (d.last ? to_hsize(d.last) : 1));
-  expect_size(where, "delta1", t.delta1, count * T * r * r);
-  expect_size(where, "delta2", t.delta2, count * T * r * r);
+  const hsize_t rd = layout_.delta_matrices ? r : 0;
+  expect_size(where, "delta1", t.delta1, count * T * rd * rd);
+  expect_size(where, "delta2", t.delta2, count * T * rd * rd);
   if (t.init_factors.size() != static_cast<std::size_t>(t.depth) ||
       t.final_factors.size() != static_cast<std::size_t>(t.depth))
     bad_block(where, "traces hold " + std::to_string(t.init_factors.size()) + "/" +
@@ -1482,8 +1487,8 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
     }
     impl_->write(std::string("/trace/") + d.name, f64, start, block, d.values->data());
   }
-  impl_->write("/trace/delta1", f64, {c, first, 0, 0, 0}, {1, count, T, r, r}, t.delta1.data());
-  impl_->write("/trace/delta2", f64, {c, first, 0, 0, 0}, {1, count, T, r, r}, t.delta2.data());
+  impl_->write("/trace/delta1", f64, {c, first, 0, 0, 0}, {1, count, T, rd, rd}, t.delta1.data());
+  impl_->write("/trace/delta2", f64, {c, first, 0, 0, 0}, {1, count, T, rd, rd}, t.delta2.data());
   for (int k = 0; k < t.depth; ++k) {
     const std::vector<hsize_t> start{c, first, 0, 0},
         block{1, count, to_hsize(shape.rows(k)), to_hsize(shape.cols(k))};
@@ -1516,8 +1521,9 @@ SeedTraces RunFile::read_traces(long cell, const CellProblem& cp) const {
     }
     impl_->read(std::string("/trace/") + d.name, f64, start, block, d.values->data());
   }
-  impl_->read("/trace/delta1", f64, {c, 0, 0, 0, 0}, {1, K, T, r, r}, t.delta1.data());
-  impl_->read("/trace/delta2", f64, {c, 0, 0, 0, 0}, {1, K, T, r, r}, t.delta2.data());
+  const hsize_t rd = layout_.delta_matrices ? r : 0;
+  impl_->read("/trace/delta1", f64, {c, 0, 0, 0, 0}, {1, K, T, rd, rd}, t.delta1.data());
+  impl_->read("/trace/delta2", f64, {c, 0, 0, 0, 0}, {1, K, T, rd, rd}, t.delta2.data());
   for (int k = 0; k < t.depth; ++k) {
     const std::vector<hsize_t> start{c, 0, 0, 0},
         block{1, K, to_hsize(cp.shape.rows(k)), to_hsize(cp.shape.cols(k))};

@@ -48,6 +48,7 @@ struct OutputLayout {
   std::vector<int> record_steps;  // T
   int m = 0, n = 0, r = 0, depth = 2;
   int spectrum_length = 0;
+  bool delta_matrices = false;  // /trace/delta1, delta2 are r x r per record step (else 0 x 0)
   // The sweep axes, in order (the last varies fastest); the product of their sizes is C. None
   // without a sweep. Written to /cells/<key>: float64 for numeric axes, int64 for integral ones
   // (exact, e.g. run.master_seed), UTF-8 strings otherwise; /cells@axes lists the keys in order.

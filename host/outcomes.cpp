@@ -38,6 +38,7 @@ void SeedTraces::resize(long first, long n, const CellProblem& cp) {
   steps = static_cast<int>(cp.record_steps.size());
   r = cp.shape.r;
   depth = cp.shape.depth;
+  delta_matrices = cp.config.record.delta_matrices;
   const std::size_t c = to_size(n), t = to_size(steps);
   for_each_trace_array(*this, [c, t](const char*, std::vector<double>& values, int per_step) {
     values.assign(c * t * to_size(per_step), kNaN);

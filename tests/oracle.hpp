@@ -36,7 +36,7 @@ inline Config oracle_config(const OracleCase& c, Precision precision) {
   return config_from(
       "[problem]\n" + c.problem + "\n[problem.target]\nspectrum = " + c.spectrum + "\n[init]\n" +
       c.init + "\n[optimizer]\n" + c.optimizer + "\n[run]\nsteps = 50\nseeds = 40\nprecision = \"" +
-      (precision == Precision::fp64 ? "fp64" : "fp32") + "\"\n[record]\n" + c.record + "\n");
+      (precision == Precision::fp64 ? "fp64" : "fp32") + "\"\n[record]\ndelta_matrices = true\n" + c.record + "\n");
 }
 
 inline void expect_near_relative(const std::vector<double>& expected,

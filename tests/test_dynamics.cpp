@@ -92,6 +92,7 @@ precision = "fp64"
 [record]
 traced_seeds = 8
 every = 100
+delta_matrices = true
 )");
   const auto run = this->run(cfg);
   const long T = run.traces.steps, rr = 16;

@@ -44,6 +44,7 @@ struct Case {
   std::vector<int> steps{0, 5, 10};
   int m = 4, n = 6, r = 3, depth = 2;
   int spectrum_length = 3;
+  bool delta_matrices = true;  // record.delta_matrices
 
   Shape shape() const { return Shape{m, n, r, depth}; }
   long T() const { return static_cast<long>(steps.size()); }
@@ -61,6 +62,7 @@ OutputLayout layout_of(const Case& c) {
   l.depth = c.depth;
   l.spectrum_length = c.spectrum_length;
   l.unit_seeds = c.unit_seeds;
+  l.delta_matrices = c.delta_matrices;
   for (long cell = 0; cell < c.cells; ++cell)
     l.cell_configs.push_back("[cell]\nindex = " + std::to_string(cell) + "\n");
   return l;
@@ -71,6 +73,7 @@ CellProblem problem_of(const Case& c) {
   cp.shape = c.shape();
   cp.record_steps = c.steps;
   cp.modes = std::min(c.r, c.spectrum_length);
+  cp.config.record.delta_matrices = c.delta_matrices;
   return cp;
 }
 
@@ -379,6 +382,7 @@ void verify_case(const std::string& path, const Case& c) {
     expect_type(d, H5T_INTEGER, 4, "step");
     EXPECT_EQ(d.values, std::vector<double>(c.steps.begin(), c.steps.end()));
   }
+  const hsize_t RD = c.delta_matrices ? R : 0;
   const struct {
     const char* name;
     int id;
@@ -388,7 +392,7 @@ void verify_case(const std::string& path, const Case& c) {
       {"effective_rank", 2, {C, K, T}}, {"delta1_norm", 3, {C, K, T}},
       {"delta2_norm", 4, {C, K, T}},    {"sv", 5, {C, K, T, R}},
       {"core_diag", 6, {C, K, T, R}},   {"factor_norm", 7, {C, K, T, L}},
-      {"delta1", 8, {C, K, T, R, R}},   {"delta2", 9, {C, K, T, R, R}},
+      {"delta1", 8, {C, K, T, RD, RD}}, {"delta2", 9, {C, K, T, RD, RD}},
       {"block_alignment", 30, {C, K, T, 3}},
   };
   for (const auto& t : traces) {
@@ -601,6 +605,19 @@ TEST_F(RunFileTest, ZeroTracedSeedsGiveEmptyTraceDatasets) {
   Id<H5Fclose> file(H5Fopen(path("run.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   EXPECT_EQ(read_dataset(file.id, "/trace/loss").dims, (Dims{1, 0, 3}));
   EXPECT_EQ(read_dataset(file.id, "/trace/init/F1").dims, (Dims{1, 0, 4, 3}));
+}
+
+// Without record.delta_matrices the r x r traces are 0 x 0 (the names stay, nothing is stored) and
+// everything else round-trips as before.
+TEST_F(RunFileTest, DeltaMatricesOffGiveEmptyDeltaDatasets) {
+  Case c;
+  c.delta_matrices = false;
+  write_case(path("run.h5"), c, c.seeds);
+  verify_case(path("run.h5"), c);
+  Id<H5Fclose> file(H5Fopen(path("run.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  EXPECT_EQ(read_dataset(file.id, "/trace/delta1").dims, (Dims{1, 2, 3, 0, 0}));
+  EXPECT_EQ(read_dataset(file.id, "/trace/delta2").dims, (Dims{1, 2, 3, 0, 0}));
+  EXPECT_EQ(read_dataset(file.id, "/trace/delta1_norm").dims, (Dims{1, 2, 3}));
 }
 
 TEST_F(RunFileTest, TracedSeedsAreClampedToSeeds) {

@@ -66,9 +66,9 @@ Recorded run_seed(const EngineCase& c, int seed, Handle arena, Handle hit_step, 
   }
   TrajectoryOutcome<float, Handle> out{0.f, 0.f, 0.f, 0.f, 0.f, hit_step, hit_value};
   Recorded rec;
-  std::vector<float> packed(packed_record_width(sh.r, sh.depth));
+  std::vector<float> packed(packed_record_width(sh.r, sh.depth, true));
   run_trajectory(sh, tg, op, rp, lay, arena, out, [&](int, const auto& m) {
-    pack_record(m, 0, sh.r, modes, sh.depth, packed.data());
+    pack_record(m, 0, sh.r, modes, sh.depth, true, packed.data());
     rec.records.insert(rec.records.end(), packed.begin(), packed.end());
   });
   rec.outcome = {out.final_loss, out.final_grad_norm, out.steps_to_tol, out.diverged};
@@ -94,7 +94,7 @@ TEST_P(InterleavedLayout, ComputesBitwiseWhatContiguousArraysCompute) {
     const Recorded inter = run_seed(c, seed, H(block.data() + seed), H(hits.data() + seed),
                                     H(hits.data() + 3 * kSeeds + seed));
     ASSERT_EQ(plain.records.size(), inter.records.size());
-    ASSERT_EQ(plain.records.size(), 3u * packed_record_width(sh.r, sh.depth));
+    ASSERT_EQ(plain.records.size(), 3u * packed_record_width(sh.r, sh.depth, true));
     EXPECT_LT(plain.outcome[0], plain.records[0])
         << "the loss must fall, or the comparison is vacuous";
     for (size_t i = 0; i < plain.outcome.size(); ++i)

@@ -155,7 +155,7 @@ testing::BackendRun run_strategy(const Config& cfg, bool batched) {
   const int arena_width = batched ? strategy::batched_arena_width(c) : c.layout.total;
   std::vector<T> arena(padded * arena_width), keep(padded * strategy::keep_width(c) + 1),
       outcome(padded * strategy::OutcomeSlots{c.target.modes}.width(), T(-7)),
-      traces(traced * c.rp.record_count * packed_record_width(cp.shape.r, cp.shape.depth) + 1),
+      traces(traced * c.rp.record_count * packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices) + 1),
       final_factors(traced * params + 1);
   std::vector<double> init(padded * strategy::init_width(c)), init_factors(traced * params + 1);
   SeedTask<T> task{};

@@ -302,17 +302,21 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   }
 }
 
-// Values in one packed record step (pack_record).
-SPECSWEEP_HD constexpr int packed_record_width(int r, int depth) { return 8 + 2 * r + depth + 2 * r * r; }
+// Values in one packed record step (pack_record); the r x r Delta1, Delta2 only when asked for
+// (record.delta_matrices), since at r = 512 they would be 2 MB per traced seed and record step.
+SPECSWEEP_HD constexpr int packed_record_width(int r, int depth, bool delta_matrices) {
+  return 8 + 2 * r + depth + (delta_matrices ? 2 * r * r : 0);
+}
 
 // Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
 // widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
 // alignment, effective_rank, delta1_norm, delta2_norm, sv[r], core_diag[r], factor_norm[depth],
-// block_alignment[3], delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond
-// the modes, the depth-2 quantities for depth != 2) is NaN. Backends pack on the device or per lane
-// and unpack on the host.
+// block_alignment[3], then with delta_matrices delta1[r * r], delta2[r * r]. What a shape does not
+// have (core_diag beyond the modes, the depth-2 quantities for depth != 2) is NaN. Backends pack on
+// the device or per lane and unpack on the host.
 template <class V, class P, class Out>
-SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth, Out out) {
+SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth, bool delta_matrices,
+                              Out out) {
   using S = LaneOf<Out>;
   const S nan = std::numeric_limits<S>::quiet_NaN();
   const bool deltas = depth == 2;
@@ -327,6 +331,7 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   for (int q = 0; q < r; ++q) put(q < modes ? S(lane(m.core_diag[q], i)) : nan);
   for (int k = 0; k < depth; ++k) put(S(lane(m.factor_norm[k], i)));
   for (int q = 0; q < 3; ++q) put(deltas ? S(lane(m.block_alignment[q], i)) : nan);
+  if (!delta_matrices) return;
   for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta1[q], i)) : nan);
   for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta2[q], i)) : nan);
 }

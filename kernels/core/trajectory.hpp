@@ -21,6 +21,7 @@ struct RunParams {
   const int* record_steps = nullptr;  // ascending, within [0, steps]
   int record_count = 0;
   BlockTolerance blocks;  // of the block alignment score at record steps
+  bool delta_matrices = false;  // records carry the r x r Delta1, Delta2 (record.delta_matrices)
   // One schedule per lane, for a pack that holds seeds of cells differing only in their learning
   // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
   // the optimizer's schedule.

@@ -27,7 +27,7 @@ struct ThreadBuffers {
     size_t total = 0, params = 0, modes = 0, big = 0, scratch_n = 0, record_n = 0;
     for (const auto& p : plans) {
       const Shape& sh = p.cp->shape;
-      record_n = std::max<size_t>(record_n, packed_record_width(sh.r, sh.depth));
+      record_n = std::max<size_t>(record_n, packed_record_width(sh.r, sh.depth, p.rp.delta_matrices));
       total = std::max<size_t>(total, p.layout.total);
       params = std::max<size_t>(params, p.layout.params);
       modes = std::max<size_t>(modes, p.cp->modes);
@@ -136,7 +136,7 @@ class PackRun {
     for (int i = 0; i < W; ++i) {
       const long row = traced_row(i);
       if (row < 0) continue;
-      pack_record(m, i, sh_.r, plan_.cp->modes, sh_.depth, buf_.record.data());
+      pack_record(m, i, sh_.r, plan_.cp->modes, sh_.depth, plan_.rp.delta_matrices, buf_.record.data());
       unpack_record(buf_.record.data(), row, j, *lanes_[i].item->traces);
     }
   }

@@ -71,7 +71,9 @@ struct DevicePlan {
             SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())) {}
 
   int outcome_width() const { return strategy::OutcomeSlots{cell.target.modes}.width(); }
-  int record_width() const { return packed_record_width(cell.shape.r, cell.shape.depth); }
+  int record_width() const {
+    return packed_record_width(cell.shape.r, cell.shape.depth, cell.rp.delta_matrices);
+  }
   Strategy strategy(const BackendOptions& options) const {
     const long min_entries =
         options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;

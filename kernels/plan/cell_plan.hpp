@@ -77,6 +77,7 @@ struct CellPlan {
     rp.record_steps = problem.record_steps.data();
     rp.record_count = static_cast<int>(problem.record_steps.size());
     rp.blocks = BlockTolerance{problem.config.record.block_rtol, problem.config.record.block_atol};
+    rp.delta_matrices = problem.config.record.delta_matrices;
     layout = EngineLayout(sh, op, q);
   }
 

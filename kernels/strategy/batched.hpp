@@ -368,7 +368,7 @@ struct BatchedSteps {
     const int aw = batched_arena_width(c);
     x_.for_each(task.traced_count, [=] SPECSWEEP_HD(long k) {
       const Shape& sh = c.shape;
-      const int params = c.layout.params, width = packed_record_width(sh.r, sh.depth);
+      const int params = c.layout.params, width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices);
       const long s = task.traced_first - task.first_seed + k;
       WarpArray<T> arena = seed_row(task.arena, s, aw);
       factors.to_arena(s, arena);
@@ -376,7 +376,7 @@ struct BatchedSteps {
           metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
       record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
                      arena + params);
-      pack_record(metrics, 0, sh.r, c.target.modes, sh.depth,
+      pack_record(metrics, 0, sh.r, c.target.modes, sh.depth, c.rp.delta_matrices,
                   task.traces + (k * c.rp.record_count + j) * width);
     });
   }

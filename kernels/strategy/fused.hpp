@@ -26,9 +26,9 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
 
   RunParams rp = c.rp;
   if (!traced) rp.record_count = 0;
-  const int width = packed_record_width(sh.r, sh.depth);
+  const int width = packed_record_width(sh.r, sh.depth, rp.delta_matrices);
   const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr, width,
-                           sh.r, c.target.modes, sh.depth};
+                           sh.r, c.target.modes, sh.depth, rp.delta_matrices};
   TrajectoryOutcome<T, WarpArray<T>> out{
       T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(), outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;

@@ -119,9 +119,10 @@ template <class T>
 struct RecordSink {
   T* base;
   int width, r, modes, depth;
+  bool delta_matrices;
   template <class P>
   SPECSWEEP_HD void operator()(int step, const RecordMetrics<T, P>& m) const {
-    pack_record(m, 0, r, modes, depth, base + static_cast<long>(step) * width);
+    pack_record(m, 0, r, modes, depth, delta_matrices, base + static_cast<long>(step) * width);
   }
 };
 

@@ -76,7 +76,7 @@ void store_task_results(const CellPlan<T>& plan, const CellParams<T>& c, const S
                        static_cast<int>(value(slots.basin_closer())), *item.outcomes);
   }
   SeedTraces& t = *item.traces;
-  const int steps = c.rp.record_count, width = packed_record_width(sh.r, sh.depth),
+  const int steps = c.rp.record_count, width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices),
             params = c.layout.params;
   for (long k = 0; k < task.traced_count; ++k) {
     const long row = task.traced_first + k - t.first_seed;
