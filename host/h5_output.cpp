@@ -858,6 +858,11 @@ struct RunFile::Impl {
     return it->second.get();
   }
 
+  int dataset_rank(const std::string& name) const {
+    SpaceHandle space(id(H5Dget_space(open_dataset(name)), "reading the shape of " + name));
+    return H5Sget_simple_extent_ndims(space.get());
+  }
+
   // Writes (reads) `data` (dense, row-major, `count` shaped) to (from) the hyperslab
   // [start, start + count).
   void transfer(bool writing, const std::string& name, hid_t memory_type,
@@ -1392,11 +1397,14 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
     bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
                 r = to_hsize(layout_.r);
-  for_each_outcome_array(o, [&](const char* name, const auto& values, int per_seed) {
-    expect_size(where, name, values, per_seed == 1 ? count : count * r);
+  for_each_outcome_array(o, [&](const char* name, const auto& values, int) {
     const std::string path = std::string("/outcome/") + name;
-    if (per_seed == 1) impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
-    else impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+    // The dataset's own rank says whether it has a mode axis: a per-seed count of 1 (r = 1) does
+    // not.
+    const bool per_mode = impl_->dataset_rank(path) == 3;
+    expect_size(where, name, values, per_mode ? count * r : count);
+    if (per_mode) impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+    else impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
   });
 }
 
@@ -1409,10 +1417,10 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   o.resize(0, layout_.seeds, layout_.r);
   const hsize_t c = to_hsize(cell), S = to_hsize(layout_.seeds), r = to_hsize(layout_.r);
   const std::vector<hsize_t> start{c, 0}, shape{1, S};
-  for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
+  for_each_outcome_array(o, [&](const char* name, auto& values, int) {
     const std::string path = std::string("/outcome/") + name;
-    if (per_seed == 1) impl_->read(path, native_type(values), start, shape, values.data());
-    else impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+    if (impl_->dataset_rank(path) == 3) impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+    else impl_->read(path, native_type(values), start, shape, values.data());
   });
   return o;
 }
