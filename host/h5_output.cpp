@@ -936,6 +936,10 @@ struct RunFile::Impl {
     ok(H5Fflush(file.get(), H5F_SCOPE_LOCAL), "flushing");
   }
 
+  // Creates a new run file in memory under `name` with every group, dataset and attribute.
+  void build(const std::string& file_name, const OutputLayout& layout, const Plan& plan,
+             const RunAttributes& attributes);
+
   void close_all() {
     // Datasets first: the file closes only once nothing in it is open.
     for (auto& [name, ds] : datasets) ok(ds.close(), "closing dataset " + name);
@@ -966,6 +970,70 @@ void check_block(const std::string& where, const std::string& what, long cell, l
                          ") outside [0, " + std::to_string(seeds) + ")");
 }
 
+// True when HDF5 opens the file image.
+bool image_opens(std::vector<unsigned char>& image) {
+  PlistHandle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (fapl.get() < 0 || H5Pset_fapl_core(fapl.get(), 1 << 20, false) < 0 ||
+      H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0)
+    return false;
+  FileHandle file(H5Fopen("specsweep image check", H5F_ACC_RDONLY, fapl.get()));
+  return file.get() >= 0;
+}
+
+// HDF5 1.10's H5Fget_file_image clears the status flags of a version 2 superblock (byte 11)
+// without updating its checksum; the flags it was summed with are "open for writing" (1).
+void repair_image(const std::string& where, std::vector<unsigned char>& image) {
+  if (image_opens(image)) return;
+  if (image.size() > 11 && image[8] == 2 && image[11] == 0) {
+    image[11] = 1;
+    if (image_opens(image)) return;
+  }
+  throw RuntimeFailure(where + ": the new file's image does not open: " + hdf5_error_text());
+}
+
+// fsync of the directory holding `path`, so a rename in it is durable (best effort: not every
+// file system can sync a directory).
+void sync_directory_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// Writes `bytes` to `path`, syncs it and renames it over `target`. On failure `path` is removed
+// and `target` is as it was.
+void write_file(const std::string& where, const std::string& path, const std::string& target,
+                const std::vector<unsigned char>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw RuntimeFailure(where + ": cannot create " + path + ": " + std::strerror(errno));
+  // Another process creating the same run holds the lock; its file is not ours to truncate.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw RuntimeFailure(where + ": " + path +
+                         " is being written elsewhere (is this run already going?)");
+  }
+  int err = ::ftruncate(fd, 0) == 0 ? 0 : errno;
+  for (std::size_t done = 0; err == 0 && done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) err = n < 0 ? errno : EIO;
+    else done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (err == 0 && std::rename(path.c_str(), target.c_str()) != 0) err = errno;
+  if (err != 0) ::unlink(path.c_str());
+  ::close(fd);
+  if (err != 0)
+    throw RuntimeFailure(where + ": cannot write the new file " + path + ": " +
+                         std::strerror(err));
+  sync_directory_of(target);
+}
+
 // The HDF5 memory type of a vector's elements.
 hid_t native_type(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
 hid_t native_type(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
@@ -994,7 +1062,9 @@ RunFile::RunFile(RunFile&& other) noexcept
       layout_(std::move(other.layout_)),
       impl_(std::move(other.impl_)),
       committed_(other.committed_),
-      kept_(other.kept_) {
+      kept_(other.kept_),
+      created_(other.created_),
+      marked_(other.marked_) {
   other.partial_path_.clear();  // the moved-from object owns no file
 }
 
@@ -1007,6 +1077,8 @@ RunFile& RunFile::operator=(RunFile&& other) noexcept {
     impl_ = std::move(other.impl_);
     committed_ = other.committed_;
     kept_ = other.kept_;
+    created_ = other.created_;
+    marked_ = other.marked_;
     other.partial_path_.clear();
   }
   return *this;
@@ -1019,14 +1091,15 @@ RunFile::~RunFile() {
 void RunFile::release() noexcept {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   impl_.reset();  // closes (and so flushes) whatever is open
-  if (!committed_ && !kept_ && !partial_path_.empty()) std::remove(partial_path_.c_str());
+  // Finished units are the user's work: a partial that holds any (or that was resumed) stays.
+  if (!committed_ && !kept_ && created_ && !marked_ && !partial_path_.empty())
+    std::remove(partial_path_.c_str());
   partial_path_.clear();
 }
 
 RunFile RunFile::create(const std::string& final_path, const OutputLayout& layout_in,
                         const RunAttributes& attributes) {
   RunFile run(final_path, layout_in);
-  run.kept_ = true;  // until the file is ours: never remove someone else's partial file
   const std::string& partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
   const std::string where = "run file " + partial;
@@ -1038,51 +1111,91 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
   if (locked_by_another(partial))
     throw RuntimeFailure(where + ": it is open for writing elsewhere (is this run already going?)");
 
+  // The file is built in memory and reaches the disk as one image, written beside the partial
+  // and renamed over it: a full disk or a kill during creation leaves no half-made partial (and
+  // never the previous one damaged), and HDF5 never sees a failed write while creating objects,
+  // after which HDF5 1.10 crashes at exit closing the file.
+  const std::string creating = partial + ".creating";
+  std::vector<unsigned char> image;
+  {
+    Impl memory;
+    memory.where = where;
+    memory.compress = deflate_encoder_available();
+    memory.build(creating, layout, plan, attributes);
+    const hid_t file = memory.file.get();
+    const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+    if (size < 0) memory.fail("sizing the file image");
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file, image.data(), image.size()) != size)
+      memory.fail("copying the file image");
+    memory.close_all();
+  }
+  repair_image(where, image);
+  write_file(where, creating, partial, image);
+
   auto impl = std::make_unique<Impl>();
   impl->where = where;
-  impl->compress = deflate_encoder_available();
   impl->cells = layout.cells;
   impl->units = layout.units();
-  bool created = false;
-  try {
+  {
     PlistHandle fapl(impl->file_access());
-    PlistHandle fcpl(impl->id(H5Pcreate(H5P_FILE_CREATE), "creating file creation properties"));
+    impl->file = FileHandle(
+        impl->id(H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get()), "reopening the new file"));
+  }
+  for (const DatasetSpec& d : plan.datasets) {
+    const std::string problem = impl->open_existing(d);
+    if (!problem.empty()) throw RuntimeFailure(where + ": reopening the new file: " + problem);
+  }
+  impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
+  run.impl_ = std::move(impl);
+  run.kept_ = false;
+  run.created_ = true;
+  return run;
+}
+
+void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layout, const Plan& plan,
+                          const RunAttributes& attributes) {
+  {
+    PlistHandle fapl(id(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
+    ok(H5Pset_fapl_core(fapl.get(), 1 << 20, false), "using the in-memory file driver");
+    PlistHandle fcpl(id(H5Pcreate(H5P_FILE_CREATE), "creating file creation properties"));
 #if H5_VERSION_GE(1, 10, 1)
     // Never reuse freed space (see the top of this file).
-    impl->ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
+    ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
              "setting file space");
 #endif
-    impl->file =
-        FileHandle(impl->id(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+    file =
+        FileHandle(id(H5Fcreate(file_name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                             "cannot create the file"));
-    created = true;
-    const hid_t root = impl->file.get();
+  }
+  {
+    const hid_t root = file.get();
 
-    impl->string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
-    impl->string_attribute(root, "/", "config", attributes.config);
-    impl->number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+    string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
+    string_attribute(root, "/", "config", attributes.config);
+    number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
                            attributes.master_seed);
-    impl->string_attribute(root, "/", "backend", attributes.backend);
-    impl->string_attribute(root, "/", "precision", attributes.precision);
-    impl->string_attribute(root, "/", "git_revision", attributes.git_revision);
-    impl->number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
+    string_attribute(root, "/", "backend", attributes.backend);
+    string_attribute(root, "/", "precision", attributes.precision);
+    string_attribute(root, "/", "git_revision", attributes.git_revision);
+    number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
                            static_cast<std::int64_t>(layout.seeds_per_unit()));
 
-    for (const GroupSpec& g : plan.groups) impl->group(g);
-    for (const DatasetSpec& d : plan.datasets) impl->dataset(d);
+    for (const GroupSpec& g : plan.groups) group(g);
+    for (const DatasetSpec& d : plan.datasets) dataset(d);
 
-    const hid_t status = impl->open_dataset("/outcome/status");
-    impl->string_attribute(status, "/outcome/status", "codes",
+    const hid_t status = open_dataset("/outcome/status");
+    string_attribute(status, "/outcome/status", "codes",
                            "0 converged, 1 stalled, 2 diverged, 3 unconverged");
-    impl->string_attribute(status, "/outcome/status", "unwritten",
+    string_attribute(status, "/outcome/status", "unwritten",
                            "-1: seed not written (run incomplete)");
-    impl->write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
+    write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
                 layout.record_steps.data());
-    impl->write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
+    write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
 
     // /cells: each axis, the per-cell configs, and the axis order.
     {
-      GroupHandle cells(impl->id(H5Gopen2(root, "/cells", H5P_DEFAULT), "opening /cells"));
+      GroupHandle cells_group(id(H5Gopen2(root, "/cells", H5P_DEFAULT), "opening /cells"));
       std::vector<std::string> names;
       for (std::size_t a = 0; a < layout.axes.size(); ++a) {
         const SweepAxis& axis = layout.axes[a];
@@ -1094,44 +1207,35 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
           std::vector<long long> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.integers[axis_index(layout.axes, a, c)]);
-          impl->number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C,
+          number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C,
                                description);
         } else if (axis.numeric) {
           std::vector<double> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.numbers[axis_index(layout.axes, a, c)]);
-          impl->number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C,
+          number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C,
                                description);
         } else {
           std::vector<std::string> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.labels[axis_index(layout.axes, a, c)]);
-          impl->string_dataset(name, values, description);
+          string_dataset(name, values, description);
         }
       }
-      impl->string_array_attribute(cells.get(), "/cells", "axes", names);
+      string_array_attribute(cells_group.get(), "/cells", "axes", names);
       std::vector<std::string> configs = layout.cell_configs;
       if (configs.empty())
         configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
-      impl->string_dataset("/cells/config", configs, "the resolved TOML config of each cell");
-      impl->ok(cells.close(), "closing /cells");
+      string_dataset("/cells/config", configs, "the resolved TOML config of each cell");
+      ok(cells_group.close(), "closing /cells");
     }
-    impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
-    impl->flush();  // a complete, resumable file from the start
-  } catch (...) {
-    impl.reset();  // closes everything still open
-    if (created) std::remove(partial.c_str());
-    throw;
+    flush();
   }
-  run.impl_ = std::move(impl);
-  run.kept_ = false;
-  return run;
 }
 
 RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layout_in,
                         const RunAttributes& attributes) {
-  RunFile run(final_path, layout_in);
-  run.kept_ = true;  // until it is known to be ours: a failed resume leaves the file alone
+  RunFile run(final_path, layout_in);  // never removes the partial it was given
   const std::string partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
   validate_layout(layout, "run file " + partial);
@@ -1281,7 +1385,6 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   }
 
   // Ours from here on: record what continues the run, and load the progress.
-  run.kept_ = false;
   try {
     const struct {
       const char* name;
@@ -1329,7 +1432,6 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     impl->flush();
   } catch (...) {
     impl.reset();
-    run.kept_ = true;  // an I/O failure while reopening must not delete the user's partial file
     throw;
   }
   run.impl_ = std::move(impl);
@@ -1366,6 +1468,7 @@ void RunFile::mark_unit_done(long cell, long unit) {
   const std::int8_t done = 1;
   impl_->write("/progress/unit_done", H5T_NATIVE_INT8, {to_hsize(cell), to_hsize(unit)}, {1, 1},
                &done);
+  marked_ = true;
   impl_->flush();
   impl_->progress[static_cast<std::size_t>(cell * impl_->units + unit)] = 1;
 }
@@ -1622,15 +1725,7 @@ void RunFile::commit() {
         where + ": cannot rename the partial file over the final path: " + std::strerror(err));
   }
   committed_ = true;
-  // Best effort: persist the directory entry too.
-  const std::size_t slash = final_path_.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : final_path_.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_directory_of(final_path_);
 }
 
 }  // namespace specsweep

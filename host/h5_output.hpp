@@ -9,8 +9,9 @@
 // Writers do, per unit: write_outcomes (and write_traces for the traced seeds in it), then
 // mark_unit_done. After all units: read_outcomes/read_traces per cell for the statistics,
 // write_summary per cell, commit. On SIGINT/SIGTERM: keep_partial() and let the object go (its
-// destructor closes the partial cleanly). Anything else that destroys an uncommitted RunFile
-// removes the partial.
+// destructor closes the partial cleanly). A RunFile destroyed uncommitted removes the partial
+// only when create() made it and no unit was marked done in it: a resumed partial, or one that
+// holds finished units, is the user's work and stays, whatever failed.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -75,10 +76,11 @@ class RunFile {
   static std::string partial_path_for(const std::string& final_path);
   static bool partial_exists(const std::string& final_path);
 
-  // Creates (truncating) the partial file with every dataset of the contract, flushed, so it is
-  // resumable from the start. If creating fails, no partial file is left behind; an invalid
-  // layout (RuntimeFailure) or a partial file open in another RunFile or process (RuntimeFailure,
-  // HDF5's file lock) leaves an existing partial file untouched.
+  // Creates the partial file with every dataset of the contract, replacing an existing one. The
+  // file is built in memory, written as <partial>.creating and renamed over the partial, so it
+  // is complete and resumable from the start: if creating fails (a full disk: RuntimeFailure) or
+  // is killed, an existing partial file is untouched and no new one is left behind. A partial
+  // file open in another RunFile or process (RuntimeFailure, HDF5's file lock) is untouched too.
   static RunFile create(const std::string& final_path, const OutputLayout& layout,
                         const RunAttributes& attributes);
   // Reopens an existing partial file read-write after checking that it was written for the same
@@ -98,7 +100,7 @@ class RunFile {
   RunFile& operator=(RunFile&& other) noexcept;
   RunFile(const RunFile&) = delete;
   RunFile& operator=(const RunFile&) = delete;
-  // Closes the partial file and removes it unless commit() succeeded or keep_partial() was called.
+  // Closes the partial file; removes it only as the class comment says.
   ~RunFile();
 
   const OutputLayout& layout() const { return layout_; }
@@ -140,6 +142,8 @@ class RunFile {
   std::unique_ptr<Impl> impl_;
   bool committed_ = false;
   bool kept_ = false;
+  bool created_ = false;  // by create(): removed on failure while it holds no finished unit
+  bool marked_ = false;   // a unit was marked done
 };
 
 }  // namespace specsweep

@@ -1347,9 +1347,16 @@ TEST_F(RunFileTest, KeepPartialKeepsTheFileAndCommitStillWorks) {
   EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
   {
     RunFile file = RunFile::resume(path("run.h5"), layout_of(c), attributes());
-    // Not kept this time: destroying it removes the partial.
+    // Not kept, but resumed: the partial holds the user's work and stays.
   }
-  EXPECT_TRUE(listing().empty());
+  EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    // Not kept, but a unit is done in it: it stays too.
+  }
+  EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
+  fs::remove(path("run.h5.partial"));
   {
     RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
     file.keep_partial();
@@ -1390,8 +1397,8 @@ TEST_F(RunFileTest, CreateNeverDisturbsAPartialItDoesNotOwn) {
   running.keep_partial();
   { RunFile closing = std::move(running); }
   EXPECT_TRUE(RunFile::resume(path("run.h5"), layout_of(c), attributes()).unit_done(0, 0));
-  // The resumed object above was not kept: its destructor removed the file.
-  EXPECT_FALSE(RunFile::partial_exists(path("run.h5")));
+  // The resumed object above was not kept, but a resumed partial is never removed.
+  EXPECT_TRUE(RunFile::partial_exists(path("run.h5")));
   RunFile::create(path("run.h5"), layout_of(c), attributes()).keep_partial();
   const std::string before = file_bytes(path("run.h5.partial"));
   OutputLayout invalid = layout_of(c);
