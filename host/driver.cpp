@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -237,9 +239,21 @@ class Run {
   // Root: creates or resumes the run file and lists the units still to run.
   void open_file() {
     const RunAttributes attrs = run_attributes(ex_, backend_->name());
-    const bool resuming = options_.resume && RunFile::partial_exists(options_.out_path);
-    file_.emplace(resuming ? RunFile::resume(options_.out_path, layout_, attrs)
-                           : RunFile::create(options_.out_path, layout_, attrs));
+    bool resuming = options_.resume && RunFile::partial_exists(options_.out_path);
+    if (resuming) {
+      try {
+        file_.emplace(RunFile::resume(options_.out_path, layout_, attrs));
+      } catch (const UnusablePartial& e) {
+        // Nothing finished is lost, and a requeued job that resumes must not fail forever; the
+        // file is kept aside for whoever wants to look at it.
+        const std::string partial = RunFile::partial_path_for(options_.out_path), aside = partial + ".unusable";
+        if (std::rename(partial.c_str(), aside.c_str()) != 0)
+          throw RuntimeFailure(fmt::format("{}; cannot set it aside as {}: {}", e.what(), aside, std::strerror(errno)));
+        fmt::print(stderr, "specsweep: {}; set aside as {}, starting afresh\n", e.what(), aside);
+        resuming = false;
+      }
+    }
+    if (!file_) file_.emplace(RunFile::create(options_.out_path, layout_, attrs));
     const long seeds = layout_.seeds, per_unit = layout_.unit_seeds;
     const long units_per_cell = (seeds + per_unit - 1) / per_unit;
     total_units_ = layout_.cells * units_per_cell;

@@ -755,8 +755,10 @@ struct RunFile::Impl {
     datasets.emplace(spec.name, std::move(ds));
   }
 
-  // Opens an existing dataset of the plan; "" or what differs from the spec.
-  std::string open_existing(const DatasetSpec& spec) {
+  // Opens an existing dataset of the plan; "" or what differs from the spec. A storage layout
+  // other than create() makes (chunk shape, contiguous or chunked) is damage, added to `damage`:
+  // HDF5 trusts it and would write past its buffers.
+  std::string open_existing(const DatasetSpec& spec, std::vector<std::string>& damage) {
     if (H5Lexists(file.get(), spec.name.c_str(), H5P_DEFAULT) <= 0)
       return "no dataset " + spec.name;
     const std::string what = "opening dataset " + spec.name;
@@ -773,8 +775,65 @@ struct RunFile::Impl {
              " now";
     TypeHandle type(H5Dget_type(ds.get()));
     if (H5Tequal(type.get(), spec.file_type) <= 0) return spec.name + " has another element type";
+    const std::string storage = storage_problem(ds.get(), spec);
+    if (!storage.empty()) damage.push_back(storage);
     datasets.emplace(spec.name, std::move(ds));
     return "";
+  }
+
+  // "" or how the dataset's storage layout differs from what create() gives it.
+  static std::string storage_problem(hid_t ds, const DatasetSpec& spec) {
+    const bool empty = std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
+    const bool chunked = !spec.chunk.empty() && !empty;
+    PlistHandle dcpl(H5Dget_create_plist(ds));
+    const H5D_layout_t layout = dcpl.get() < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl.get());
+    if (layout != (chunked ? H5D_CHUNKED : H5D_CONTIGUOUS))
+      return spec.name + " is not " + (chunked ? "chunked" : "contiguous");
+    if (!chunked) return "";
+    const std::vector<hsize_t> want = fit_chunk(spec.chunk, H5Tget_size(spec.file_type));
+    std::vector<hsize_t> chunk(want.size() + 1, 0);
+    if (H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) !=
+        static_cast<int>(want.size()))
+      return spec.name + " has chunks of another rank";
+    chunk.pop_back();
+    if (chunk != want)
+      return spec.name + " has chunks of " + join_dims(chunk) + " in the file, " +
+             join_dims(want) + " expected";
+    return "";
+  }
+
+  // "" or which cell of a per-seed dataset (/outcome, /trace) cannot be read back.
+  std::string unreadable_cells(const DatasetSpec& spec) const {
+    if (spec.dims.size() < 2 ||
+        (spec.name.rfind("/outcome/", 0) != 0 && spec.name.rfind("/trace/", 0) != 0))
+      return "";
+    std::vector<hsize_t> start(spec.dims.size(), 0), count = spec.dims;
+    count[0] = 1;
+    hsize_t values = 1;
+    for (hsize_t n : count) values *= n;
+    std::vector<unsigned char> buffer(values * H5Tget_size(spec.memory_type));
+    for (hsize_t c = 0; c < spec.dims[0]; ++c) {
+      start[0] = c;
+      try {
+        read(spec.name, spec.memory_type, start, count, buffer.data());
+      } catch (const RuntimeFailure&) {
+        return spec.name + " of cell " + std::to_string(c) + " cannot be read back (" +
+               hdf5_error_text() + ")";
+      }
+    }
+    return "";
+  }
+
+  // True when /progress/unit_done marks any unit done (false when it cannot be read).
+  bool progress_holds_work() const {
+    std::vector<std::int8_t> done(static_cast<std::size_t>(cells * units), 0);
+    try {
+      read("/progress/unit_done", H5T_NATIVE_INT8, {0, 0}, {to_hsize(cells), to_hsize(units)},
+           done.data());
+    } catch (const RuntimeFailure&) {
+      return true;  // unknown: keep it
+    }
+    return std::find(done.begin(), done.end(), std::int8_t{1}) != done.end();
   }
 
   void string_dataset(const std::string& name, const std::vector<std::string>& values,
@@ -1142,10 +1201,13 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
     impl->file = FileHandle(
         impl->id(H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get()), "reopening the new file"));
   }
+  std::vector<std::string> damage;
   for (const DatasetSpec& d : plan.datasets) {
-    const std::string problem = impl->open_existing(d);
-    if (!problem.empty()) throw RuntimeFailure(where + ": reopening the new file: " + problem);
+    const std::string problem = impl->open_existing(d, damage);
+    if (!problem.empty()) damage.push_back(problem);
   }
+  if (!damage.empty())
+    throw RuntimeFailure(where + ": reopening the new file: " + join(damage, "; "));
   impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
   run.impl_ = std::move(impl);
   run.kept_ = false;
@@ -1272,8 +1334,8 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       !impl->read_int64_attribute(root, "unit_seeds", unit_seeds) ||
       H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
       H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
-    throw InputError(cannot +
-                     " is not a resumable specsweep run file (no config, unit_seeds or /progress)");
+    throw UnusablePartial(cannot + " is not a resumable specsweep run file (no config, "
+                                   "unit_seeds or /progress: was its creation interrupted?)");
   std::vector<std::string> differences;
   if (config != attributes.config)
     differences.push_back("the config differs: " + first_difference(config, attributes.config));
@@ -1359,29 +1421,41 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       }
     }
   }
+  std::vector<std::string> damage;
   if (differences.empty())
     for (const DatasetSpec& d : plan.datasets) {
-      const std::string problem = impl->open_existing(d);
+      const std::string problem = impl->open_existing(d, damage);
       if (!problem.empty()) differences.push_back(problem);
     }
   if (!differences.empty())
     throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
                      " (run without --resume to start over)");
+  // A partial with nothing finished in it is no one's work: when it is damaged, start afresh.
+  const bool holds_work = impl->progress_holds_work();
+  auto damaged = [&](const std::string& what) {
+    const std::string message = cannot + " is damaged: " + what;
+    if (!holds_work) throw UnusablePartial(message + " (it holds no finished unit)");
+    throw InputError(message + "; it is left as it was (remove it or run without --resume)");
+  };
+  if (!damage.empty()) damaged(join(damage, "; "));
 
     // After a kill during a flush, metadata may point past the end-of-allocation address that the
     // superblock (written last) still holds, at data that did reach the file: move that address to
     // the end of the file, so they are readable and nothing is allocated over them.
 #if H5_VERSION_GE(1, 10, 2)
   if (H5Fincrement_filesize(root, 0) < 0)
-    throw InputError(cannot + " cannot be repaired (" + hdf5_error_text() +
-                     "); remove it or run without --resume");
+    damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
 #endif
   for (const DatasetSpec& d : plan.datasets) {
     const std::string problem = impl->index_problem(d.name);
-    if (!problem.empty())
-      throw InputError(cannot + " is damaged (the chunk index of " + d.name +
-                       " is unreadable: " + problem +
-                       "; was the run killed while writing?); remove it or run without --resume");
+    if (!problem.empty()) damaged("the chunk index of " + d.name + " is unreadable: " + problem);
+  }
+  // Every per-seed value must read back now (a flipped bit in compressed data), not after the
+  // remaining units ran: units written later and the statistics read them. /target and /summary
+  // are written whole again before the commit.
+  for (const DatasetSpec& d : plan.datasets) {
+    const std::string problem = impl->unreadable_cells(d);
+    if (!problem.empty()) damaged(problem);
   }
 
   // Ours from here on: record what continues the run, and load the progress.

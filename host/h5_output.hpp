@@ -21,6 +21,7 @@
 
 #include "backend.hpp"
 #include "config.hpp"
+#include "errors.hpp"
 #include "statistics.hpp"
 
 namespace specsweep {
@@ -63,6 +64,14 @@ struct OutputLayout {
   long units() const { return seeds > 0 ? (seeds + seeds_per_unit() - 1) / seeds_per_unit() : 0; }
   long unit_first_seed(long unit) const { return unit * seeds_per_unit(); }
   long unit_seed_count(long unit) const;
+};
+
+// A partial file that --resume cannot continue and that holds no finished unit (its creation
+// was interrupted by an older specsweep, or it is damaged before any unit was done): nothing in
+// it is anyone's work, so the caller may set it aside and start afresh.
+class UnusablePartial : public InputError {
+ public:
+  using InputError::InputError;
 };
 
 // Not thread-safe per object: callers serialize calls on one RunFile (all HDF5 calls made through
