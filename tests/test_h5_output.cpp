@@ -1060,7 +1060,107 @@ TEST_F(RunFileTest, ResumeWithoutAUsablePartialIsAnInputError) {
     Id<H5Fclose> other(
         H5Fcreate(path("run.h5.partial").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   }
-  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), InputError);
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
+  EXPECT_TRUE(fs::exists(path("run.h5.partial")));
+}
+
+// Where a chunk of a dataset lies in the file (HDF5's own index), to damage it.
+std::pair<haddr_t, hsize_t> chunk_location(const std::string& file_path, const std::string& name,
+                                           const std::vector<hsize_t>& offset) {
+  Id<H5Fclose> file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  Id<H5Dclose> ds(H5Dopen2(file.id, name.c_str(), H5P_DEFAULT));
+  unsigned filters = 0;
+  haddr_t address = HADDR_UNDEF;
+  hsize_t size = 0;
+  if (H5Dget_chunk_info_by_coord(ds.id, offset.data(), &filters, &address, &size) < 0)
+    throw std::runtime_error("no chunk info for " + name);
+  return {address, size};
+}
+
+void overwrite(const std::string& file_path, std::size_t at, const std::string& bytes) {
+  std::fstream f(file_path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The partial a resume refuses stays byte for byte; the message names the file and the dataset.
+void expect_refused_as_damaged(const std::string& final_path, const Case& c,
+                               const std::string& dataset) {
+  const std::string partial = final_path + ".partial";
+  const std::string before = file_bytes(partial);
+  try {
+    RunFile file = RunFile::resume(final_path, layout_of(c), attributes());
+    ADD_FAILURE() << "resumed a damaged partial";
+  } catch (const UnusablePartial& e) {
+    ADD_FAILURE() << "a partial with finished units is not unusable: " << e.what();
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(partial), std::string::npos) << message;
+    EXPECT_NE(message.find("is damaged"), std::string::npos) << message;
+    EXPECT_NE(message.find(dataset), std::string::npos) << message;
+  }
+  EXPECT_EQ(file_bytes(partial), before);
+}
+
+// A changed chunk shape (bit flips in a layout message) makes HDF5 write past its buffers: resume
+// must refuse it before writing anything.
+TEST_F(RunFileTest, ResumeRefusesAChangedChunkShape) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  // /summary/sv_band is C x T x r x Q = 2 x 3 x 3 x 5, chunked per cell: its layout message
+  // holds the chunk (1, 3, 3, 5) and the element size 8 as 32-bit integers.
+  const std::string partial = path("run.h5.partial");
+  const std::string bytes = file_bytes(partial);
+  const std::uint32_t chunk[] = {1, 3, 3, 5, 8};
+  const std::string pattern(reinterpret_cast<const char*>(chunk), sizeof chunk);
+  const std::size_t at = bytes.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(bytes.find(pattern, at + 1), std::string::npos) << "the pattern is not unique";
+  const std::uint32_t seven = 7;
+  overwrite(partial, at + 12, std::string(reinterpret_cast<const char*>(&seven), 4));
+  expect_refused_as_damaged(path("run.h5"), c, "/summary/sv_band");
+}
+
+// A done unit whose compressed data no longer inflate is found when resuming, not at the end.
+TEST_F(RunFileTest, ResumeRefusesUnreadableDataOfAFinishedUnit) {
+  Case c = unit_case();
+  c.seeds = 3000;
+  c.unit_seeds = 1000;  // compressed outcome chunks of 1000 seeds
+  for (const char* dataset : {"/outcome/excess", "/trace/sv"}) {
+    SCOPED_TRACE(dataset);
+    {
+      RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+      write_unit(file, c, 1, 0);
+      write_unit(file, c, 1, 2);
+      file.keep_partial();
+    }
+    const auto [address, size] = chunk_location(path("run.h5.partial"), dataset,
+                                                std::vector<hsize_t>(std::string(dataset) == "/trace/sv" ? 4 : 2, 0));
+    ASSERT_GT(size, 16u);
+    overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
+    expect_refused_as_damaged(path("run.h5"), c, dataset);
+    fs::remove(path("run.h5.partial"));
+  }
+}
+
+// A partial whose creation never finished, or a damaged one with no finished unit, is nobody's
+// work: UnusablePartial tells the driver it may start afresh.
+TEST_F(RunFileTest, ResumeOfAPartialWithoutFinishedUnitsIsUnusable) {
+  const Case c = unit_case();
+  {
+    Id<H5Fclose> other(
+        H5Fcreate(path("run.h5.partial").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  }
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
+  fs::remove(path("run.h5.partial"));
+  RunFile::create(path("run.h5"), layout_of(c), attributes()).keep_partial();
+  const auto [address, size] = chunk_location(path("run.h5.partial"), "/outcome/excess", {1, 0});
+  overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
   EXPECT_TRUE(fs::exists(path("run.h5.partial")));
 }
 
