@@ -527,7 +527,23 @@ std::string default_output_path(const std::string& config_path) {
 
 RunSummary run_experiment(const Experiment& ex, const RunOptions& options) {
   StopSignals signals;
-  return Run(ex, options).execute();
+  Cluster& cluster = Cluster::instance();
+  if (cluster.size() == 1) return Run(ex, options).execute();
+  // Under MPI a rank that gives up must take the job with it: the others would wait for it
+  // forever (in a receive, or in MPI_Finalize). The run's objects are gone by the time a handler
+  // runs, so the partial file is closed (or removed) as after any failure.
+  const std::string rank = cluster.root() ? "" : fmt::format(" (rank {})", cluster.rank());
+  try {
+    return Run(ex, options).execute();
+  } catch (const InputError& e) {
+    fmt::print(stderr, "specsweep: error{}: {}\n", rank, e.what());
+    std::fflush(stderr);
+    cluster.abort(kExitInput);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "specsweep: failed{}: {}\n", rank, e.what());
+    std::fflush(stderr);
+    cluster.abort(kExitRuntime);
+  }
 }
 
 }  // namespace specsweep
