@@ -194,7 +194,10 @@ RunAttributes run_attributes(const Experiment& ex, const std::string& backend) {
   a.config = ex.to_toml();
   a.master_seed = ex.cells.front().run.master_seed;
   a.backend = backend;
-  a.precision = ex.cells.front().run.precision == Precision::fp64 ? "fp64" : "fp32";
+  // Every precision the cells use (run.precision may be swept), in a fixed order.
+  bool used[2] = {false, false};
+  for (const Config& cell : ex.cells) used[cell.run.precision == Precision::fp64] = true;
+  a.precision = used[0] && used[1] ? "fp32,fp64" : used[1] ? "fp64" : "fp32";
   a.git_revision = SPECSWEEP_GIT_REVISION;
   return a;
 }

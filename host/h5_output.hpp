@@ -35,7 +35,7 @@ struct RunAttributes {
   std::string config;  // resolved TOML (of the whole experiment, [sweep] included)
   std::uint64_t master_seed = 0;
   std::string backend;
-  std::string precision;  // "fp32" | "fp64"
+  std::string precision;  // "fp32", "fp64", or "fp32,fp64" when cells of a sweep use both
   std::string git_revision;
 };
 
