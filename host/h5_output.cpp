@@ -740,6 +740,8 @@ struct RunFile::Impl {
         ok(H5Pset_shuffle(dcpl.get()), what);
         ok(H5Pset_deflate(dcpl.get(), 1), what);
       }
+      // A checksum of each stored chunk: a damaged chunk fails to read instead of reading wrong.
+      ok(H5Pset_fletcher32(dcpl.get()), what);
     }
     // Every chunk (and contiguous block) is allocated and filled now: later writes only replace
     // entries of a complete chunk index, never grow it (see "Crash behaviour" above).
@@ -799,6 +801,20 @@ struct RunFile::Impl {
     if (chunk != want)
       return spec.name + " has chunks of " + join_dims(chunk) + " in the file, " +
              join_dims(want) + " expected";
+    // The pipeline create() sets up, with or without compression (the creating machine may have
+    // had no deflate encoder).
+    std::vector<H5Z_filter_t> filters;
+    const int n = H5Pget_nfilters(dcpl.get());
+    for (int i = 0; i < n; ++i) {
+      unsigned flags = 0, config = 0;
+      std::size_t count = 0;
+      filters.push_back(H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &count,
+                                       nullptr, 0, nullptr, &config));
+    }
+    const std::vector<H5Z_filter_t> plain{H5Z_FILTER_FLETCHER32},
+        compressed{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE, H5Z_FILTER_FLETCHER32};
+    if (n < 0 || (filters != plain && (!spec.compress || filters != compressed)))
+      return spec.name + " has another filter pipeline";
     return "";
   }
 

@@ -712,11 +712,19 @@ TEST_F(RunFileTest, PerSeedDatasetsAreChunkedAndCompressed) {
     if (std::string(name).rfind("/outcome", 0) == 0) {
       EXPECT_EQ(chunk[1], 5u) << name;  // min(S, 65536)
     }
+    unsigned flags = 0, filter_config = 0, values[4] = {};
+    size_t count = 4;
+    char filter_name[64];
+    // Every chunk carries a checksum, computed last (over the stored bytes).
+    const int filters = H5Pget_nfilters(dcpl.id);
+    ASSERT_GE(filters, 1) << name;
+    EXPECT_EQ(H5Pget_filter2(dcpl.id, unsigned(filters - 1), &flags, &count, values,
+                             sizeof filter_name, filter_name, &filter_config),
+              H5Z_FILTER_FLETCHER32)
+        << name;
     if (deflate) {  // shuffle, then deflate level 1
-      ASSERT_EQ(H5Pget_nfilters(dcpl.id), 2) << name;
-      unsigned flags = 0, filter_config = 0, values[4] = {};
-      size_t count = 4;
-      char filter_name[64];
+      ASSERT_EQ(filters, 3) << name;
+      count = 4;
       EXPECT_EQ(H5Pget_filter2(dcpl.id, 0, &flags, &count, values, sizeof filter_name, filter_name,
                                &filter_config),
                 H5Z_FILTER_SHUFFLE)
