@@ -46,6 +46,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -761,17 +762,21 @@ struct RunFile::Impl {
   // other than create() makes (chunk shape, contiguous or chunked) is damage, added to `damage`:
   // HDF5 trusts it and would write past its buffers.
   std::string open_existing(const DatasetSpec& spec, std::vector<std::string>& damage) {
+    auto broken = [&](const std::string& what) {
+      damage.push_back(what);
+      return std::string();
+    };
     if (H5Lexists(file.get(), spec.name.c_str(), H5P_DEFAULT) <= 0)
-      return "no dataset " + spec.name;
+      return broken("no dataset " + spec.name);
     const std::string what = "opening dataset " + spec.name;
     PlistHandle dapl(dataset_access(what));
     DatasetHandle ds(H5Dopen2(file.get(), spec.name.c_str(), dapl.get()));
-    if (ds.get() < 0) return "cannot open dataset " + spec.name;
+    if (ds.get() < 0) return broken("cannot open dataset " + spec.name);
     SpaceHandle space(H5Dget_space(ds.get()));
     const int rank = H5Sget_simple_extent_ndims(space.get());
     std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0);
     if (rank < 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
-      return "cannot read the shape of " + spec.name;
+      return broken("cannot read the shape of " + spec.name);
     if (dims != spec.dims)
       return spec.name + " is " + join_dims(dims) + " in the file, " + join_dims(spec.dims) +
              " now";
@@ -1328,151 +1333,176 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     throw RuntimeFailure(cannot +
                          ": it is open for writing elsewhere (is this run already going?)");
 
-  auto impl = std::make_unique<Impl>();
-  impl->where = "run file " + partial;
-  impl->compress = deflate_encoder_available();
-  impl->cells = layout.cells;
-  impl->units = layout.units();
-  {
-    PlistHandle fapl(impl->file_access());
-    const hid_t f = H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get());
+  // Checked through a read-only handle first: HDF5 writes to a file opened for writing (flags on
+  // object header messages it does not know, for one) even when nothing is resumed, and a refused
+  // partial must stay as it was.
+  auto open = [&](Impl& probe, unsigned flags) {
+    probe.where = "run file " + partial;
+    probe.compress = deflate_encoder_available();
+    probe.cells = layout.cells;
+    probe.units = layout.units();
+    PlistHandle fapl(probe.file_access());
+    const hid_t f = H5Fopen(partial.c_str(), flags, fapl.get());
     if (f < 0)
       throw InputError(cannot + " is not a readable HDF5 file (" + hdf5_error_text() +
                        "); remove it or run without --resume");
-    impl->file = FileHandle(f);
-  }
-  const hid_t root = impl->file.get();
-
-  // What the file was written for.
-  std::string config;
-  std::int64_t unit_seeds = 0;
-  if (!impl->read_string_attribute(root, "config", config) ||
-      !impl->read_int64_attribute(root, "unit_seeds", unit_seeds) ||
-      H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
-      H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
-    throw UnusablePartial(cannot + " is not a resumable specsweep run file (no config, "
-                                   "unit_seeds or /progress: was its creation interrupted?)");
-  std::vector<std::string> differences;
-  if (config != attributes.config)
-    differences.push_back("the config differs: " + first_difference(config, attributes.config));
-  auto dims_of = [&](const char* name) {
-    std::vector<hsize_t> dims;
-    if (H5Lexists(root, name, H5P_DEFAULT) <= 0) return dims;
-    DatasetHandle ds(H5Dopen2(root, name, H5P_DEFAULT));
-    SpaceHandle space(H5Dget_space(ds.get()));
-    const int rank = H5Sget_simple_extent_ndims(space.get());
-    if (rank > 0) {
-      dims.resize(static_cast<std::size_t>(rank));
-      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    }
-    return dims;
+    probe.file = FileHandle(f);
   };
-  auto compare = [&](const char* what, const char* dataset, std::size_t axis, long now) {
-    const std::vector<hsize_t> dims = dims_of(dataset);
-    if (axis >= dims.size()) {
-      differences.push_back(std::string("no ") + dataset);
-    } else if (static_cast<long>(dims[axis]) != now) {
-      differences.push_back(std::string(what) + " is " + std::to_string(dims[axis]) +
-                            " in the file, " + std::to_string(now) + " now");
-    }
-  };
-  compare("cells C", "/outcome/status", 0, layout.cells);
-  compare("seeds S", "/outcome/status", 1, layout.seeds);
-  compare("traced seeds K", "/trace/loss", 1, layout.traced);
-  compare("record steps T", "/trace/step", 0, static_cast<long>(layout.record_steps.size()));
-  compare("rank r", "/outcome/hit_step", 2, layout.r);
-  compare("depth L", "/trace/factor_norm", 3, layout.depth);
-  compare("m", "/target/M", 1, layout.m);
-  compare("n", "/target/M", 2, layout.n);
-  compare("spectrum length", "/target/spectrum", 1, layout.spectrum_length);
-  if (unit_seeds != layout.seeds_per_unit())
-    differences.push_back("unit_seeds is " + std::to_string(unit_seeds) + " in the file, " +
-                          std::to_string(layout.seeds_per_unit()) + " now");
-  {
-    bool is_string = false;
-    std::vector<std::string> strings;
-    std::vector<double> numbers;
-    if (differences.empty() && impl->read_1d("/trace/step", is_string, strings, numbers) &&
-        numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
-      differences.push_back("the record steps differ");
-    std::vector<std::string> names, now;
-    for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
-    GroupHandle cells(
-        H5Lexists(root, "/cells", H5P_DEFAULT) > 0 ? H5Gopen2(root, "/cells", H5P_DEFAULT) : -1);
-    if (cells.get() < 0 || !impl->read_strings_attribute(cells.get(), "axes", names)) {
-      differences.push_back("no /cells@axes");
-    } else if (names != now) {
-      differences.push_back("the sweep axes are [" + join(names, ", ") + "] in the file, [" +
-                            join(now, ", ") + "] now");
-    } else if (differences.empty()) {
-      for (std::size_t a = 0; a < layout.axes.size(); ++a) {
-        const SweepAxis& axis = layout.axes[a];
-        std::vector<long long> integers;
-        bool ok = impl->read_1d("/cells/" + axis.key, is_string, strings, numbers, &integers) &&
-                  is_string != axis.numeric;
-        for (long c = 0; ok && c < layout.cells; ++c) {
-          const std::size_t i = axis_index(layout.axes, a, c), k = static_cast<std::size_t>(c);
-          if (!axis.numeric)
-            ok = k < strings.size() && strings[k] == axis.labels[i];
-          else if (axis.integral)
-            ok = k < integers.size() && integers[k] == axis.integers[i];
-          else
-            ok = k < numbers.size() && numbers[k] == axis.numbers[i];
-        }
-        if (!ok) differences.push_back("the values of sweep axis " + axis.key + " differ");
-      }
-      std::vector<std::string> configs = layout.cell_configs;
-      if (configs.empty())
-        configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
-      if (!impl->read_1d("/cells/config", is_string, strings, numbers) || !is_string ||
-          strings.size() != configs.size()) {
-        differences.push_back("/cells/config is missing or has another length");
-      } else {
-        for (std::size_t c = 0; c < configs.size(); ++c)
-          if (strings[c] != configs[c]) {
-            differences.push_back("the config of cell " + std::to_string(c) +
-                                  " differs: " + first_difference(strings[c], configs[c]));
-            break;
-          }
-      }
-    }
-  }
-  std::vector<std::string> damage;
-  if (differences.empty())
-    for (const DatasetSpec& d : plan.datasets) {
-      const std::string problem = impl->open_existing(d, damage);
-      if (!problem.empty()) differences.push_back(problem);
-    }
-  if (!differences.empty())
-    throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
-                     " (run without --resume to start over)");
   // A partial with nothing finished in it is no one's work: when it is damaged, start afresh.
-  const bool holds_work = impl->progress_holds_work();
+  bool holds_work = true;
   auto damaged = [&](const std::string& what) {
     const std::string message = cannot + " is damaged: " + what;
     if (!holds_work) throw UnusablePartial(message + " (it holds no finished unit)");
     throw InputError(message + "; it is left as it was (remove it or run without --resume)");
   };
-  if (!damage.empty()) damaged(join(damage, "; "));
-
-    // After a kill during a flush, metadata may point past the end-of-allocation address that the
-    // superblock (written last) still holds, at data that did reach the file: move that address to
-    // the end of the file, so they are readable and nothing is allocated over them.
+  // Its structure and layout against the run's: throws InputError (UnusablePartial when nothing
+  // finished is in it).
+  auto check_structure = [&](Impl& probe) {
+    const hid_t root = probe.file.get();
+  // What the file was written for.
+    std::string config;
+    std::int64_t unit_seeds = 0;
+    if (!probe.read_string_attribute(root, "config", config) ||
+        !probe.read_int64_attribute(root, "unit_seeds", unit_seeds) ||
+        H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
+        H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
+      throw UnusablePartial(cannot + " is not a resumable specsweep run file (no config, "
+                                     "unit_seeds or /progress: was its creation interrupted?)");
+    std::vector<std::string> differences;
+    if (config != attributes.config)
+      differences.push_back("the config differs: " + first_difference(config, attributes.config));
+    auto dims_of = [&](const char* name) {
+      std::vector<hsize_t> dims;
+      if (H5Lexists(root, name, H5P_DEFAULT) <= 0) return dims;
+      DatasetHandle ds(H5Dopen2(root, name, H5P_DEFAULT));
+      SpaceHandle space(H5Dget_space(ds.get()));
+      const int rank = H5Sget_simple_extent_ndims(space.get());
+      if (rank > 0) {
+        dims.resize(static_cast<std::size_t>(rank));
+        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+      }
+      return dims;
+    };
+    auto compare = [&](const char* what, const char* dataset, std::size_t axis, long now) {
+      const std::vector<hsize_t> dims = dims_of(dataset);
+      if (axis >= dims.size()) {
+        differences.push_back(std::string("no ") + dataset);
+      } else if (static_cast<long>(dims[axis]) != now) {
+        differences.push_back(std::string(what) + " is " + std::to_string(dims[axis]) +
+                              " in the file, " + std::to_string(now) + " now");
+      }
+    };
+    compare("cells C", "/outcome/status", 0, layout.cells);
+    compare("seeds S", "/outcome/status", 1, layout.seeds);
+    compare("traced seeds K", "/trace/loss", 1, layout.traced);
+    compare("record steps T", "/trace/step", 0, static_cast<long>(layout.record_steps.size()));
+    compare("rank r", "/outcome/hit_step", 2, layout.r);
+    compare("depth L", "/trace/factor_norm", 3, layout.depth);
+    compare("m", "/target/M", 1, layout.m);
+    compare("n", "/target/M", 2, layout.n);
+    compare("spectrum length", "/target/spectrum", 1, layout.spectrum_length);
+    if (unit_seeds != layout.seeds_per_unit())
+      differences.push_back("unit_seeds is " + std::to_string(unit_seeds) + " in the file, " +
+                            std::to_string(layout.seeds_per_unit()) + " now");
+    {
+      bool is_string = false;
+      std::vector<std::string> strings;
+      std::vector<double> numbers;
+      if (differences.empty() && probe.read_1d("/trace/step", is_string, strings, numbers) &&
+          numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
+        differences.push_back("the record steps differ");
+      std::vector<std::string> names, now;
+      for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
+      GroupHandle cells(
+          H5Lexists(root, "/cells", H5P_DEFAULT) > 0 ? H5Gopen2(root, "/cells", H5P_DEFAULT) : -1);
+      if (cells.get() < 0 || !probe.read_strings_attribute(cells.get(), "axes", names)) {
+        differences.push_back("no /cells@axes");
+      } else if (names != now) {
+        differences.push_back("the sweep axes are [" + join(names, ", ") + "] in the file, [" +
+                              join(now, ", ") + "] now");
+      } else if (differences.empty()) {
+        for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+          const SweepAxis& axis = layout.axes[a];
+          std::vector<long long> integers;
+          bool ok = probe.read_1d("/cells/" + axis.key, is_string, strings, numbers, &integers) &&
+                    is_string != axis.numeric;
+          for (long c = 0; ok && c < layout.cells; ++c) {
+            const std::size_t i = axis_index(layout.axes, a, c), k = static_cast<std::size_t>(c);
+            if (!axis.numeric)
+              ok = k < strings.size() && strings[k] == axis.labels[i];
+            else if (axis.integral)
+              ok = k < integers.size() && integers[k] == axis.integers[i];
+            else
+              ok = k < numbers.size() && numbers[k] == axis.numbers[i];
+          }
+          if (!ok) differences.push_back("the values of sweep axis " + axis.key + " differ");
+        }
+        std::vector<std::string> configs = layout.cell_configs;
+        if (configs.empty())
+          configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
+        if (!probe.read_1d("/cells/config", is_string, strings, numbers) || !is_string ||
+            strings.size() != configs.size()) {
+          differences.push_back("/cells/config is missing or has another length");
+        } else {
+          for (std::size_t c = 0; c < configs.size(); ++c)
+            if (strings[c] != configs[c]) {
+              differences.push_back("the config of cell " + std::to_string(c) +
+                                    " differs: " + first_difference(strings[c], configs[c]));
+              break;
+            }
+        }
+      }
+    }
+    std::vector<std::string> damage;
+    if (differences.empty())
+      for (const DatasetSpec& d : plan.datasets) {
+        const std::string problem = probe.open_existing(d, damage);
+        if (!problem.empty()) differences.push_back(problem);
+      }
+    if (!differences.empty())
+      throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
+                       " (run without --resume to start over)");
+    holds_work = probe.progress_holds_work();
+    if (!damage.empty()) damaged(join(damage, "; "));
+  };
+  // Every chunk index, and every per-seed value must read back now (a flipped bit in compressed
+  // data), not after the remaining units ran: units written later and the statistics read them.
+  // /target and /summary are written whole again before the commit.
+  auto check_data = [&](Impl& probe) {
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = probe.index_problem(d.name);
+      if (!problem.empty()) damaged("the chunk index of " + d.name + " is unreadable: " + problem);
+    }
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = probe.unreadable_cells(d);
+      if (!problem.empty()) damaged(problem);
+    }
+  };
+  // After a kill during a flush, metadata may point past the end-of-allocation address that the
+  // superblock (written last) still holds, at data that did reach the file; only a writable
+  // handle can move that address to the end of the file, so such data are checked through it.
+  bool past_end = false;
+  {
+    Impl probe;
+    open(probe, H5F_ACC_RDONLY);
+    check_structure(probe);
+    haddr_t eoa = 0;
+    struct stat st;
+    past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
+               static_cast<haddr_t>(st.st_size) > eoa;
+    if (!past_end) check_data(probe);
+  }
+  auto impl = std::make_unique<Impl>();
+  open(*impl, H5F_ACC_RDWR);
+  check_structure(*impl);
+  if (past_end) {
 #if H5_VERSION_GE(1, 10, 2)
-  if (H5Fincrement_filesize(root, 0) < 0)
-    damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
+    if (H5Fincrement_filesize(impl->file.get(), 0) < 0)
+      damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
 #endif
-  for (const DatasetSpec& d : plan.datasets) {
-    const std::string problem = impl->index_problem(d.name);
-    if (!problem.empty()) damaged("the chunk index of " + d.name + " is unreadable: " + problem);
+    check_data(*impl);
   }
-  // Every per-seed value must read back now (a flipped bit in compressed data), not after the
-  // remaining units ran: units written later and the statistics read them. /target and /summary
-  // are written whole again before the commit.
-  for (const DatasetSpec& d : plan.datasets) {
-    const std::string problem = impl->unreadable_cells(d);
-    if (!problem.empty()) damaged(problem);
-  }
+  const hid_t root = impl->file.get();
 
   // Ours from here on: record what continues the run, and load the progress.
   try {
