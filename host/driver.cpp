@@ -170,6 +170,8 @@ BatchResult decode_results(const std::vector<char>& bytes) {
   return b;
 }
 
+}  // namespace
+
 OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   OutputLayout layout;
   const Config& c = ex.cells.front();
@@ -201,6 +203,8 @@ RunAttributes run_attributes(const Experiment& ex, const std::string& backend) {
   a.git_revision = SPECSWEEP_GIT_REVISION;
   return a;
 }
+
+namespace {
 
 // One invocation of `specsweep run` on one rank.
 class Run {
