@@ -1146,8 +1146,9 @@ TEST_F(RunFileTest, ResumeRefusesUnreadableDataOfAFinishedUnit) {
       write_unit(file, c, 1, 2);
       file.keep_partial();
     }
-    const auto [address, size] = chunk_location(path("run.h5.partial"), dataset,
-                                                std::vector<hsize_t>(std::string(dataset) == "/trace/sv" ? 4 : 2, 0));
+    std::vector<hsize_t> cell1(std::string(dataset) == "/trace/sv" ? 4 : 2, 0);
+    cell1[0] = 1;
+    const auto [address, size] = chunk_location(path("run.h5.partial"), dataset, cell1);
     ASSERT_GT(size, 16u);
     overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
     expect_refused_as_damaged(path("run.h5"), c, dataset);
@@ -1165,8 +1166,13 @@ TEST_F(RunFileTest, ResumeOfAPartialWithoutFinishedUnitsIsUnusable) {
   }
   EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
   fs::remove(path("run.h5.partial"));
-  RunFile::create(path("run.h5"), layout_of(c), attributes()).keep_partial();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    file.write_outcomes(1, outcomes_of(c, 1, 0, 3));  // written, never marked done
+    file.keep_partial();
+  }
   const auto [address, size] = chunk_location(path("run.h5.partial"), "/outcome/excess", {1, 0});
+  ASSERT_GT(size, 16u);
   overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
   EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
   EXPECT_TRUE(fs::exists(path("run.h5.partial")));
