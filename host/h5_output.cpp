@@ -77,6 +77,16 @@ std::mutex& hdf5_mutex() {
 
 namespace {
 
+// HDF5 1.10 cannot close a file whose last flush fails (a full disk): H5Fclose fails half way,
+// and the library's exit handler then crashes on the half-closed file, turning exit 3 into a
+// SIGSEGV. Every file this program opens is closed by its owner, so the handler has nothing to do
+// but that; it must be declined before the library initializes, i.e. at static initialization.
+[[maybe_unused]] const bool kNoHdf5ExitHandler = H5dont_atexit() >= 0;
+
+}  // namespace
+
+namespace {
+
 // RAII owner of one HDF5 identifier; Close is the matching H5?close. Move-only.
 template <herr_t (*Close)(hid_t)>
 class Handle {
@@ -215,6 +225,9 @@ struct DatasetSpec {
   std::string description;
   std::string axes;      // names of the dimensions, space separated
   bool compress = true;  // when chunked and deflate is available
+  // Per-seed data: left out of the in-memory image and filled chunk by chunk on disk, since it is
+  // most of the file (create()).
+  bool incremental = false;
 };
 
 struct GroupSpec {
@@ -366,6 +379,12 @@ Plan plan_of(const OutputLayout& layout) {
                        std::to_string(rows) + " x " + std::to_string(cols) + ", row-major)",
                    "cell traced row col"});
     }
+  }
+
+  for (DatasetSpec& spec : d) {
+    const bool empty =
+        std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
+    spec.incremental = spec.dims.size() > 1 && !spec.chunk.empty() && !empty;
   }
 
   p.groups.push_back({"/target", "the target M = U diag(s) V^T of each cell"});
@@ -744,9 +763,12 @@ struct RunFile::Impl {
       // A checksum of each stored chunk: a damaged chunk fails to read instead of reading wrong.
       ok(H5Pset_fletcher32(dcpl.get()), what);
     }
-    // Every chunk (and contiguous block) is allocated and filled now: later writes only replace
-    // entries of a complete chunk index, never grow it (see "Crash behaviour" above).
-    ok(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), what);
+    // Every chunk (and contiguous block) is allocated and filled before the file becomes the
+    // partial: later writes only replace entries of a complete chunk index, never grow it (see
+    // "Crash behaviour" above). Here, or by fill_chunks() for incremental datasets.
+    ok(H5Pset_alloc_time(dcpl.get(),
+                         spec.incremental ? H5D_ALLOC_TIME_INCR : H5D_ALLOC_TIME_EARLY),
+       what);
     ok(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), what);
     PlistHandle dapl(dataset_access(what));
     DatasetHandle ds(id(H5Dcreate2(file.get(), spec.name.c_str(), spec.file_type, space.get(),
@@ -843,6 +865,31 @@ struct RunFile::Impl {
       }
     }
     return "";
+  }
+
+  // Writes the fill value into every chunk of the dataset, in slabs of whole chunks along the
+  // seed axis, a cell at a time.
+  void fill_chunks(const DatasetSpec& spec) const {
+    const std::vector<hsize_t> chunk = fit_chunk(spec.chunk, H5Tget_size(spec.file_type));
+    const std::size_t size = H5Tget_size(spec.memory_type);
+    hsize_t row = 1;  // values per seed
+    for (std::size_t a = 2; a < spec.dims.size(); ++a) row *= spec.dims[a];
+    const hsize_t slab_bytes = 16 << 20;
+    const hsize_t per_slab =
+        std::max<hsize_t>(1, slab_bytes / (row * size * chunk[1])) * chunk[1];
+    const hsize_t seeds = std::min(per_slab, spec.dims[1]);
+    std::vector<unsigned char> values(seeds * row * size);
+    for (std::size_t v = 0; v < values.size(); v += size)
+      std::memcpy(values.data() + v, spec.fill, size);
+    std::vector<hsize_t> start(spec.dims.size(), 0), count = spec.dims;
+    count[0] = 1;
+    for (hsize_t c = 0; c < spec.dims[0]; ++c)
+      for (hsize_t first = 0; first < spec.dims[1]; first += seeds) {
+        start[0] = c;
+        start[1] = first;
+        count[1] = std::min(seeds, spec.dims[1] - first);
+        write(spec.name, spec.memory_type, start, count, values.data());
+      }
   }
 
   // True when /progress/unit_done marks any unit done (false when it cannot be read).
@@ -1084,9 +1131,8 @@ void sync_directory_of(const std::string& path) {
   }
 }
 
-// Writes `bytes` to `path`, syncs it and renames it over `target`. On failure `path` is removed
-// and `target` is as it was.
-void write_file(const std::string& where, const std::string& path, const std::string& target,
+// Writes `bytes` to `path` and syncs it. On failure `path` is removed.
+void write_file(const std::string& where, const std::string& path,
                 const std::vector<unsigned char>& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0)
@@ -1105,13 +1151,22 @@ void write_file(const std::string& where, const std::string& path, const std::st
     else done += static_cast<std::size_t>(n);
   }
   if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (err == 0 && std::rename(path.c_str(), target.c_str()) != 0) err = errno;
   if (err != 0) ::unlink(path.c_str());
   ::close(fd);
   if (err != 0)
     throw RuntimeFailure(where + ": cannot write the new file " + path + ": " +
                          std::strerror(err));
+}
+
+// Makes `path`'s contents durable and renames it over `target`; "" or why not.
+std::string sync_and_rename(const std::string& path, const std::string& target) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int err = fd < 0 ? errno : (::fsync(fd) == 0 ? 0 : errno);
+  if (fd >= 0) ::close(fd);
+  if (err == 0 && std::rename(path.c_str(), target.c_str()) != 0) err = errno;
+  if (err != 0) return std::strerror(err);
   sync_directory_of(target);
+  return "";
 }
 
 // The HDF5 memory type of a vector's elements.
@@ -1211,24 +1266,40 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
     memory.close_all();
   }
   repair_image(where, image);
-  write_file(where, creating, partial, image);
+  write_file(where, creating, image);
 
+  // The per-seed chunks (most of the file) were left out of the image, so that it stays small in
+  // memory; they are written now, fill values in every chunk, still under the temporary name, so
+  // the chunk indexes are complete before the file is the partial (see "Crash behaviour").
   auto impl = std::make_unique<Impl>();
   impl->where = where;
   impl->cells = layout.cells;
   impl->units = layout.units();
-  {
-    PlistHandle fapl(impl->file_access());
-    impl->file = FileHandle(
-        impl->id(H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get()), "reopening the new file"));
+  try {
+    {
+      PlistHandle fapl(impl->file_access());
+      impl->file = FileHandle(impl->id(H5Fopen(creating.c_str(), H5F_ACC_RDWR, fapl.get()),
+                                       "reopening the new file"));
+    }
+    std::vector<std::string> damage;
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = impl->open_existing(d, damage);
+      if (!problem.empty()) damage.push_back(problem);
+    }
+    if (!damage.empty())
+      throw RuntimeFailure(where + ": reopening the new file: " + join(damage, "; "));
+    for (const DatasetSpec& d : plan.datasets)
+      if (d.incremental) impl->fill_chunks(d);
+    impl->flush();
+    const std::string failed = sync_and_rename(creating, partial);
+    if (!failed.empty())
+      throw RuntimeFailure(where + ": cannot move the new file " + creating + " into place: " +
+                           failed);
+  } catch (...) {
+    impl.reset();
+    ::unlink(creating.c_str());
+    throw;
   }
-  std::vector<std::string> damage;
-  for (const DatasetSpec& d : plan.datasets) {
-    const std::string problem = impl->open_existing(d, damage);
-    if (!problem.empty()) damage.push_back(problem);
-  }
-  if (!damage.empty())
-    throw RuntimeFailure(where + ": reopening the new file: " + join(damage, "; "));
   impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
   run.impl_ = std::move(impl);
   run.kept_ = false;
