@@ -68,7 +68,8 @@ const Run& run() {
 // A directory of this process's own for the input's file.
 const fs::path& scratch() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("specsweep_run_file_fuzz_" + std::to_string(::getpid()));
+    fs::path d =
+        fs::temp_directory_path() / ("specsweep_run_file_fuzz_" + std::to_string(::getpid()));
     fs::create_directories(d);
     return d;
   }();
@@ -96,8 +97,9 @@ void check_resume(const std::string& final_path) {
     file.keep_partial();
     for (long cell = 0; cell < r.layout.cells; ++cell) {
       (void)file.read_outcomes(cell);
-      (void)file.read_traces(cell, make_cell_problem(r.experiment.cells[static_cast<std::size_t>(cell)],
-                                                     static_cast<std::uint32_t>(cell)));
+      (void)file.read_traces(cell,
+                             make_cell_problem(r.experiment.cells[static_cast<std::size_t>(cell)],
+                                               static_cast<std::uint32_t>(cell)));
     }
   } catch (const InputError&) {
   } catch (const RuntimeFailure&) {
@@ -156,8 +158,9 @@ int make_corpus(const fs::path& dir) {
   const hsize_t start[2] = {1, 0}, count[2] = {1, 1};
   const std::vector<std::int8_t> zeros(count[0], 0);
   const hid_t memory = H5Screate_simple(2, count, nullptr);
-  const bool written = H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0 &&
-                       H5Dwrite(done, H5T_NATIVE_INT8, memory, space, H5P_DEFAULT, zeros.data()) >= 0;
+  const bool written =
+      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0 &&
+      H5Dwrite(done, H5T_NATIVE_INT8, memory, space, H5P_DEFAULT, zeros.data()) >= 0;
   H5Sclose(memory);
   H5Sclose(space);
   H5Dclose(done);
@@ -166,7 +169,8 @@ int make_corpus(const fs::path& dir) {
 
   RunFile created = RunFile::create((scratch() / "created.h5").string(), r.layout, r.attributes);
   created.keep_partial();
-  fs::copy_file(created.partial_path(), dir / "created.h5.partial", fs::copy_options::overwrite_existing);
+  fs::copy_file(created.partial_path(), dir / "created.h5.partial",
+                fs::copy_options::overwrite_existing);
   return 0;
 }
 

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -253,9 +253,11 @@ class Run {
       } catch (const UnusablePartial& e) {
         // Nothing finished is lost, and a requeued job that resumes must not fail forever; the
         // file is kept aside for whoever wants to look at it.
-        const std::string partial = RunFile::partial_path_for(options_.out_path), aside = partial + ".unusable";
+        const std::string partial = RunFile::partial_path_for(options_.out_path),
+                          aside = partial + ".unusable";
         if (std::rename(partial.c_str(), aside.c_str()) != 0)
-          throw RuntimeFailure(fmt::format("{}; cannot set it aside as {}: {}", e.what(), aside, std::strerror(errno)));
+          throw RuntimeFailure(fmt::format("{}; cannot set it aside as {}: {}", e.what(), aside,
+                                           std::strerror(errno)));
         fmt::print(stderr, "specsweep: {}; set aside as {}, starting afresh\n", e.what(), aside);
         resuming = false;
       }

@@ -395,8 +395,7 @@ Plan plan_of(const OutputLayout& layout) {
   }
 
   for (DatasetSpec& spec : d) {
-    const bool empty =
-        std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
+    const bool empty = std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
     spec.incremental = spec.dims.size() > 1 && !spec.chunk.empty() && !empty;
   }
 
@@ -779,8 +778,7 @@ struct RunFile::Impl {
     // Every chunk (and contiguous block) is allocated and filled before the file becomes the
     // partial: later writes only replace entries of a complete chunk index, never grow it (see
     // "Crash behaviour" above). Here, or by fill_chunks() for incremental datasets.
-    ok(H5Pset_alloc_time(dcpl.get(),
-                         spec.incremental ? H5D_ALLOC_TIME_INCR : H5D_ALLOC_TIME_EARLY),
+    ok(H5Pset_alloc_time(dcpl.get(), spec.incremental ? H5D_ALLOC_TIME_INCR : H5D_ALLOC_TIME_EARLY),
        what);
     ok(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), what);
     PlistHandle dapl(dataset_access(what));
@@ -839,8 +837,8 @@ struct RunFile::Impl {
       return spec.name + " has chunks of another rank";
     chunk.pop_back();
     if (chunk != want)
-      return spec.name + " has chunks of " + join_dims(chunk) + " in the file, " +
-             join_dims(want) + " expected";
+      return spec.name + " has chunks of " + join_dims(chunk) + " in the file, " + join_dims(want) +
+             " expected";
     // The pipeline create() sets up, with or without compression (the creating machine may have
     // had no deflate encoder).
     std::vector<H5Z_filter_t> filters;
@@ -888,8 +886,7 @@ struct RunFile::Impl {
     hsize_t row = 1;  // values per seed
     for (std::size_t a = 2; a < spec.dims.size(); ++a) row *= spec.dims[a];
     const hsize_t slab_bytes = 16 << 20;
-    const hsize_t per_slab =
-        std::max<hsize_t>(1, slab_bytes / (row * size * chunk[1])) * chunk[1];
+    const hsize_t per_slab = std::max<hsize_t>(1, slab_bytes / (row * size * chunk[1])) * chunk[1];
     const hsize_t seeds = std::min(per_slab, spec.dims[1]);
     std::vector<unsigned char> values(seeds * row * size);
     for (std::size_t v = 0; v < values.size(); v += size)
@@ -1148,8 +1145,7 @@ void sync_directory_of(const std::string& path) {
 void write_file(const std::string& where, const std::string& path,
                 const std::vector<unsigned char>& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0)
-    throw RuntimeFailure(where + ": cannot create " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw RuntimeFailure(where + ": cannot create " + path + ": " + std::strerror(errno));
   // Another process creating the same run holds the lock; its file is not ours to truncate.
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
@@ -1160,15 +1156,16 @@ void write_file(const std::string& where, const std::string& path,
   for (std::size_t done = 0; err == 0 && done < bytes.size();) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) err = n < 0 ? errno : EIO;
-    else done += static_cast<std::size_t>(n);
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else
+      done += static_cast<std::size_t>(n);
   }
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   if (err != 0) ::unlink(path.c_str());
   ::close(fd);
   if (err != 0)
-    throw RuntimeFailure(where + ": cannot write the new file " + path + ": " +
-                         std::strerror(err));
+    throw RuntimeFailure(where + ": cannot write the new file " + path + ": " + std::strerror(err));
 }
 
 // Makes `path`'s contents durable and renames it over `target`; "" or why not.
@@ -1291,8 +1288,8 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
   try {
     {
       PlistHandle fapl(impl->file_access());
-      impl->file = FileHandle(impl->id(H5Fopen(creating.c_str(), H5F_ACC_RDWR, fapl.get()),
-                                       "reopening the new file"));
+      impl->file = FileHandle(
+          impl->id(H5Fopen(creating.c_str(), H5F_ACC_RDWR, fapl.get()), "reopening the new file"));
     }
     std::vector<std::string> damage;
     for (const DatasetSpec& d : plan.datasets) {
@@ -1306,8 +1303,8 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
     impl->flush();
     const std::string failed = sync_and_rename(creating, partial);
     if (!failed.empty())
-      throw RuntimeFailure(where + ": cannot move the new file " + creating + " into place: " +
-                           failed);
+      throw RuntimeFailure(where + ": cannot move the new file " + creating +
+                           " into place: " + failed);
   } catch (...) {
     impl.reset();
     ::unlink(creating.c_str());
@@ -1320,8 +1317,8 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
   return run;
 }
 
-void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layout, const Plan& plan,
-                          const RunAttributes& attributes) {
+void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layout,
+                          const Plan& plan, const RunAttributes& attributes) {
   {
     PlistHandle fapl(id(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
     ok(H5Pset_fapl_core(fapl.get(), 1 << 20, false), "using the in-memory file driver");
@@ -1329,11 +1326,10 @@ void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layo
 #if H5_VERSION_GE(1, 10, 1)
     // Never reuse freed space (see the top of this file).
     ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
-             "setting file space");
+       "setting file space");
 #endif
-    file =
-        FileHandle(id(H5Fcreate(file_name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
-                            "cannot create the file"));
+    file = FileHandle(id(H5Fcreate(file_name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                         "cannot create the file"));
   }
   {
     const hid_t root = file.get();
@@ -1341,23 +1337,23 @@ void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layo
     string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
     string_attribute(root, "/", "config", attributes.config);
     number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
-                           attributes.master_seed);
+                     attributes.master_seed);
     string_attribute(root, "/", "backend", attributes.backend);
     string_attribute(root, "/", "precision", attributes.precision);
     string_attribute(root, "/", "git_revision", attributes.git_revision);
     number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
-                           static_cast<std::int64_t>(layout.seeds_per_unit()));
+                     static_cast<std::int64_t>(layout.seeds_per_unit()));
 
     for (const GroupSpec& g : plan.groups) group(g);
     for (const DatasetSpec& d : plan.datasets) dataset(d);
 
     const hid_t status = open_dataset("/outcome/status");
     string_attribute(status, "/outcome/status", "codes",
-                           "0 converged, 1 stalled, 2 diverged, 3 unconverged");
+                     "0 converged, 1 stalled, 2 diverged, 3 unconverged");
     string_attribute(status, "/outcome/status", "unwritten",
-                           "-1: seed not written (run incomplete)");
+                     "-1: seed not written (run incomplete)");
     write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
-                layout.record_steps.data());
+          layout.record_steps.data());
     write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
 
     // /cells: each axis, the per-cell configs, and the axis order.
@@ -1374,14 +1370,12 @@ void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layo
           std::vector<long long> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.integers[axis_index(layout.axes, a, c)]);
-          number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C,
-                               description);
+          number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C, description);
         } else if (axis.numeric) {
           std::vector<double> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.numbers[axis_index(layout.axes, a, c)]);
-          number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C,
-                               description);
+          number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C, description);
         } else {
           std::vector<std::string> values;
           for (long c = 0; c < layout.cells; ++c)
@@ -1443,15 +1437,16 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   // finished is in it).
   auto check_structure = [&](Impl& probe) {
     const hid_t root = probe.file.get();
-  // What the file was written for.
+    // What the file was written for.
     std::string config;
     std::int64_t unit_seeds = 0;
     if (!probe.read_string_attribute(root, "config", config) ||
         !probe.read_int64_attribute(root, "unit_seeds", unit_seeds) ||
         H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
         H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
-      throw UnusablePartial(cannot + " is not a resumable specsweep run file (no config, "
-                                     "unit_seeds or /progress: was its creation interrupted?)");
+      throw UnusablePartial(cannot +
+                            " is not a resumable specsweep run file (no config, "
+                            "unit_seeds or /progress: was its creation interrupted?)");
     std::vector<std::string> differences;
     if (config != attributes.config)
       differences.push_back("the config differs: " + first_difference(config, attributes.config));
@@ -1710,8 +1705,10 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
     // not.
     const bool per_mode = impl_->dataset_rank(path) == 3;
     expect_size(where, name, values, per_mode ? count * r : count);
-    if (per_mode) impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
-    else impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
+    if (per_mode)
+      impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+    else
+      impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
   });
 }
 
@@ -1726,8 +1723,10 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   const std::vector<hsize_t> start{c, 0}, shape{1, S};
   for_each_outcome_array(o, [&](const char* name, auto& values, int) {
     const std::string path = std::string("/outcome/") + name;
-    if (impl_->dataset_rank(path) == 3) impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
-    else impl_->read(path, native_type(values), start, shape, values.data());
+    if (impl_->dataset_rank(path) == 3)
+      impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+    else
+      impl_->read(path, native_type(values), start, shape, values.data());
   });
   return o;
 }
