@@ -69,6 +69,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,31 @@ long OutputLayout::unit_seed_count(long unit) const {
 std::mutex& hdf5_mutex() {
   static std::mutex mutex;
   return mutex;
+}
+
+bool readable_as_stored(std::int64_t dataset) {
+  const hid_t dcpl = H5Dget_create_plist(dataset);
+  if (dcpl < 0) return false;
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  bool fits = layout == H5D_CONTIGUOUS || layout == H5D_COMPACT;
+  if (layout == H5D_CHUNKED) {
+    const hid_t space = H5Dget_space(dataset);
+    const int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk(dims.size() + 1);
+    fits = rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) == rank &&
+           H5Pget_chunk(dcpl, rank + 1, chunk.data()) == rank;
+    for (int a = 0; fits && a < rank; ++a)
+      fits = chunk[static_cast<std::size_t>(a)] >= 1 &&
+             chunk[static_cast<std::size_t>(a)] <= std::max<hsize_t>(1, dims[static_cast<std::size_t>(a)]);
+    if (space >= 0) H5Sclose(space);
+  }
+  H5Pclose(dcpl);
+  const hid_t type = H5Dget_type(dataset);
+  const H5T_class_t type_class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  const std::size_t size = type < 0 ? 0 : H5Tget_size(type);
+  if (type >= 0) H5Tclose(type);
+  if (type_class == H5T_INTEGER || type_class == H5T_FLOAT) fits = fits && size >= 1 && size <= 8;
+  return fits && type_class != H5T_NO_CLASS;
 }
 
 namespace {
@@ -841,16 +868,20 @@ struct RunFile::Impl {
              " expected";
     // The pipeline create() sets up, with or without compression (the creating machine may have
     // had no deflate encoder).
-    std::vector<H5Z_filter_t> filters;
+    // Each filter with its parameters: shuffle's is the element size, deflate's the level.
+    std::vector<std::vector<unsigned>> filters;
     const int n = H5Pget_nfilters(dcpl.get());
     for (int i = 0; i < n; ++i) {
-      unsigned flags = 0, config = 0;
-      std::size_t count = 0;
-      filters.push_back(H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &count,
-                                       nullptr, 0, nullptr, &config));
+      unsigned flags = 0, config = 0, values[8] = {};
+      std::size_t count = 8;
+      const H5Z_filter_t filter = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags,
+                                                 &count, values, 0, nullptr, &config);
+      filters.push_back({static_cast<unsigned>(filter)});
+      filters.back().insert(filters.back().end(), values, values + std::min<std::size_t>(count, 8));
     }
-    const std::vector<H5Z_filter_t> plain{H5Z_FILTER_FLETCHER32},
-        compressed{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE, H5Z_FILTER_FLETCHER32};
+    const unsigned size = static_cast<unsigned>(H5Tget_size(spec.file_type));
+    const std::vector<std::vector<unsigned>> plain{{H5Z_FILTER_FLETCHER32}},
+        compressed{{H5Z_FILTER_SHUFFLE, size}, {H5Z_FILTER_DEFLATE, 1}, {H5Z_FILTER_FLETCHER32}};
     if (n < 0 || (filters != plain && (!spec.compress || filters != compressed)))
       return spec.name + " has another filter pipeline";
     return "";
@@ -956,7 +987,7 @@ struct RunFile::Impl {
                std::vector<double>& numbers, std::vector<long long>* integers = nullptr) const {
     if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) return false;
     DatasetHandle ds(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT));
-    if (ds.get() < 0) return false;
+    if (ds.get() < 0 || !readable_as_stored(ds.get())) return false;
     SpaceHandle space(H5Dget_space(ds.get()));
     if (H5Sget_simple_extent_ndims(space.get()) != 1) return false;
     const hssize_t n = H5Sget_simple_extent_npoints(space.get());
@@ -1054,19 +1085,37 @@ struct RunFile::Impl {
   }
 
   // "" or why the dataset's chunk index cannot be walked (damaged by an interrupted flush).
+  // "" or why the dataset's chunk index is not sound: an entry that cannot be read, a chunk that
+  // is not allocated (every chunk is, from creation on) or that skips a filter (its filter mask
+  // would have HDF5 read it without unshuffling, or without its checksum).
   std::string index_problem(const std::string& name) const {
-#if H5_VERSION_GE(1, 10, 5)
     const hid_t ds = open_dataset(name);
     PlistHandle dcpl(H5Dget_create_plist(ds));
     if (dcpl.get() < 0 || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return "";
     SpaceHandle space(H5Dget_space(ds));
-    hsize_t chunks = 0;
-    if (space.get() >= 0 && H5Dget_num_chunks(ds, space.get(), &chunks) >= 0) return "";
-    return hdf5_error_text();
-#else
-    (void)name;
-    return "";
-#endif
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk = dims;
+    if (rank <= 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0 ||
+        H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+      return hdf5_error_text();
+    std::vector<hsize_t> at(dims.size(), 0);
+    while (true) {
+      unsigned mask = 0;
+      haddr_t address = HADDR_UNDEF;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info_by_coord(ds, at.data(), &mask, &address, &size) < 0)
+        return hdf5_error_text();
+      if (address == HADDR_UNDEF || size == 0)
+        return "the chunk at (" + join_dims(at) + ") is missing";
+      if (mask != 0) return "the chunk at (" + join_dims(at) + ") skips filters";
+      std::size_t axis = at.size();
+      while (axis-- > 0) {
+        at[axis] += chunk[axis];
+        if (at[axis] < dims[axis]) break;
+        at[axis] = 0;
+      }
+      if (axis == static_cast<std::size_t>(-1)) return "";
+    }
   }
 
   void flush() const {
@@ -1561,25 +1610,32 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   // superblock (written last) still holds, at data that did reach the file; only a writable
   // handle can move that address to the end of the file, so such data are checked through it.
   bool past_end = false;
-  {
-    Impl probe;
-    open(probe, H5F_ACC_RDONLY);
-    check_structure(probe);
-    haddr_t eoa = 0;
-    struct stat st;
-    past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
-               static_cast<haddr_t>(st.st_size) > eoa;
-    if (!past_end) check_data(probe);
-  }
   auto impl = std::make_unique<Impl>();
-  open(*impl, H5F_ACC_RDWR);
-  check_structure(*impl);
-  if (past_end) {
+  // A damaged size (of a dataspace, an attribute) can ask for more memory than there is.
+  try {
+    {
+      Impl probe;
+      open(probe, H5F_ACC_RDONLY);
+      check_structure(probe);
+      haddr_t eoa = 0;
+      struct stat st;
+      past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
+                 static_cast<haddr_t>(st.st_size) > eoa;
+      if (!past_end) check_data(probe);
+    }
+    open(*impl, H5F_ACC_RDWR);
+    check_structure(*impl);
+    if (past_end) {
 #if H5_VERSION_GE(1, 10, 2)
-    if (H5Fincrement_filesize(impl->file.get(), 0) < 0)
-      damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
+      if (H5Fincrement_filesize(impl->file.get(), 0) < 0)
+        damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
 #endif
-    check_data(*impl);
+      check_data(*impl);
+    }
+  } catch (const std::bad_alloc&) {
+    damaged("a size in it is impossible (out of memory reading it)");
+  } catch (const std::length_error&) {
+    damaged("a size in it is impossible");
   }
   const hid_t root = impl->file.get();
 

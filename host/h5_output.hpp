@@ -30,6 +30,12 @@ namespace specsweep {
 // holds this lock.
 std::mutex& hdf5_mutex();
 
+// False when a dataset's chunks do not fit its shape (another rank, a zero or a larger extent) or
+// its numbers are not 1 to 8 bytes: HDF5 1.10 trusts both in a damaged file and writes past the
+// caller's buffer. Readers of files they did not just write check it before reading. `dataset`
+// is an HDF5 hid_t.
+bool readable_as_stored(std::int64_t dataset);
+
 struct RunAttributes {
   std::string specsweep_version;
   std::string config;  // resolved TOML (of the whole experiment, [sweep] included)

@@ -341,7 +341,11 @@ def case_corrupt(runner, ref, duration, rng, iterations):
             check(False, f"corrupt {i} ({kind}): hung")
             continue
         what = f"corrupt {i} ({kind})"
-        check(r.returncode in (0, 2), f"{what}: exit {r.returncode}: {r.stderr[-400:]}")
+        if not check(r.returncode in (0, 2), f"{what}: exit {r.returncode}: {r.stderr[-400:]}"):
+            kept = os.path.join(runner.workdir, f"corrupt_{i}.partial")
+            with open(kept, "wb") as f:
+                f.write(data)
+            say(f"{what}: the damaged partial is kept as {kept}")
         outcomes[r.returncode] = outcomes.get(r.returncode, 0) + 1
         if r.returncode == 0:
             check(same_datasets(ref, out), f"{what}: completed, but differs from the reference")
