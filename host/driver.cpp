@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -168,6 +170,8 @@ BatchResult decode_results(const std::vector<char>& bytes) {
   return b;
 }
 
+}  // namespace
+
 OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   OutputLayout layout;
   const Config& c = ex.cells.front();
@@ -193,10 +197,15 @@ RunAttributes run_attributes(const Experiment& ex, const std::string& backend) {
   a.config = ex.to_toml();
   a.master_seed = ex.cells.front().run.master_seed;
   a.backend = backend;
-  a.precision = ex.cells.front().run.precision == Precision::fp64 ? "fp64" : "fp32";
+  // Every precision the cells use (run.precision may be swept), in a fixed order.
+  bool used[2] = {false, false};
+  for (const Config& cell : ex.cells) used[cell.run.precision == Precision::fp64] = true;
+  a.precision = used[0] && used[1] ? "fp32,fp64" : used[1] ? "fp64" : "fp32";
   a.git_revision = SPECSWEEP_GIT_REVISION;
   return a;
 }
+
+namespace {
 
 // One invocation of `specsweep run` on one rank.
 class Run {
@@ -238,9 +247,23 @@ class Run {
   // Root: creates or resumes the run file and lists the units still to run.
   void open_file() {
     const RunAttributes attrs = run_attributes(ex_, backend_->name());
-    const bool resuming = options_.resume && RunFile::partial_exists(options_.out_path);
-    file_.emplace(resuming ? RunFile::resume(options_.out_path, layout_, attrs)
-                           : RunFile::create(options_.out_path, layout_, attrs));
+    bool resuming = options_.resume && RunFile::partial_exists(options_.out_path);
+    if (resuming) {
+      try {
+        file_.emplace(RunFile::resume(options_.out_path, layout_, attrs));
+      } catch (const UnusablePartial& e) {
+        // Nothing finished is lost, and a requeued job that resumes must not fail forever; the
+        // file is kept aside for whoever wants to look at it.
+        const std::string partial = RunFile::partial_path_for(options_.out_path),
+                          aside = partial + ".unusable";
+        if (std::rename(partial.c_str(), aside.c_str()) != 0)
+          throw RuntimeFailure(fmt::format("{}; cannot set it aside as {}: {}", e.what(), aside,
+                                           std::strerror(errno)));
+        fmt::print(stderr, "specsweep: {}; set aside as {}, starting afresh\n", e.what(), aside);
+        resuming = false;
+      }
+    }
+    if (!file_) file_.emplace(RunFile::create(options_.out_path, layout_, attrs));
     const long seeds = layout_.seeds, per_unit = layout_.unit_seeds;
     const long units_per_cell = (seeds + per_unit - 1) / per_unit;
     total_units_ = layout_.cells * units_per_cell;
@@ -514,7 +537,23 @@ std::string default_output_path(const std::string& config_path) {
 
 RunSummary run_experiment(const Experiment& ex, const RunOptions& options) {
   StopSignals signals;
-  return Run(ex, options).execute();
+  Cluster& cluster = Cluster::instance();
+  if (cluster.size() == 1) return Run(ex, options).execute();
+  // Under MPI a rank that gives up must take the job with it: the others would wait for it
+  // forever (in a receive, or in MPI_Finalize). The run's objects are gone by the time a handler
+  // runs, so the partial file is closed (or removed) as after any failure.
+  const std::string rank = cluster.root() ? "" : fmt::format(" (rank {})", cluster.rank());
+  try {
+    return Run(ex, options).execute();
+  } catch (const InputError& e) {
+    fmt::print(stderr, "specsweep: error{}: {}\n", rank, e.what());
+    std::fflush(stderr);
+    cluster.abort(kExitInput);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "specsweep: failed{}: {}\n", rank, e.what());
+    std::fflush(stderr);
+    cluster.abort(kExitRuntime);
+  }
 }
 
 }  // namespace specsweep

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "h5_output.hpp"
 
 namespace specsweep {
 
@@ -34,6 +35,10 @@ struct RunSummary {
 };
 
 RunSummary run_experiment(const Experiment& experiment, const RunOptions& options);
+
+// The run file's layout and root attributes for an experiment (`first`: its cell 0's problem).
+OutputLayout output_layout(const Experiment& experiment, const CellProblem& first);
+RunAttributes run_attributes(const Experiment& experiment, const std::string& backend);
 
 // Seeds per work unit: a function of the config only, so a resumed run (any thread count, any
 // machine) splits the work identically.

@@ -11,7 +11,9 @@
 //   K is clamped to S (there are no more traced seeds than seeds).
 // - Per-seed data is chunked (outcomes: 1 x seed chunk [x r]; traces: 1 x K x T x ...), halved
 //   along the leading non-cell axes until a chunk is at most 512 KiB, and compressed with
-//   shuffle + deflate level 1 when the library can encode deflate. The seed chunk is the work
+//   shuffle + deflate level 1 when the library can encode deflate. Every chunked dataset ends its
+//   pipeline with a Fletcher-32 checksum, so a damaged chunk fails to read (resume checks every
+//   per-seed value) instead of reading as other numbers. The seed chunk is the work
 //   unit (or a divisor of it, at most 65536 seeds), so each unit writes whole chunks once and
 //   never rewrites a chunk that an earlier unit filled. Datasets stay open between writes, with a
 //   chunk cache of a few chunks.
@@ -24,19 +26,30 @@
 // path, nothing else touches the final path. HDF5 1.10 has no journaling, so the file is kept
 // such that a kill -9 at any moment leaves it resumable with every unit that is marked done
 // intact:
-// - Every dataset is allocated and filled at creation (H5D_ALLOC_TIME_EARLY), so the chunk
-//   indexes are complete from the start: later writes replace index entries in place and never
-//   add B-tree nodes (a kill between writing a new node and its parent loses chunks).
+// - create() builds the file in memory (the core driver) without the per-seed chunks, writes that
+//   image as <partial>.creating, fills every per-seed chunk there with the fill value, syncs it
+//   and renames it over the partial. A kill or a full disk while creating leaves no partial (and
+//   an earlier one untouched), and every dataset is allocated and filled before it is the
+//   partial, so the chunk indexes are complete from the start: later writes replace index
+//   entries in place and never add B-tree nodes (a kill between writing a new node and its
+//   parent loses chunks, or leaves the index unreadable: allocating as units complete was tried
+//   and the stress test below found such a file within 400 kills).
 // - Metadata cache evictions are disabled, so metadata reaches the disk only at flushes, and the
 //   file space strategy is NONE, so freed space (a rewritten compressed chunk's old place) is
 //   never reused: between flushes the file on disk is the last flush's plus bytes at its end.
 // - mark_unit_done() flushes (raw data, then metadata, the superblock last), then writes the
 //   one-byte mark in place and flushes again: a mark never reaches the disk before its unit's
 //   data and their index entries.
-// - resume() moves the end-of-allocation address to the end of the file (H5Fincrement_filesize):
-//   a kill inside a flush can leave index entries, written before the superblock, that point past
-//   the superblock's old address at data that did reach the disk. It then walks every chunk index
-//   (an unreadable one is an InputError) and un-marks any marked unit with an unwritten status.
+// - resume() checks the file through a read-only handle first (HDF5 writes to files it opens for
+//   writing, and a refused partial must stay as it was): the config and layout, every dataset's
+//   shape, type, chunk shape and filters (a wrong chunk shape makes HDF5 write past its buffers),
+//   every chunk index, and that every per-seed value reads back. A kill inside a flush can leave
+//   index entries, written before the superblock, that point past the superblock's old
+//   end-of-allocation address at data that did reach the disk; when the file is longer than that
+//   address, the index and data checks run after moving it to the end of the file
+//   (H5Fincrement_filesize) through the writable handle. Damage is an InputError naming the
+//   dataset, or UnusablePartial when no unit is marked done. Then it un-marks any marked unit
+//   with an unwritten status.
 // A stress test (tests/test_h5_output.cpp, KilledRunsResumeToTheSameFile with
 // SPECSWEEP_KILL_TRIALS=3000) kills writers at random moments ~2600 times without a damaged file
 // or a lost unit. Costs: two flushes per unit (~1 ms), fill chunks written at creation and left
@@ -46,6 +59,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +69,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -73,6 +89,41 @@ std::mutex& hdf5_mutex() {
   static std::mutex mutex;
   return mutex;
 }
+
+bool readable_as_stored(std::int64_t dataset) {
+  const hid_t dcpl = H5Dget_create_plist(dataset);
+  if (dcpl < 0) return false;
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  bool fits = layout == H5D_CONTIGUOUS || layout == H5D_COMPACT;
+  if (layout == H5D_CHUNKED) {
+    const hid_t space = H5Dget_space(dataset);
+    const int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk(dims.size() + 1);
+    fits = rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) == rank &&
+           H5Pget_chunk(dcpl, rank + 1, chunk.data()) == rank;
+    for (int a = 0; fits && a < rank; ++a)
+      fits = chunk[static_cast<std::size_t>(a)] >= 1 &&
+             chunk[static_cast<std::size_t>(a)] <= std::max<hsize_t>(1, dims[static_cast<std::size_t>(a)]);
+    if (space >= 0) H5Sclose(space);
+  }
+  H5Pclose(dcpl);
+  const hid_t type = H5Dget_type(dataset);
+  const H5T_class_t type_class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  const std::size_t size = type < 0 ? 0 : H5Tget_size(type);
+  if (type >= 0) H5Tclose(type);
+  if (type_class == H5T_INTEGER || type_class == H5T_FLOAT) fits = fits && size >= 1 && size <= 8;
+  return fits && type_class != H5T_NO_CLASS;
+}
+
+namespace {
+
+// HDF5 1.10 cannot close a file whose last flush fails (a full disk): H5Fclose fails half way,
+// and the library's exit handler then crashes on the half-closed file, turning exit 3 into a
+// SIGSEGV. Every file this program opens is closed by its owner, so the handler has nothing to do
+// but that; it must be declined before the library initializes, i.e. at static initialization.
+[[maybe_unused]] const bool kNoHdf5ExitHandler = H5dont_atexit() >= 0;
+
+}  // namespace
 
 namespace {
 
@@ -214,6 +265,9 @@ struct DatasetSpec {
   std::string description;
   std::string axes;      // names of the dimensions, space separated
   bool compress = true;  // when chunked and deflate is available
+  // Per-seed data: left out of the in-memory image and filled chunk by chunk on disk, since it is
+  // most of the file (create()).
+  bool incremental = false;
 };
 
 struct GroupSpec {
@@ -369,6 +423,11 @@ Plan plan_of(const OutputLayout& layout) {
                        std::to_string(rows) + " x " + std::to_string(cols) + ", row-major)",
                    "cell traced row col"});
     }
+  }
+
+  for (DatasetSpec& spec : d) {
+    const bool empty = std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
+    spec.incremental = spec.dims.size() > 1 && !spec.chunk.empty() && !empty;
   }
 
   p.groups.push_back({"/target", "the target M = U diag(s) V^T of each cell"});
@@ -744,10 +803,14 @@ struct RunFile::Impl {
         ok(H5Pset_shuffle(dcpl.get()), what);
         ok(H5Pset_deflate(dcpl.get(), 1), what);
       }
+      // A checksum of each stored chunk: a damaged chunk fails to read instead of reading wrong.
+      ok(H5Pset_fletcher32(dcpl.get()), what);
     }
-    // Every chunk (and contiguous block) is allocated and filled now: later writes only replace
-    // entries of a complete chunk index, never grow it (see "Crash behaviour" above).
-    ok(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), what);
+    // Every chunk (and contiguous block) is allocated and filled before the file becomes the
+    // partial: later writes only replace entries of a complete chunk index, never grow it (see
+    // "Crash behaviour" above). Here, or by fill_chunks() for incremental datasets.
+    ok(H5Pset_alloc_time(dcpl.get(), spec.incremental ? H5D_ALLOC_TIME_INCR : H5D_ALLOC_TIME_EARLY),
+       what);
     ok(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), what);
     PlistHandle dapl(dataset_access(what));
     DatasetHandle ds(id(H5Dcreate2(file.get(), spec.name.c_str(), spec.file_type, space.get(),
@@ -759,26 +822,131 @@ struct RunFile::Impl {
     datasets.emplace(spec.name, std::move(ds));
   }
 
-  // Opens an existing dataset of the plan; "" or what differs from the spec.
-  std::string open_existing(const DatasetSpec& spec) {
+  // Opens an existing dataset of the plan; "" or what differs from the spec. A storage layout
+  // other than create() makes (chunk shape, contiguous or chunked) is damage, added to `damage`:
+  // HDF5 trusts it and would write past its buffers.
+  std::string open_existing(const DatasetSpec& spec, std::vector<std::string>& damage) {
+    auto broken = [&](const std::string& what) {
+      damage.push_back(what);
+      return std::string();
+    };
     if (H5Lexists(file.get(), spec.name.c_str(), H5P_DEFAULT) <= 0)
-      return "no dataset " + spec.name;
+      return broken("no dataset " + spec.name);
     const std::string what = "opening dataset " + spec.name;
     PlistHandle dapl(dataset_access(what));
     DatasetHandle ds(H5Dopen2(file.get(), spec.name.c_str(), dapl.get()));
-    if (ds.get() < 0) return "cannot open dataset " + spec.name;
+    if (ds.get() < 0) return broken("cannot open dataset " + spec.name);
     SpaceHandle space(H5Dget_space(ds.get()));
     const int rank = H5Sget_simple_extent_ndims(space.get());
     std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0);
     if (rank < 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
-      return "cannot read the shape of " + spec.name;
+      return broken("cannot read the shape of " + spec.name);
     if (dims != spec.dims)
       return spec.name + " is " + join_dims(dims) + " in the file, " + join_dims(spec.dims) +
              " now";
     TypeHandle type(H5Dget_type(ds.get()));
     if (H5Tequal(type.get(), spec.file_type) <= 0) return spec.name + " has another element type";
+    const std::string storage = storage_problem(ds.get(), spec);
+    if (!storage.empty()) damage.push_back(storage);
     datasets.emplace(spec.name, std::move(ds));
     return "";
+  }
+
+  // "" or how the dataset's storage layout differs from what create() gives it.
+  static std::string storage_problem(hid_t ds, const DatasetSpec& spec) {
+    const bool empty = std::find(spec.dims.begin(), spec.dims.end(), hsize_t{0}) != spec.dims.end();
+    const bool chunked = !spec.chunk.empty() && !empty;
+    PlistHandle dcpl(H5Dget_create_plist(ds));
+    const H5D_layout_t layout = dcpl.get() < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl.get());
+    if (layout != (chunked ? H5D_CHUNKED : H5D_CONTIGUOUS))
+      return spec.name + " is not " + (chunked ? "chunked" : "contiguous");
+    if (!chunked) return "";
+    const std::vector<hsize_t> want = fit_chunk(spec.chunk, H5Tget_size(spec.file_type));
+    std::vector<hsize_t> chunk(want.size() + 1, 0);
+    if (H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) !=
+        static_cast<int>(want.size()))
+      return spec.name + " has chunks of another rank";
+    chunk.pop_back();
+    if (chunk != want)
+      return spec.name + " has chunks of " + join_dims(chunk) + " in the file, " + join_dims(want) +
+             " expected";
+    // The pipeline create() sets up, with or without compression (the creating machine may have
+    // had no deflate encoder).
+    // Each filter with its parameters: shuffle's is the element size, deflate's the level.
+    std::vector<std::vector<unsigned>> filters;
+    const int n = H5Pget_nfilters(dcpl.get());
+    for (int i = 0; i < n; ++i) {
+      unsigned flags = 0, config = 0, values[8] = {};
+      std::size_t count = 8;
+      const H5Z_filter_t filter = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags,
+                                                 &count, values, 0, nullptr, &config);
+      filters.push_back({static_cast<unsigned>(filter)});
+      filters.back().insert(filters.back().end(), values, values + std::min<std::size_t>(count, 8));
+    }
+    const unsigned size = static_cast<unsigned>(H5Tget_size(spec.file_type));
+    const std::vector<std::vector<unsigned>> plain{{H5Z_FILTER_FLETCHER32}},
+        compressed{{H5Z_FILTER_SHUFFLE, size}, {H5Z_FILTER_DEFLATE, 1}, {H5Z_FILTER_FLETCHER32}};
+    if (n < 0 || (filters != plain && (!spec.compress || filters != compressed)))
+      return spec.name + " has another filter pipeline";
+    return "";
+  }
+
+  // "" or which cell of a per-seed dataset (/outcome, /trace) cannot be read back.
+  std::string unreadable_cells(const DatasetSpec& spec) const {
+    if (spec.dims.size() < 2 ||
+        (spec.name.rfind("/outcome/", 0) != 0 && spec.name.rfind("/trace/", 0) != 0))
+      return "";
+    std::vector<hsize_t> start(spec.dims.size(), 0), count = spec.dims;
+    count[0] = 1;
+    hsize_t values = 1;
+    for (hsize_t n : count) values *= n;
+    std::vector<unsigned char> buffer(values * H5Tget_size(spec.memory_type));
+    for (hsize_t c = 0; c < spec.dims[0]; ++c) {
+      start[0] = c;
+      try {
+        read(spec.name, spec.memory_type, start, count, buffer.data());
+      } catch (const RuntimeFailure&) {
+        return spec.name + " of cell " + std::to_string(c) + " cannot be read back (" +
+               hdf5_error_text() + ")";
+      }
+    }
+    return "";
+  }
+
+  // Writes the fill value into every chunk of the dataset, in slabs of whole chunks along the
+  // seed axis, a cell at a time.
+  void fill_chunks(const DatasetSpec& spec) const {
+    const std::vector<hsize_t> chunk = fit_chunk(spec.chunk, H5Tget_size(spec.file_type));
+    const std::size_t size = H5Tget_size(spec.memory_type);
+    hsize_t row = 1;  // values per seed
+    for (std::size_t a = 2; a < spec.dims.size(); ++a) row *= spec.dims[a];
+    const hsize_t slab_bytes = 16 << 20;
+    const hsize_t per_slab = std::max<hsize_t>(1, slab_bytes / (row * size * chunk[1])) * chunk[1];
+    const hsize_t seeds = std::min(per_slab, spec.dims[1]);
+    std::vector<unsigned char> values(seeds * row * size);
+    for (std::size_t v = 0; v < values.size(); v += size)
+      std::memcpy(values.data() + v, spec.fill, size);
+    std::vector<hsize_t> start(spec.dims.size(), 0), count = spec.dims;
+    count[0] = 1;
+    for (hsize_t c = 0; c < spec.dims[0]; ++c)
+      for (hsize_t first = 0; first < spec.dims[1]; first += seeds) {
+        start[0] = c;
+        start[1] = first;
+        count[1] = std::min(seeds, spec.dims[1] - first);
+        write(spec.name, spec.memory_type, start, count, values.data());
+      }
+  }
+
+  // True when /progress/unit_done marks any unit done (false when it cannot be read).
+  bool progress_holds_work() const {
+    std::vector<std::int8_t> done(static_cast<std::size_t>(cells * units), 0);
+    try {
+      read("/progress/unit_done", H5T_NATIVE_INT8, {0, 0}, {to_hsize(cells), to_hsize(units)},
+           done.data());
+    } catch (const RuntimeFailure&) {
+      return true;  // unknown: keep it
+    }
+    return std::find(done.begin(), done.end(), std::int8_t{1}) != done.end();
   }
 
   void string_dataset(const std::string& name, const std::vector<std::string>& values,
@@ -823,7 +991,7 @@ struct RunFile::Impl {
                std::vector<double>& numbers, std::vector<long long>* integers = nullptr) const {
     if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) return false;
     DatasetHandle ds(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT));
-    if (ds.get() < 0) return false;
+    if (ds.get() < 0 || !readable_as_stored(ds.get())) return false;
     SpaceHandle space(H5Dget_space(ds.get()));
     if (H5Sget_simple_extent_ndims(space.get()) != 1) return false;
     const hssize_t n = H5Sget_simple_extent_npoints(space.get());
@@ -860,6 +1028,11 @@ struct RunFile::Impl {
     const auto it = datasets.find(name);
     if (it == datasets.end()) throw RuntimeFailure(where + ": no dataset " + name);
     return it->second.get();
+  }
+
+  int dataset_rank(const std::string& name) const {
+    SpaceHandle space(id(H5Dget_space(open_dataset(name)), "reading the shape of " + name));
+    return H5Sget_simple_extent_ndims(space.get());
   }
 
   // Writes (reads) `data` (dense, row-major, `count` shaped) to (from) the hyperslab
@@ -916,24 +1089,46 @@ struct RunFile::Impl {
   }
 
   // "" or why the dataset's chunk index cannot be walked (damaged by an interrupted flush).
+  // "" or why the dataset's chunk index is not sound: an entry that cannot be read, a chunk that
+  // is not allocated (every chunk is, from creation on) or that skips a filter (its filter mask
+  // would have HDF5 read it without unshuffling, or without its checksum).
   std::string index_problem(const std::string& name) const {
-#if H5_VERSION_GE(1, 10, 5)
     const hid_t ds = open_dataset(name);
     PlistHandle dcpl(H5Dget_create_plist(ds));
     if (dcpl.get() < 0 || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return "";
     SpaceHandle space(H5Dget_space(ds));
-    hsize_t chunks = 0;
-    if (space.get() >= 0 && H5Dget_num_chunks(ds, space.get(), &chunks) >= 0) return "";
-    return hdf5_error_text();
-#else
-    (void)name;
-    return "";
-#endif
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk = dims;
+    if (rank <= 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0 ||
+        H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+      return hdf5_error_text();
+    std::vector<hsize_t> at(dims.size(), 0);
+    while (true) {
+      unsigned mask = 0;
+      haddr_t address = HADDR_UNDEF;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info_by_coord(ds, at.data(), &mask, &address, &size) < 0)
+        return hdf5_error_text();
+      if (address == HADDR_UNDEF || size == 0)
+        return "the chunk at (" + join_dims(at) + ") is missing";
+      if (mask != 0) return "the chunk at (" + join_dims(at) + ") skips filters";
+      std::size_t axis = at.size();
+      while (axis-- > 0) {
+        at[axis] += chunk[axis];
+        if (at[axis] < dims[axis]) break;
+        at[axis] = 0;
+      }
+      if (axis == static_cast<std::size_t>(-1)) return "";
+    }
   }
 
   void flush() const {
     ok(H5Fflush(file.get(), H5F_SCOPE_LOCAL), "flushing");
   }
+
+  // Creates a new run file in memory under `name` with every group, dataset and attribute.
+  void build(const std::string& file_name, const OutputLayout& layout, const Plan& plan,
+             const RunAttributes& attributes);
 
   void close_all() {
     // Datasets first: the file closes only once nothing in it is open.
@@ -965,6 +1160,78 @@ void check_block(const std::string& where, const std::string& what, long cell, l
                          ") outside [0, " + std::to_string(seeds) + ")");
 }
 
+// True when HDF5 opens the file image.
+bool image_opens(std::vector<unsigned char>& image) {
+  PlistHandle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (fapl.get() < 0 || H5Pset_fapl_core(fapl.get(), 1 << 20, false) < 0 ||
+      H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0)
+    return false;
+  FileHandle file(H5Fopen("specsweep image check", H5F_ACC_RDONLY, fapl.get()));
+  return file.get() >= 0;
+}
+
+// HDF5 1.10's H5Fget_file_image clears the status flags of a version 2 superblock (byte 11)
+// without updating its checksum; the flags it was summed with are "open for writing" (1).
+void repair_image(const std::string& where, std::vector<unsigned char>& image) {
+  if (image_opens(image)) return;
+  if (image.size() > 11 && image[8] == 2 && image[11] == 0) {
+    image[11] = 1;
+    if (image_opens(image)) return;
+  }
+  throw RuntimeFailure(where + ": the new file's image does not open: " + hdf5_error_text());
+}
+
+// fsync of the directory holding `path`, so a rename in it is durable (best effort: not every
+// file system can sync a directory).
+void sync_directory_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// Writes `bytes` to `path` and syncs it. On failure `path` is removed.
+void write_file(const std::string& where, const std::string& path,
+                const std::vector<unsigned char>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) throw RuntimeFailure(where + ": cannot create " + path + ": " + std::strerror(errno));
+  // Another process creating the same run holds the lock; its file is not ours to truncate.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw RuntimeFailure(where + ": " + path +
+                         " is being written elsewhere (is this run already going?)");
+  }
+  int err = ::ftruncate(fd, 0) == 0 ? 0 : errno;
+  for (std::size_t done = 0; err == 0 && done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else
+      done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (err != 0) ::unlink(path.c_str());
+  ::close(fd);
+  if (err != 0)
+    throw RuntimeFailure(where + ": cannot write the new file " + path + ": " + std::strerror(err));
+}
+
+// Makes `path`'s contents durable and renames it over `target`; "" or why not.
+std::string sync_and_rename(const std::string& path, const std::string& target) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int err = fd < 0 ? errno : (::fsync(fd) == 0 ? 0 : errno);
+  if (fd >= 0) ::close(fd);
+  if (err == 0 && std::rename(path.c_str(), target.c_str()) != 0) err = errno;
+  if (err != 0) return std::strerror(err);
+  sync_directory_of(target);
+  return "";
+}
+
 // The HDF5 memory type of a vector's elements.
 hid_t native_type(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
 hid_t native_type(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
@@ -993,7 +1260,9 @@ RunFile::RunFile(RunFile&& other) noexcept
       layout_(std::move(other.layout_)),
       impl_(std::move(other.impl_)),
       committed_(other.committed_),
-      kept_(other.kept_) {
+      kept_(other.kept_),
+      created_(other.created_),
+      marked_(other.marked_) {
   other.partial_path_.clear();  // the moved-from object owns no file
 }
 
@@ -1006,6 +1275,8 @@ RunFile& RunFile::operator=(RunFile&& other) noexcept {
     impl_ = std::move(other.impl_);
     committed_ = other.committed_;
     kept_ = other.kept_;
+    created_ = other.created_;
+    marked_ = other.marked_;
     other.partial_path_.clear();
   }
   return *this;
@@ -1018,14 +1289,15 @@ RunFile::~RunFile() {
 void RunFile::release() noexcept {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   impl_.reset();  // closes (and so flushes) whatever is open
-  if (!committed_ && !kept_ && !partial_path_.empty()) std::remove(partial_path_.c_str());
+  // Finished units are the user's work: a partial that holds any (or that was resumed) stays.
+  if (!committed_ && !kept_ && created_ && !marked_ && !partial_path_.empty())
+    std::remove(partial_path_.c_str());
   partial_path_.clear();
 }
 
 RunFile RunFile::create(const std::string& final_path, const OutputLayout& layout_in,
                         const RunAttributes& attributes) {
   RunFile run(final_path, layout_in);
-  run.kept_ = true;  // until the file is ours: never remove someone else's partial file
   const std::string& partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
   const std::string where = "run file " + partial;
@@ -1037,51 +1309,109 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
   if (locked_by_another(partial))
     throw RuntimeFailure(where + ": it is open for writing elsewhere (is this run already going?)");
 
+  // The file is built in memory and reaches the disk as one image, written beside the partial
+  // and renamed over it: a full disk or a kill during creation leaves no half-made partial (and
+  // never the previous one damaged), and HDF5 never sees a failed write while creating objects,
+  // after which HDF5 1.10 crashes at exit closing the file.
+  const std::string creating = partial + ".creating";
+  std::vector<unsigned char> image;
+  {
+    Impl memory;
+    memory.where = where;
+    memory.compress = deflate_encoder_available();
+    memory.build(creating, layout, plan, attributes);
+    const hid_t file = memory.file.get();
+    const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+    if (size < 0) memory.fail("sizing the file image");
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file, image.data(), image.size()) != size)
+      memory.fail("copying the file image");
+    memory.close_all();
+  }
+  repair_image(where, image);
+  write_file(where, creating, image);
+
+  // The per-seed chunks (most of the file) were left out of the image, so that it stays small in
+  // memory; they are written now, fill values in every chunk, still under the temporary name, so
+  // the chunk indexes are complete before the file is the partial (see "Crash behaviour").
   auto impl = std::make_unique<Impl>();
   impl->where = where;
-  impl->compress = deflate_encoder_available();
   impl->cells = layout.cells;
   impl->units = layout.units();
-  bool created = false;
   try {
-    PlistHandle fapl(impl->file_access());
-    PlistHandle fcpl(impl->id(H5Pcreate(H5P_FILE_CREATE), "creating file creation properties"));
+    {
+      PlistHandle fapl(impl->file_access());
+      impl->file = FileHandle(
+          impl->id(H5Fopen(creating.c_str(), H5F_ACC_RDWR, fapl.get()), "reopening the new file"));
+    }
+    std::vector<std::string> damage;
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = impl->open_existing(d, damage);
+      if (!problem.empty()) damage.push_back(problem);
+    }
+    if (!damage.empty())
+      throw RuntimeFailure(where + ": reopening the new file: " + join(damage, "; "));
+    for (const DatasetSpec& d : plan.datasets)
+      if (d.incremental) impl->fill_chunks(d);
+    impl->flush();
+    const std::string failed = sync_and_rename(creating, partial);
+    if (!failed.empty())
+      throw RuntimeFailure(where + ": cannot move the new file " + creating +
+                           " into place: " + failed);
+  } catch (...) {
+    impl.reset();
+    ::unlink(creating.c_str());
+    throw;
+  }
+  impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
+  run.impl_ = std::move(impl);
+  run.kept_ = false;
+  run.created_ = true;
+  return run;
+}
+
+void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layout,
+                          const Plan& plan, const RunAttributes& attributes) {
+  {
+    PlistHandle fapl(id(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
+    ok(H5Pset_fapl_core(fapl.get(), 1 << 20, false), "using the in-memory file driver");
+    PlistHandle fcpl(id(H5Pcreate(H5P_FILE_CREATE), "creating file creation properties"));
 #if H5_VERSION_GE(1, 10, 1)
     // Never reuse freed space (see the top of this file).
-    impl->ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
-             "setting file space");
+    ok(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
+       "setting file space");
 #endif
-    impl->file =
-        FileHandle(impl->id(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
-                            "cannot create the file"));
-    created = true;
-    const hid_t root = impl->file.get();
+    file = FileHandle(id(H5Fcreate(file_name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                         "cannot create the file"));
+  }
+  {
+    const hid_t root = file.get();
 
-    impl->string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
-    impl->string_attribute(root, "/", "config", attributes.config);
-    impl->number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
-                           attributes.master_seed);
-    impl->string_attribute(root, "/", "backend", attributes.backend);
-    impl->string_attribute(root, "/", "precision", attributes.precision);
-    impl->string_attribute(root, "/", "git_revision", attributes.git_revision);
-    impl->number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
-                           static_cast<std::int64_t>(layout.seeds_per_unit()));
+    string_attribute(root, "/", "specsweep_version", attributes.specsweep_version);
+    string_attribute(root, "/", "config", attributes.config);
+    number_attribute(root, "/", "master_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                     attributes.master_seed);
+    string_attribute(root, "/", "backend", attributes.backend);
+    string_attribute(root, "/", "precision", attributes.precision);
+    string_attribute(root, "/", "git_revision", attributes.git_revision);
+    number_attribute(root, "/", "unit_seeds", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                     static_cast<std::int64_t>(layout.seeds_per_unit()));
 
-    for (const GroupSpec& g : plan.groups) impl->group(g);
-    for (const DatasetSpec& d : plan.datasets) impl->dataset(d);
+    for (const GroupSpec& g : plan.groups) group(g);
+    for (const DatasetSpec& d : plan.datasets) dataset(d);
 
-    const hid_t status = impl->open_dataset("/outcome/status");
-    impl->string_attribute(status, "/outcome/status", "codes",
-                           "0 converged, 1 stalled, 2 diverged, 3 unconverged");
-    impl->string_attribute(status, "/outcome/status", "unwritten",
-                           "-1: seed not written (run incomplete)");
-    impl->write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
-                layout.record_steps.data());
-    impl->write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
+    const hid_t status = open_dataset("/outcome/status");
+    string_attribute(status, "/outcome/status", "codes",
+                     "0 converged, 1 stalled, 2 diverged, 3 unconverged");
+    string_attribute(status, "/outcome/status", "unwritten",
+                     "-1: seed not written (run incomplete)");
+    write("/trace/step", H5T_NATIVE_INT32, {0}, {layout.record_steps.size()},
+          layout.record_steps.data());
+    write("/summary/quantile_levels", H5T_NATIVE_DOUBLE, {0}, {kQ}, kQuantileLevels.data());
 
     // /cells: each axis, the per-cell configs, and the axis order.
     {
-      GroupHandle cells(impl->id(H5Gopen2(root, "/cells", H5P_DEFAULT), "opening /cells"));
+      GroupHandle cells_group(id(H5Gopen2(root, "/cells", H5P_DEFAULT), "opening /cells"));
       std::vector<std::string> names;
       for (std::size_t a = 0; a < layout.axes.size(); ++a) {
         const SweepAxis& axis = layout.axes[a];
@@ -1093,44 +1423,33 @@ RunFile RunFile::create(const std::string& final_path, const OutputLayout& layou
           std::vector<long long> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.integers[axis_index(layout.axes, a, c)]);
-          impl->number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C,
-                               description);
+          number_dataset(name, H5T_STD_I64LE, H5T_NATIVE_LLONG, values.data(), C, description);
         } else if (axis.numeric) {
           std::vector<double> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.numbers[axis_index(layout.axes, a, c)]);
-          impl->number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C,
-                               description);
+          number_dataset(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), C, description);
         } else {
           std::vector<std::string> values;
           for (long c = 0; c < layout.cells; ++c)
             values.push_back(axis.labels[axis_index(layout.axes, a, c)]);
-          impl->string_dataset(name, values, description);
+          string_dataset(name, values, description);
         }
       }
-      impl->string_array_attribute(cells.get(), "/cells", "axes", names);
+      string_array_attribute(cells_group.get(), "/cells", "axes", names);
       std::vector<std::string> configs = layout.cell_configs;
       if (configs.empty())
         configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
-      impl->string_dataset("/cells/config", configs, "the resolved TOML config of each cell");
-      impl->ok(cells.close(), "closing /cells");
+      string_dataset("/cells/config", configs, "the resolved TOML config of each cell");
+      ok(cells_group.close(), "closing /cells");
     }
-    impl->progress.assign(static_cast<std::size_t>(impl->cells * impl->units), 0);
-    impl->flush();  // a complete, resumable file from the start
-  } catch (...) {
-    impl.reset();  // closes everything still open
-    if (created) std::remove(partial.c_str());
-    throw;
+    flush();
   }
-  run.impl_ = std::move(impl);
-  run.kept_ = false;
-  return run;
 }
 
 RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layout_in,
                         const RunAttributes& attributes) {
-  RunFile run(final_path, layout_in);
-  run.kept_ = true;  // until it is known to be ours: a failed resume leaves the file alone
+  RunFile run(final_path, layout_in);  // never removes the partial it was given
   const std::string partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
   validate_layout(layout, "run file " + partial);
@@ -1145,142 +1464,186 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     throw RuntimeFailure(cannot +
                          ": it is open for writing elsewhere (is this run already going?)");
 
-  auto impl = std::make_unique<Impl>();
-  impl->where = "run file " + partial;
-  impl->compress = deflate_encoder_available();
-  impl->cells = layout.cells;
-  impl->units = layout.units();
-  {
-    PlistHandle fapl(impl->file_access());
-    const hid_t f = H5Fopen(partial.c_str(), H5F_ACC_RDWR, fapl.get());
+  // Checked through a read-only handle first: HDF5 writes to a file opened for writing (flags on
+  // object header messages it does not know, for one) even when nothing is resumed, and a refused
+  // partial must stay as it was.
+  auto open = [&](Impl& probe, unsigned flags) {
+    probe.where = "run file " + partial;
+    probe.compress = deflate_encoder_available();
+    probe.cells = layout.cells;
+    probe.units = layout.units();
+    PlistHandle fapl(probe.file_access());
+    const hid_t f = H5Fopen(partial.c_str(), flags, fapl.get());
     if (f < 0)
       throw InputError(cannot + " is not a readable HDF5 file (" + hdf5_error_text() +
                        "); remove it or run without --resume");
-    impl->file = FileHandle(f);
+    probe.file = FileHandle(f);
+  };
+  // A partial with nothing finished in it is no one's work: when it is damaged, start afresh.
+  bool holds_work = true;
+  auto damaged = [&](const std::string& what) {
+    const std::string message = cannot + " is damaged: " + what;
+    if (!holds_work) throw UnusablePartial(message + " (it holds no finished unit)");
+    throw InputError(message + "; it is left as it was (remove it or run without --resume)");
+  };
+  // Its structure and layout against the run's: throws InputError (UnusablePartial when nothing
+  // finished is in it).
+  auto check_structure = [&](Impl& probe) {
+    const hid_t root = probe.file.get();
+    // What the file was written for.
+    std::string config;
+    std::int64_t unit_seeds = 0;
+    if (!probe.read_string_attribute(root, "config", config) ||
+        !probe.read_int64_attribute(root, "unit_seeds", unit_seeds) ||
+        H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
+        H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
+      throw UnusablePartial(cannot +
+                            " is not a resumable specsweep run file (no config, "
+                            "unit_seeds or /progress: was its creation interrupted?)");
+    std::vector<std::string> differences;
+    if (config != attributes.config)
+      differences.push_back("the config differs: " + first_difference(config, attributes.config));
+    auto dims_of = [&](const char* name) {
+      std::vector<hsize_t> dims;
+      if (H5Lexists(root, name, H5P_DEFAULT) <= 0) return dims;
+      DatasetHandle ds(H5Dopen2(root, name, H5P_DEFAULT));
+      SpaceHandle space(H5Dget_space(ds.get()));
+      const int rank = H5Sget_simple_extent_ndims(space.get());
+      if (rank > 0) {
+        dims.resize(static_cast<std::size_t>(rank));
+        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+      }
+      return dims;
+    };
+    auto compare = [&](const char* what, const char* dataset, std::size_t axis, long now) {
+      const std::vector<hsize_t> dims = dims_of(dataset);
+      if (axis >= dims.size()) {
+        differences.push_back(std::string("no ") + dataset);
+      } else if (static_cast<long>(dims[axis]) != now) {
+        differences.push_back(std::string(what) + " is " + std::to_string(dims[axis]) +
+                              " in the file, " + std::to_string(now) + " now");
+      }
+    };
+    compare("cells C", "/outcome/status", 0, layout.cells);
+    compare("seeds S", "/outcome/status", 1, layout.seeds);
+    compare("traced seeds K", "/trace/loss", 1, layout.traced);
+    compare("record steps T", "/trace/step", 0, static_cast<long>(layout.record_steps.size()));
+    compare("rank r", "/outcome/hit_step", 2, layout.r);
+    compare("depth L", "/trace/factor_norm", 3, layout.depth);
+    compare("m", "/target/M", 1, layout.m);
+    compare("n", "/target/M", 2, layout.n);
+    compare("spectrum length", "/target/spectrum", 1, layout.spectrum_length);
+    if (unit_seeds != layout.seeds_per_unit())
+      differences.push_back("unit_seeds is " + std::to_string(unit_seeds) + " in the file, " +
+                            std::to_string(layout.seeds_per_unit()) + " now");
+    {
+      bool is_string = false;
+      std::vector<std::string> strings;
+      std::vector<double> numbers;
+      if (differences.empty() && probe.read_1d("/trace/step", is_string, strings, numbers) &&
+          numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
+        differences.push_back("the record steps differ");
+      std::vector<std::string> names, now;
+      for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
+      GroupHandle cells(
+          H5Lexists(root, "/cells", H5P_DEFAULT) > 0 ? H5Gopen2(root, "/cells", H5P_DEFAULT) : -1);
+      if (cells.get() < 0 || !probe.read_strings_attribute(cells.get(), "axes", names)) {
+        differences.push_back("no /cells@axes");
+      } else if (names != now) {
+        differences.push_back("the sweep axes are [" + join(names, ", ") + "] in the file, [" +
+                              join(now, ", ") + "] now");
+      } else if (differences.empty()) {
+        for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+          const SweepAxis& axis = layout.axes[a];
+          std::vector<long long> integers;
+          bool ok = probe.read_1d("/cells/" + axis.key, is_string, strings, numbers, &integers) &&
+                    is_string != axis.numeric;
+          for (long c = 0; ok && c < layout.cells; ++c) {
+            const std::size_t i = axis_index(layout.axes, a, c), k = static_cast<std::size_t>(c);
+            if (!axis.numeric)
+              ok = k < strings.size() && strings[k] == axis.labels[i];
+            else if (axis.integral)
+              ok = k < integers.size() && integers[k] == axis.integers[i];
+            else
+              ok = k < numbers.size() && numbers[k] == axis.numbers[i];
+          }
+          if (!ok) differences.push_back("the values of sweep axis " + axis.key + " differ");
+        }
+        std::vector<std::string> configs = layout.cell_configs;
+        if (configs.empty())
+          configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
+        if (!probe.read_1d("/cells/config", is_string, strings, numbers) || !is_string ||
+            strings.size() != configs.size()) {
+          differences.push_back("/cells/config is missing or has another length");
+        } else {
+          for (std::size_t c = 0; c < configs.size(); ++c)
+            if (strings[c] != configs[c]) {
+              differences.push_back("the config of cell " + std::to_string(c) +
+                                    " differs: " + first_difference(strings[c], configs[c]));
+              break;
+            }
+        }
+      }
+    }
+    std::vector<std::string> damage;
+    if (differences.empty())
+      for (const DatasetSpec& d : plan.datasets) {
+        const std::string problem = probe.open_existing(d, damage);
+        if (!problem.empty()) differences.push_back(problem);
+      }
+    if (!differences.empty())
+      throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
+                       " (run without --resume to start over)");
+    holds_work = probe.progress_holds_work();
+    if (!damage.empty()) damaged(join(damage, "; "));
+  };
+  // Every chunk index, and every per-seed value must read back now (a flipped bit in compressed
+  // data), not after the remaining units ran: units written later and the statistics read them.
+  // /target and /summary are written whole again before the commit.
+  auto check_data = [&](Impl& probe) {
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = probe.index_problem(d.name);
+      if (!problem.empty()) damaged("the chunk index of " + d.name + " is unreadable: " + problem);
+    }
+    for (const DatasetSpec& d : plan.datasets) {
+      const std::string problem = probe.unreadable_cells(d);
+      if (!problem.empty()) damaged(problem);
+    }
+  };
+  // After a kill during a flush, metadata may point past the end-of-allocation address that the
+  // superblock (written last) still holds, at data that did reach the file; only a writable
+  // handle can move that address to the end of the file, so such data are checked through it.
+  bool past_end = false;
+  auto impl = std::make_unique<Impl>();
+  // A damaged size (of a dataspace, an attribute) can ask for more memory than there is.
+  try {
+    {
+      Impl probe;
+      open(probe, H5F_ACC_RDONLY);
+      check_structure(probe);
+      haddr_t eoa = 0;
+      struct stat st;
+      past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
+                 static_cast<haddr_t>(st.st_size) > eoa;
+      if (!past_end) check_data(probe);
+    }
+    open(*impl, H5F_ACC_RDWR);
+    check_structure(*impl);
+    if (past_end) {
+#if H5_VERSION_GE(1, 10, 2)
+      if (H5Fincrement_filesize(impl->file.get(), 0) < 0)
+        damaged("its size cannot be repaired (" + hdf5_error_text() + ")");
+#endif
+      check_data(*impl);
+    }
+  } catch (const std::bad_alloc&) {
+    damaged("a size in it is impossible (out of memory reading it)");
+  } catch (const std::length_error&) {
+    damaged("a size in it is impossible");
   }
   const hid_t root = impl->file.get();
 
-  // What the file was written for.
-  std::string config;
-  std::int64_t unit_seeds = 0;
-  if (!impl->read_string_attribute(root, "config", config) ||
-      !impl->read_int64_attribute(root, "unit_seeds", unit_seeds) ||
-      H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
-      H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
-    throw InputError(cannot +
-                     " is not a resumable specsweep run file (no config, unit_seeds or /progress)");
-  std::vector<std::string> differences;
-  if (config != attributes.config)
-    differences.push_back("the config differs: " + first_difference(config, attributes.config));
-  auto dims_of = [&](const char* name) {
-    std::vector<hsize_t> dims;
-    if (H5Lexists(root, name, H5P_DEFAULT) <= 0) return dims;
-    DatasetHandle ds(H5Dopen2(root, name, H5P_DEFAULT));
-    SpaceHandle space(H5Dget_space(ds.get()));
-    const int rank = H5Sget_simple_extent_ndims(space.get());
-    if (rank > 0) {
-      dims.resize(static_cast<std::size_t>(rank));
-      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    }
-    return dims;
-  };
-  auto compare = [&](const char* what, const char* dataset, std::size_t axis, long now) {
-    const std::vector<hsize_t> dims = dims_of(dataset);
-    if (axis >= dims.size()) {
-      differences.push_back(std::string("no ") + dataset);
-    } else if (static_cast<long>(dims[axis]) != now) {
-      differences.push_back(std::string(what) + " is " + std::to_string(dims[axis]) +
-                            " in the file, " + std::to_string(now) + " now");
-    }
-  };
-  compare("cells C", "/outcome/status", 0, layout.cells);
-  compare("seeds S", "/outcome/status", 1, layout.seeds);
-  compare("traced seeds K", "/trace/loss", 1, layout.traced);
-  compare("record steps T", "/trace/step", 0, static_cast<long>(layout.record_steps.size()));
-  compare("rank r", "/outcome/hit_step", 2, layout.r);
-  compare("depth L", "/trace/factor_norm", 3, layout.depth);
-  compare("m", "/target/M", 1, layout.m);
-  compare("n", "/target/M", 2, layout.n);
-  compare("spectrum length", "/target/spectrum", 1, layout.spectrum_length);
-  if (unit_seeds != layout.seeds_per_unit())
-    differences.push_back("unit_seeds is " + std::to_string(unit_seeds) + " in the file, " +
-                          std::to_string(layout.seeds_per_unit()) + " now");
-  {
-    bool is_string = false;
-    std::vector<std::string> strings;
-    std::vector<double> numbers;
-    if (differences.empty() && impl->read_1d("/trace/step", is_string, strings, numbers) &&
-        numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
-      differences.push_back("the record steps differ");
-    std::vector<std::string> names, now;
-    for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
-    GroupHandle cells(
-        H5Lexists(root, "/cells", H5P_DEFAULT) > 0 ? H5Gopen2(root, "/cells", H5P_DEFAULT) : -1);
-    if (cells.get() < 0 || !impl->read_strings_attribute(cells.get(), "axes", names)) {
-      differences.push_back("no /cells@axes");
-    } else if (names != now) {
-      differences.push_back("the sweep axes are [" + join(names, ", ") + "] in the file, [" +
-                            join(now, ", ") + "] now");
-    } else if (differences.empty()) {
-      for (std::size_t a = 0; a < layout.axes.size(); ++a) {
-        const SweepAxis& axis = layout.axes[a];
-        std::vector<long long> integers;
-        bool ok = impl->read_1d("/cells/" + axis.key, is_string, strings, numbers, &integers) &&
-                  is_string != axis.numeric;
-        for (long c = 0; ok && c < layout.cells; ++c) {
-          const std::size_t i = axis_index(layout.axes, a, c), k = static_cast<std::size_t>(c);
-          if (!axis.numeric)
-            ok = k < strings.size() && strings[k] == axis.labels[i];
-          else if (axis.integral)
-            ok = k < integers.size() && integers[k] == axis.integers[i];
-          else
-            ok = k < numbers.size() && numbers[k] == axis.numbers[i];
-        }
-        if (!ok) differences.push_back("the values of sweep axis " + axis.key + " differ");
-      }
-      std::vector<std::string> configs = layout.cell_configs;
-      if (configs.empty())
-        configs.assign(static_cast<std::size_t>(layout.cells), attributes.config);
-      if (!impl->read_1d("/cells/config", is_string, strings, numbers) || !is_string ||
-          strings.size() != configs.size()) {
-        differences.push_back("/cells/config is missing or has another length");
-      } else {
-        for (std::size_t c = 0; c < configs.size(); ++c)
-          if (strings[c] != configs[c]) {
-            differences.push_back("the config of cell " + std::to_string(c) +
-                                  " differs: " + first_difference(strings[c], configs[c]));
-            break;
-          }
-      }
-    }
-  }
-  if (differences.empty())
-    for (const DatasetSpec& d : plan.datasets) {
-      const std::string problem = impl->open_existing(d);
-      if (!problem.empty()) differences.push_back(problem);
-    }
-  if (!differences.empty())
-    throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
-                     " (run without --resume to start over)");
-
-    // After a kill during a flush, metadata may point past the end-of-allocation address that the
-    // superblock (written last) still holds, at data that did reach the file: move that address to
-    // the end of the file, so they are readable and nothing is allocated over them.
-#if H5_VERSION_GE(1, 10, 2)
-  if (H5Fincrement_filesize(root, 0) < 0)
-    throw InputError(cannot + " cannot be repaired (" + hdf5_error_text() +
-                     "); remove it or run without --resume");
-#endif
-  for (const DatasetSpec& d : plan.datasets) {
-    const std::string problem = impl->index_problem(d.name);
-    if (!problem.empty())
-      throw InputError(cannot + " is damaged (the chunk index of " + d.name +
-                       " is unreadable: " + problem +
-                       "; was the run killed while writing?); remove it or run without --resume");
-  }
-
   // Ours from here on: record what continues the run, and load the progress.
-  run.kept_ = false;
   try {
     const struct {
       const char* name;
@@ -1328,7 +1691,6 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     impl->flush();
   } catch (...) {
     impl.reset();
-    run.kept_ = true;  // an I/O failure while reopening must not delete the user's partial file
     throw;
   }
   run.impl_ = std::move(impl);
@@ -1365,6 +1727,7 @@ void RunFile::mark_unit_done(long cell, long unit) {
   const std::int8_t done = 1;
   impl_->write("/progress/unit_done", H5T_NATIVE_INT8, {to_hsize(cell), to_hsize(unit)}, {1, 1},
                &done);
+  marked_ = true;
   impl_->flush();
   impl_->progress[static_cast<std::size_t>(cell * impl_->units + unit)] = 1;
 }
@@ -1396,11 +1759,16 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
     bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
                 r = to_hsize(layout_.r);
-  for_each_outcome_array(o, [&](const char* name, const auto& values, int per_seed) {
-    expect_size(where, name, values, per_seed == 1 ? count : count * r);
+  for_each_outcome_array(o, [&](const char* name, const auto& values, int) {
     const std::string path = std::string("/outcome/") + name;
-    if (per_seed == 1) impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
-    else impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+    // The dataset's own rank says whether it has a mode axis: a per-seed count of 1 (r = 1) does
+    // not.
+    const bool per_mode = impl_->dataset_rank(path) == 3;
+    expect_size(where, name, values, per_mode ? count * r : count);
+    if (per_mode)
+      impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
+    else
+      impl_->write(path, native_type(values), {c, first}, {1, count}, values.data());
   });
 }
 
@@ -1413,10 +1781,12 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   o.resize(0, layout_.seeds, layout_.r);
   const hsize_t c = to_hsize(cell), S = to_hsize(layout_.seeds), r = to_hsize(layout_.r);
   const std::vector<hsize_t> start{c, 0}, shape{1, S};
-  for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
+  for_each_outcome_array(o, [&](const char* name, auto& values, int) {
     const std::string path = std::string("/outcome/") + name;
-    if (per_seed == 1) impl_->read(path, native_type(values), start, shape, values.data());
-    else impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+    if (impl_->dataset_rank(path) == 3)
+      impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
+    else
+      impl_->read(path, native_type(values), start, shape, values.data());
   });
   return o;
 }
@@ -1620,15 +1990,7 @@ void RunFile::commit() {
         where + ": cannot rename the partial file over the final path: " + std::strerror(err));
   }
   committed_ = true;
-  // Best effort: persist the directory entry too.
-  const std::size_t slash = final_path_.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : final_path_.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_directory_of(final_path_);
 }
 
 }  // namespace specsweep

@@ -9,8 +9,9 @@
 // Writers do, per unit: write_outcomes (and write_traces for the traced seeds in it), then
 // mark_unit_done. After all units: read_outcomes/read_traces per cell for the statistics,
 // write_summary per cell, commit. On SIGINT/SIGTERM: keep_partial() and let the object go (its
-// destructor closes the partial cleanly). Anything else that destroys an uncommitted RunFile
-// removes the partial.
+// destructor closes the partial cleanly). A RunFile destroyed uncommitted removes the partial
+// only when create() made it and no unit was marked done in it: a resumed partial, or one that
+// holds finished units, is the user's work and stays, whatever failed.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 
 #include "backend.hpp"
 #include "config.hpp"
+#include "errors.hpp"
 #include "statistics.hpp"
 
 namespace specsweep {
@@ -28,12 +30,18 @@ namespace specsweep {
 // holds this lock.
 std::mutex& hdf5_mutex();
 
+// False when a dataset's chunks do not fit its shape (another rank, a zero or a larger extent) or
+// its numbers are not 1 to 8 bytes: HDF5 1.10 trusts both in a damaged file and writes past the
+// caller's buffer. Readers of files they did not just write check it before reading. `dataset`
+// is an HDF5 hid_t.
+bool readable_as_stored(std::int64_t dataset);
+
 struct RunAttributes {
   std::string specsweep_version;
   std::string config;  // resolved TOML (of the whole experiment, [sweep] included)
   std::uint64_t master_seed = 0;
   std::string backend;
-  std::string precision;  // "fp32" | "fp64"
+  std::string precision;  // "fp32", "fp64", or "fp32,fp64" when cells of a sweep use both
   std::string git_revision;
 };
 
@@ -65,6 +73,14 @@ struct OutputLayout {
   long unit_seed_count(long unit) const;
 };
 
+// A partial file that --resume cannot continue and that holds no finished unit (its creation
+// was interrupted by an older specsweep, or it is damaged before any unit was done): nothing in
+// it is anyone's work, so the caller may set it aside and start afresh.
+class UnusablePartial : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // Not thread-safe per object: callers serialize calls on one RunFile (all HDF5 calls made through
 // RunFile also take one process-wide lock, since Debian's serial HDF5 is not thread-safe).
 // Errors: InputError (exit 2) when a partial file cannot be resumed; RuntimeFailure (exit 3) for
@@ -76,10 +92,11 @@ class RunFile {
   static std::string partial_path_for(const std::string& final_path);
   static bool partial_exists(const std::string& final_path);
 
-  // Creates (truncating) the partial file with every dataset of the contract, flushed, so it is
-  // resumable from the start. If creating fails, no partial file is left behind; an invalid
-  // layout (RuntimeFailure) or a partial file open in another RunFile or process (RuntimeFailure,
-  // HDF5's file lock) leaves an existing partial file untouched.
+  // Creates the partial file with every dataset of the contract, replacing an existing one. The
+  // file is built in memory, written as <partial>.creating and renamed over the partial, so it
+  // is complete and resumable from the start: if creating fails (a full disk: RuntimeFailure) or
+  // is killed, an existing partial file is untouched and no new one is left behind. A partial
+  // file open in another RunFile or process (RuntimeFailure, HDF5's file lock) is untouched too.
   static RunFile create(const std::string& final_path, const OutputLayout& layout,
                         const RunAttributes& attributes);
   // Reopens an existing partial file read-write after checking that it was written for the same
@@ -99,7 +116,7 @@ class RunFile {
   RunFile& operator=(RunFile&& other) noexcept;
   RunFile(const RunFile&) = delete;
   RunFile& operator=(const RunFile&) = delete;
-  // Closes the partial file and removes it unless commit() succeeded or keep_partial() was called.
+  // Closes the partial file; removes it only as the class comment says.
   ~RunFile();
 
   const OutputLayout& layout() const { return layout_; }
@@ -141,6 +158,8 @@ class RunFile {
   std::unique_ptr<Impl> impl_;
   bool committed_ = false;
   bool kept_ = false;
+  bool created_ = false;  // by create(): removed on failure while it holds no finished unit
+  bool marked_ = false;   // a unit was marked done
 };
 
 }  // namespace specsweep

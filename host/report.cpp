@@ -15,6 +15,8 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,7 @@ class Reader {
     std::vector<T> out(static_cast<std::size_t>(total));
     if (total == 0) return out;
     Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    if (!readable_as_stored(ds.get())) bad(name + " has chunks that do not fit its shape");
     if (H5Dread(ds.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
       bad("cannot read " + name);
     return out;
@@ -119,6 +122,7 @@ class Reader {
     if (dims(name) != std::vector<hsize_t>{expected})
       bad(name + " does not have one value per cell");
     Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    if (!readable_as_stored(ds.get())) bad(name + " has chunks that do not fit its shape");
     Id<H5Sclose> space(H5Dget_space(ds.get()));
     Id<H5Tclose> type(utf8());
     std::vector<char*> texts(static_cast<std::size_t>(expected), nullptr);
@@ -606,8 +610,9 @@ ReportFormat parse_report_format(const std::string& name) {
   throw InputError("--format: unknown report format \"" + name + "\" (table, csv or json)");
 }
 
-RunReport load_report(const std::string& h5_path) {
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
+namespace {
+
+RunReport read_report(const std::string& h5_path) {
   Reader file(h5_path);
   if (!file.exists("/summary/status_count") || !file.exists("/outcome/status"))
     file.bad("no /summary (was it written by specsweep?)");
@@ -745,6 +750,20 @@ RunReport load_report(const std::string& h5_path) {
     r.computed.push_back(computed);
   }
   return r;
+}
+
+}  // namespace
+
+RunReport load_report(const std::string& h5_path) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  // A damaged file can state sizes that no memory holds.
+  try {
+    return read_report(h5_path);
+  } catch (const std::bad_alloc&) {
+    throw InputError(h5_path + ": not a readable run file (a size in it is impossible)");
+  } catch (const std::length_error&) {
+    throw InputError(h5_path + ": not a readable run file (a size in it is impossible)");
+  }
 }
 
 std::string format_report(const RunReport& report, ReportFormat format) {

@@ -163,6 +163,8 @@ Target target_of(const Case& c, long cell) {
   return t;
 }
 
+void write_unit(RunFile& file, const Case& c, long cell, long unit);
+
 // Writes every cell; outcomes in blocks of `block` seeds, traces in one block.
 void write_case(const std::string& path, const Case& c, long block) {
   RunFile file = RunFile::create(path, layout_of(c), attributes());
@@ -620,6 +622,45 @@ TEST_F(RunFileTest, DeltaMatricesOffGiveEmptyDeltaDatasets) {
   EXPECT_EQ(read_dataset(file.id, "/trace/delta1_norm").dims, (Dims{1, 2, 3}));
 }
 
+// Every axis of extent 1 (r = 1, K = 0 and 1, T = 1, S = 1, C = 1, depth 3) round-trips: a
+// per-seed array with one value per mode must not be taken for one without a mode axis.
+TEST_F(RunFileTest, RoundTripWithAxesOfExtentOne) {
+  std::vector<Case> cases;
+  for (long traced : {0L, 1L})
+    for (int depth : {2, 3}) {
+      Case c;
+      c.r = 1;
+      c.spectrum_length = 1;
+      c.traced = traced;
+      c.depth = depth;
+      cases.push_back(c);
+      c.steps = {7};
+      c.seeds = 1;
+      cases.push_back(c);
+    }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE("case " + std::to_string(i));
+    const Case& c = cases[i];
+    const std::string name = path("run" + std::to_string(i) + ".h5");
+    write_case(name, c, 1);
+    verify_case(name, c);
+    // And through the reader the driver uses, after a resume.
+    {
+      RunFile file = RunFile::create(name, layout_of(c), attributes());
+      for (long u = 0; u < file.layout().units(); ++u) write_unit(file, c, 0, u);
+      file.keep_partial();
+    }
+    RunFile file = RunFile::resume(name, layout_of(c), attributes());
+    const SeedOutcomes o = file.read_outcomes(0);
+    const SeedOutcomes want = outcomes_of(c, 0, 0, c.seeds);
+    EXPECT_EQ(o.hit_step, want.hit_step);
+    EXPECT_EQ(o.status, want.status);
+    const SeedTraces t = file.read_traces(0, problem_of(c));
+    EXPECT_EQ(t.sv, traces_of(c, 0, 0, c.traced).sv);
+    file.commit();
+  }
+}
+
 TEST_F(RunFileTest, TracedSeedsAreClampedToSeeds) {
   Case c;
   c.seeds = 2;
@@ -688,11 +729,19 @@ TEST_F(RunFileTest, PerSeedDatasetsAreChunkedAndCompressed) {
     if (std::string(name).rfind("/outcome", 0) == 0) {
       EXPECT_EQ(chunk[1], 5u) << name;  // min(S, 65536)
     }
+    unsigned flags = 0, filter_config = 0, values[4] = {};
+    size_t count = 4;
+    char filter_name[64];
+    // Every chunk carries a checksum, computed last (over the stored bytes).
+    const int filters = H5Pget_nfilters(dcpl.id);
+    ASSERT_GE(filters, 1) << name;
+    EXPECT_EQ(H5Pget_filter2(dcpl.id, unsigned(filters - 1), &flags, &count, values,
+                             sizeof filter_name, filter_name, &filter_config),
+              H5Z_FILTER_FLETCHER32)
+        << name;
     if (deflate) {  // shuffle, then deflate level 1
-      ASSERT_EQ(H5Pget_nfilters(dcpl.id), 2) << name;
-      unsigned flags = 0, filter_config = 0, values[4] = {};
-      size_t count = 4;
-      char filter_name[64];
+      ASSERT_EQ(filters, 3) << name;
+      count = 4;
       EXPECT_EQ(H5Pget_filter2(dcpl.id, 0, &flags, &count, values, sizeof filter_name, filter_name,
                                &filter_config),
                 H5Z_FILTER_SHUFFLE)
@@ -1036,7 +1085,113 @@ TEST_F(RunFileTest, ResumeWithoutAUsablePartialIsAnInputError) {
     Id<H5Fclose> other(
         H5Fcreate(path("run.h5.partial").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   }
-  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), InputError);
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
+  EXPECT_TRUE(fs::exists(path("run.h5.partial")));
+}
+
+// Where a chunk of a dataset lies in the file (HDF5's own index), to damage it.
+std::pair<haddr_t, hsize_t> chunk_location(const std::string& file_path, const std::string& name,
+                                           const std::vector<hsize_t>& offset) {
+  Id<H5Fclose> file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  Id<H5Dclose> ds(H5Dopen2(file.id, name.c_str(), H5P_DEFAULT));
+  unsigned filters = 0;
+  haddr_t address = HADDR_UNDEF;
+  hsize_t size = 0;
+  if (H5Dget_chunk_info_by_coord(ds.id, offset.data(), &filters, &address, &size) < 0)
+    throw std::runtime_error("no chunk info for " + name);
+  return {address, size};
+}
+
+void overwrite(const std::string& file_path, std::size_t at, const std::string& bytes) {
+  std::fstream f(file_path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The partial a resume refuses stays byte for byte; the message names the file and the dataset.
+void expect_refused_as_damaged(const std::string& final_path, const Case& c,
+                               const std::string& dataset) {
+  const std::string partial = final_path + ".partial";
+  const std::string before = file_bytes(partial);
+  try {
+    RunFile file = RunFile::resume(final_path, layout_of(c), attributes());
+    ADD_FAILURE() << "resumed a damaged partial";
+  } catch (const UnusablePartial& e) {
+    ADD_FAILURE() << "a partial with finished units is not unusable: " << e.what();
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(partial), std::string::npos) << message;
+    EXPECT_NE(message.find("is damaged"), std::string::npos) << message;
+    EXPECT_NE(message.find(dataset), std::string::npos) << message;
+  }
+  EXPECT_EQ(file_bytes(partial), before);
+}
+
+// A changed chunk shape (bit flips in a layout message) makes HDF5 write past its buffers: resume
+// must refuse it before writing anything.
+TEST_F(RunFileTest, ResumeRefusesAChangedChunkShape) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  // /summary/sv_band is C x T x r x Q = 2 x 3 x 3 x 5, chunked per cell: its layout message
+  // holds the chunk (1, 3, 3, 5) and the element size 8 as 32-bit integers.
+  const std::string partial = path("run.h5.partial");
+  const std::string bytes = file_bytes(partial);
+  const std::uint32_t chunk[] = {1, 3, 3, 5, 8};
+  const std::string pattern(reinterpret_cast<const char*>(chunk), sizeof chunk);
+  const std::size_t at = bytes.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(bytes.find(pattern, at + 1), std::string::npos) << "the pattern is not unique";
+  const std::uint32_t seven = 7;
+  overwrite(partial, at + 12, std::string(reinterpret_cast<const char*>(&seven), 4));
+  expect_refused_as_damaged(path("run.h5"), c, "/summary/sv_band");
+}
+
+// A done unit whose compressed data no longer inflate is found when resuming, not at the end.
+TEST_F(RunFileTest, ResumeRefusesUnreadableDataOfAFinishedUnit) {
+  Case c = unit_case();
+  c.seeds = 3000;
+  c.unit_seeds = 1000;  // compressed outcome chunks of 1000 seeds
+  for (const char* dataset : {"/outcome/excess", "/trace/sv"}) {
+    SCOPED_TRACE(dataset);
+    {
+      RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+      write_unit(file, c, 1, 0);
+      write_unit(file, c, 1, 2);
+      file.keep_partial();
+    }
+    std::vector<hsize_t> cell1(std::string(dataset) == "/trace/sv" ? 4 : 2, 0);
+    cell1[0] = 1;
+    const auto [address, size] = chunk_location(path("run.h5.partial"), dataset, cell1);
+    ASSERT_GT(size, 16u);
+    overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
+    expect_refused_as_damaged(path("run.h5"), c, dataset);
+    fs::remove(path("run.h5.partial"));
+  }
+}
+
+// A partial whose creation never finished, or a damaged one with no finished unit, is nobody's
+// work: UnusablePartial tells the driver it may start afresh.
+TEST_F(RunFileTest, ResumeOfAPartialWithoutFinishedUnitsIsUnusable) {
+  const Case c = unit_case();
+  {
+    Id<H5Fclose> other(
+        H5Fcreate(path("run.h5.partial").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  }
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
+  fs::remove(path("run.h5.partial"));
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    file.write_outcomes(1, outcomes_of(c, 1, 0, 3));  // written, never marked done
+    file.keep_partial();
+  }
+  const auto [address, size] = chunk_location(path("run.h5.partial"), "/outcome/excess", {1, 0});
+  ASSERT_GT(size, 16u);
+  overwrite(path("run.h5.partial"), address + size / 2, std::string(8, '\xff'));
+  EXPECT_THROW(RunFile::resume(path("run.h5"), layout_of(c), attributes()), UnusablePartial);
   EXPECT_TRUE(fs::exists(path("run.h5.partial")));
 }
 
@@ -1323,9 +1478,16 @@ TEST_F(RunFileTest, KeepPartialKeepsTheFileAndCommitStillWorks) {
   EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
   {
     RunFile file = RunFile::resume(path("run.h5"), layout_of(c), attributes());
-    // Not kept this time: destroying it removes the partial.
+    // Not kept, but resumed: the partial holds the user's work and stays.
   }
-  EXPECT_TRUE(listing().empty());
+  EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    // Not kept, but a unit is done in it: it stays too.
+  }
+  EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
+  fs::remove(path("run.h5.partial"));
   {
     RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
     file.keep_partial();
@@ -1366,8 +1528,8 @@ TEST_F(RunFileTest, CreateNeverDisturbsAPartialItDoesNotOwn) {
   running.keep_partial();
   { RunFile closing = std::move(running); }
   EXPECT_TRUE(RunFile::resume(path("run.h5"), layout_of(c), attributes()).unit_done(0, 0));
-  // The resumed object above was not kept: its destructor removed the file.
-  EXPECT_FALSE(RunFile::partial_exists(path("run.h5")));
+  // The resumed object above was not kept, but a resumed partial is never removed.
+  EXPECT_TRUE(RunFile::partial_exists(path("run.h5")));
   RunFile::create(path("run.h5"), layout_of(c), attributes()).keep_partial();
   const std::string before = file_bytes(path("run.h5.partial"));
   OutputLayout invalid = layout_of(c);

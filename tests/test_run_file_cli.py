@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The run file through the real binary, for what only a whole run shows: problem.rank = 1 (every
+per-seed array with one value per mode) runs, reports and resumes; the root attribute precision
+lists every precision a sweep's cells use.
+
+Usage: test_run_file_cli.py SPECSWEEP_EXE WORKDIR
+Exit 0 pass, 1 fail.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+
+BASE = """
+[problem]
+m = 8
+n = 10
+rank = 3
+[run]
+seeds = 64
+steps = 50
+"""
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return ok
+
+
+def main():
+    exe, work = sys.argv[1], sys.argv[2]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    cfg = os.path.join(work, "base.toml")
+    with open(cfg, "w") as f:
+        f.write(BASE)
+
+    def run(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True)
+
+    # rank 1: fp32 and fp64, depth 2 and 3, with 0 and 1 traced seeds.
+    for precision, depth, traced in (("fp32", 2, 0), ("fp64", 3, 1), ("fp64", 2, 2)):
+        out = os.path.join(work, f"rank1_{precision}_{depth}_{traced}.h5")
+        factors = ", ".join(['"gaussian"'] * depth)
+        r = run("run", cfg, "--out", out, "--quiet", "--set", "problem.rank=1",
+                "--set", f'run.precision="{precision}"', "--set", f"problem.depth={depth}",
+                "--set", f"init.factors=[{factors}]", "--set", f"record.traced_seeds={traced}")
+        what = f"rank 1 ({precision}, depth {depth}, {traced} traced)"
+        if not check(r.returncode == 0, f"{what}: exit {r.returncode}: {r.stderr}"):
+            continue
+        with h5py.File(out) as f:
+            check(f["outcome/hit_step"].shape == (1, 64, 1), f"{what}: hit_step {f['outcome/hit_step'].shape}")
+            check((f["outcome/status"][()] >= 0).all(), f"{what}: unwritten statuses")
+        r = run("report", out, "--format", "csv")
+        check(r.returncode == 0 and "hit_step_1_p50" in r.stdout, f"{what}: report: {r.stderr}")
+
+    # run.precision swept: both are recorded.
+    swept = os.path.join(work, "swept.toml")
+    with open(swept, "w") as f:
+        f.write(BASE + '[sweep]\n"run.precision" = ["fp64", "fp32"]\n')
+    out = os.path.join(work, "swept.h5")
+    r = run("run", swept, "--out", out, "--quiet")
+    if check(r.returncode == 0, f"precision sweep: {r.stderr}"):
+        with h5py.File(out) as f:
+            check(f.attrs["precision"] == "fp32,fp64", f"precision attribute {f.attrs['precision']!r}")
+    out = os.path.join(work, "plain.h5")
+    r = run("run", cfg, "--out", out, "--quiet", "--set", 'run.precision="fp64"')
+    if check(r.returncode == 0, f"fp64 run: {r.stderr}"):
+        with h5py.File(out) as f:
+            check(f.attrs["precision"] == "fp64", f"precision attribute {f.attrs['precision']!r}")
+    print("PASS" if not failures else f"FAIL ({len(failures)})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
