@@ -3,7 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <optional>
 #include <vector>
 
 #include "cpu/pack.hpp"
@@ -215,16 +218,37 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
     for (long p = 0; p < (items[it]->count + W - 1) / W; ++p) packs.emplace_back(static_cast<int>(it), p);
   }
   const long pack_count = static_cast<long>(packs.size());
+  // An exception must not leave an OpenMP region (that is std::terminate): the first one (e.g.
+  // std::bad_alloc for a thread's buffers) is kept, the remaining packs are skipped, and it is
+  // rethrown to the driver after the region.
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  auto keep_first_failure = [&] {
+#pragma omp critical(specsweep_cpu_failure)
+    if (!failure) failure = std::current_exception();
+    failed.store(true, std::memory_order_relaxed);
+  };
 #pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
   {
-    ThreadBuffers<V> buffers(plans);
+    std::optional<ThreadBuffers<V>> buffers;
+    try {
+      buffers.emplace(plans);
+    } catch (...) {
+      keep_first_failure();
+    }
 #pragma omp for schedule(dynamic, 1)
     for (long p = 0; p < pack_count; ++p) {
+      if (failed.load(std::memory_order_relaxed)) continue;
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) continue;
       const auto [it, pack] = packs[p];
-      PackRun<T>(plans[it], *items[it], pack, buffers).run();
+      try {
+        PackRun<T>(plans[it], *items[it], pack, *buffers).run();
+      } catch (...) {
+        keep_first_failure();
+      }
     }
   }
+  if (failure) std::rethrow_exception(failure);
   if (cancel != nullptr && cancel->load()) throw Cancelled();
 }
 
