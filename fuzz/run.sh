@@ -15,8 +15,9 @@ for target in "$build"/fuzz/fuzz_*; do
   scratch="$build/fuzz-corpus/$name"
   mkdir -p "$scratch"
   echo "fuzz_$name: ${seconds} s from fuzz/corpus/$name"
-  # -timeout: a parse that takes 10 s is a finding; -rss_limit_mb: so is one that takes 2 GiB.
-  "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  # -timeout: an input that takes 30 s is a finding (a 10,000-cell sweep takes about 1 s here);
+  # -rss_limit_mb: so is one that takes 2 GiB.
+  "$target" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$build/fuzz-artifacts/${name}-" "$scratch" "$here/corpus/$name" || status=1
 done
 exit $status

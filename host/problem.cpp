@@ -259,10 +259,11 @@ RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp)
   // The statistics read a cell's outcomes and traces back and copy one array at a time to sort it.
   f.finish_bytes = seeds * (outcome_bytes + 16) + traced * trace_bytes + f.cell_bytes;
 
-  // Each cell's Config, its resolved TOML in the run file's layout, and the list of units to run.
+  // Each cell's Config, its resolved TOML in the run file's layout, and the list of units to run;
+  // and the run file's open datasets (about 48), each with a chunk cache of up to 4 MiB.
   const double config_text = double(c0.to_toml().size());
   const double config_bytes = double(sizeof(Config)) + 8 * spectrum + 32 * 24 + config_text;
-  f.resident_bytes = cells * (config_bytes + units_per_cell * 33);
+  f.resident_bytes = cells * (config_bytes + units_per_cell * 33) + 48 * 4 * 1024.0 * 1024.0;
 
   const double compute = double(fp.threads) * f.thread_bytes +
                          double(f.cells_in_flight) * f.cell_bytes + f.batch_bytes;

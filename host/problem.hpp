@@ -73,7 +73,7 @@ struct RunFootprint {
   long cells_in_flight = 0;  // cells whose problems a batch holds at once
   double batch_bytes = 0;    // one batch's outcomes and traced-seed trajectories
   double finish_bytes = 0;   // one cell's outcomes, traces and target read back at the end
-  double resident_bytes = 0;  // the experiment and the run file's layout
+  double resident_bytes = 0;  // the experiment, the run file's layout and its chunk caches
   double memory_bytes = 0;    // the peak of all of the above
   double output_bytes = 0;    // the run file with its data uncompressed, and the summary CSV
 };

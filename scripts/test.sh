@@ -21,5 +21,5 @@ ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 # The fuzz targets (fuzz/README.md), 60 s each from their seed corpora.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPECSWEEP_WERROR=ON \
   -DSPECSWEEP_FUZZ=ON -DSPECSWEEP_TESTS=OFF -DSPECSWEEP_BENCH=OFF -DSPECSWEEP_CUDA=OFF -DSPECSWEEP_MPI=OFF
-cmake --build build-fuzz --parallel "$(nproc)"
+cmake --build build-fuzz --parallel "$(nproc)" --target fuzz
 fuzz/run.sh build-fuzz 60
