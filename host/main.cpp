@@ -199,6 +199,9 @@ void check_resources(const Experiment& experiment, const RunOptions& options, bo
   const bool on_cpu =
       options.backend == "cpu" || (options.backend == "auto" && !backend_available("cuda"));
   const int threads = options.threads > 0 ? options.threads : default_threads();
+  if (on_cpu && threads > kMaxThreads)
+    throw InputError(fmt::format("OMP_NUM_THREADS={}: more than {} threads; give --threads",
+                                 threads, kMaxThreads));
   if (on_cpu) check_threads_start(threads);
   if (skip_estimate) return;
   FootprintParams params;

@@ -247,6 +247,9 @@ TEST_F(Cli, ThreadsAreBoundedAndMustStart) {
     EXPECT_NE(r.output.find("--threads"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("1024"), std::string::npos) << r.output;
   }
+  const auto env = run("run " + cfg + " --out " + out.string(), "OMP_NUM_THREADS=100000 ");
+  EXPECT_EQ(env.code, 2) << env.output;
+  EXPECT_NE(env.output.find("OMP_NUM_THREADS"), std::string::npos) << env.output;
   if (sanitized()) GTEST_SKIP() << "ulimit -v does not work under AddressSanitizer";
   // 1000 default stacks (8 MiB each) do not fit in 2 GiB of address space.
   const auto r = run("run " + cfg + " --out " + out.string() + " --threads 1000 --quiet",
