@@ -240,9 +240,8 @@ std::string huge_thread_config() {
 TEST_F(Cli, ThreadsAreBoundedAndMustStart) {
   const std::string cfg = write("c.toml", small_config());
   const fs::path out = dir_ / "t.h5";
-  for (const char* command : {"run", "bench"}) {
-    const auto r =
-        run(std::string(command) + " " + cfg + " --out " + out.string() + " --threads 100000");
+  for (const std::string& command : {"run " + cfg + " --out " + out.string(), "bench " + cfg}) {
+    const auto r = run(command + " --threads 100000");
     EXPECT_EQ(r.code, 2) << command << ": " << r.output;
     EXPECT_NE(r.output.find("--threads"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("1024"), std::string::npos) << r.output;
@@ -253,7 +252,7 @@ TEST_F(Cli, ThreadsAreBoundedAndMustStart) {
   if (sanitized()) GTEST_SKIP() << "ulimit -v does not work under AddressSanitizer";
   // 1000 default stacks (8 MiB each) do not fit in 2 GiB of address space.
   const auto r = run("run " + cfg + " --out " + out.string() + " --threads 1000 --quiet",
-                     "ulimit -v 2097152; ");
+                     "ulimit -s 8192; ulimit -v 2097152; ");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--threads 1000: cannot start"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out.string() + ".partial"));
