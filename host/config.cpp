@@ -19,6 +19,7 @@
 #include "core/factorization.hpp"
 #include "core/trajectory.hpp"
 #include "errors.hpp"
+#include "problem.hpp"
 
 namespace specsweep {
 
@@ -85,6 +86,8 @@ constexpr int kMaxDim = 1 << 20;
 constexpr int kMaxNsSteps = 100;
 constexpr int kMaxBasinProbes = 10000;
 constexpr size_t kMaxCells = 1000000;
+// Seeds are numbered by a 32-bit word of their Philox counter (core/random.hpp): more would repeat.
+constexpr long long kMaxSeeds = 1LL << 32;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const char* const kPresetList = "cubic, jordan5, polar_express, you6";
 
@@ -249,6 +252,8 @@ class Reader {
     read_optimizer(table_at(&root, "", "optimizer"), c.run.steps, c.optimizer);
     read_record(table_at(&root, "", "record"), c.run.seeds, c.init.scale, c.record);
     read_basin(table_at(&root, "", "basin"), c.basin);
+    check_engine_size(root, c);
+    check_spectrum_range(root, c);
     return c;
   }
 
@@ -304,6 +309,54 @@ class Reader {
 
   static const toml::node* get(const toml::table* t, std::string_view k) {
     return t ? t->get(k) : nullptr;
+  }
+
+  // ---- cross-checks ----
+
+  // The engine indexes a seed's working set with int (core/trajectory.hpp EngineLayout).
+  void check_engine_size(const toml::table& root, const Config& c) const {
+    const ProblemConfig& p = c.problem;
+    const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
+    const long long values =
+        engine_lane_values(Shape{p.m, p.n, p.rank, p.depth}, c.optimizer_params(), modes);
+    if (values > std::numeric_limits<int>::max())
+      fail_at("problem.rank",
+              fmt::format("a seed's working set of {} values for problem.m = {}, problem.n = {}, "
+                          "problem.rank = {}, problem.depth = {} exceeds the engine's 32-bit "
+                          "indexing ({} values); reduce them",
+                          values, p.m, p.n, p.rank, p.depth, std::numeric_limits<int>::max()),
+              root.at_path("problem.rank").node());
+  }
+
+  // The relative excess loss divides by 1/2 ||M||^2 = 1/2 sum s_i^2 in the working precision: if
+  // that underflows (a denormal spectrum) every excess is 0/0 = NaN and no seed can converge, and
+  // a denormal s_i puts its mode's hitting threshold below the precision's normal range. Refused
+  // rather than computed: scaling the spectrum (with init.scale) gives the same dynamics in range.
+  void check_spectrum_range(const toml::table& root, const Config& c) const {
+    const bool fp64 = c.run.precision == Precision::fp64;
+    const double smallest =
+        fp64 ? std::numeric_limits<double>::min() : double(std::numeric_limits<float>::min());
+    const double largest =
+        fp64 ? std::numeric_limits<double>::max() : double(std::numeric_limits<float>::max());
+    const std::string precision = fmt::format("run.precision = \"{}\"", fp64 ? "fp64" : "fp32");
+    const std::string remedy = fp64 ? "scale the spectrum" : "scale the spectrum or use fp64";
+    const toml::node* sp = root.at_path("problem.target.spectrum").node();
+    const std::vector<double>& s = c.problem.target.spectrum;
+    double half_norm2 = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] < smallest)
+        fail_at(elem_key("problem.target.spectrum", i),
+                fmt::format("{} is below the smallest normal number of {} ({:.3g}); {}", s[i],
+                            precision, smallest, remedy),
+                sp);
+      half_norm2 += 0.5 * s[i] * s[i];
+    }
+    if (!(half_norm2 >= smallest && half_norm2 <= largest))
+      fail_at("problem.target.spectrum",
+              fmt::format("1/2 sum s_i^2 = {:.3g} is outside the normal range of {} ([{:.3g}, "
+                          "{:.3g}]): the relative excess loss divides by it; {}",
+                          half_norm2, precision, smallest, largest, remedy),
+              sp);
   }
 
   // ---- typed values ----
@@ -401,7 +454,10 @@ class Reader {
     check_keys(t, "run", {"steps", "seeds", "master_seed", "precision", "blowup"});
     if (auto n = get(t, "steps")) r.steps = static_cast<int>(int_in(*n, "run.steps", 1, kMaxSteps));
     if (auto n = get(t, "seeds"))
-      r.seeds = static_cast<long>(int_in(*n, "run.seeds", 1, std::numeric_limits<long>::max()));
+      r.seeds = static_cast<long>(
+          int_in(*n, "run.seeds", 1, kMaxSeeds,
+                 fmt::format("in [1, 2^32 = {}] (a seed's index is 32 bits of its random stream)",
+                             kMaxSeeds)));
     if (auto n = get(t, "master_seed"))
       r.master_seed = static_cast<std::uint64_t>(
           int_in(*n, "run.master_seed", 0, std::numeric_limits<long long>::max()));
@@ -415,12 +471,13 @@ class Reader {
     if (auto n = get(t, "n")) p.n = static_cast<int>(int_in(*n, "problem.n", 1, kMaxDim));
     const int max_rank = kMaxRankFactor * std::max(p.m, p.n);
     const toml::node* rank = get(t, "rank");
-    if (rank) p.rank = static_cast<int>(as_int(*rank, "problem.rank"));
-    if (p.rank < 1 || p.rank > max_rank)
+    // Checked as the 64-bit value it was written as: narrowed first, 2^32 + 3 would pass as 3.
+    const long long r = rank ? as_int(*rank, "problem.rank") : p.rank;
+    if (r < 1 || r > max_rank)
       fail_at("problem.rank",
-              fmt::format("must be in [1, {} max(m, n) = {}], got {}", kMaxRankFactor, max_rank,
-                          p.rank),
+              fmt::format("must be in [1, {} max(m, n) = {}], got {}", kMaxRankFactor, max_rank, r),
               rank);
+    p.rank = static_cast<int>(r);
     if (auto n = get(t, "depth"))
       p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
     if (auto n = get(t, "l2")) p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);

@@ -1,9 +1,16 @@
 #include "problem.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "backend.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
+#include "core/trajectory.hpp"
+#include "errors.hpp"
 
 namespace specsweep {
 
@@ -126,6 +133,194 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell) {
   cp.optimum = optimum_loss(p.target.spectrum, p.rank, p.depth, p.l2);
   cp.record_steps = record_steps(config.record, config.run.steps);
   return cp;
+}
+
+long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes) {
+  const long long m = sh.m, n = sh.n, r = sh.r, depth = sh.depth, q = modes;
+  auto rows = [&](long long k) { return k == 0 ? m : r; };
+  auto cols = [&](long long k) { return k == depth - 1 ? n : r; };
+  auto thin_svd = [](long long a, long long b) {
+    const long long p = std::min(a, b), big = std::max(a, b);
+    return big * p + 2 * p * jacobi_stride(static_cast<int>(p)) + p;
+  };
+  auto orthogonalize = [&](long long a, long long b) {
+    const long long p = std::min(a, b), big = std::max(a, b);
+    return 2 * big * p + 4 * p * p + 2 * p + thin_svd(a, b);
+  };
+  long long params = 0, update = 0;
+  for (long long k = 0; k < depth; ++k) {
+    params += rows(k) * cols(k);
+    update = std::max(update, rows(k) * cols(k) + orthogonalize(rows(k), cols(k)));
+  }
+  const long long states = op.state_buffers();
+  const long long stages = op.integrator == Integrator::rk4 ? 2 : 0;
+  const long long eval = (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
+  const long long big = std::max(m, n);
+  const long long record =
+      n + 2 * big * r + 8 * r * r + 3 * r + 2 * thin_svd(big, r) + r * n + r * r + 7 * r;
+  const long long metrics = r + q + depth + 3 + 2 * r * r;
+  return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics;
+}
+
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The driver's batching (host/driver.cpp): units of at most 4096 seeds of one cell, a backend call
+// takes units until it has 4096 seeds or 256 units.
+constexpr long kUnitSeeds = 4096, kBatchSeeds = 4096, kBatchUnits = 256;
+
+// Record steps of a run: record_steps() without building them (at most, for `points`: spacing can
+// round two points onto one step).
+double record_step_count(const RecordConfig& rec, int steps) {
+  if (rec.points > 0) return std::min<double>(rec.points, double(steps) + 1);
+  return double(steps / rec.every) + 1 + (steps % rec.every != 0 ? 1 : 0);
+}
+
+std::string bytes_text(double bytes) {
+  if (bytes >= kGiB) return fmt::format("{:.3g} GiB", bytes / kGiB);
+  if (bytes >= 1024.0 * 1024.0) return fmt::format("{:.3g} MiB", bytes / (1024.0 * 1024.0));
+  return fmt::format("{:.3g} KiB", bytes / 1024.0);
+}
+
+}  // namespace
+
+RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp) {
+  RunFootprint f;
+  if (ex.cells.empty()) return f;
+  // The shape keys cannot be swept, so cell 0 sizes every cell; what may differ between cells is
+  // the precision and the optimizer's state.
+  const Config& c0 = ex.cells.front();
+  const ProblemConfig& p = c0.problem;
+  const Shape sh{p.m, p.n, p.rank, p.depth};
+  const double m = p.m, n = p.n, r = p.rank, spectrum = double(p.target.spectrum.size());
+  const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
+  const double q = modes;
+  const double basis = std::max(spectrum, std::min({r, m, n}));
+  double params = 0, init_scratch = 0;
+  for (int k = 0; k < sh.depth; ++k) {
+    const double rows = sh.rows(k), cols = sh.cols(k), small = std::min(rows, cols);
+    params += rows * cols;
+    init_scratch = std::max(init_scratch, 3 * rows * cols + small * small + rows + cols);
+  }
+  const double cells = double(ex.cells.size()), seeds = double(c0.run.seeds);
+  const double traced = c0.record.traced_seeds;
+  const double steps = record_step_count(c0.record, c0.run.steps);
+
+  // Per seed, from the lists the run file and the MPI messages use.
+  double outcome_bytes = 0, trace_values = 0;
+  SeedOutcomes outcomes;
+  outcomes.r = p.rank;
+  for_each_outcome_array(outcomes, [&](const char*, const auto& values, int per_seed) {
+    outcome_bytes += double(per_seed) * double(sizeof(values[0]));
+  });
+  SeedTraces traces;
+  traces.r = p.rank;
+  traces.depth = p.depth;
+  traces.delta_matrices = c0.record.delta_matrices;
+  for_each_trace_array(traces, [&](const char*, const std::vector<double>&, int per_step) {
+    trace_values += double(per_step);
+  });
+  const double trace_bytes = 8 * (steps * trace_values + 2 * params);  // + initial, final factors
+
+  double max_lane_values[2] = {0, 0};
+  bool precision_used[2] = {false, false};
+  for (const Config& c : ex.cells) {
+    const int fp64 = c.run.precision == Precision::fp64;
+    precision_used[fp64] = true;
+    max_lane_values[fp64] = std::max(max_lane_values[fp64],
+                                     double(engine_lane_values(sh, c.optimizer_params(), modes)));
+  }
+  const double pack_bytes[2] = {double(fp.pack_bytes_fp32), double(fp.pack_bytes_fp64)};
+  const double scalar_bytes[2] = {4, 8};
+  double plan_scalar = 0;
+  for (int fp64 = 0; fp64 < 2; ++fp64) {
+    if (!precision_used[fp64]) continue;
+    plan_scalar = std::max(plan_scalar, scalar_bytes[fp64]);
+    // ThreadBuffers: the arena, hit buffers, start and final point in lanes; the rest in double.
+    const double lanes = max_lane_values[fp64] + 2 * q + 2 * params;
+    const double doubles = std::max(std::max(m, n) * r, 1.0) + init_scratch + params + q +
+                           double(packed_record_width(p.rank, p.depth, c0.record.delta_matrices));
+    f.thread_bytes = std::max(f.thread_bytes, pack_bytes[fp64] * lanes + 8 * doubles + 4 * q);
+  }
+
+  // A cell in flight: its Target (M, its bases, and QR's copies while building them), its plan in
+  // the working precision with the spectral-init bases, and its record steps.
+  f.cell_bytes = 8 * (m * n + (m + n) * basis + spectrum) + 16 * std::max(m, n) * basis +
+                 plan_scalar * (m * n + (m + n) * q + q) + 8 * (m + n) * r + 4 * steps;
+
+  const double unit = std::min<double>(seeds, kUnitSeeds);
+  const double units_per_cell = std::ceil(seeds / unit);
+  const double units_per_batch =
+      std::min({double(kBatchUnits), std::ceil(kBatchSeeds / unit), cells * units_per_cell});
+  f.cells_in_flight = static_cast<long>(std::min(cells, units_per_batch + 1));
+  const double batch_traced = units_per_batch * std::min(traced, unit);
+  f.batch_bytes = units_per_batch * unit * outcome_bytes + batch_traced * trace_bytes;
+
+  // The statistics read a cell's outcomes and traces back and copy one array at a time to sort it.
+  f.finish_bytes = seeds * (outcome_bytes + 16) + traced * trace_bytes + f.cell_bytes;
+
+  // Each cell's Config, its resolved TOML in the run file's layout, and the list of units to run;
+  // and the run file's open datasets (about 48), each with a chunk cache of up to 4 MiB.
+  const double config_text = double(c0.to_toml().size());
+  const double config_bytes = double(sizeof(Config)) + 8 * spectrum + 32 * 24 + config_text;
+  f.resident_bytes = cells * (config_bytes + units_per_cell * 33) + 48 * 4 * 1024.0 * 1024.0;
+
+  const double compute = double(fp.threads) * f.thread_bytes +
+                         double(f.cells_in_flight) * f.cell_bytes + f.batch_bytes;
+  f.memory_bytes = f.resident_bytes + std::max(compute, f.finish_bytes);
+
+  // The run file: per cell its outcomes, traces, target, summary (5 quantiles of the loss and the
+  // singular values at each record step, and a few per mode), progress marks and resolved config;
+  // the summary CSV has a line of about 512 bytes per cell.
+  const double summary_bytes = 8 * 5 * (steps + steps * r + r) + 512;
+  f.output_bytes = cells * (seeds * outcome_bytes + traced * trace_bytes + 8 * (m * n + spectrum) +
+                            summary_bytes + units_per_cell + config_text + 512);
+  return f;
+}
+
+void check_footprint(const RunFootprint& f, const FootprintParams& fp,
+                     const MachineLimits& limits) {
+  auto explain = [&](const std::string& need, const std::string& have) {
+    // Every term with the keys that size it, so the message says what to reduce.
+    std::string terms;
+    if (fp.threads > 0)
+      terms += fmt::format(
+          "\n  {} for each of {} CPU threads (--threads; the engine's buffers for one pack of "
+          "seeds "
+          "of problem.m x problem.n at problem.rank and problem.depth)",
+          bytes_text(f.thread_bytes), fp.threads);
+    terms += fmt::format(
+        "\n  {} for each of {} cell(s) in flight (the problem.m x problem.n target and its bases)",
+        bytes_text(f.cell_bytes), f.cells_in_flight);
+    terms += fmt::format(
+        "\n  {} for a batch's results (record.traced_seeds trajectories over the record steps)",
+        bytes_text(f.batch_bytes));
+    terms += fmt::format(
+        "\n  {} for a cell's results read back for its statistics (run.seeds, "
+        "record.traced_seeds)",
+        bytes_text(f.finish_bytes));
+    return InputError(fmt::format(
+        "the run needs about {} but {}:{}\nreduce those keys (or pass --skip-resource-check to run "
+        "anyway)",
+        need, have, terms));
+  };
+  if (limits.physical_memory > 0 && f.memory_bytes > limits.physical_memory)
+    throw explain(fmt::format("{} of memory", bytes_text(f.memory_bytes)),
+                  fmt::format("this machine has {}", bytes_text(limits.physical_memory)));
+  const double address_space = f.memory_bytes + double(fp.threads) * limits.thread_stack;
+  if (limits.address_space > 0 && address_space > limits.address_space)
+    throw explain(fmt::format("{} of address space (with {} per thread stack)",
+                              bytes_text(address_space), bytes_text(limits.thread_stack)),
+                  fmt::format("the address-space limit (ulimit -v) leaves {}",
+                              bytes_text(limits.address_space)));
+  if (limits.free_disk >= 0 && f.output_bytes > limits.free_disk)
+    throw InputError(fmt::format(
+        "the run file needs up to {} of disk (uncompressed; run.seeds x the cells of [sweep] "
+        "outcomes, record.traced_seeds trajectories, problem.m x problem.n targets) but its "
+        "directory has {} free; reduce those keys or free space (or pass --skip-resource-check to "
+        "run anyway)",
+        bytes_text(f.output_bytes), bytes_text(limits.free_disk)));
 }
 
 }  // namespace specsweep

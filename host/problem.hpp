@@ -51,4 +51,46 @@ struct CellProblem {
 
 CellProblem make_cell_problem(const Config& config, std::uint32_t cell);
 
+// EngineLayout(sh, op, modes).total (kernels/core/trajectory.hpp) computed in 64 bits: the lane
+// values one trajectory works in. The engine indexes them with int, so a shape whose count exceeds
+// INT_MAX cannot run; the config refuses it.
+long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes);
+
+// What a run needs besides its config, from the machine it runs on (host/main.cpp fills it).
+struct FootprintParams {
+  int threads = 1;  // CPU threads that each hold the engine's buffers; 0 when a GPU runs the seeds
+  // Bytes of one lane value of the CPU backend in fp32 and fp64: a SIMD pack of seeds.
+  int pack_bytes_fp32 = 4, pack_bytes_fp64 = 8;
+};
+
+// The memory and disk a run needs, estimated from its config before any work (bytes, as doubles so
+// that no config can overflow them). Memory peaks either while computing a batch of work units
+// (every CPU thread's buffers, the cells in flight, the batch's results) or while reading one
+// cell's results back for its statistics; the experiment itself stays resident throughout.
+struct RunFootprint {
+  double thread_bytes = 0;   // one CPU thread's buffers (cpu_backend.cpp ThreadBuffers)
+  double cell_bytes = 0;     // one cell in flight: its target and its plan in the working precision
+  long cells_in_flight = 0;  // cells whose problems a batch holds at once
+  double batch_bytes = 0;    // one batch's outcomes and traced-seed trajectories
+  double finish_bytes = 0;   // one cell's outcomes, traces and target read back at the end
+  double resident_bytes = 0;  // the experiment, the run file's layout and its chunk caches
+  double memory_bytes = 0;    // the peak of all of the above
+  double output_bytes = 0;    // the run file with its data uncompressed, and the summary CSV
+};
+
+RunFootprint estimate_footprint(const Experiment& experiment, const FootprintParams& params);
+
+// What the machine offers a run (host/main.cpp reads it): 0 or less means "no limit known".
+struct MachineLimits {
+  double physical_memory = 0;  // RAM, or the cgroup's memory limit when lower
+  double address_space = 0;    // RLIMIT_AS minus the address space already in use
+  double thread_stack = 0;     // address space each thread's stack takes
+  double free_disk = -1;       // free bytes in the output's directory; < 0: unknown (a full disk is 0)
+};
+
+// Throws InputError (exit 2) when the footprint cannot fit the machine, naming the config keys and
+// options that size what does not fit.
+void check_footprint(const RunFootprint& footprint, const FootprintParams& params,
+                     const MachineLimits& limits);
+
 }  // namespace specsweep

@@ -13,6 +13,8 @@ packages=(
   # containers policy-rc.d usually forbids starting services; a munged started here is reused.
   slurm-wlm slurm-wlm-basic-plugins munge libpmix-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  # libFuzzer (fuzz/, SPECSWEEP_FUZZ): clang and its runtime libraries.
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,8 +22,9 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(SPECSWEEP_EXE) + " " + args + " 2>&1";
+// Runs the binary with `args`; `prefix` is shell text before it (a ulimit, an environment).
+Result run(const std::string& args, const std::string& prefix = "") {
+  const std::string cmd = prefix + std::string(SPECSWEEP_EXE) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -70,7 +72,8 @@ TEST_F(Cli, EveryBadInputExitsTwoNamingTheKey) {
       {"negative_steps", "[run]\nsteps = -5\n", "", "run.steps"},
       {"lr_zero", "[optimizer]\nlr = 0.0\n", "", "optimizer.lr"},
       {"lr_nan", "[optimizer]\nlr = nan\n", "", "optimizer.lr"},
-      {"unknown_preset", "[optimizer]\northogonalizer = \"newton_schulz\"\nns_coefficients = \"quintic9\"\n", "",
+      {"unknown_preset",
+       "[optimizer]\northogonalizer = \"newton_schulz\"\nns_coefficients = \"quintic9\"\n", "",
        "optimizer.ns_coefficients"},
       {"syntax", "[problem\nm = 8\n", "", "line"},
       {"bad_set", "", "--set optimizer.lr", "optimizer.lr"},
@@ -79,6 +82,12 @@ TEST_F(Cli, EveryBadInputExitsTwoNamingTheKey) {
       {"empty_sweep_axis", "[sweep]\n\"optimizer.lr\" = []\n", "", "optimizer.lr"},
       {"sweep_shape_key", "[sweep]\n\"problem.rank\" = [1, 2]\n", "", "problem.rank"},
       {"out_is_directory", "", "--out /tmp", "/tmp"},
+      // Checked on the value written, not on a narrowed copy (2^32 + 3 used to run as rank 3).
+      {"rank_beyond_32_bits", "[problem]\nrank = 4294967299\n", "", "got 4294967299"},
+      {"seeds_2_to_40", "[run]\nseeds = 1099511627776\n", "", "run.seeds"},
+      {"denormal_spectrum", "[problem.target]\nspectrum = [1e-40]\n", "",
+       "problem.target.spectrum"},
+      {"threads_beyond_bound", "", "--threads 100000", "--threads"},
   };
   for (const auto& c : cases) {
     const std::string cfg = write(std::string(c.name) + ".toml", c.config);
@@ -165,6 +174,161 @@ TEST_F(Cli, BenchTimesEveryCellAndWritesNothing) {
   const auto bad_key = run("bench " + cfg + " --set optimizer.learning_rate=0.1");
   EXPECT_EQ(bad_key.code, 2);
   EXPECT_NE(bad_key.output.find("optimizer.learning_rate"), std::string::npos) << bad_key.output;
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::stringstream s;
+  s << std::ifstream(p, std::ios::binary).rdbuf();
+  return s.str();
+}
+
+// Defect 3 of issue 10: --out must name a file the run may create or replace. Each refusal is an
+// exit 2 naming the file, before any work, leaving every file as it was and nothing new behind.
+TEST_F(Cli, OutputThatMustNotBeWrittenIsRefused) {
+  const std::string cfg = write("c.toml", small_config());
+  const std::string config_bytes = file_bytes(cfg);
+  auto refused = [&](const std::string& out, const std::string& must_mention) {
+    const auto r = run("run " + cfg + " --out " + out + " --quiet");
+    EXPECT_EQ(r.code, 2) << out << ": " << r.output;
+    EXPECT_NE(r.output.find(must_mention), std::string::npos) << out << ": " << r.output;
+    EXPECT_EQ(r.output.find("failed"), std::string::npos) << out << ": " << r.output;
+  };
+  const bool had_csv = fs::exists("/dev/null.summary.csv"),
+             had_partial = fs::exists("/dev/null.partial");
+  refused("/dev/null", "/dev/null: is not a regular file");
+  EXPECT_EQ(fs::exists("/dev/null.summary.csv"), had_csv);
+  EXPECT_EQ(fs::exists("/dev/null.partial"), had_partial);
+  refused(cfg, "is the config file");
+  EXPECT_EQ(file_bytes(cfg), config_bytes);
+  const fs::path read_only = dir_ / "kept.h5";
+  std::ofstream(read_only) << "an earlier result";
+  fs::permissions(read_only,
+                  fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  refused(read_only.string(), "kept.h5: is read-only");
+  EXPECT_EQ(file_bytes(read_only), "an earlier result");
+  EXPECT_EQ(fs::status(read_only).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  refused("/proc/x.h5", "/proc/x.h5");
+  refused("/sys/x.h5", "/sys/x.h5");
+  const std::string long_name = (dir_ / (std::string(300, 'a') + ".h5")).string();
+  refused(long_name, "File name too long");
+  // A directory where the summary CSV goes: refused before the run, not after committing the h5.
+  fs::create_directory(dir_ / "csvdir.summary.csv");
+  refused((dir_ / "csvdir.h5").string(), "csvdir.summary.csv");
+  fs::create_directory(dir_ / "p.h5.partial");
+  refused((dir_ / "p.h5").string(), "p.h5.partial");
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_TRUE(e.path() == read_only || e.path().extension() != ".h5")
+        << "left behind: " << e.path();
+  EXPECT_FALSE(fs::exists(dir_ / "c.summary.csv"));
+}
+
+// Whether test_cli runs a sanitized binary: AddressSanitizer reserves terabytes of address space,
+// so the tests under an address-space limit (ulimit -v) cannot run there.
+bool sanitized() {
+  return std::string(SPECSWEEP_SANITIZE).find("address") != std::string::npos;
+}
+
+// A config whose every CPU thread needs gigabytes: m = 10^6, r = 8 (issue 10, defect 5).
+std::string huge_thread_config() {
+  return "[problem]\nm = 1000000\nn = 10\nrank = 8\n[problem.target]\nspectrum = [3.0, 2.0, 1.0]\n"
+         "[run]\nsteps = 5\nseeds = 4\n";
+}
+
+// Defect 4: --threads is bounded (run and bench), and threads that cannot start are a message
+// before any work, not libgomp's exit 1 (or a crash) with a partial file left.
+TEST_F(Cli, ThreadsAreBoundedAndMustStart) {
+  const std::string cfg = write("c.toml", small_config());
+  const fs::path out = dir_ / "t.h5";
+  for (const std::string& command : {"run " + cfg + " --out " + out.string(), "bench " + cfg}) {
+    const auto r = run(command + " --threads 100000");
+    EXPECT_EQ(r.code, 2) << command << ": " << r.output;
+    EXPECT_NE(r.output.find("--threads"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("1024"), std::string::npos) << r.output;
+  }
+  const auto env = run("run " + cfg + " --out " + out.string(), "OMP_NUM_THREADS=100000 ");
+  EXPECT_EQ(env.code, 2) << env.output;
+  EXPECT_NE(env.output.find("OMP_NUM_THREADS"), std::string::npos) << env.output;
+  if (sanitized()) GTEST_SKIP() << "ulimit -v does not work under AddressSanitizer";
+  // 1000 default stacks (8 MiB each) do not fit in 2 GiB of address space.
+  const auto r = run("run " + cfg + " --out " + out.string() + " --threads 1000 --quiet",
+                     "ulimit -s 8192; ulimit -v 2097152; ");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--threads 1000: cannot start"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// Defect 5: what cannot fit in memory is refused before any work, naming the keys; and when memory
+// runs out anyway inside the CPU backend's threads, it is a runtime failure (exit 3) with a
+// message, not std::terminate (exit 134).
+TEST_F(Cli, MemoryThatCannotFitIsRefusedAndRunningOutIsAFailure) {
+  const fs::path out = dir_ / "m.h5";
+  // An 2^20 x 2^20 target alone is 8 TiB.
+  const auto target = run("run " + write("t.toml", small_config()) + " --out " + out.string() +
+                          " --set problem.m=1048576 --set problem.n=1048576 --set problem.rank=1 "
+                          "--set problem.target.spectrum=[1.0] --quiet");
+  EXPECT_EQ(target.code, 2) << target.output;
+  for (const char* key :
+       {"of memory", "problem.m", "problem.n", "run.seeds", "record.traced_seeds"})
+    EXPECT_NE(target.output.find(key), std::string::npos) << key << ": " << target.output;
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+  if (sanitized()) GTEST_SKIP() << "ulimit -v does not work under AddressSanitizer";
+  const std::string cfg = write("h.toml", huge_thread_config());
+  const std::string limit = "ulimit -v 2097152; ";
+  const auto refused = run("run " + cfg + " --out " + out.string() + " --threads 2 --quiet", limit);
+  EXPECT_EQ(refused.code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("ulimit -v"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--threads"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("problem.m"), std::string::npos) << refused.output;
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+  const auto failed =
+      run("run " + cfg + " --out " + out.string() + " --threads 2 --quiet --skip-resource-check",
+          limit);
+  EXPECT_EQ(failed.code, 3) << failed.output;
+  EXPECT_NE(failed.output.find("out of memory"), std::string::npos) << failed.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// Defect 13: plot of a damaged run file, or of one whose /outcome datasets have the wrong shape,
+// is an exit 2 naming the file and what is wrong, not a Python traceback.
+TEST_F(Cli, PlotOfADamagedFileIsBadInput) {
+  if (std::string(SPECSWEEP_TEST_PYTHON).empty()) GTEST_SKIP() << "no python3 with h5py";
+  const fs::path good = dir_ / "good.h5";
+  ASSERT_EQ(
+      run("run " + write("c.toml", small_config()) + " --out " + good.string() + " --quiet").code,
+      0);
+  const fs::path shape = dir_ / "shape.h5", damaged = dir_ / "damaged.h5";
+  fs::copy_file(good, shape);
+  fs::copy_file(good, damaged);
+  // Replace /outcome/hit_step by a 2-D dataset; overwrite its first (compressed) chunk with junk.
+  const std::string script = write("damage.py",
+                                   "import sys, h5py, numpy as np\n"
+                                   "with h5py.File(sys.argv[1], 'r+') as f:\n"
+                                   "    del f['outcome/hit_step']\n"
+                                   "    f['outcome/hit_step'] = np.zeros((1, 10), dtype=np.int32)\n"
+                                   "with h5py.File(sys.argv[2], 'r') as f:\n"
+                                   "    info = f['outcome/hit_step'].id.get_chunk_info(0)\n"
+                                   "with open(sys.argv[2], 'r+b') as g:\n"
+                                   "    g.seek(info.byte_offset)\n"
+                                   "    g.write(bytes(range(256)) * (info.size // 256 + 1))\n");
+  ASSERT_EQ(std::system((std::string(SPECSWEEP_TEST_PYTHON) + " " + script + " " + shape.string() +
+                         " " + damaged.string())
+                            .c_str()),
+            0);
+  const std::string python = std::string("SPECSWEEP_PYTHON=") + SPECSWEEP_TEST_PYTHON + " ";
+  const auto misshapen = run("plot " + shape.string() + " --out " + (dir_ / "f1").string(), python);
+  EXPECT_EQ(misshapen.code, 2) << misshapen.output;
+  EXPECT_NE(misshapen.output.find("shape.h5: /outcome/hit_step has shape (1, 10)"),
+            std::string::npos)
+      << misshapen.output;
+  const auto broken = run("plot " + damaged.string() + " --out " + (dir_ / "f2").string(), python);
+  EXPECT_EQ(broken.code, 2) << broken.output;
+  EXPECT_NE(broken.output.find("damaged.h5: cannot read the run file"), std::string::npos)
+      << broken.output;
+  for (const auto& r : {misshapen, broken})
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  EXPECT_EQ(run("plot " + good.string() + " --out " + (dir_ / "f3").string(), python).code, 0);
 }
 
 TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {

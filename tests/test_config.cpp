@@ -2,6 +2,7 @@
 // --set overrides and the to_toml round trip.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -9,7 +10,9 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/trajectory.hpp"
 #include "errors.hpp"
+#include "problem.hpp"
 
 namespace specsweep {
 namespace {
@@ -577,6 +580,178 @@ TEST(ConfigErrors, MissingFile) {
   } catch (const InputError& e) {
     EXPECT_HAS(std::string(e.what()), dir);
   }
+}
+
+// Defect 2 of issue 10: every integer key is range-checked on the 64-bit value written, never on
+// a narrowed copy (2^32 + 3 used to run as rank 3, and 2^40 was reported as "got 0").
+TEST(ConfigErrors, IntegerKeysAreCheckedOnTheirWrittenValue) {
+  const std::string big = "4294967299";  // 2^32 + 3
+  const char* const keys[] = {
+      "problem.m", "problem.n",    "problem.rank",        "problem.depth",      "run.steps",
+      "run.seeds", "record.every", "record.traced_seeds", "optimizer.ns_steps", "basin.probes"};
+  for (const char* key : keys) {
+    const std::string msg = error_of("", {std::string(key) + "=" + big});
+    EXPECT_HAS(msg, key);
+    EXPECT_HAS(msg, "got " + big);
+  }
+  EXPECT_HAS(error_of("[record]\npoints = 4294967299\n"), "got " + big);
+  EXPECT_HAS(error_of("[optimizer.schedule]\nkind = \"cosine\"\nwarmup = 4294967299\n"),
+             "got " + big);
+  EXPECT_HAS(error_of("[optimizer.schedule]\nkind = \"piecewise\"\nsteps = [0, 4294967299]\n"
+                      "values = [0.1, 0.2]\n"),
+             "got " + big);
+  EXPECT_HAS(error_of("[problem.target]\nspectrum = { kind = \"power\", scale = 1, exponent = "
+                      "1, count = 4294967299 }\n"),
+             "got " + big);
+  const std::string rank = error_of("", {"problem.rank=1099511627776"});  // 2^40
+  EXPECT_HAS(rank, "problem.rank");
+  EXPECT_HAS(rank, "got 1099511627776");
+  // Keys whose range is 64 bits keep the value exactly.
+  const Config c = parse("", {"run.master_seed=" + big, "problem.target.seed=" + big});
+  EXPECT_EQ(c.run.master_seed, 4294967299u);
+  EXPECT_EQ(c.problem.target.seed, 4294967299u);
+}
+
+// Defect 6: a seed's index is a 32-bit word of its Philox counter, so run.seeds stops at 2^32.
+TEST(ConfigErrors, SeedsBeyondTheirIndexRange) {
+  EXPECT_EQ(parse("[run]\nseeds = 4294967296\n").run.seeds, 4294967296L);
+  const std::string msg = error_of("[run]\nseeds = 1099511627776\n");
+  EXPECT_HAS(msg, "run.seeds");
+  EXPECT_HAS(msg, "2^32");
+}
+
+// The engine indexes a seed's working set with int: larger shapes are refused, naming them.
+TEST(ConfigErrors, WorkingSetBeyondTheEnginesIndexRange) {
+  const std::string msg = error_of(
+      "[problem]\nm = 1048576\nn = 1048576\nrank = 8388608\n[problem.target]\nspectrum = [1.0]\n");
+  EXPECT_HAS(msg, "problem.rank");
+  EXPECT_HAS(msg, "problem.m = 1048576");
+  EXPECT_HAS(msg, "32-bit");
+  EXPECT_NO_THROW(
+      parse("[problem]\nm = 1048576\nn = 4\nrank = 4\n[problem.target]\nspectrum = [1.0]\n"));
+}
+
+// A spectrum whose 1/2 sum s_i^2 underflows the working precision made every excess 0/0 = NaN
+// (status "unconverged"); such spectra are refused, naming the key and the precision.
+TEST(ConfigErrors, SpectrumOutsideThePrecisionsNormalRange) {
+  const std::string denormal = error_of("[problem.target]\nspectrum = [1e-40]\n");
+  EXPECT_HAS(denormal, "problem.target.spectrum[0]");
+  EXPECT_HAS(denormal, "fp32");
+  const std::string underflow = error_of("[problem.target]\nspectrum = [1e-25]\n");
+  EXPECT_HAS(underflow, "problem.target.spectrum");
+  EXPECT_HAS(underflow, "1/2 sum s_i^2");
+  EXPECT_HAS(underflow, "fp64");  // the remedy
+  EXPECT_NO_THROW(parse("[problem.target]\nspectrum = [1e-25]\n[run]\nprecision = \"fp64\"\n"));
+  EXPECT_HAS(error_of("[problem.target]\nspectrum = [1e-310]\n[run]\nprecision = \"fp64\"\n"),
+             "problem.target.spectrum[0]");
+  EXPECT_HAS(error_of("[problem.target]\nspectrum = [1e20]\n"), "1/2 sum s_i^2");
+  EXPECT_NO_THROW(parse("[problem.target]\nspectrum = [1e4, 1e-8]\n"));
+}
+
+// ---- the memory and disk estimate (host/problem.cpp) ----
+
+TEST(Footprint, EngineLaneValuesMatchTheEngineLayout) {
+  for (const int depth : {2, 3, 4})
+    for (const int m : {1, 3, 8})
+      for (const int n : {1, 5, 8})
+        for (const int r : {1, 2, 6, 20})
+          for (const auto kind : {OptimizerKind::gd, OptimizerKind::muon, OptimizerKind::adam})
+            for (const auto integrator : {Integrator::step, Integrator::rk4}) {
+              OptimizerParams op;
+              op.kind = kind;
+              op.integrator = integrator;
+              const Shape sh{m, n, r, depth};
+              const int modes = std::min({r, m, n});
+              EXPECT_EQ(engine_lane_values(sh, op, modes), EngineLayout(sh, op, modes).total)
+                  << m << " x " << n << " r " << r << " L " << depth;
+            }
+}
+
+// Every term by hand for m = 8, n = 6, r = 2, L = 2, GD in fp64 (no optimizer state), spectrum
+// [2, 1] (2 modes, basis of 2 columns), 10 seeds, 3 traced, 20 steps recorded at every step
+// (T = 21), 2 threads with a pack of 16 bytes per lane value.
+TEST(Footprint, HandComputedSmallRun) {
+  const Experiment ex = parse_experiment(
+      "[problem]\nm = 8\nn = 6\nrank = 2\n[problem.target]\nspectrum = [2.0, 1.0]\n"
+      "[optimizer]\nkind = \"gd\"\n[run]\nsteps = 20\nseeds = 10\nprecision = \"fp64\"\n"
+      "[record]\ntraced_seeds = 3\n",
+      "hand.toml");
+  // Params 8*2 + 2*6 = 28. Layout: F, G, D 84; evaluate's workspace 12 + 16 + 16 + 16 + 12 = 72;
+  // diag 2 + diag_work 8; update max(16 + 82, 12 + 70) = 98 (orthogonalize 8 x 2: 32 + 16 + 4 +
+  // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record 6 + 32 + 32 + 6 +
+  // 2 * 30 + 12 + 18 = 166; metrics 2 + 2 + 2 + 3 + 8 = 17.
+  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 447);
+  FootprintParams params;
+  params.threads = 2;
+  params.pack_bytes_fp64 = 16;
+  const RunFootprint f = estimate_footprint(ex, params);
+  // Lanes 447 + 2 * 2 + 2 * 28 = 507 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
+  // 4 + 8 + 2) + 28 + 2 + 14 (a packed record step without the Delta matrices) = 122 at 8; 2 ints.
+  EXPECT_EQ(f.thread_bytes, 507 * 16 + 122 * 8 + 2 * 4);
+  // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
+  // 8 * 14 * 2, 21 record steps.
+  EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);
+  // One cell of 10 seeds is one unit and one batch; per seed 1 + 8 * 8 + 4 + 2 * 4 = 77 outcome
+  // bytes; per traced seed 21 steps x (5 + 2 * 2 + 2 + 3 = 14; no record.delta_matrices) values and
+  // the initial and final factors (2 x 28), in double.
+  const double trace = 8 * (21 * 14 + 56);
+  EXPECT_EQ(f.cells_in_flight, 1);
+  EXPECT_EQ(f.batch_bytes, 10 * 77 + 3 * trace);
+  EXPECT_EQ(f.finish_bytes, 10 * (77 + 16) + 3 * trace + f.cell_bytes);
+  EXPECT_EQ(f.memory_bytes,
+            f.resident_bytes +
+                std::max(2 * f.thread_bytes + f.cell_bytes + f.batch_bytes, f.finish_bytes));
+  const double toml = double(ex.cells[0].to_toml().size());
+  EXPECT_EQ(f.output_bytes,
+            10 * 77 + 3 * trace + 8 * (48 + 2) + 8 * 5 * (21 + 42 + 2) + 512 + 1 + toml + 512);
+  // A GPU run holds no CPU thread buffers.
+  params.threads = 0;
+  EXPECT_EQ(estimate_footprint(ex, params).memory_bytes,
+            f.resident_bytes + std::max(f.cell_bytes + f.batch_bytes, f.finish_bytes));
+}
+
+TEST(Footprint, RefusalNamesWhatToReduce) {
+  RunFootprint f;
+  f.thread_bytes = 3e9;
+  f.cell_bytes = 1e6;
+  f.cells_in_flight = 1;
+  f.batch_bytes = 1e6;
+  f.finish_bytes = 2e6;
+  f.memory_bytes = 6.1e9;
+  f.output_bytes = 5e9;
+  FootprintParams params;
+  params.threads = 2;
+  auto message = [&](const MachineLimits& limits) -> std::string {
+    try {
+      check_footprint(f, params, limits);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  MachineLimits roomy;
+  roomy.physical_memory = 16e9;
+  roomy.address_space = 0;  // unlimited
+  roomy.free_disk = 1e12;
+  EXPECT_EQ(message(roomy), "");
+  MachineLimits small = roomy;
+  small.physical_memory = 4e9;
+  const std::string memory = message(small);
+  for (const char* what : {"of memory", "problem.m", "problem.rank", "--threads", "run.seeds",
+                           "record.traced_seeds", "--skip-resource-check"})
+    EXPECT_HAS(memory, what);
+  // The address-space limit counts every thread's stack too: 6.1e9 + 2 * 1e9 > 8e9.
+  MachineLimits capped = roomy;
+  capped.address_space = 8e9;
+  capped.thread_stack = 1e9;
+  EXPECT_HAS(message(capped), "ulimit -v");
+  capped.thread_stack = 0.9e9;
+  EXPECT_EQ(message(capped), "");
+  MachineLimits full = roomy;
+  full.free_disk = 4e9;
+  const std::string disk = message(full);
+  EXPECT_HAS(disk, "of disk");
+  EXPECT_HAS(disk, "run.seeds");
 }
 
 // ---- --set and files ----

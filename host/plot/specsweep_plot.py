@@ -15,7 +15,8 @@ Writes into OUTDIR, as far as the run allows:
                       optimizer.lr, one series per combination of the other axes, and the fraction
                       of diverged seeds beneath; needs optimizer.lr to be swept.
 and prints the paths it wrote. Exit status 0 on success, 2 when RUN.h5 is not a readable specsweep
-run file (or OUTDIR cannot be created).
+run file (damaged, or a dataset of the wrong shape) or OUTDIR cannot be created, 3 when writing a
+figure fails.
 
 Needs numpy, h5py and matplotlib (Agg backend; no display). Reads the per-cell aggregates from
 /summary when the file has them and recomputes what it needs from /outcome and /trace otherwise,
@@ -236,6 +237,38 @@ def _summary_levels(f):
     return idx
 
 
+def _check_shapes(path, f):
+    """Raises NotARunFile unless every dataset the figures read has the shape of DESIGN section 6
+    (C cells, S seeds, r modes, K traced seeds, T record steps, Q quantile levels): a damaged or
+    foreign file must be reported, not fail in the middle of indexing it."""
+    sizes = {}
+
+    def check(name, dims):
+        if name not in f:
+            return
+        ds = f[name]
+        if not isinstance(ds, h5py.Dataset):
+            raise NotARunFile(f"{path}: /{name} is not a dataset")
+        if len(ds.shape) != len(dims):
+            raise NotARunFile(f"{path}: /{name} has shape {ds.shape}, expected "
+                              f"({' x '.join(dims)})")
+        for dim, size in zip(dims, ds.shape):
+            if dim.isdigit() and size != int(dim) or sizes.setdefault(dim, size) != size:
+                raise NotARunFile(f"{path}: /{name} has shape {ds.shape}, expected "
+                                  f"({' x '.join(dims)}) with " + ", ".join(
+                                      f"{d} = {sizes[d]}" for d in dims if d in sizes))
+
+    check("outcome/status", ("C", "S"))
+    check("outcome/hit_step", ("C", "S", "r"))
+    check("outcome/final_loss", ("C", "S"))
+    check("target/spectrum", ("C", "P"))
+    check("trace/step", ("T",))
+    check("trace/sv", ("C", "K", "T", "r"))
+    check("summary/quantile_levels", ("Q",))
+    check("summary/status_fraction", ("C", "4"))
+    check("summary/sv_band", ("C", "T", "r", "Q"))
+
+
 def load_run(path):
     """Reads what the figures need into plain numpy arrays. Raises NotARunFile."""
     try:
@@ -243,84 +276,92 @@ def load_run(path):
     except (OSError, ValueError) as e:
         raise NotARunFile(f"cannot open {path} as HDF5 ({e})")
     with f:
-        if "specsweep_version" not in f.attrs or "outcome/status" not in f:
-            raise NotARunFile(f"{path} is not a specsweep run file "
-                              "(no specsweep_version attribute or no /outcome/status)")
-        status_ds = f["outcome/status"]
-        if status_ds.ndim != 2:
-            raise NotARunFile(f"{path}: /outcome/status is not cells x seeds")
-        cells, seeds = status_ds.shape
-        rank = f["outcome/hit_step"].shape[2] if "outcome/hit_step" in f else 0
         try:
-            root_config = tomllib.loads(str(f.attrs.get("config", "")))
-        except tomllib.TOMLDecodeError:
-            root_config = {}
-        axes = _read_axes(f, root_config, cells)
-        configs = _cell_configs(f, root_config, axes, cells)
+            if "specsweep_version" not in f.attrs or "outcome/status" not in f:
+                raise NotARunFile(f"{path} is not a specsweep run file "
+                                  "(no specsweep_version attribute or no /outcome/status)")
+            _check_shapes(path, f)
+            return _load(path, f)
+        except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as e:
+            # h5py raises these for damaged metadata or chunks (a failed checksum or inflate).
+            raise NotARunFile(f"{path}: cannot read the run file, it is damaged ({e})")
 
-        def per_cell(key, default):
-            return [_get_dotted(cfg, key, default) for cfg in configs]
 
-        lr = np.array(per_cell("optimizer.lr", np.nan), dtype=float)
-        delta = np.array(per_cell("record.hit_tolerance", 0.05), dtype=float)
-        kind = np.array([str(k) for k in per_cell("optimizer.kind", "?")], dtype=object)
-        schedule = np.array([str(k) for k in per_cell("optimizer.schedule.kind", "constant")])
-        uniform = np.isin(kind, ["specgd", "muon"]) & (schedule == "constant")
-        flow = any(str(v) == "rk4" for v in per_cell("optimizer.integrator", "step"))
+def _load(path, f):
+    """load_run's reading, of a file whose shapes were checked."""
+    status_ds = f["outcome/status"]
+    cells, seeds = status_ds.shape
+    rank = f["outcome/hit_step"].shape[2] if "outcome/hit_step" in f else 0
+    try:
+        root_config = tomllib.loads(str(f.attrs.get("config", "")))
+    except tomllib.TOMLDecodeError:
+        root_config = {}
+    axes = _read_axes(f, root_config, cells)
+    configs = _cell_configs(f, root_config, axes, cells)
 
-        spectrum = np.asarray(f["target/spectrum"][()], dtype=float) if "target/spectrum" in f \
-            else np.full((cells, rank), np.nan)
-        modes = np.minimum(rank, np.isfinite(spectrum).sum(axis=1)).astype(int)
-        step = np.asarray(f["trace/step"][()], dtype=float) if "trace/step" in f else np.zeros(0)
-        has_summary = "summary" in f
-        levels = _summary_levels(f) if has_summary else None
+    def per_cell(key, default):
+        return [_get_dotted(cfg, key, default) for cfg in configs]
 
-        # Status fractions and final-loss quantiles, one cell at a time (seeds may be millions).
-        conv = np.full(cells, np.nan)
-        div = np.full(cells, np.nan)
-        loss_q = np.full((cells, 3), np.nan)
-        want_loss = any(ax.name == "optimizer.lr" for ax in axes) and "outcome/final_loss" in f
-        if has_summary and "summary/status_fraction" in f:  # NaN where not computed (yet)
-            frac = np.asarray(f["summary/status_fraction"][()], dtype=float)
-            conv, div = frac[:, 0].copy(), frac[:, 2].copy()
-        for c in range(cells):
-            st = status_ds[c]
-            written = st >= 0
-            n = int(written.sum())
-            if n > 0 and not (np.isfinite(conv[c]) and np.isfinite(div[c])):
-                conv[c] = np.count_nonzero(st == 0) / n
-                div[c] = np.count_nonzero(st == 2) / n
-            if want_loss:
-                fl = np.asarray(f["outcome/final_loss"][c], dtype=float)
-                keep = written & (st != 2) & np.isfinite(fl)
-                if keep.any():
-                    loss_q[c] = np.quantile(fl[keep], [0.05, 0.5, 0.95])
+    lr = np.array(per_cell("optimizer.lr", np.nan), dtype=float)
+    delta = np.array(per_cell("record.hit_tolerance", 0.05), dtype=float)
+    kind = np.array([str(k) for k in per_cell("optimizer.kind", "?")], dtype=object)
+    schedule = np.array([str(k) for k in per_cell("optimizer.schedule.kind", "constant")])
+    uniform = np.isin(kind, ["specgd", "muon"]) & (schedule == "constant")
+    flow = any(str(v) == "rk4" for v in per_cell("optimizer.integrator", "step"))
 
-        # sigma_i bands of the plotted cells.
-        sv_cells = pick_cells(cells, MAX_SV_CELLS)
-        traced = f["trace/sv"].shape[1] if "trace/sv" in f else 0
-        sv_band = {}
-        for c in sv_cells:
-            if levels is not None and "summary/sv_band" in f:
-                sv_band[c] = np.asarray(f["summary/sv_band"][c], dtype=float)[..., levels]
-            if traced > 0 and not np.isfinite(sv_band.get(c, np.nan)).any():  # no summary (yet)
-                sv = np.asarray(f["trace/sv"][c], dtype=float)  # K x T x r
-                sv_band[c] = np.moveaxis(_nanquantile(sv, [0.05, 0.25, 0.5, 0.75, 0.95], 0), 0, -1)
+    spectrum = np.asarray(f["target/spectrum"][()], dtype=float) if "target/spectrum" in f \
+        else np.full((cells, rank), np.nan)
+    modes = np.minimum(rank, np.isfinite(spectrum).sum(axis=1)).astype(int)
+    step = np.asarray(f["trace/step"][()], dtype=float) if "trace/step" in f else np.zeros(0)
+    has_summary = "summary" in f
+    levels = _summary_levels(f) if has_summary else None
 
-        # Hitting times of the plotted cells (seeds that never hit excluded).
-        hit_cells = pick_cells(cells, MAX_HIT_CELLS) if rank and "outcome/hit_step" in f else []
-        hit_q, hit_frac = {}, {}
-        for c in hit_cells:
-            h = np.asarray(f["outcome/hit_step"][c], dtype=float)  # S x r
-            n = max(int(np.count_nonzero(status_ds[c] >= 0)), 1)
-            q = np.full((rank, 3), np.nan)
-            hf = np.zeros(rank)
-            for i in range(modes[c]):
-                hits = h[:, i][h[:, i] >= 0]
-                hf[i] = len(hits) / n
-                if len(hits):
-                    q[i] = np.quantile(hits, [0.25, 0.5, 0.75])
-            hit_q[c], hit_frac[c] = q, hf
+    # Status fractions and final-loss quantiles, one cell at a time (seeds may be millions).
+    conv = np.full(cells, np.nan)
+    div = np.full(cells, np.nan)
+    loss_q = np.full((cells, 3), np.nan)
+    want_loss = any(ax.name == "optimizer.lr" for ax in axes) and "outcome/final_loss" in f
+    if has_summary and "summary/status_fraction" in f:  # NaN where not computed (yet)
+        frac = np.asarray(f["summary/status_fraction"][()], dtype=float)
+        conv, div = frac[:, 0].copy(), frac[:, 2].copy()
+    for c in range(cells):
+        st = status_ds[c]
+        written = st >= 0
+        n = int(written.sum())
+        if n > 0 and not (np.isfinite(conv[c]) and np.isfinite(div[c])):
+            conv[c] = np.count_nonzero(st == 0) / n
+            div[c] = np.count_nonzero(st == 2) / n
+        if want_loss:
+            fl = np.asarray(f["outcome/final_loss"][c], dtype=float)
+            keep = written & (st != 2) & np.isfinite(fl)
+            if keep.any():
+                loss_q[c] = np.quantile(fl[keep], [0.05, 0.5, 0.95])
+
+    # sigma_i bands of the plotted cells.
+    sv_cells = pick_cells(cells, MAX_SV_CELLS)
+    traced = f["trace/sv"].shape[1] if "trace/sv" in f else 0
+    sv_band = {}
+    for c in sv_cells:
+        if levels is not None and "summary/sv_band" in f:
+            sv_band[c] = np.asarray(f["summary/sv_band"][c], dtype=float)[..., levels]
+        if traced > 0 and not np.isfinite(sv_band.get(c, np.nan)).any():  # no summary (yet)
+            sv = np.asarray(f["trace/sv"][c], dtype=float)  # K x T x r
+            sv_band[c] = np.moveaxis(_nanquantile(sv, [0.05, 0.25, 0.5, 0.75, 0.95], 0), 0, -1)
+
+    # Hitting times of the plotted cells (seeds that never hit excluded).
+    hit_cells = pick_cells(cells, MAX_HIT_CELLS) if rank and "outcome/hit_step" in f else []
+    hit_q, hit_frac = {}, {}
+    for c in hit_cells:
+        h = np.asarray(f["outcome/hit_step"][c], dtype=float)  # S x r
+        n = max(int(np.count_nonzero(status_ds[c] >= 0)), 1)
+        q = np.full((rank, 3), np.nan)
+        hf = np.zeros(rank)
+        for i in range(modes[c]):
+            hits = h[:, i][h[:, i] >= 0]
+            hf[i] = len(hits) / n
+            if len(hits):
+                q[i] = np.quantile(hits, [0.25, 0.5, 0.75])
+        hit_q[c], hit_frac[c] = q, hf
 
     return Run(path=path, cells=cells, seeds=seeds, rank=rank, axes=axes, lr=lr,
                hit_tolerance=delta, kind=kind, uniform_theory=uniform, flow=flow,
@@ -699,11 +740,16 @@ def main(argv=None):
 
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "savefig.dpi": DPI})
     written = []
-    for c in run.sv_cells:
-        plot_sv(run, c, args.outdir, args.log_time, written)
-    plot_hitting_times(run, args.outdir, written)
-    plot_basin_map(run, args.outdir, written)
-    plot_loss_vs_lr(run, args.outdir, written)
+    try:
+        for c in run.sv_cells:
+            plot_sv(run, c, args.outdir, args.log_time, written)
+        plot_hitting_times(run, args.outdir, written)
+        plot_basin_map(run, args.outdir, written)
+        plot_loss_vs_lr(run, args.outdir, written)
+    except OSError as e:  # e.g. a full disk: a runtime failure (exit 3), like specsweep run's
+        print(f"specsweep plot: cannot write the figures of {args.run} to {args.outdir}: {e}",
+              file=sys.stderr)
+        return 3
 
     if run.cells > len(run.sv_cells):
         print(f"singular-value plots for {len(run.sv_cells)} of {run.cells} cells: "

@@ -3,8 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -273,15 +276,36 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
       packs.emplace_back(at, static_cast<int>(std::min<long>(W, static_cast<long>(lanes.size()) - at)));
   }
   const long pack_count = static_cast<long>(packs.size());
+  // An exception must not leave an OpenMP region (that is std::terminate): the first one (e.g.
+  // std::bad_alloc for a thread's buffers) is kept, the remaining packs are skipped, and it is
+  // rethrown to the driver after the region.
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  auto keep_first_failure = [&] {
+#pragma omp critical(specsweep_cpu_failure)
+    if (!failure) failure = std::current_exception();
+    failed.store(true, std::memory_order_relaxed);
+  };
 #pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
   {
-    ThreadBuffers<V> buffers(plans);
+    std::optional<ThreadBuffers<V>> buffers;
+    try {
+      buffers.emplace(plans);
+    } catch (...) {
+      keep_first_failure();
+    }
 #pragma omp for schedule(dynamic, 1)
     for (long p = 0; p < pack_count; ++p) {
+      if (failed.load(std::memory_order_relaxed)) continue;
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) continue;
-      PackRun<T>(plans, lanes.data() + packs[p].first, packs[p].second, buffers, cancel).run();
+      try {
+        PackRun<T>(plans, lanes.data() + packs[p].first, packs[p].second, *buffers, cancel).run();
+      } catch (...) {
+        keep_first_failure();
+      }
     }
   }
+  if (failure) std::rethrow_exception(failure);
   if (cancel != nullptr && cancel->load()) throw Cancelled();
 }
 
