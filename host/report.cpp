@@ -101,8 +101,13 @@ class Reader {
       for (hsize_t v : d) shape += (shape.empty() ? "" : " x ") + std::to_string(v);
       bad(name + " has shape (" + shape + ")");
     }
+    // No run file's summary holds 2^32 values; a damaged shape can claim terabytes.
+    constexpr hsize_t kMaxValues = hsize_t{1} << 32;
     hsize_t total = 1;
-    for (hsize_t v : d) total *= v;
+    for (hsize_t v : d) {
+      if (v != 0 && total > kMaxValues / v) bad(name + " is impossibly large");
+      total *= v;
+    }
     std::vector<T> out(static_cast<std::size_t>(total));
     if (total == 0) return out;
     Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));

@@ -257,6 +257,7 @@ def case_kills(runner, ref, duration, rng, iterations):
         phase = rng.choice(["creation", "units", "commit"])
         delay = {"creation": rng.uniform(0, 0.03), "units": rng.uniform(0, duration),
                  "commit": rng.uniform(0.85, 1.15) * duration}[phase]
+        inode = os.stat(out).st_ino  # a commit renames a new file over it
         p = runner.start(out, "--resume")
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
@@ -268,12 +269,14 @@ def case_kills(runner, ref, duration, rng, iterations):
             continue
         kills += 1
         check(p.returncode == -signal.SIGKILL, f"kill {i} ({phase}): exit {p.returncode}: {err}")
-        if read(out) != old:  # killed after its commit (writing the summary csv): a whole new file
+        partial = out + ".partial"
+        check(not os.path.exists(partial + ".unusable"), f"kill {i} ({phase}): a partial set aside")
+        if os.stat(out).st_ino != inode:  # killed after its commit (writing the summary csv)
             check(same_datasets(ref, out) and not leftovers(out),
-                  f"kill {i} ({phase}): run.h5 changed, but is not a committed run")
+                  f"kill {i} ({phase}): run.h5 was replaced, but not by a committed run")
             old, done_before = read(out), 0
             continue
-        partial = out + ".partial"
+        check(read(out) == old, f"kill {i} ({phase}): the previous file changed before a commit")
         done = units_done(partial) if os.path.exists(partial) else 0
         check(done is not None, f"kill {i} ({phase}, {delay:.3f} s): the partial is unreadable")
         check(done is None or done >= done_before,
@@ -281,7 +284,8 @@ def case_kills(runner, ref, duration, rng, iterations):
         done_before = done or 0
     r = runner.run(out, "--resume")
     check(r.returncode == 0, f"kills: the last resume: {r.stderr}")
-    check(kills >= iterations // 2, f"kills: only {kills} of {iterations} runs were killed")
+    # A run that finishes before its kill starts the next from scratch; under load more do.
+    check(kills >= max(3, iterations // 6), f"kills: only {kills} of {iterations} runs were killed")
     check(same_datasets(ref, out), "kills: the resumed file differs from the reference")
     check(not leftovers(out), f"kills: left {leftovers(out)}")
     say(f"kills: {kills} kills in {time.time() - t0:.1f} s")
