@@ -3,7 +3,9 @@
 
 The experiment as a researcher would write it in JAX: a step function for one seed, `jax.vmap`
 over seeds, `lax.scan` over steps, the whole trajectory under `jax.jit`; `jnp.linalg.svd` for the
-exact polar factor. Same workloads (workloads.py), update rules, recorded quantities (loss before
+exact polar factor. Same workloads (workloads.py, any depth-2 shape with --shape), optimizers
+(specgd with the exact polar factor, muon with jordan5 Newton-Schulz and Nesterov momentum 0.95,
+gd), update rules, recorded quantities (loss before
 each update, hitting times from the core diagonal) and JSON line as numpy_peer.py; the initial
 arrays come from the same NumPy draw, so the loss curves agree with the NumPy peer's
 (check_peers.py). Matmuls run at "highest" precision: on a GPU JAX's default lets float32 dots
@@ -16,8 +18,12 @@ full-length program; then that program runs once, timed until its results are re
 comparable); "steps" is what ran, "steps_requested" what was asked. Compiled programs are kept,
 so repeated run() calls in one process compile once.
 
-Usage:  python3 jax_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
+Threads: XLA's CPU runtime uses every core it sees (2 on the project's build machine); no flag.
+
+Usage:  python3 jax_peer.py [--workload kang|medium|large] [--optimizer specgd|muon|gd]
                             [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
+                            [--shape M,N,R --spectrum S --init lora|gaussian --scale X --lr X
+                             --basis random|identity] [--curves]
                             [--device cpu|cuda] [--budget SECONDS]
 Prints one JSON line; ``run(...)`` returns the same dict.
 """
@@ -31,7 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
+from workloads import (MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize,
+                       workload_from_args)
 
 jax.config.update("jax_enable_x64", True)  # for --dtype float64; every array's dtype is explicit
 jax.config.update("jax_default_matmul_precision", "highest")
@@ -59,7 +66,7 @@ def newton_schulz(g):
     return x
 
 
-def trajectory(state, ts, target, ut, v, threshold, optimizer):
+def trajectory(state, ts, target, ut, v, threshold, lr, optimizer):
     """All seeds' trajectories over steps ts[:-1]; the loss is recorded before every update and
     once more at ts[-1]. Returns (loss: len(ts) x seeds, hitting steps: seeds x k)."""
     rtol = SVD_RTOL[target.dtype.name]
@@ -75,11 +82,13 @@ def trajectory(state, ts, target, ut, v, threshold, optimizer):
         ga, gb = resid @ fb.T, fa.T @ resid
         if optimizer == "specgd":
             da, db = polar(ga, rtol), polar(gb, rtol)
+        elif optimizer == "gd":
+            da, db = ga, gb
         else:
             ba, bb = MOMENTUM * ba + ga, MOMENTUM * bb + gb
             da = newton_schulz(ga + MOMENTUM * ba)  # nesterov
             db = newton_schulz(gb + MOMENTUM * bb)
-        return (fa - LR * da, fb - LR * db, ba, bb, tau), loss
+        return (fa - lr * da, fb - lr * db, ba, bb, tau), loss
 
     state, loss = lax.scan(jax.vmap(step, in_axes=(0, None)), state, ts[:-1])
     fa, fb, _, _, tau = state
@@ -105,10 +114,10 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
     dev = jax.devices("gpu" if device == "cuda" else "cpu")[0]
     p = problem(workload, seeds, seed)
     put = lambda x, dt=dtype: jax.device_put(np.asarray(x, dtype=dt), dev)
-    consts = tuple(put(x) for x in (p.target, p.ut, p.v, p.threshold))
-    zero_a = np.zeros((seeds, p.target.shape[0], p.fb.shape[1]))
+    consts = tuple(put(x) for x in (p.target, p.ut, p.v, p.threshold, p.lr))
     tau = np.full((seeds, len(p.threshold)), -1)
-    state = (put(zero_a), put(p.fb), put(zero_a), put(np.zeros_like(p.fb)), put(tau, "int32"))
+    state = (put(p.fa), put(p.fb), put(np.zeros_like(p.fa)), put(np.zeros_like(p.fb)),
+             put(tau, "int32"))
     ts = lambda n: put(np.arange(n + 1), "int32")
 
     def timed(args):
@@ -138,8 +147,8 @@ def main():
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--budget", type=float, help="seconds for the timed run (fewer steps if needed)")
     a = p.parse_args()
-    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, a.workload, a.device,
-                         a.budget)))
+    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, workload_from_args(a),
+                         a.device, a.budget, a.curves)))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ as the engine does.
 
 The FLOP model used to turn seed-steps/s into FLOP/s lives in bench/FLOP_MODEL.md.
 
-Usage:  python3 numpy_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
+Usage:  python3 numpy_peer.py [--workload kang|medium|large] [--optimizer specgd|muon|gd]
                               [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
+                              [--shape M,N,R --spectrum S --init lora|gaussian --scale X --lr X
+                               --basis random|identity] [--curves]
 Prints one JSON line; ``run(...)`` returns the same dict.
 """
 
@@ -22,7 +24,8 @@ import time
 
 import numpy as np
 
-from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
+from workloads import (MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize,
+                       workload_from_args)
 
 
 def polar(g, rtol):
@@ -54,7 +57,8 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
     p = problem(workload, seeds, seed)
     target, ut, vv, threshold = (x.astype(dt) for x in (p.target, p.ut, p.v, p.threshold))
     fb = p.fb.astype(dt)
-    fa = np.zeros((seeds, target.shape[0], fb.shape[1]), dtype=dt)
+    fa = p.fa.astype(dt)
+    lr = dt(p.lr)
 
     if optimizer == "specgd":
         rtol = SVD_RTOL[dtype]
@@ -64,6 +68,8 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
             buf *= MOMENTUM
             buf += g
             return newton_schulz(g + MOMENTUM * buf)  # nesterov
+    elif optimizer == "gd":
+        direction = lambda g, _buf: g
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     buf_a, buf_b = np.zeros_like(fa), np.zeros_like(fb)
@@ -84,8 +90,8 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
         measure(t, resid)
         grad_a = resid @ np.swapaxes(fb, 1, 2)
         grad_b = np.swapaxes(fa, 1, 2) @ resid
-        fa -= dt(LR) * direction(grad_a, buf_a)
-        fb -= dt(LR) * direction(grad_b, buf_b)
+        fa -= lr * direction(grad_a, buf_a)
+        fb -= lr * direction(grad_b, buf_b)
     measure(steps, fa @ fb - target)
     seconds = time.perf_counter() - start
     return summarize("numpy", workload, optimizer, dtype, seconds, loss, tau, curves, device="cpu")
@@ -95,7 +101,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(p)
     a = p.parse_args()
-    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, a.workload)))
+    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, workload_from_args(a),
+                         a.curves)))
 
 
 if __name__ == "__main__":

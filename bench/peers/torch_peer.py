@@ -3,7 +3,10 @@
 
 The experiment as a researcher would write it in PyTorch: every seed's factors stacked along a
 leading seed axis, batched matmul (`@` on 3-D tensors is bmm), `torch.linalg.svd` for the exact
-polar factor, and optionally `torch.compile` on the step function. Same workloads (workloads.py),
+polar factor, and optionally `torch.compile` on the step function (PyTorch 2; Debian's 1.13 has
+none), 2 intra-op threads by default (--threads). Same workloads (workloads.py, any depth-2 shape
+with --shape), optimizers (specgd with the exact polar factor, muon with jordan5 Newton-Schulz and
+Nesterov momentum 0.95, gd),
 update rules, recorded quantities (loss before each update, hitting times from the core
 diagonal) and JSON line as numpy_peer.py; the initial arrays come from the same NumPy draw, so
 the loss curves agree with the NumPy peer's (check_peers.py).
@@ -14,9 +17,11 @@ synchronized before the clock stops. --budget SECONDS shortens the timed run to 
 fit at the rate of the warm-up's second step (seed-steps/s stays comparable); "steps" is what
 ran, "steps_requested" what was asked.
 
-Usage:  python3 torch_peer.py [--workload kang|medium|large] [--optimizer specgd|muon]
+Usage:  python3 torch_peer.py [--workload kang|medium|large] [--optimizer specgd|muon|gd]
                               [--seeds 1024] [--steps 400] [--seed 0] [--dtype float32|float64]
-                              [--device cpu|cuda] [--compile] [--budget SECONDS]
+                              [--shape M,N,R --spectrum S --init lora|gaussian --scale X --lr X
+                               --basis random|identity] [--curves]
+                              [--device cpu|cuda] [--compile] [--budget SECONDS] [--threads 2]
 Prints one JSON line; ``run(...)`` returns the same dict.
 """
 
@@ -26,7 +31,8 @@ import time
 
 import torch
 
-from workloads import LR, MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize
+from workloads import (MOMENTUM, NS_COEFFS, NS_STEPS, SVD_RTOL, add_arguments, problem, summarize,
+                       workload_from_args)
 
 WARMUP_STEPS = 2  # a slow step on the GPU can take seconds: the fewest that give an estimate
 RTOL = {getattr(torch, name): rtol for name, rtol in SVD_RTOL.items()}
@@ -64,44 +70,57 @@ def measure(fa, fb, tau, t, target, ut, v, threshold):
     return resid, loss, tau
 
 
-def specgd_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold):
+def specgd_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold, lr):
     resid, loss, tau = measure(fa, fb, tau, t, target, ut, v, threshold)
     rtol = RTOL[fa.dtype]
-    fa_new = fa - LR * polar(resid @ fb.mT, rtol)
-    fb_new = fb - LR * polar(fa.mT @ resid, rtol)
+    fa_new = fa - lr * polar(resid @ fb.mT, rtol)
+    fb_new = fb - lr * polar(fa.mT @ resid, rtol)
     return fa_new, fb_new, ba, bb, tau, loss
 
 
-def muon_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold):
+def muon_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold, lr):
     resid, loss, tau = measure(fa, fb, tau, t, target, ut, v, threshold)
     ga, gb = resid @ fb.mT, fa.mT @ resid
     ba, bb = MOMENTUM * ba + ga, MOMENTUM * bb + gb
-    fa_new = fa - LR * newton_schulz(ga + MOMENTUM * ba)  # nesterov
-    fb_new = fb - LR * newton_schulz(gb + MOMENTUM * bb)
+    fa_new = fa - lr * newton_schulz(ga + MOMENTUM * ba)  # nesterov
+    fb_new = fb - lr * newton_schulz(gb + MOMENTUM * bb)
     return fa_new, fb_new, ba, bb, tau, loss
 
 
-STEPS = {"specgd": specgd_step, "muon": muon_step}
+def gd_step(fa, fb, ba, bb, tau, t, target, ut, v, threshold, lr):
+    resid, loss, tau = measure(fa, fb, tau, t, target, ut, v, threshold)
+    fa_new = fa - lr * (resid @ fb.mT)
+    fb_new = fb - lr * (fa.mT @ resid)
+    return fa_new, fb_new, ba, bb, tau, loss
+
+
+STEPS = {"specgd": specgd_step, "muon": muon_step, "gd": gd_step}
 # dynamic=False: one specialized graph per workload shape, as a researcher's single-shape script
-# gets; compiled once per process and reused by repeated run() calls.
-COMPILED = {name: torch.compile(fn, dynamic=False) for name, fn in STEPS.items()}
+# gets; compiled once per process and reused by repeated run() calls. PyTorch < 2 (Debian 12's
+# 1.13) has no torch.compile: there --compile is refused and only the eager peer runs.
+HAS_COMPILE = hasattr(torch, "compile")
+COMPILED = ({name: torch.compile(fn, dynamic=False) for name, fn in STEPS.items()} if HAS_COMPILE
+            else {})
 
 
 def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, workload="kang",
-        device="cpu", compile=False, budget=None, curves=False):
+        device="cpu", compile=False, budget=None, curves=False, threads=None):
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # FP32 means FP32 (the SGEMM ceiling too)
+    if compile and not HAS_COMPILE:
+        raise RuntimeError(f"torch {torch.__version__} has no torch.compile")
+    if threads:
+        torch.set_num_threads(threads)
     p = problem(workload, seeds, seed)
     dt = getattr(torch, dtype)
     as_t = lambda x: torch.tensor(x, dtype=dt, device=device)  # copies: p is shared
-    consts = tuple(as_t(x) for x in (p.target, p.ut, p.v, p.threshold))
+    consts = tuple(as_t(x) for x in (p.target, p.ut, p.v, p.threshold)) + (p.lr,)
     step = (COMPILED if compile else STEPS)[optimizer]
     ts = torch.arange(max(steps, WARMUP_STEPS) + 1, dtype=torch.int32, device=device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def initial_state():
-        fb = as_t(p.fb)
-        fa = torch.zeros(seeds, p.target.shape[0], fb.shape[1], dtype=dt, device=device)
+        fa, fb = as_t(p.fa), as_t(p.fb)
         tau = torch.full((seeds, len(p.threshold)), -1, dtype=torch.int32, device=device)
         return fa, fb, torch.zeros_like(fa), torch.zeros_like(fb), tau
 
@@ -110,7 +129,7 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
         loss = torch.empty(n + 1, seeds, dtype=dt, device=device)
         for t in range(n):
             fa, fb, ba, bb, tau, loss[t] = step(fa, fb, ba, bb, tau, ts[t], *consts)
-        _, loss[n], tau = measure(fa, fb, tau, ts[n], *consts)
+        _, loss[n], tau = measure(fa, fb, tau, ts[n], *consts[:-1])
         return loss, tau
 
     state, times = initial_state(), []
@@ -133,7 +152,8 @@ def run(optimizer="specgd", seeds=1024, steps=400, dtype="float32", seed=0, work
     seconds = time.perf_counter() - start
     return summarize("torch-compile" if compile else "torch", workload, optimizer, dtype, seconds,
                      loss.double().cpu().numpy(), tau.cpu().numpy(), curves, device=device,
-                     steps_requested=steps, warmup_s=warmup_s, torch_version=torch.__version__)
+                     steps_requested=steps, warmup_s=warmup_s, threads=torch.get_num_threads(),
+                     torch_version=torch.__version__)
 
 
 def main():
@@ -142,9 +162,10 @@ def main():
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--compile", action="store_true", help="torch.compile the step function")
     p.add_argument("--budget", type=float, help="seconds for the timed run (fewer steps if needed)")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (0: PyTorch's default)")
     a = p.parse_args()
-    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, a.workload, a.device,
-                         a.compile, a.budget)))
+    print(json.dumps(run(a.optimizer, a.seeds, a.steps, a.dtype, a.seed, workload_from_args(a),
+                         a.device, a.compile, a.budget, a.curves, a.threads)))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,15 @@ The target and the initial factors come from one NumPy Generator in a fixed orde
 so the NumPy, PyTorch and JAX peers start from identical arrays and their loss curves can be
 compared step by step (check_peers.py). specsweep draws its own target with Philox: same
 spectrum, different bases, the same statistics.
+
+Any other depth-2 problem is a `Workload` too (`--shape M,N,R` on every peer's command line):
+target spectrum a list, `power` (s_i = scale / i^exponent, i = 1..count: specsweep's
+`{ kind = "power", scale, exponent, count }`) or `geometric` (specsweep's `{ kind = "geometric",
+max, condition, count }`); Haar random or identity bases (`basis = "identity"`: U, V the first
+columns of I, as in Rhee et al.'s M* = diag(s)); LoRA init (A = 0, B = scale N(0,1)) or Gaussian
+init of both factors (entries scale N(0,1), specsweep's `factors = ["gaussian", "gaussian"]` with
+scale_mode absolute); any constant lr. The Gaussian A is drawn after B, so a LoRA workload draws
+what it always drew.
 """
 
 import functools
@@ -35,8 +44,19 @@ NS_STEPS = 5
 SVD_RTOL = {"float32": 1e-7, "float64": 1e-14}
 
 
-def geometric(count, condition=10.0):
-    return tuple(condition ** (-np.arange(count) / (count - 1)))
+OPTIMIZERS = ("specgd", "muon", "gd")
+
+
+def geometric(count, condition=10.0, top=1.0):
+    """specsweep's { kind = "geometric", max = top, condition, count }: top down to top/condition."""
+    if count == 1:
+        return (float(top),)
+    return tuple(float(top) * condition ** (-np.arange(count) / (count - 1)))
+
+
+def power(count, scale=10.0, exponent=1.0):
+    """specsweep's { kind = "power", scale, exponent, count }: s_i = scale / i^exponent, i = 1..count."""
+    return tuple(float(scale) / np.arange(1, count + 1, dtype=np.float64) ** exponent)
 
 
 @dataclass(frozen=True)
@@ -47,13 +67,57 @@ class Workload:
     spectrum: tuple
     seeds: int  # the issue's size; the peers' CLI defaults are smaller
     steps: int
+    init: str = "lora"      # "lora": A = 0, B = scale N(0,1); "gaussian": both scale N(0,1)
+    scale: float = GAMMA
+    lr: float = LR
+    basis: str = "random"   # "random" (Haar) or "identity"
+    name: str = ""          # for the JSON record; a custom workload describes itself
+
+    @property
+    def label(self):
+        if self.name:
+            return self.name
+        return (f"{self.m}x{self.n} r{self.r} {self.init}({self.scale:g}) lr {self.lr:g} "
+                f"{len(self.spectrum)} modes {self.spectrum[0]:.4g}..{self.spectrum[-1]:.4g}"
+                + (" identity basis" if self.basis == "identity" else ""))
 
 
 WORKLOADS = {
-    "kang": Workload(60, 70, 5, (5.0, 4.0, 3.0, 2.0, 1.0), 16384, 2000),
-    "medium": Workload(256, 256, 16, geometric(16), 4096, 500),
-    "large": Workload(1024, 1024, 64, geometric(64), 512, 100),
+    "kang": Workload(60, 70, 5, (5.0, 4.0, 3.0, 2.0, 1.0), 16384, 2000, name="kang"),
+    "medium": Workload(256, 256, 16, geometric(16), 4096, 500, name="medium"),
+    "large": Workload(1024, 1024, 64, geometric(64), 512, 100, name="large"),
 }
+
+
+def parse_spectrum(text, r, m, n):
+    """'power[:SCALE[:EXPONENT[:COUNT]]]', 'geometric[:MAX[:CONDITION[:COUNT]]]' or a list
+    '5,4,3,2,1'. COUNT defaults to min(r, m, n)."""
+    kind, *args = text.split(":")
+    count = min(r, m, n)
+    if kind == "power":
+        scale, exponent = (float(x) for x in (args + ["10", "1"][len(args):])[:2])
+        return power(int(args[2]) if len(args) > 2 else count, scale, exponent)
+    if kind == "geometric":
+        top, condition = (float(x) for x in (args + ["1", "10"][len(args):])[:2])
+        return geometric(int(args[2]) if len(args) > 2 else count, condition, top)
+    return tuple(float(x) for x in text.split(","))
+
+
+def custom(m, n, r, spectrum="geometric", init="lora", scale=GAMMA, lr=LR, basis="random"):
+    """A Workload for any depth-2 problem; spectrum as parse_spectrum takes it, or a sequence."""
+    s = parse_spectrum(spectrum, r, m, n) if isinstance(spectrum, str) else tuple(map(float, spectrum))
+    if len(s) > min(m, n):
+        raise ValueError(f"{len(s)} target modes do not fit a {m} x {n} target")
+    if init not in ("lora", "gaussian"):
+        raise ValueError(f"unknown init {init!r} (lora | gaussian)")
+    if basis not in ("random", "identity"):
+        raise ValueError(f"unknown basis {basis!r} (random | identity)")
+    return Workload(m, n, r, s, 0, 0, init, float(scale), float(lr), basis)
+
+
+def resolve(workload):
+    """A Workload from a name in WORKLOADS or a Workload."""
+    return WORKLOADS[workload] if isinstance(workload, str) else workload
 
 
 @dataclass(frozen=True)
@@ -63,7 +127,9 @@ class Problem:
     ut: np.ndarray         # U^T, k x m (k = len(spectrum))
     v: np.ndarray          # V, n x k
     threshold: np.ndarray  # (1 - delta) s: mode i has hit once d_i >= threshold_i
-    fb: np.ndarray         # initial B per seed, seeds x r x n (A starts at zero)
+    fb: np.ndarray         # initial B per seed, seeds x r x n
+    fa: np.ndarray         # initial A per seed, seeds x m x r (zeros for the LoRA init)
+    lr: float              # the workload's constant learning rate
 
 
 def random_orthonormal(rng, rows, cols):
@@ -74,27 +140,58 @@ def random_orthonormal(rng, rows, cols):
 
 @functools.lru_cache(maxsize=2)  # repeated runs of one workload (gpu_vs_peers.py) draw once
 def problem(workload, seeds, seed):
-    w = WORKLOADS[workload]
+    """The target and every seed's initial factors: a name in WORKLOADS or a Workload."""
+    w = resolve(workload)
     rng = np.random.default_rng(seed)
     k = len(w.spectrum)
-    u = random_orthonormal(rng, w.m, k)
-    v = random_orthonormal(rng, w.n, k)
+    if w.basis == "identity":
+        u, v = np.eye(w.m, k), np.eye(w.n, k)
+    else:
+        u = random_orthonormal(rng, w.m, k)
+        v = random_orthonormal(rng, w.n, k)
     s = np.asarray(w.spectrum)
-    fb = GAMMA * rng.standard_normal((seeds, w.r, w.n))
-    p = Problem((u * s) @ v.T, u.T, v, (1.0 - HIT_DELTA) * s, fb)
+    fb = w.scale * rng.standard_normal((seeds, w.r, w.n))
+    if w.init == "gaussian":
+        fa = w.scale * rng.standard_normal((seeds, w.m, w.r))
+    else:
+        fa = np.zeros((seeds, w.m, w.r))
+    p = Problem((u * s) @ v.T, u.T, v, (1.0 - HIT_DELTA) * s, fb, fa, w.lr)
     for a in vars(p).values():
-        a.flags.writeable = False  # shared by cached calls: peers copy, never write
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False  # shared by cached calls: peers copy, never write
     return p
 
 
 def add_arguments(parser):
     """The command line every peer shares."""
     parser.add_argument("--workload", choices=tuple(WORKLOADS), default="kang")
-    parser.add_argument("--optimizer", choices=("specgd", "muon"), default="specgd")
+    parser.add_argument("--shape", metavar="M,N,R",
+                        help="any depth-2 problem instead of --workload (with the options below)")
+    parser.add_argument("--spectrum", default="geometric",
+                        help="with --shape: power[:SCALE[:EXPONENT[:COUNT]]] (default 10:1), "
+                             "geometric[:MAX[:CONDITION[:COUNT]]] (default 1:10) or a list 5,4,3; "
+                             "COUNT defaults to min(R, M, N)")
+    parser.add_argument("--init", choices=("lora", "gaussian"), default="lora",
+                        help="with --shape: A = 0 and B ~ scale N(0,1), or both ~ scale N(0,1)")
+    parser.add_argument("--scale", type=float, default=GAMMA, help="with --shape: init scale")
+    parser.add_argument("--lr", type=float, default=LR, help="with --shape: constant learning rate")
+    parser.add_argument("--basis", choices=("random", "identity"), default="random",
+                        help="with --shape: the target's singular vectors")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="specgd")
     parser.add_argument("--seeds", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0, help="RNG seed (target and init)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--curves", action="store_true",
+                        help="add the per-step mean loss and every seed's hitting steps to the JSON")
+
+
+def workload_from_args(a):
+    """The Workload (or workload name) the shared command line asks for."""
+    if a.shape is None:
+        return a.workload
+    m, n, r = (int(x) for x in a.shape.split(","))
+    return custom(m, n, r, a.spectrum, a.init, a.scale, a.lr, a.basis)
 
 
 def summarize(peer, workload, optimizer, dtype, seconds, loss, tau, curves=False, **extra):
@@ -104,9 +201,13 @@ def summarize(peer, workload, optimizer, dtype, seconds, loss, tau, curves=False
     steps, seeds = loss.shape[0] - 1, loss.shape[1]
     marks = [0, steps // 4, steps // 2, 3 * steps // 4, steps]
     median_hit = [float(np.median(col[col >= 0])) if np.any(col >= 0) else None for col in tau.T]
+    w = resolve(workload)
     out = {
         "peer": peer,
-        "workload": workload,
+        "workload": w.label,
+        "m": w.m,
+        "n": w.n,
+        "r": w.r,
         "optimizer": optimizer,
         "dtype": dtype,
         "seeds": seeds,
