@@ -40,7 +40,7 @@ class Cluster {
  private:
   Cluster();
   int rank_ = 0, size_ = 1, local_rank_ = 0;
-  bool initialized_mpi_ = false;
+  [[maybe_unused]] bool initialized_mpi_ = false;  // read only in builds with MPI
   std::vector<std::vector<char>> posted_;
   std::vector<void*> requests_;  // MPI_Request handles, owned here
 };
