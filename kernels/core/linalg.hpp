@@ -165,10 +165,11 @@ SPECSWEEP_HD void householder_qr(int rows, int cols, PA A, PQ Q, PR R, PT tau) {
   }
 }
 
-// Row stride for the p x p work matrices of the Jacobi SVD. Rows are what the rotations stream
-// through; a stride that is a multiple of 64 lane values puts the rows of a SIMD pack 4 KiB apart
-// and every rotation then stalls on 4K aliasing and L1 set conflicts (a 2.2x throughput cliff at
-// p = 32 before this padding), so even strides get one extra value.
+// Row stride for the p x p work matrices of the Jacobi SVD. The rotations stream through rows
+// (contiguous), not columns: a column of a 16-lane pack at p = 32 walks with a 2 KiB stride through
+// two L1 sets, which made p = 32 2.2x slower per FLOP than p = 31 or 33 before. An odd stride also
+// keeps the rows of a pack off multiples of 4 KiB, where a rotation's stores to one row alias the
+// loads from the other (4K aliasing); measured on a busy machine the padding alone changed little.
 SPECSWEEP_HD constexpr int jacobi_stride(int p) { return p % 2 == 0 ? p + 1 : p; }
 
 // One-sided (Hestenes) Jacobi on the rows of a square B (p x p, row stride ld): plane rotations
