@@ -16,15 +16,7 @@ venv=${1:-$root/.venv-peers}
 py=/usr/bin/python3
 
 packages=(python3 python3-venv python3-pip python3-numpy python3-h5py python3-torch)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash "$(dirname "$0")/install-debian-packages.sh" "${packages[@]}"
 
 [[ -x $venv/bin/python ]] || "$py" -m venv "$venv"
 echo '*' > "$venv/.gitignore"  # the venv ignores itself: nothing in it is ever committed
