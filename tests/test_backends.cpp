@@ -49,7 +49,7 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
   const auto& [under_test, c] = GetParam();
   BackendOptions options;
   options.batched_min_entries = under_test.batched_min_entries;
-  for (Precision precision : {Precision::fp64, Precision::fp32}) {
+  for (Precision precision : testing::oracle_precisions(c)) {
     const Config cfg = oracle_config(c, precision);
     const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
     testing::expect_well_conditioned(cfg, cpu, testing::tolerance(precision));

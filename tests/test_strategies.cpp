@@ -200,7 +200,7 @@ class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<bool, OracleCas
 TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
   const auto& [batched, c] = GetParam();
   int compared = 0;
-  for (Precision precision : {Precision::fp64, Precision::fp32}) {
+  for (Precision precision : testing::oracle_precisions(c)) {
     const Config cfg = testing::oracle_config(c, precision);
     if (batched && !supported_by_batched(cfg)) continue;  // the fused strategy computes it
     ++compared;
