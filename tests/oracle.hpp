@@ -161,6 +161,9 @@ inline const OracleCase kCases[] = {
     {"overparameterized", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum = 0.0",
      "m = 12\nn = 10\nrank = 24", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
      "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10", false},
+    // The same shapes in both precisions through Newton-Schulz, which has no rank cut.
+    {"overparameterized_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+     "m = 12\nn = 10\nrank = 24"},
 };
 
 inline void PrintTo(const OracleCase& c, std::ostream* os) {
