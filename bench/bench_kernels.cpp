@@ -58,6 +58,26 @@ BENCHMARK_CAPTURE(BM_Fp32Pack, muon_jordan5, OptimizerKind::muon, OrthKind::newt
 BENCHMARK_CAPTURE(BM_Fp64Scalar, specgd_exact, OptimizerKind::specgd, OrthKind::exact);
 BENCHMARK_CAPTURE(BM_Fp64Pack, specgd_exact, OptimizerKind::specgd, OrthKind::exact);
 
+// The exact polar factor of a square p x p Gaussian matrix, one pack of seeds per call (items are
+// polar factors): throughput per FLOP around the powers of two shows the row stride's effect.
+template <class V>
+void BM_PolarExact(benchmark::State& state) {
+  using T = ScalarOf<V>;
+  constexpr int W = LaneTraits<V>::width;
+  const int p = static_cast<int>(state.range(0));
+  std::vector<V> G(p * p), out(p * p), work(orthogonalize_workspace(p, p));
+  const RandomStream stream(1, 0, 0, Purpose::init, 2);
+  for (int e = 0; e < p * p; ++e)
+    for (int l = 0; l < W; ++l) set_lane(G[e], l, T(stream.normal(std::uint64_t(e) * W + l)));
+  for (auto _ : state) {
+    polar_exact(p, p, G.data(), out.data(), work.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * W);
+}
+BENCHMARK_TEMPLATE(BM_PolarExact, NativePack<float>)->Arg(31)->Arg(32)->Arg(33)->Arg(63)->Arg(64)->Arg(65)->Arg(128);
+BENCHMARK_TEMPLATE(BM_PolarExact, NativePack<double>)->Arg(32)->Arg(64);
+
 }  // namespace
 }  // namespace specsweep
 

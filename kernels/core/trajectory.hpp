@@ -133,7 +133,7 @@ SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
 // Bound on the rounding error of evaluate()'s loss, the Gram form 1/2||M||^2 - <F_1, M R^T> +
 // 1/2<F_1^T F_1, R R^T> + penalty (R = F_2 ... F_L): its terms are accurate to a few eps of
 // ||F_1|| ||M|| ||R|| and ||F_1||^2 ||R||^2, both at most ||M||^2 + ||F_1||^2 ||R||^2. In the Kang
-// setting the observed error is ~1e-7 ||M||^2 in fp32, a tenth of this bound. With large or
+// setting the error is ~1e-7 ||M||^2 in fp32 (README) and the bound ~2.4e-6 ||M||^2. With large or
 // unbalanced factors it exceeds any small tolerance: an fp32 Adam run (||M|| = 1e4, lr 1e3) once
 // reported the tolerance reached at a true relative excess of 0.13.
 template <class T, class V>
