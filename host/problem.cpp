@@ -154,7 +154,8 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
   }
   const long long states = op.state_buffers();
   const long long stages = op.integrator == Integrator::rk4 ? 2 : 0;
-  const long long eval = (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
+  const long long eval = (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n +
+                         (residual_form(m, n, r, depth) ? m * n : 0);
   const long long big = std::max(m, n);
   const long long record =
       n + 2 * big * r + 8 * r * r + 3 * r + 2 * thin_svd(big, r) + r * n + r * r + 7 * r;

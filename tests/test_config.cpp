@@ -676,18 +676,19 @@ TEST(Footprint, HandComputedSmallRun) {
       "[optimizer]\nkind = \"gd\"\n[run]\nsteps = 20\nseeds = 10\nprecision = \"fp64\"\n"
       "[record]\ntraced_seeds = 3\n",
       "hand.toml");
-  // Params 8*2 + 2*6 = 28. Layout: F, G, D 84; evaluate's workspace 12 + 16 + 16 + 16 + 12 = 72;
+  // Params 8*2 + 2*6 = 28. Layout: F, G, D 84; evaluate's workspace 12 + 16 + 16 + 16 + 12 = 72
+  // and the 8 x 6 residual 48 (2 r (m + n) = 56 > m n = 48: residual_form);
   // diag 2 + diag_work 8; update max(16 + 82, 12 + 70) = 98 (orthogonalize 8 x 2: 32 + 16 + 4 +
   // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record 6 + 32 + 32 + 6 +
   // 2 * 30 + 12 + 18 = 166; metrics 2 + 2 + 2 + 3 + 8 = 17.
-  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 447);
+  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 495);
   FootprintParams params;
   params.threads = 2;
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
-  // Lanes 447 + 2 * 2 + 2 * 28 = 507 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
+  // Lanes 495 + 2 * 2 + 2 * 28 = 555 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
   // 4 + 8 + 2) + 28 + 2 + 14 (a packed record step without the Delta matrices) = 122 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 507 * 16 + 122 * 8 + 2 * 4);
+  EXPECT_EQ(f.thread_bytes, 555 * 16 + 122 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);

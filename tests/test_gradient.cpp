@@ -1,5 +1,6 @@
 // The factorization's loss and gradient against central finite differences in fp64, for depth 2
-// and 3 with l2 > 0, and the per-step (Gram-form) loss against the explicit residual.
+// and 3 with l2 > 0, and the per-step loss and ||W||^2 against the explicit residual. Depth 2 runs
+// in both of evaluate()'s forms: the Gram form (20 x 18, r = 2) and the residual form (7 x 6, r = 3).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +21,7 @@ class Gradient : public ::testing::TestWithParam<GradCase> {};
 TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   const auto c = GetParam();
   const Shape sh{c.m, c.n, c.r, c.depth};
+  SCOPED_TRACE(residual_form(c.m, c.n, c.r, c.depth) ? "residual form" : "Gram form");
   const RandomStream stream(3, 0, 0, Purpose::init, 0);
   std::vector<double> M(c.m * c.n), F(sh.total()), G(sh.total()), work(EvalLayout(sh).total);
   for (int i = 0; i < c.m * c.n; ++i) M[i] = stream.normal(i);
@@ -46,19 +48,21 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   // Central differences: truncation O(h^2 f''') ~ 1e-10 and rounding ~ eps f / h ~ 1e-9 here.
   EXPECT_LT(max_err, 1e-7 * std::max(1.0, max_g));
 
-  // The Gram-form loss equals the explicit residual.
-  const double gram_loss = evaluate(sh, tg, c.l2, F.data(), G.data(), work.data()).loss;
-  double res = 0, pen = 0;
+  // The loss and ||W||^2 equal the explicit residual's.
+  const EvalResult<double> ev = evaluate(sh, tg, c.l2, F.data(), G.data(), work.data());
+  double res = 0, pen = 0, w2 = 0;
   std::vector<double> W(c.m * c.n);
   const double* right = work.data() + EvalLayout(sh).right;
   gemm_nn(c.m, c.n, c.r, F.data(), right, W.data());
-  for (int i = 0; i < c.m * c.n; ++i) res += 0.5 * (W[i] - M[i]) * (W[i] - M[i]);
+  for (int i = 0; i < c.m * c.n; ++i) res += 0.5 * (W[i] - M[i]) * (W[i] - M[i]), w2 += W[i] * W[i];
   for (double v : F) pen += 0.5 * c.l2 * v * v;
-  EXPECT_NEAR(gram_loss, res + pen, 1e-10 * (res + pen));
+  EXPECT_NEAR(ev.loss, res + pen, 1e-10 * (res + pen));
+  EXPECT_NEAR(ev.w_norm2, w2, 1e-12 * w2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Depths, Gradient,
                          ::testing::Values(GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3},
+                                           GradCase{20, 18, 2, 2, 0.0}, GradCase{20, 18, 2, 2, 0.3},
                                            GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
                                            GradCase{9, 4, 4, 3, 0.0}));
 

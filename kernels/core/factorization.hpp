@@ -1,6 +1,7 @@
 #pragma once
 // The problem min 1/2 ||F1 F2 ... FL - M||_F^2 + l2/2 sum_k ||Fk||_F^2 (DESIGN section 2):
-// shapes, loss and gradient for any depth, without forming the m x n residual.
+// shapes, loss and gradient for any depth; the m x n residual is formed only at depth 2 where that
+// is the cheaper form (residual_form).
 #include "linalg.hpp"
 
 namespace specsweep {
@@ -37,13 +38,24 @@ struct TargetView {
   T norm2_half = 0;  // 1/2 ||M||_F^2
 };
 
+// Whether evaluate() forms the residual W - M (depth 2): the gradient (W - M) F_2^T, F_1^T (W - M)
+// and W cost 6mnr FLOPs, the Gram form 4mnr + 4r^2(m + n) (it never forms an m x n matrix, which
+// pays at small r: Kang's 60 x 70, r = 5). From r > mn / (2(m + n)) on, the residual form is the
+// cheaper, 2x at Rhee's square 32^3 and 7x at 128^2, r = 512, and its loss 1/2||W - M||^2 has no
+// cancellation. Integer arguments as wide as the caller's (the host sizes memory in 64 bits).
+template <class I>
+SPECSWEEP_HD constexpr bool residual_form(I m, I n, I r, I depth) {
+  return depth == 2 && 2 * r * (m + n) > m * n;
+}
+
 // Workspace layout of evaluate(), in lane values.
 struct EvalLayout {
-  int right = 0;   // R_k = F_k ... F_L, k = 1..L-1: (L-1) blocks of r x n
-  int left = 0;    // L_k = F_1 ... F_k, k = 1..L-1: (L-1) blocks of m x r
-  int mrt = 0;     // M R_{k+1}^T (m x r), one at a time
-  int small = 0;   // four r x r scratch matrices
-  int ltm = 0;     // L_{L-1}^T M (r x n)
+  int right = 0;     // R_k = F_k ... F_L, k = 1..L-1: (L-1) blocks of r x n
+  int left = 0;      // L_k = F_1 ... F_k, k = 1..L-1: (L-1) blocks of m x r
+  int mrt = 0;       // M R_{k+1}^T (m x r), one at a time
+  int small = 0;     // four r x r scratch matrices
+  int ltm = 0;       // L_{L-1}^T M (r x n)
+  int residual = 0;  // W - M (m x n), residual_form only
   int total = 0;
   SPECSWEEP_HD explicit EvalLayout(const Shape& s) {
     const int L = s.depth, m = s.m, n = s.n, r = s.r;
@@ -52,7 +64,8 @@ struct EvalLayout {
     mrt = left + (L - 1) * m * r;
     small = mrt + m * r;
     ltm = small + 4 * r * r;
-    total = ltm + r * n;
+    residual = ltm + r * n;
+    total = residual + (residual_form<long>(m, n, r, L) ? m * n : 0);
   }
   EvalLayout() = default;
 };
@@ -63,6 +76,45 @@ struct EvalResult {
   V w_norm2;  // ||W||_F^2
   V factor_scale2;  // ||F_1||_F^2 ||F_2 ... F_L||_F^2: the size of the terms the loss cancels
 };
+
+// l2/2 sum_k ||F_k||^2, with its gradient l2 F_k added to G.
+template <class T, class PF, class P>
+SPECSWEEP_HD LaneOf<P> add_l2_penalty(const Shape& sh, T l2, PF F, P G) {
+  using V = LaneOf<P>;
+  V penalty = V(T(0));
+  if (l2 == T(0)) return penalty;
+  for (int k = 0; k < sh.depth; ++k) {
+    penalty += frob2(sh.size(k), F + sh.offset(k));
+    for (int i = 0; i < sh.size(k); ++i) G[sh.offset(k) + i] += l2 * F[sh.offset(k) + i];
+  }
+  return penalty * (T(0.5) * l2);
+}
+
+// evaluate() at depth 2 in the residual form (residual_form): D = F_1 F_2 - M (m x n, in
+// residual), G_1 = D F_2^T, G_2 = F_1^T D, loss 1/2||D||^2.
+template <class T, class PF, class P>
+SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const TargetView<T>& tg, T l2, PF F, P G,
+                                                         P residual) {
+  using V = LaneOf<P>;
+  const int m = sh.m, n = sh.n, r = sh.r;
+  const auto F1 = F + sh.offset(0), F2 = F + sh.offset(1);
+  gemm_nn(m, n, r, F1, F2, residual);
+  V w_norm2 = V(T(0)), d_norm2 = V(T(0));
+  for (int i = 0; i < m * n; ++i) {
+    const V w = residual[i];
+    const V d = w - tg.M[i];
+    w_norm2 += w * w;
+    d_norm2 += d * d;
+    residual[i] = d;
+  }
+  gemm_nt(m, r, n, residual, F2, G + sh.offset(0));
+  gemm_tn(r, n, m, F1, residual, G + sh.offset(1));
+  EvalResult<V> res;
+  res.loss = T(0.5) * d_norm2 + add_l2_penalty(sh, l2, F, G);
+  res.w_norm2 = w_norm2;
+  res.factor_scale2 = frob2(m * r, F1) * frob2(r * n, F2);
+  return res;
+}
 
 // Loss and gradient G (concatenated like F) at F.
 //   G_1 = F_1 (R_2 R_2^T) - M R_2^T
@@ -87,6 +139,7 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   P ltm = work + lay.ltm;
 
   copy(r * n, Fk(L - 1), right(L - 1));
+  if (residual_form<long>(m, n, r, L)) return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual);
   for (int k = L - 2; k >= 1; --k) gemm_nn(r, n, r, Fk(k), right(k + 1), right(k));
   copy(m * r, Fk(0), left(0));
   for (int k = 1; k <= L - 2; ++k) gemm_nn(m, r, r, left(k - 1), Fk(k), left(k));
@@ -120,15 +173,7 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   gemm_nn(r, n, r, S0, Fk(L - 1), Gk(L - 1));
   for (int i = 0; i < r * n; ++i) Gk(L - 1)[i] -= ltm[i];
 
-  V penalty = V(T(0));
-  if (l2 != T(0)) {
-    for (int k = 0; k < L; ++k) {
-      penalty += frob2(sh.size(k), Fk(k));
-      for (int i = 0; i < sh.size(k); ++i) Gk(k)[i] += l2 * Fk(k)[i];
-    }
-    penalty *= T(0.5) * l2;
-  }
-
+  const V penalty = add_l2_penalty(sh, l2, F, G);
   EvalResult<V> res;
   // 1/2||W - M||^2 = 1/2||M||^2 - <M, W> + 1/2||W||^2: exact in exact arithmetic; in floating
   // point its absolute error is ~eps * ||M||^2 (see docs on loss accuracy).

@@ -135,7 +135,8 @@ SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
 // ||F_1|| ||M|| ||R|| and ||F_1||^2 ||R||^2, both at most ||M||^2 + ||F_1||^2 ||R||^2. In the Kang
 // setting the error is ~1e-7 ||M||^2 in fp32 (README) and the bound ~2.4e-6 ||M||^2. With large or
 // unbalanced factors it exceeds any small tolerance: an fp32 Adam run (||M|| = 1e4, lr 1e3) once
-// reported the tolerance reached at a true relative excess of 0.13.
+// reported the tolerance reached at a true relative excess of 0.13. The residual form's loss
+// (residual_form) has no such cancellation, so the bound holds for it too, with room.
 template <class T, class V>
 SPECSWEEP_HD V gram_loss_error(const TargetView<T>& tg, const EvalResult<V>& ev) {
   return T(4) * epsilon_of<V>() * (T(2) * tg.norm2_half + ev.factor_scale2);
