@@ -154,11 +154,13 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
   }
   const long long states = op.state_buffers();
   const long long stages = op.integrator == Integrator::rk4 ? 2 : 0;
-  const long long eval = (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n +
-                         (residual_form(m, n, r, depth) ? m * n : 0);
+  const long long eval = residual_form(m, n, r, depth)
+                             ? r * n + m * n
+                             : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
   const long long big = std::max(m, n);
-  const long long record =
-      n + 2 * big * r + 8 * r * r + 3 * r + 2 * thin_svd(big, r) + r * n + r * r + 7 * r;
+  const long long p1 = std::min(m, r), p2 = std::min(n, r), pmax = std::max(p1, p2);
+  const long long record = n + big * std::min(big, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r + p1 * p2 +
+                           r * pmax + 3 * r + 2 * thin_svd(big, r) + r * n + pmax * pmax + 7 * pmax;
   const long long metrics = r + q + depth + 3 + 2 * r * r;
   return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics;
 }

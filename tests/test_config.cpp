@@ -676,19 +676,20 @@ TEST(Footprint, HandComputedSmallRun) {
       "[optimizer]\nkind = \"gd\"\n[run]\nsteps = 20\nseeds = 10\nprecision = \"fp64\"\n"
       "[record]\ntraced_seeds = 3\n",
       "hand.toml");
-  // Params 8*2 + 2*6 = 28. Layout: F, G, D 84; evaluate's workspace 12 + 16 + 16 + 16 + 12 = 72
-  // and the 8 x 6 residual 48 (2 r (m + n) = 56 > m n = 48: residual_form);
+  // Params 8*2 + 2*6 = 28. Layout: F, G, D 84; evaluate's workspace in the residual form
+  // (2 r (m + n) = 56 > m n = 48: residual_form), F_2's copy 12 and the 8 x 6 residual 48 = 60;
   // diag 2 + diag_work 8; update max(16 + 82, 12 + 70) = 98 (orthogonalize 8 x 2: 32 + 16 + 4 +
-  // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record 6 + 32 + 32 + 6 +
-  // 2 * 30 + 12 + 18 = 166; metrics 2 + 2 + 2 + 3 + 8 = 17.
-  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 495);
+  // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record (RecordLayout,
+  // p1 = p2 = 2) W row 6, Q 16, tall 16, R1 + R2 + B + V_P 16, S1 + S2 8, C 4, tmp 4, 3 * 2, two
+  // thin SVDs 2 * 30, rv 12, block alignment 4 + 14 = 166; metrics 2 + 2 + 2 + 3 + 8 = 17.
+  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 435);
   FootprintParams params;
   params.threads = 2;
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
-  // Lanes 495 + 2 * 2 + 2 * 28 = 555 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
+  // Lanes 435 + 2 * 2 + 2 * 28 = 495 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
   // 4 + 8 + 2) + 28 + 2 + 14 (a packed record step without the Delta matrices) = 122 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 555 * 16 + 122 * 8 + 2 * 4);
+  EXPECT_EQ(f.thread_bytes, 495 * 16 + 122 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);

@@ -75,7 +75,7 @@ def read(path):
 
 def same_datasets(a, b):
     r = subprocess.run([sys.executable, os.path.join(HERE, "compare_runs.py"), a, b,
-                        "--ignore-attr", "backend"], capture_output=True, text=True)
+                        "--ignore-attr", "backend"], capture_output=True, text=True, errors="backslashreplace")
     if r.returncode != 0:
         say(r.stdout.strip())
     return r.returncode == 0
@@ -109,12 +109,12 @@ class Runner:
         return [self.exe, "run", cfg or self.cfg, "--out", out, "--threads", "1", "--quiet", *extra]
 
     def run(self, out, *extra, cfg=None, env=None, timeout=120):
-        return subprocess.run(self.cmd(out, *extra, cfg=cfg), capture_output=True, text=True,
+        return subprocess.run(self.cmd(out, *extra, cfg=cfg), capture_output=True, text=True, errors="backslashreplace",
                               env=dict(self.env, **(env or {})), timeout=timeout)
 
     def start(self, out, *extra):
         return subprocess.Popen(self.cmd(out, *extra), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=self.env)
+                                stderr=subprocess.PIPE, text=True, errors="backslashreplace", env=self.env)
 
 
 def leftovers(out):
@@ -131,7 +131,7 @@ class Disk:
         os.makedirs(path, exist_ok=True)
         if mount and os.geteuid() == 0:
             r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, errors="backslashreplace")
             self.mounted = r.returncode == 0
         self.budget = None
 
@@ -234,7 +234,7 @@ def case_disk_full(runner, ref, args):
             t0 = time.time()
             try:
                 r = subprocess.run(cmd + runner.cmd(out, "--skip-resource-check"), capture_output=True,
-                                   text=True, env=env, timeout=60)
+                                   text=True, errors="backslashreplace", env=env, timeout=60)
                 say(f"mpi_disk_full: exit {r.returncode} after {time.time() - t0:.1f} s")
                 check(r.returncode == 3, f"mpi_disk_full: exit {r.returncode}: {r.stderr[-400:]}")
                 check("No space left on device" in r.stderr, "mpi_disk_full: message")
@@ -363,6 +363,8 @@ def case_corrupt(runner, ref, duration, rng, iterations):
             check(same_datasets(ref, out), f"{what}: completed, but differs from the reference")
         elif r.returncode == 2:
             check(out + ".partial" in r.stderr, f"{what}: the message names no file: {r.stderr}")
+            if "\\x" in r.stderr:
+                say(f"{what}: raw bytes in the message: {r.stderr.strip()[-300:]}")
             check(os.path.exists(out + ".partial") and read(out + ".partial") == bytes(data),
                   f"{what}: the refused partial changed")
         if kind == "data flip":
@@ -413,7 +415,7 @@ def case_mpi_kill(runner, args):
         return
     out = os.path.join(runner.workdir, "mpi_killed.h5")
     cmd = [args.mpirun, "--oversubscribe", "--bind-to", "none", "-np", "2"] + runner.cmd(out, cfg=cfg)
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="backslashreplace",
                          env=runner.env)
     deadline = time.time() + 60
     workers, done = [], 0

@@ -57,15 +57,21 @@ struct EvalLayout {
   int ltm = 0;       // L_{L-1}^T M (r x n)
   int residual = 0;  // W - M (m x n), residual_form only
   int total = 0;
+  // The residual form needs right (F_2, for the callers) and the residual only: at 128^2, r = 512
+  // the Gram form's four r x r would be 64 MiB per fp64 pack.
   SPECSWEEP_HD explicit EvalLayout(const Shape& s) {
     const int L = s.depth, m = s.m, n = s.n, r = s.r;
     right = 0;
+    if (residual_form<long>(m, n, r, L)) {
+      residual = right + r * n;
+      total = residual + m * n;
+      return;
+    }
     left = right + (L - 1) * r * n;
     mrt = left + (L - 1) * m * r;
     small = mrt + m * r;
     ltm = small + 4 * r * r;
-    residual = ltm + r * n;
-    total = residual + (residual_form<long>(m, n, r, L) ? m * n : 0);
+    total = ltm + r * n;
   }
   EvalLayout() = default;
 };

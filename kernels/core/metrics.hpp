@@ -32,13 +32,38 @@ struct BlockTolerance {
 // Scratch for block_alignment on bases of up to p columns, in lane values.
 SPECSWEEP_HD constexpr int block_alignment_workspace(int p) { return p * p + 7 * p; }
 
-// Scratch for record_metrics, in lane values.
-SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) {
-  const int m = sh.m, n = sh.n, r = sh.r;
-  const int big = m > n ? m : n;
-  return n + 2 * big * r + 8 * r * r + 3 * r + 2 * thin_svd_workspace(big, r) + r * n +
-         block_alignment_workspace(r);
-}
+// Scratch for record_metrics, in lane values. Sized by what each buffer holds: with r above
+// min(m, n) (Rhee's d = 4N) the factors have rank p1 = min(m, r), p2 = min(n, r), and only the two
+// Grams of Delta are r x r (at 128^2, r = 512: 1.2 M values per lane instead of 2.8 M).
+struct RecordLayout {
+  int w_row, q, tall, r1, r2, b, vr, s1, s2, c, tmp, tau, sig, sig2, svd_work, rv, block_work, total;
+  SPECSWEEP_HD explicit RecordLayout(const Shape& sh) {
+    const int m = sh.m, n = sh.n, r = sh.r;
+    const int big = m > n ? m : n;
+    const int p1 = m < r ? m : r, p2 = n < r ? n : r, pmax = p1 > p2 ? p1 : p2;
+    const int big_rank = big < r ? big : r;
+    w_row = 0;                                   // one row of W (n)
+    q = w_row + n;                               // Householder Q or U_P (big x min(big, r))
+    tall = q + big * big_rank;                   // F_1 or (F_2...F_L)^T, then V_2 (big x r)
+    r1 = tall + big * r;                         // p1 x r
+    r2 = r1 + p1 * r;                            // p2 x r
+    b = r2 + p2 * r;                             // X1 X2^T (p1 x p2), then U_2 (r x p2)
+    vr = b + r * p2;                             // V_P (r x p1)
+    s1 = vr + r * p1;                            // r x r
+    s2 = s1 + r * r;                             // r x r
+    c = s2 + r * r;                              // modes x modes, modes <= min(p1, p2)
+    tmp = c + p1 * p2;                           // r x max(p1, p2) (modes x r first)
+    tau = tmp + r * pmax;                        // r
+    sig = tau + r;                               // r
+    sig2 = sig + r;                              // r
+    svd_work = sig2 + r;                         // 2 thin_svd workspaces
+    rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
+    block_work = rv + r * n;                     // block_alignment_workspace(max(p1, p2))
+    total = block_work + block_alignment_workspace(pmax);
+  }
+};
+
+SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) { return RecordLayout(sh).total; }
 
 // Positions in descending order (ties by index) of the p values a, as lane values: pos[i] counts
 // the values ahead of a[i]. Branch-free, so each lane sorts its own values without moving them.
@@ -194,25 +219,25 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
                                  PR right1, RecordMetrics<LaneOf<P>, P>& out, P work) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r, L = sh.depth;
-  const int big = m > n ? m : n;
   const int p1 = m < r ? m : r, p2 = n < r ? n : r;  // ranks of F_1 and of F_2...F_L at most
-  P W = work;                    // one row of W (n)
-  P Q = W + n;                   // big x r
-  P tall = Q + big * r;          // big x r
-  P R1 = tall + big * r;         // r x r
-  P R2 = R1 + r * r;             // r x r
-  P B = R2 + r * r;              // r x r
-  P Vr = B + r * r;              // r x r
-  P S1 = Vr + r * r;             // r x r
-  P S2 = S1 + r * r;             // r x r
-  P C = S2 + r * r;              // r x r (modes x modes)
-  P tmp = C + r * r;             // r x r
-  P tau = tmp + r * r;           // r
-  P sig = tau + r;               // r
-  P sig2 = sig + r;              // r
-  P svd_work = sig2 + r;         // 2 thin_svd workspaces
-  P rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
-  P block_work = rv + r * n;     // block_alignment_workspace(r)
+  const RecordLayout lay(sh);
+  P W = work + lay.w_row;
+  P Q = work + lay.q;
+  P tall = work + lay.tall;
+  P R1 = work + lay.r1;
+  P R2 = work + lay.r2;
+  P B = work + lay.b;
+  P Vr = work + lay.vr;
+  P S1 = work + lay.s1;
+  P S2 = work + lay.s2;
+  P C = work + lay.c;
+  P tmp = work + lay.tmp;
+  P tau = work + lay.tau;
+  P sig = work + lay.sig;
+  P sig2 = work + lay.sig2;
+  P svd_work = work + lay.svd_work;
+  P rv = work + lay.rv;
+  P block_work = work + lay.block_work;
 
   out.loss = residual_loss(sh, tg, l2, F, right1, W);
   int off = 0;
