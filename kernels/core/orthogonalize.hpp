@@ -67,6 +67,10 @@ SPECSWEEP_HD void spectral_map(int rows, int cols, PG G, P out, P work, F f) {
   gemm_nt(rows, cols, p, scaled, Vm, out);
 }
 
+// Through the thin SVD (QR + one-sided Jacobi) rather than an iteration such as QDWH, which needs
+// a third of the FLOPs but is accurate only to eps * kappa: measured at kappa = 1e6 in fp32,
+// 1.2e-3 against the Jacobi SVD's 2.3e-7 (bench/RESULTS.md, 2026-12-04). The small singular
+// directions of a gradient are what SpecGD's smallest-first dynamics is about.
 template <class PG, class P>
 SPECSWEEP_HD void polar_exact(int rows, int cols, PG G, P out, P work) {
   using V = LaneOf<P>;
