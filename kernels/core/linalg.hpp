@@ -222,6 +222,9 @@ SPECSWEEP_HD void householder_qr(int rows, int cols, PA A, PQ Q, PR R, PT tau) {
 // loads from the other (4K aliasing); measured on a busy machine the padding alone changed little.
 SPECSWEEP_HD constexpr int jacobi_stride(int p) { return p % 2 == 0 ? p + 1 : p; }
 
+// L1 bytes jacobi_rows gives the rows of one block pair (half of a 48 KiB L1d).
+inline constexpr long kJacobiBlockBytes = 24 * 1024;
+
 // One-sided (Hestenes) Jacobi on the rows of a square B (p x p, row stride ld): plane rotations
 // from the left make the rows mutually orthogonal, B_out = Z^T B_in with Z orthogonal, so
 // B_in = Z B_out and the row norms of B_out are the singular values. With Accumulate, Zt (p x p,
@@ -251,30 +254,58 @@ SPECSWEEP_HD void jacobi_rows(int p, int ld, PB B, PZ Zt, int max_sweeps = 40) {
       y[i] = s * xi + c * yi;
     }
   };
+  // Pairs in blocks of rows: all pairs of rows in blocks I and J (J >= I) before the next pair
+  // of blocks, so that the 2 kb rows of B and Zt a block pair touches stay in L1 (a row of a
+  // 16-lane fp32 pack at p = 32 is 2 KiB); kb = 1 is the row-cyclic order.
+  const long row_bytes = static_cast<long>(p) * static_cast<long>(sizeof(V)) * (Accumulate ? 2 : 1);
+  const long rows_in_l1 = kJacobiBlockBytes / (2 * row_bytes);
+  const int kb = rows_in_l1 < 1 ? 1 : static_cast<int>(rows_in_l1);
   for (int sweep = 0; sweep < max_sweeps; ++sweep) {
     auto rotated = V(T(0)) > V(T(0));
-    for (int a = 0; a < p - 1; ++a) {
-      for (int b = a + 1; b < p; ++b) {
-        const auto Ba = B + a * ld, Bb = B + b * ld;
-        V alpha = V(0), beta = V(0), gamma = V(0);
-        for (int i = 0; i < p; ++i) {
-          const V x = Ba[i], y = Bb[i];
-          alpha += x * x;
-          beta += y * y;
-          gamma += x * y;
+    auto rotate_pair = [&](int a, int b) {
+      const auto Ba = B + a * ld, Bb = B + b * ld;
+      // Four partial sums each, so the dot products do not wait out the FMA latency at every
+      // element. With the block order, 7-11% faster polar factors at p = 32...128 (fp32 and
+      // fp64 packs). A round-robin order of disjoint pairs, four at a time, was 40-60% slower:
+      // its pairs share no rows, so every rotation streamed four rows from L2.
+      V al[4] = {V(0), V(0), V(0), V(0)}, be[4] = {V(0), V(0), V(0), V(0)}, ga[4] = {V(0), V(0), V(0), V(0)};
+      int i = 0;
+      for (; i + 4 <= p; i += 4) {
+        for (int u = 0; u < 4; ++u) {
+          const V x = Ba[i + u], y = Bb[i + u];
+          al[u] += x * x;
+          be[u] += y * y;
+          ga[u] += x * y;
         }
-        const auto rotate = vabs(gamma) > tol * vsqrt(alpha) * vsqrt(beta);
-        if (!any(rotate)) continue;
-        rotated = rotated | rotate;
-        const V safe_gamma = select(rotate, gamma, V(T(1)));
-        const V zeta = (beta - alpha) / (T(2) * safe_gamma);
-        const V t_abs = T(1) / (vabs(zeta) + vsqrt(T(1) + zeta * zeta));
-        const V t = select(zeta < V(T(0)), -t_abs, t_abs);
-        const V c_rot = T(1) / vsqrt(T(1) + t * t);
-        const V c = select(rotate, c_rot, V(T(1)));
-        const V s = select(rotate, c_rot * t, V(T(0)));
-        rotate_rows(Ba, Bb, c, s);
-        if (Accumulate) rotate_rows(Zt + a * ld, Zt + b * ld, c, s);
+      }
+      for (int u = 0; i < p; ++i, ++u) {
+        const V x = Ba[i], y = Bb[i];
+        al[u] += x * x;
+        be[u] += y * y;
+        ga[u] += x * y;
+      }
+      const V alpha = (al[0] + al[1]) + (al[2] + al[3]);
+      const V beta = (be[0] + be[1]) + (be[2] + be[3]);
+      const V gamma = (ga[0] + ga[1]) + (ga[2] + ga[3]);
+      const auto rotate = vabs(gamma) > tol * vsqrt(alpha) * vsqrt(beta);
+      if (!any(rotate)) return;
+      rotated = rotated | rotate;
+      const V safe_gamma = select(rotate, gamma, V(T(1)));
+      const V zeta = (beta - alpha) / (T(2) * safe_gamma);
+      const V t_abs = T(1) / (vabs(zeta) + vsqrt(T(1) + zeta * zeta));
+      const V t = select(zeta < V(T(0)), -t_abs, t_abs);
+      const V c_rot = T(1) / vsqrt(T(1) + t * t);
+      const V c = select(rotate, c_rot, V(T(1)));
+      const V s = select(rotate, c_rot * t, V(T(0)));
+      rotate_rows(Ba, Bb, c, s);
+      if (Accumulate) rotate_rows(Zt + a * ld, Zt + b * ld, c, s);
+    };
+    for (int I = 0; I < p; I += kb) {
+      const int I_end = I + kb < p ? I + kb : p;
+      for (int J = I; J < p; J += kb) {
+        const int J_end = J + kb < p ? J + kb : p;
+        for (int a = I; a < I_end; ++a)
+          for (int b = J == I ? a + 1 : J; b < J_end; ++b) rotate_pair(a, b);
       }
     }
     if (!any(rotated)) break;
