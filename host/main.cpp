@@ -56,11 +56,13 @@ std::string summary_csv_path(const std::string& h5_path) {
 // (and removing it at once) is the only sure test of a directory on a read-only or virtual file
 // system (/proc, /sys) and of a name too long for the file system; O_EXCL never touches a file
 // that appears meanwhile.
+// Under MPI every rank checks at once, so a file seen by stat can be another rank's probe, gone
+// by the time access looks: that is a file that does not exist.
 void check_output_file(const std::string& path, const std::string& role,
                        const std::string& out_path, const std::string& config_path) {
   const std::string what = path == out_path ? "" : fmt::format(" ({} {})", role, path);
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
+  while (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode))
       throw InputError(fmt::format("--out {}{}: is a directory", out_path, what));
     if (!S_ISREG(st.st_mode))
@@ -74,10 +76,11 @@ void check_output_file(const std::string& path, const std::string& role,
                                    out_path, what, config_path));
     // Root may write anything, so the permission bits are checked too: the run replaces the file
     // by renaming over it, which a read-only file does not prevent.
-    if ((st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) == 0 || ::access(path.c_str(), W_OK) != 0)
-      throw InputError(
-          fmt::format("--out {}{}: is read-only; the run would replace it", out_path, what));
-    return;
+    const bool write_bits = (st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
+    if (write_bits && ::access(path.c_str(), W_OK) == 0) return;
+    if (write_bits && errno == ENOENT) continue;
+    throw InputError(
+        fmt::format("--out {}{}: is read-only; the run would replace it", out_path, what));
   }
   if (errno != ENOENT)
     throw InputError(

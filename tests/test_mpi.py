@@ -52,7 +52,7 @@ def main():
         for schedule in ("dynamic", "static"):
             out = os.path.join(args.workdir, f"ranks{np}_{schedule}.h5")
             r = run(np, out, "--mpi-schedule", schedule)
-            print(f"{np} ranks, {schedule}: exit {r.returncode}")
+            print(f"{np} ranks, {schedule}: exit {r.returncode}", r.stderr.strip()[-400:] if r.returncode else "")
             ok &= r.returncode == 0 and compare(ref, out)
 
     # Kill with 3 ranks (a longer run: more steps), resume with 2.
