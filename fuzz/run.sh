@@ -30,9 +30,16 @@ for target in "$build"/fuzz/fuzz_*; do
   "$target" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -max_total_time="$seconds" \
     -timeout=30 -rss_limit_mb=2048 -artifact_prefix="$build/fuzz-artifacts/${name}-" \
     "$scratch" "$here/corpus/$name" || true
+  # A crash that does not happen again when its input is replayed alone cannot be attributed: it
+  # is reported and kept, not failed. Seen once in CI (2026-12-04): one of four crashes of a 60 s
+  # run; the fuzzing process had run other inputs before it, whose HDF5 state it may have needed.
   for crash in "$build/fuzz-artifacts/${name}-crash-"*; do
     [[ -e $crash ]] || continue
-    frame=$("$target" "$crash" 2>&1 | grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' |
+    if replay=$("$target" "$crash" 2>&1); then
+      echo "fuzz_$name: $(basename "$crash"): does not crash when replayed alone; kept in fuzz-artifacts/"
+      continue
+    fi
+    frame=$(echo "$replay" | grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' |
       grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|/libc\.so|libc_start' | head -1 || true)
     if [[ $frame == *libhdf5* ]]; then
       echo "fuzz_$name: $(basename "$crash"): inside HDF5 (${frame##* in }), not ours"
