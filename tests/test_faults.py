@@ -28,6 +28,8 @@ import time
 import h5py
 import numpy as np
 
+from checks import check, failures
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # 6 cells of 2 units each (unit_seeds is 4096): enough units for kills and damage to land between.
 CONFIG = """
@@ -54,14 +56,6 @@ every = 10
 OLD = CONFIG.replace("steps = 60", "steps = 20")
 CRASH_CODES = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, 134, 136, 139}
 
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    return ok
 
 
 def say(*a):

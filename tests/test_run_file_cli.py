@@ -13,6 +13,8 @@ import sys
 
 import h5py
 
+from checks import check, failures
+
 BASE = """
 [problem]
 m = 8
@@ -22,14 +24,6 @@ rank = 3
 seeds = 64
 steps = 50
 """
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    return ok
 
 
 def main():
