@@ -148,6 +148,9 @@ struct BackendOptions {
 // preference. A backend that is built but cannot run here (no device) is not "available".
 std::vector<std::string> built_backends();
 bool backend_available(const std::string& name);
+// Why `name` cannot run in this process, in words a user can act on ("" when it can): not built,
+// or the device probe's error (for CUDA: the error's name, and the driver and runtime versions).
+std::string backend_unavailable_reason(const std::string& name);
 // "auto" picks the first available of cuda, cpu. Throws InputError for unknown names and
 // RuntimeFailure for a known backend that cannot run here.
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options);

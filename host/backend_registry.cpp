@@ -13,16 +13,16 @@ namespace {
 
 struct Entry {
   const char* name;
-  bool (*available)();
+  std::string (*unavailable_reason)();  // "" when a device is usable
   std::unique_ptr<Backend> (*make)(const BackendOptions&);
 };
 
 // In order of preference for --backend auto.
 const Entry kBackends[] = {
 #if defined(SPECSWEEP_WITH_CUDA)
-    {"cuda", cuda_backend_available, make_cuda_backend},
+    {"cuda", cuda_unavailable_reason, make_cuda_backend},
 #endif
-    {"cpu", [] { return true; }, make_cpu_backend},
+    {"cpu", [] { return std::string(); }, make_cpu_backend},
 };
 
 }  // namespace
@@ -33,21 +33,24 @@ std::vector<std::string> built_backends() {
   return names;
 }
 
-bool backend_available(const std::string& name) {
+std::string backend_unavailable_reason(const std::string& name) {
   for (const Entry& e : kBackends)
-    if (name == e.name) return e.available();
-  return false;
+    if (name == e.name) return e.unavailable_reason();
+  return "backend " + name + " is not built into this binary";
 }
+
+bool backend_available(const std::string& name) { return backend_unavailable_reason(name).empty(); }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
   if (name == "auto") {
     for (const Entry& e : kBackends)
-      if (e.available()) return e.make(options);
+      if (e.unavailable_reason().empty()) return e.make(options);
     throw RuntimeFailure("no backend can run on this machine");
   }
   for (const Entry& e : kBackends) {
     if (name != e.name) continue;
-    if (!e.available()) throw RuntimeFailure("backend '" + name + "' cannot run here (no device)");
+    if (const std::string why = e.unavailable_reason(); !why.empty())
+      throw RuntimeFailure("backend '" + name + "' cannot run here: " + why);
     return e.make(options);
   }
   if (name == "cuda") throw InputError("--backend: cuda is not built into this binary (configure with SPECSWEEP_CUDA)");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -80,17 +81,31 @@ inline BackendRun run_seeds(const std::string& backend, const Config& config, lo
 
 // Why `backend` cannot run in this process ("" when it can): not built, or no device.
 inline std::string unavailable(const std::string& backend) {
-  const auto built = built_backends();
-  if (std::find(built.begin(), built.end(), backend) == built.end())
-    return "backend " + backend + " is not built into this binary";
-  if (!backend_available(backend)) return "backend " + backend + " has no device here";
-  return "";
+  const std::string why = backend_unavailable_reason(backend);
+  return why.empty() ? why : "backend " + backend + ": " + why;
 }
+
+// SPECSWEEP_REQUIRE_GPU=1 (scripts/gpu-check.sh sets it) makes a device backend that cannot run a
+// failure rather than a skip: on the GPU machine a skipped suite would read as a pass.
+inline bool device_required() {
+  const char* v = std::getenv("SPECSWEEP_REQUIRE_GPU");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// Skips (or, when a device is required, fails) the calling test if `backend` cannot run.
+#define SPECSWEEP_SKIP_IF_UNAVAILABLE(backend)                                                     \
+  do {                                                                                             \
+    if (const std::string why_ = ::specsweep::testing::unavailable(backend); !why_.empty()) {     \
+      if (std::string(backend) != "cpu" && ::specsweep::testing::device_required())              \
+        GTEST_FAIL() << why_ << " (SPECSWEEP_REQUIRE_GPU=1)";                                      \
+      GTEST_SKIP() << why_;                                                                        \
+    }                                                                                              \
+  } while (0)
 
 class BackendSuite : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = unavailable(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SPECSWEEP_SKIP_IF_UNAVAILABLE(GetParam());
   }
   BackendRun run(const Config& c, long block = 4096, int threads = 0) const {
     BackendOptions options;

@@ -40,8 +40,7 @@ void PrintTo(const UnderTest& u, std::ostream* os) {
 class MatchesCpuOracle : public ::testing::TestWithParam<std::tuple<UnderTest, OracleCase>> {
  protected:
   void SetUp() override {
-    if (const std::string why = testing::unavailable(std::get<0>(GetParam()).backend); !why.empty())
-      GTEST_SKIP() << why;
+    SPECSWEEP_SKIP_IF_UNAVAILABLE(std::get<0>(GetParam()).backend);
   }
 };
 

@@ -321,13 +321,24 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-bool cuda_backend_available() {
+std::string cuda_unavailable_reason() {
   int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  const cudaError_t probe = cudaGetDeviceCount(&count);
+  if (probe == cudaSuccess && count > 0) return "";
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);  // 0 when no driver is installed
+  cudaRuntimeGetVersion(&runtime);
+  const std::string versions =
+      " (driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+      ", this binary's runtime is CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ")";
+  if (probe != cudaSuccess)
+    return std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(probe) + ": " + cudaGetErrorString(probe) +
+           versions;
+  return "no CUDA device is visible" + versions;
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
-  if (!cuda_backend_available()) throw RuntimeFailure("CUDA backend: no CUDA device is available");
+  if (const std::string why = cuda_unavailable_reason(); !why.empty()) throw RuntimeFailure("CUDA backend: " + why);
   return std::make_unique<CudaBackend>(options);
 }
 
