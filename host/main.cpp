@@ -29,6 +29,7 @@
 #include "driver.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
+#include "oracle.hpp"
 #include "problem.hpp"
 #include "report.hpp"
 
@@ -328,6 +329,12 @@ int run_cli(int argc, char** argv) {
   plot->add_option("--out", out_dir, "Output directory (default: .)");
   plot->add_flag("--log-time", log_time, "Log-scaled step axis for trajectories");
 
+  std::string selftest_backend = "auto";
+  auto* selftest = app.add_subcommand(
+      "selftest", "Check this machine's answers: small oracle cases on a backend against the CPU backend "
+                  "(exit 0: all within tolerance, 3: not)");
+  selftest->add_option("--backend", selftest_backend, "auto | cpu | cuda")->default_val("auto");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -355,6 +362,7 @@ int run_cli(int argc, char** argv) {
     return bench_command(config_path, overrides, options, repeat, format == "json",
                          skip_resource_check);
   if (plot->parsed()) return plot_command(h5_path, out_dir, log_time);
+  if (selftest->parsed()) return run_selftest(selftest_backend, stdout);
   std::fputs(app.help().c_str(), stderr);
   return kExitInput;
 }

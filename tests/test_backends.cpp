@@ -5,6 +5,7 @@
 // independent of how it cuts the work into launches, the basin probe, cancellation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -16,15 +17,12 @@
 
 #include "backend_fixture.hpp"
 #include "core/trajectory.hpp"
-#include "oracle.hpp"
+#include "oracle_assertions.hpp"
 
 namespace specsweep {
 namespace {
 
 using testing::config_from;
-using testing::kCases;
-using testing::oracle_config;
-using testing::OracleCase;
 
 // A backend and how it is told to run: the GPU backend's batched strategy is forced on every cell
 // it computes (depth 2, step integrator, no basin probe), so the small oracle cases cover it too.
@@ -48,13 +46,13 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
   const auto& [under_test, c] = GetParam();
   BackendOptions options;
   options.batched_min_entries = under_test.batched_min_entries;
-  for (Precision precision : testing::oracle_precisions(c)) {
+  for (Precision precision : oracle_precisions(c)) {
     const Config cfg = oracle_config(c, precision);
-    const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
-    testing::expect_well_conditioned(cfg, cpu, testing::tolerance(precision));
-    const auto other = testing::run_seeds(under_test.backend, cfg, 0, cfg.run.seeds, 4096, options);
+    const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
+    testing::expect_well_conditioned(cfg, cpu, oracle_tolerance(precision));
+    const auto other = run_seed_range(under_test.backend, cfg, 0, cfg.run.seeds, 4096, options);
     testing::expect_matches(
-        cpu, other, testing::tolerance(precision),
+        cpu, other, oracle_tolerance(precision),
         std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
   }
 }
@@ -62,19 +60,64 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
 INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle,
                          ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", -1},
                                                               UnderTest{"cuda_batched", "cuda", 0}),
-                                            ::testing::ValuesIn(kCases)),
+                                            ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
                            return std::string(std::get<0>(p.param).label) + "_" +
                                   std::get<1>(p.param).name;
                          });
+
+// The oracle's measure (host/oracle.hpp) flags a difference by how large it is against the
+// value, or against its quantity's floor near zero, and every discrete difference; nothing else.
+TEST(OracleMeasure, FlagsWhatDiffersAndOnlyThat) {
+  const Config cfg = oracle_config(oracle_cases()[1], Precision::fp64);
+  const SeedRangeRun cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
+  const double tol = oracle_tolerance(Precision::fp64), floor = oracle_floor(Precision::fp64);
+  EXPECT_EQ(compare_with_oracle(cpu, cpu).worst, 0);
+  EXPECT_TRUE(compare_with_oracle(cpu, cpu).disagreements.empty());
+
+  SeedRangeRun other = cpu;
+  other.outcomes.final_loss[3] *= 1 + 3 * tol;
+  OracleGap gap = compare_with_oracle(cpu, other);
+  EXPECT_NEAR(gap.worst, 3 * tol, 1e-3 * tol);
+  EXPECT_NE(gap.where.find("final_loss [3]"), std::string::npos) << gap.where;
+
+  // A singular value far below the largest on record is judged against the floor.
+  SeedRangeRun tiny = cpu;
+  const double scale = *std::max_element(cpu.traces.sv.begin(), cpu.traces.sv.end());
+  tiny.traces.sv[9] = floor * scale / 100;
+  other = tiny;
+  other.traces.sv[9] += 0.5 * tol * floor * scale;  // 50 tolerances of the value itself
+  EXPECT_NEAR(compare_with_oracle(tiny, other).worst, 0.5 * tol, 1e-3 * tol);
+  other.traces.sv[9] = tiny.traces.sv[9] + 2 * tol * floor * scale;
+  EXPECT_NEAR(compare_with_oracle(tiny, other).worst, 2 * tol, 1e-3 * tol);
+
+  other = cpu;
+  other.outcomes.hit_step[0] += 1;  // a hitting time one step off is rounding
+  EXPECT_TRUE(compare_with_oracle(cpu, other).disagreements.empty());
+  other.outcomes.hit_step[0] += 1;
+  EXPECT_EQ(compare_with_oracle(cpu, other).disagreements.size(), 1u);
+  other = cpu;
+  other.outcomes.status[5] = static_cast<std::int8_t>(Status::diverged) != cpu.outcomes.status[5]
+                                 ? static_cast<std::int8_t>(Status::diverged)
+                                 : static_cast<std::int8_t>(Status::converged);
+  EXPECT_EQ(compare_with_oracle(cpu, other).disagreements.size(), 1u);
+  other = cpu;
+  other.traces.init_factors[0][7] *= 1 + 1e-12;  // the same random draw must agree to 1e-13
+  gap = compare_with_oracle(cpu, other);
+  EXPECT_EQ(gap.worst, 0);
+  EXPECT_EQ(gap.disagreements.size(), 1u);
+  other = cpu;
+  other.traces.loss[2] = std::nan("");
+  EXPECT_EQ(compare_with_oracle(cpu, other).worst, HUGE_VAL);
+}
 
 class BackendContract : public testing::BackendSuite {};
 
 // Items of different cells, shapes and seed ranges in one call give what each gives alone on the
 // CPU: a backend that batches across cells must keep their data apart.
 TEST_P(BackendContract, ManyCellsInOneCall) {
-  const Config a = oracle_config(kCases[1], Precision::fp32);
-  const Config b = oracle_config(kCases[16], Precision::fp32);
+  const Config a = oracle_config(oracle_cases()[1], Precision::fp32);
+  const Config b = oracle_config(oracle_cases()[16], Precision::fp32);
   const CellProblem pa = make_cell_problem(a, 0), pb = make_cell_problem(b, 1);
   struct Slot {
     const CellProblem* cp;
@@ -99,13 +142,9 @@ TEST_P(BackendContract, ManyCellsInOneCall) {
   for (Slot& s : alone) cpu->run(*s.cp, s.first, s.count, s.outcomes, s.traces);
   for (size_t k = 0; k < together.size(); ++k) {
     const Slot &t = together[k], &a1 = alone[k];
-    EXPECT_EQ(a1.outcomes.status, t.outcomes.status) << "item " << k;
-    testing::expect_near_relative(a1.outcomes.final_loss, t.outcomes.final_loss, 1e-3,
-                                  "final_loss of item " + std::to_string(k));
-    testing::expect_near_relative(a1.traces.loss, t.traces.loss, 1e-3,
-                                  "trace loss of item " + std::to_string(k));
-    testing::expect_near_relative(a1.traces.sv, t.traces.sv, 1e-3,
-                                  "trace sv of item " + std::to_string(k));
+    testing::expect_matches(SeedRangeRun{*a1.cp, a1.outcomes, a1.traces},
+                            SeedRangeRun{*t.cp, t.outcomes, t.traces}, oracle_tolerance(Precision::fp32),
+                            "item " + std::to_string(k));
   }
 }
 
@@ -170,8 +209,8 @@ orthogonalizer = "exact"
 // However little device memory a launch may use (so the work is cut into many launches), every
 // seed's results are bitwise those of one launch.
 TEST_P(BackendContract, ResultsDoNotDependOnLaunchSize) {
-  const Config cfg = oracle_config(kCases[4], Precision::fp32);
-  const auto whole = testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096);
+  const Config cfg = oracle_config(oracle_cases()[4], Precision::fp32);
+  const auto whole = run_seed_range(GetParam(), cfg, 0, cfg.run.seeds, 4096);
   // A launch of the fused kernel needs, per warp, 32 seeds' engine arena (EngineLayout::total
   // values) plus less than half as much again (initialization in double, outcomes, traces): this
   // budget holds one warp and not two, so the 40 seeds take two launches.
@@ -179,7 +218,7 @@ TEST_P(BackendContract, ResultsDoNotDependOnLaunchSize) {
   const EngineLayout layout(cp.shape, cfg.optimizer_params(), cp.modes);
   BackendOptions small;
   small.device_memory = static_cast<std::size_t>(2.5 * 32 * sizeof(float) * layout.total);
-  const auto pieces = testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096, small);
+  const auto pieces = run_seed_range(GetParam(), cfg, 0, cfg.run.seeds, 4096, small);
   EXPECT_EQ(whole.outcomes.final_loss, pieces.outcomes.final_loss);
   EXPECT_EQ(whole.outcomes.hit_step, pieces.outcomes.hit_step);
   EXPECT_EQ(whole.traces.sv, pieces.traces.sv);
@@ -191,13 +230,13 @@ TEST_P(BackendContract, ResultsDoNotDependOnLaunchSize) {
 TEST_P(BackendContract, BasinProbeMatchesCpu) {
   if (GetParam() == "cpu") GTEST_SKIP() << "the CPU backend is the oracle";
   Config cfg =
-      oracle_config(kCases[0], Precision::fp64);  // GD: converges, unlike constant-rate SpecGD
+      oracle_config(oracle_cases()[0], Precision::fp64);  // GD: converges, unlike constant-rate SpecGD
   cfg.optimizer.schedule.lr = cfg.optimizer.lr = 0.1;
   cfg.run.steps = 300;
   cfg.run.seeds = 12;
   cfg.basin.probes = 4;
-  const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
-  const auto other = testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096);
+  const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
+  const auto other = run_seed_range(GetParam(), cfg, 0, cfg.run.seeds, 4096);
   long probed = 0;
   for (long s = 0; s < cfg.run.seeds; ++s) {
     ASSERT_EQ(cpu.outcomes.status[s], other.outcomes.status[s]) << s;
@@ -211,11 +250,11 @@ TEST_P(BackendContract, BasinProbeMatchesCpu) {
 
 // A raised cancellation flag makes the call throw Cancelled rather than return partial results.
 TEST_P(BackendContract, RaisedCancelFlagThrowsCancelled) {
-  const Config cfg = oracle_config(kCases[1], Precision::fp32);
+  const Config cfg = oracle_config(oracle_cases()[1], Precision::fp32);
   const std::atomic<bool> cancel{true};
   BackendOptions options;
   options.cancel = &cancel;
-  EXPECT_THROW(testing::run_seeds(GetParam(), cfg, 0, cfg.run.seeds, 4096, options), Cancelled);
+  EXPECT_THROW(run_seed_range(GetParam(), cfg, 0, cfg.run.seeds, 4096, options), Cancelled);
 }
 
 // A flag raised while a seed's trajectory is under way stops it within a few steps, not at the end
@@ -242,7 +281,7 @@ traced_seeds = 0
   BackendOptions options;
   options.cancel = &cancel;
   options.threads = 1;
-  auto run = std::async(std::launch::async, [&] { return testing::run_seeds(GetParam(), cfg, 0, 1, 1, options); });
+  auto run = std::async(std::launch::async, [&] { return run_seed_range(GetParam(), cfg, 0, 1, 1, options); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto raised = std::chrono::steady_clock::now();
   cancel = true;

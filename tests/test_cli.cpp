@@ -176,6 +176,35 @@ TEST_F(Cli, BenchTimesEveryCellAndWritesNothing) {
   EXPECT_NE(bad_key.output.find("optimizer.learning_rate"), std::string::npos) << bad_key.output;
 }
 
+// `specsweep selftest`: one line per oracle case and strategy, a verdict, exit 0 when all pass;
+// a backend that is not known is bad input (2), one that cannot run here a failure (3).
+TEST_F(Cli, SelftestPrintsEveryCaseAndExitsByItsVerdict) {
+  const auto r = run("selftest --backend cpu");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::istringstream lines(r.output);
+  std::string line;
+  int ok = 0;
+  while (std::getline(lines, line)) ok += line.rfind("ok ", 0) == 0;
+  EXPECT_GT(ok, 20);
+  EXPECT_NE(r.output.find("selftest passed: " + std::to_string(ok) + " of " + std::to_string(ok)),
+            std::string::npos)
+      << r.output;
+  for (const char* name : {"gd", "muon_jordan5", "adam", "depth3_l2_orthogonal", "specgd_rk4"})
+    EXPECT_NE(r.output.find(std::string("\n") + "ok     " + name + " "), std::string::npos) << name;
+  const auto unknown = run("selftest --backend tpu");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("--backend"), std::string::npos) << unknown.output;
+  const auto cuda = run("selftest --backend cuda");
+  // Without a device (or without CUDA built in) it must say so; with one it runs the cases.
+  if (cuda.output.find("not built") != std::string::npos) {
+    EXPECT_EQ(cuda.code, 2) << cuda.output;
+  } else if (cuda.output.find("cannot run here") != std::string::npos) {
+    EXPECT_EQ(cuda.code, 3) << cuda.output;
+  } else {
+    EXPECT_EQ(cuda.code, 0) << cuda.output;
+  }
+}
+
 std::string file_bytes(const fs::path& p) {
   std::stringstream s;
   s << std::ifstream(p, std::ios::binary).rdbuf();

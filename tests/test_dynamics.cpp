@@ -294,7 +294,7 @@ traced_seeds = 0
   ASSERT_GT(diverged, 0);
   ASSERT_GT(converged, 0);
   for (long s = 0; s < 64; ++s) {
-    const auto alone = testing::run_seeds(GetParam(), cfg, s, 1, 1);
+    const auto alone = run_seed_range(GetParam(), cfg, s, 1, 1);
     EXPECT_EQ(alone.outcomes.status[0], batch.outcomes.status[s]) << s;
     if (batch.outcomes.status[s] != static_cast<int>(Status::diverged)) {
       EXPECT_EQ(alone.outcomes.final_loss[0], batch.outcomes.final_loss[s]) << s;

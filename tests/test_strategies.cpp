@@ -13,7 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include "oracle.hpp"
+#include "oracle_assertions.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/fused.hpp"
 #include "strategy/task_results.hpp"
@@ -24,8 +24,6 @@ namespace {
 using strategy::CellParams;
 using strategy::kWarp;
 using strategy::SeedTask;
-using testing::kCases;
-using testing::OracleCase;
 
 class CpuExecutor {
  public:
@@ -140,8 +138,8 @@ class CpuExecutor {
 // Runs all seeds of a config's cell as one task of the strategy on the CPU and unpacks the task
 // arrays into outcomes and traces.
 template <class T>
-testing::BackendRun run_strategy(const Config& cfg, bool batched) {
-  testing::BackendRun run;
+SeedRangeRun run_strategy(const Config& cfg, bool batched) {
+  SeedRangeRun run;
   run.cp = make_cell_problem(cfg, 0);
   const CellProblem& cp = run.cp;
   const CellPlan<T> plan(cp);
@@ -200,23 +198,23 @@ class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<bool, OracleCas
 TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
   const auto& [batched, c] = GetParam();
   int compared = 0;
-  for (Precision precision : testing::oracle_precisions(c)) {
-    const Config cfg = testing::oracle_config(c, precision);
+  for (Precision precision : oracle_precisions(c)) {
+    const Config cfg = oracle_config(c, precision);
     if (batched && !supported_by_batched(cfg)) continue;  // the fused strategy computes it
     ++compared;
-    const auto cpu = testing::run_seeds("cpu", cfg, 0, cfg.run.seeds, 4096);
-    testing::expect_well_conditioned(cfg, cpu, testing::tolerance(precision));
+    const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
+    testing::expect_well_conditioned(cfg, cpu, oracle_tolerance(precision));
     const auto other = precision == Precision::fp64 ? run_strategy<double>(cfg, batched)
                                                     : run_strategy<float>(cfg, batched);
     testing::expect_matches(
-        cpu, other, testing::tolerance(precision),
+        cpu, other, oracle_tolerance(precision),
         std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
   }
   if (compared == 0) GTEST_SKIP() << "the batched strategy computes this cell in neither precision";
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,
-                         ::testing::Combine(::testing::Bool(), ::testing::ValuesIn(kCases)),
+                         ::testing::Combine(::testing::Bool(), ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
                            return std::string(std::get<0>(p.param) ? "batched_" : "fused_") +
                                   std::get<1>(p.param).name;

@@ -328,9 +328,9 @@ std::string cuda_unavailable_reason() {
   int driver = 0, runtime = 0;
   cudaDriverGetVersion(&driver);  // 0 when no driver is installed
   cudaRuntimeGetVersion(&runtime);
-  const std::string versions =
-      " (driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
-      ", this binary's runtime is CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ")";
+  auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  const std::string versions = (driver == 0 ? " (no CUDA driver is installed" : " (the driver supports CUDA " + version(driver)) +
+                               ", this binary needs CUDA " + version(runtime) + ")";
   if (probe != cudaSuccess)
     return std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(probe) + ": " + cudaGetErrorString(probe) +
            versions;
