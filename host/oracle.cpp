@@ -172,6 +172,14 @@ const std::vector<OracleCase>& oracle_cases() {
       // The same shapes in both precisions through Newton-Schulz, which has no rank cut.
       {"overparameterized_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
        "m = 12\nn = 10\nrank = 24"},
+      // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
+      // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
+      // just under the bound, which its first steps cross, after which the batched strategy
+      // feeds the polar factor zeros instead of the frozen seeds' gradients.
+      {"diverging_gd", "kind = \"gd\"\nlr = 2.0", "m = 6\nn = 5\nrank = 3",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 1.0", "[2.0, 1.0, 0.5]"},
+      {"diverging_muon", "kind = \"muon\"\nlr = 3000.0\northogonalizer = \"exact\"", "m = 20\nn = 16\nrank = 4",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 600.0"},
   };
   return cases;
 }

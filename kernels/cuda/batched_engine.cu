@@ -43,7 +43,7 @@ class GpuExecutor {
   using Buffer = DeviceBuffer<U>;
 
   GpuExecutor(const BlasHandle& blas, const SolverHandle& solver, cudaStream_t stream)
-      : blas_(blas.get()), solver_(solver), stream_(stream) {}
+      : blas_(blas.get()), solver_(solver), stream_(stream), first_failed_(std::vector<int>{kNone}, stream) {}
 
   template <class F>
   void for_each(long count, F f) {
@@ -90,6 +90,25 @@ class GpuExecutor {
         solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
         CUDA_R_64F, A, p, CUDA_R_64F, w, CUDA_R_64F, workspace_.data(), device_bytes_,
         host_workspace_.data(), host_bytes_, info_.data(), batch));
+    // cuSOLVER reports a failed decomposition per matrix in info; the first failing matrix of the
+    // run is kept on the device and looked at once, after the run (throw_if_eigh_failed).
+    const int* info = info_.data();
+    int* first_failed = first_failed_.data();
+    for_each(batch, [=] __device__(long b) {
+      if (info[b] != 0) atomicMin(first_failed, int(b));
+    });
+  }
+
+  // Throws, naming the seed, if any eigendecomposition of the run failed (its polar factor, and
+  // so the seed's trajectory from that step on, would be garbage).
+  void throw_if_eigh_failed(long first_seed) const {
+    std::vector<int> first(1);
+    first_failed_.download(first, 1, stream_);
+    SPECSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (first[0] != kNone)
+      throw RuntimeFailure("CUDA backend: cuSOLVER's batched eigensolver (cusolverDnXsyevBatched) failed for "
+                           "seed " + std::to_string(first_seed + first[0]) +
+                           " of the batched run: its polar factor would be wrong, so the run stops");
   }
 
   template <class U>
@@ -107,6 +126,8 @@ class GpuExecutor {
   DeviceBuffer<char> workspace_;
   std::vector<char> host_workspace_;
   DeviceBuffer<int> info_;
+  static constexpr int kNone = 0x7fffffff;
+  DeviceBuffer<int> first_failed_;
 };
 
 }  // namespace
@@ -119,6 +140,7 @@ void run_batched(const strategy::CellParams<T>& cell, const strategy::SeedTask<T
     GpuExecutor exec(blas, solver, stream);
     strategy::run_batched(exec, cell, task, record_steps);
     SPECSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream));
+    exec.throw_if_eigh_failed(task.first_seed);
   } catch (const thrust::system_error& e) {
     throw RuntimeFailure(std::string("CUDA error in a Thrust launch of the batched strategy: ") +
                          e.what());

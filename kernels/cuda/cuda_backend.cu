@@ -56,15 +56,15 @@ struct DevicePlan {
   DeviceBuffer<int> record_steps;
   CellParams<T> cell;
 
-  explicit DevicePlan(const CellProblem& cp)
+  DevicePlan(const CellProblem& cp, cudaStream_t stream)
       : host(cp),
-        M(host.M),
-        U(host.U),
-        Vb(host.Vb),
-        s(host.s),
-        basis_U(host.basis_U),
-        basis_V(host.basis_V),
-        record_steps(cp.record_steps),
+        M(host.M, stream),
+        U(host.U, stream),
+        Vb(host.Vb, stream),
+        s(host.s, stream),
+        basis_U(host.basis_U, stream),
+        basis_V(host.basis_V, stream),
+        record_steps(cp.record_steps, stream),
         cell(strategy::make_cell_params(
             host,
             TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)},
@@ -143,9 +143,10 @@ class ItemRunner {
              const cuda::Stream& stream, Libraries& libraries)
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
     plans_.reserve(items.size());
-    for (const WorkItem* w : items) plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem));
+    for (const WorkItem* w : items)
+      plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, stream.get()));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
-    cells_ = DeviceBuffer<CellParams<T>>(cells_host_);
+    cells_ = DeviceBuffer<CellParams<T>>(cells_host_, stream.get());
   }
 
   void run() {
@@ -256,7 +257,7 @@ class ItemRunner {
       tasks[k].init_factors = init_factors.data() + o.init_factors;
       tasks[k].final_factors = final_factors.data() + o.final_factors;
     }
-    const DeviceBuffer<SeedTask<T>> device_tasks(tasks);
+    const DeviceBuffer<SeedTask<T>> device_tasks(tasks, stream_.get());
     if (chunk_of.strategy == Strategy::fused) {
       const long threads = warp * kWarp;
       const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;

@@ -19,11 +19,13 @@ class DeviceBuffer {
     if (count > 0)
       SPECSWEEP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)));
   }
-  // A device copy of host data.
-  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+  // A device copy of host data, ordered on `stream` before the work queued there after it. (A
+  // plain cudaMemcpy runs on the legacy stream, which a cudaStreamNonBlocking stream does not wait
+  // for: from pageable memory it may return before the data has reached the device.)
+  DeviceBuffer(const std::vector<T>& host, cudaStream_t stream) : DeviceBuffer(host.size()) {
     if (count_ > 0)
-      SPECSWEEP_CUDA_CHECK(
-          cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
+      SPECSWEEP_CUDA_CHECK(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T),
+                                           cudaMemcpyHostToDevice, stream));
   }
   DeviceBuffer(DeviceBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)) {}

@@ -469,7 +469,14 @@ struct BatchedSteps {
     const int p = g.p;
     const long pp = g.pp;
     double *Xd = gradient_fp64_.data(), *gram_of_X = gram_.data(), *lambda = eigenvalues_.data();
-    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Xd[i] = double(X[l.at(i)]); });
+    // A diverged seed (frozen, its direction unused) contributes a zero matrix, so that no NaN or
+    // Inf reaches the eigensolver, which would report a failure for it.
+    const T* alive_of = alive();
+    const long per_seed = g.per;
+    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
+      const T x = X[l.at(i)];
+      Xd[i] = alive_of[i / per_seed] > T(0.5) && is_finite(x) ? double(x) : 0.0;
+    });
     gram<double>(g, {Xd, g.cols, g.per}, gram_of_X);
     eigendecompose(p);
     // K = V f(lambda) V^T; V's columns (eigenvectors, lambda ascending) are column-major in gram.
@@ -515,10 +522,12 @@ struct BatchedSteps {
         n2);
     T *Y = f.Y.data(), *Z = f.Z.data();
     const T norm_scale = T(ns.norm_scale);
+    // A diverged seed iterates on zero (its direction is unused), not on NaN or Inf.
+    const T* alive_of = alive();
     x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
       const T norm = sqrt(n2[i / per]) * norm_scale;
-      const T inv = norm > T(0) ? T(1) / norm : T(0);
-      Y[l.at(i)] = X[l.at(i)] * inv;
+      const T inv = norm > T(0) && is_finite(norm) && alive_of[i / per] > T(0.5) ? T(1) / norm : T(0);
+      Y[l.at(i)] = inv != T(0) ? X[l.at(i)] * inv : T(0);  // 0 * NaN would be NaN
     });
     T *A = gram_work_.data(), *A2 = A + S_ * pp, *P = A2 + S_ * pp;
     for (int it = 0; it < ns.iterations; ++it) {
