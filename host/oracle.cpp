@@ -172,6 +172,13 @@ const std::vector<OracleCase>& oracle_cases() {
       // The same shapes in both precisions through Newton-Schulz, which has no rank cut.
       {"overparameterized_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
        "m = 12\nn = 10\nrank = 24"},
+      // r > 16: Grams and eigensolves beyond one warp's width, and Newton-Schulz at that size.
+      // (A target of rank 20 keeps the gradients' singular values apart: at rank 4 the exact polar
+      // factor would amplify the 16 noise directions, as in "overparameterized".)
+      {"rank_20_muon_exact", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"", "m = 28\nn = 24\nrank = 20",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]"},
+      {"rank_20_muon_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy
