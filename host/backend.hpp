@@ -142,6 +142,9 @@ struct BackendOptions {
   // least this many entries (m n) and the strategy computes the cell; -1: the backend's default.
   // Tests set 0 to run every such cell batched.
   long batched_min_entries = -1;
+  // The most seeds a GPU backend runs in one chunk (one launch, or one batched run); 0: its
+  // default. Tests set one warp, so that a cell's seeds, traced ones among them, span chunks.
+  long max_chunk_seeds = 0;
 };
 
 // The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of

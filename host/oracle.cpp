@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <type_traits>
 
 #include "errors.hpp"
@@ -82,9 +83,12 @@ void fold_discrete(const char* name, const std::vector<Int>& expected, const std
 
 SeedRangeRun run_seed_range(const std::string& backend, const Config& config, long first, long count,
                             long block, const BackendOptions& options) {
+  return run_seed_range(*make_backend(backend, options), config, first, count, block);
+}
+
+SeedRangeRun run_seed_range(Backend& be, const Config& config, long first, long count, long block) {
   SeedRangeRun run;
   run.cp = make_cell_problem(config, 0);
-  auto be = make_backend(backend, options);
   run.outcomes.resize(first, count, config.problem.rank);
   run.traces.resize_for_seeds(first, count, run.cp);
   for (long b = first; b < first + count; b += block) {
@@ -93,7 +97,7 @@ SeedRangeRun run_seed_range(const std::string& backend, const Config& config, lo
     o.resize(b, n, config.problem.rank);
     SeedTraces t;
     t.resize_for_seeds(b, n, run.cp);
-    be->run(run.cp, b, n, o, t);
+    be.run(run.cp, b, n, o, t);
     const long at = b - first;
     auto put = [at](auto& dst, const auto& src, long per_seed) {
       std::copy(src.begin(), src.end(), dst.begin() + at * per_seed);
@@ -270,23 +274,24 @@ OracleGap compare_with_oracle(const SeedRangeRun& cpu, const SeedRangeRun& other
 
 int run_selftest(const std::string& backend_name, std::FILE* out) {
   const std::string backend = backend_name == "auto" ? (backend_available("cuda") ? "cuda" : "cpu") : backend_name;
-  // Fail early, with the reason, when the backend cannot run here (exit 2 or 3 from make_backend).
-  make_backend(backend, {});
+  // One backend per variant for the whole test (a GPU backend's library handles are costly to
+  // make); made first, so that a backend that cannot run here fails early with its reason.
   struct Variant {
     const char* label;
-    BackendOptions options;
+    std::unique_ptr<Backend> backend;
     long block;  // seeds per backend call
   };
   std::vector<Variant> variants;
   if (backend == "cpu") {
-    variants.push_back({"one seed per call", {}, 1});
+    variants.push_back({"one seed per call", make_backend(backend, {}), 1});
   } else {
     BackendOptions fused, batched;
     fused.batched_min_entries = 1L << 62;  // never batched
     batched.batched_min_entries = 0;       // batched wherever the strategy computes the cell
-    variants.push_back({"fused", fused, 4096});
-    variants.push_back({"batched", batched, 4096});
+    variants.push_back({"fused", make_backend(backend, fused), 4096});
+    variants.push_back({"batched", make_backend(backend, batched), 4096});
   }
+  const std::unique_ptr<Backend> oracle = make_backend("cpu", {});
   const auto start = std::chrono::steady_clock::now();
   fmt::print(out, "specsweep selftest: backend {} against the CPU backend, {} oracle cases\n", backend,
              oracle_cases().size());
@@ -298,9 +303,9 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
   for (const OracleCase& c : oracle_cases()) {
     for (Precision precision : oracle_precisions(c)) {
       const Config cfg = oracle_config(c, precision);
-      const SeedRangeRun cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
+      const SeedRangeRun cpu = run_seed_range(*oracle, cfg, 0, cfg.run.seeds, 4096);
       for (const Variant& v : variants) {
-        const SeedRangeRun run = run_seed_range(backend, cfg, 0, cfg.run.seeds, v.block, v.options);
+        const SeedRangeRun run = run_seed_range(*v.backend, cfg, 0, cfg.run.seeds, v.block);
         const OracleGap gap = compare_with_oracle(cpu, run);
         const double tol = oracle_tolerance(precision);
         const bool pass = gap.worst <= tol && gap.disagreements.empty();

@@ -20,6 +20,8 @@ struct SeedRangeRun {
 };
 
 // Runs the seeds in backend calls of `block` seeds each and gathers the results.
+SeedRangeRun run_seed_range(Backend& backend, const Config& config, long first, long count, long block);
+// The same on a backend made for this call.
 SeedRangeRun run_seed_range(const std::string& backend, const Config& config, long first, long count,
                             long block, const BackendOptions& options = {});
 

@@ -25,11 +25,13 @@ namespace {
 using testing::config_from;
 
 // A backend and how it is told to run: the GPU backend's batched strategy is forced on every cell
-// it computes (depth 2, step integrator, no basin probe), so the small oracle cases cover it too.
+// it computes (depth 2, step integrator, no basin probe), so the small oracle cases cover it too,
+// and once more in chunks of one warp, so that a cell's batched runs are several.
 struct UnderTest {
   const char* label;
   const char* backend;
   long batched_min_entries;
+  long max_chunk_seeds;
 };
 void PrintTo(const UnderTest& u, std::ostream* os) {
   *os << u.label;
@@ -46,6 +48,7 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
   const auto& [under_test, c] = GetParam();
   BackendOptions options;
   options.batched_min_entries = under_test.batched_min_entries;
+  options.max_chunk_seeds = under_test.max_chunk_seeds;
   for (Precision precision : oracle_precisions(c)) {
     const Config cfg = oracle_config(c, precision);
     const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
@@ -58,8 +61,10 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle,
-                         ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", -1},
-                                                              UnderTest{"cuda_batched", "cuda", 0}),
+                         ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", -1, 0},
+                                                              UnderTest{"cuda_batched", "cuda", 0, 0},
+                                                              UnderTest{"cuda_batched_chunks", "cuda",
+                                                                        0, 32}),
                                             ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
                            return std::string(std::get<0>(p.param).label) + "_" +

@@ -1,6 +1,8 @@
 // The GPU's execution strategies run on the CPU: the fused strategy (one call of run_one_seed per
 // seed) and the batched strategy (strategy/batched.hpp's steps with an executor of plain loops:
-// column-major GEMMs with BLAS semantics, a Jacobi eigensolver with cuSOLVER's conventions) fill
+// column-major GEMMs with BLAS semantics, a Jacobi eigensolver with cuSOLVER's conventions, the
+// work items of each parallel step in a shuffled order, so that a dependency between them that
+// the GPU would race on shows up as a mismatch here) fill
 // their task arrays, the host unpacks them as the CUDA backend does, and the result must be what
 // the CPU backend reports on every oracle case. Where no GPU is, this tests everything of the CUDA
 // backend but the launches and the libraries themselves.
@@ -8,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -27,6 +31,8 @@ using strategy::SeedTask;
 
 class CpuExecutor {
  public:
+  explicit CpuExecutor(std::size_t record_buffer_bytes) : record_buffer_bytes_(record_buffer_bytes) {}
+
   template <class U>
   class Buffer {
    public:
@@ -41,17 +47,24 @@ class CpuExecutor {
 
   template <class F>
   void for_each(long count, F f) {
-    for (long i = 0; i < count; ++i) f(i);
+    for (long i : shuffled(count)) f(i);
+  }
+
+  template <class F>
+  void for_each_element(long seeds, int per_seed, F f) {
+    for (long i : shuffled(seeds * per_seed)) f(i / per_seed, int(i % per_seed));
   }
 
   template <class U, class Term>
-  void sum_per_seed(long seeds, long per_seed, Term term, U* out) {
-    for (long s = 0; s < seeds; ++s) {
+  void sum_per_seed(long seeds, int per_seed, Term term, U* out) {
+    for (long s : shuffled(seeds)) {
       U acc = U(0);
-      for (long e = 0; e < per_seed; ++e) acc += term(s, e);
+      for (int e = 0; e < per_seed; ++e) acc += term(s, e);
       out[s] = acc;
     }
   }
+
+  std::size_t record_buffer_bytes() const { return record_buffer_bytes_; }
 
   // C_b = alpha op(A_b) op(B_b) + beta C_b, column-major, as cublas<t>gemmStridedBatched: op(A) is
   // m x k, stored k x m when transposed; C is not read when beta = 0. Arguments cuBLAS would
@@ -133,10 +146,23 @@ class CpuExecutor {
   void zero(U* data, long count) {
     std::fill(data, data + count, U(0));
   }
+
+ private:
+  // 0 .. count - 1 in a random order.
+  std::vector<long> shuffled(long count) {
+    std::vector<long> order(count);
+    std::iota(order.begin(), order.end(), 0L);
+    std::shuffle(order.begin(), order.end(), order_rng_);
+    return order;
+  }
+
+  std::size_t record_buffer_bytes_;
+  std::mt19937_64 order_rng_{20261204};
 };
 
-// Runs all seeds of a config's cell as one task of the strategy on the CPU and unpacks the task
-// arrays into outcomes and traces.
+// Runs the seeds of a config's cell on the CPU as the CUDA backend runs them in chunks of one
+// warp (the oracle's 40 seeds in two tasks, the traced seeds of some cases on both sides), and
+// unpacks each task's arrays into the outcomes and traces.
 template <class T>
 SeedRangeRun run_strategy(const Config& cfg, bool batched) {
   SeedRangeRun run;
@@ -145,40 +171,48 @@ SeedRangeRun run_strategy(const Config& cfg, bool batched) {
   const CellPlan<T> plan(cp);
   const CellParams<T> c =
       strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
-  const long seeds = cfg.run.seeds, padded = (seeds + kWarp - 1) / kWarp * kWarp;
-  run.outcomes.resize(0, seeds, cp.shape.r);
-  run.traces.resize_for_seeds(0, seeds, cp);
-  const long traced = run.traces.count;
+  run.outcomes.resize(0, cfg.run.seeds, cp.shape.r);
+  run.traces.resize_for_seeds(0, cfg.run.seeds, cp);
+  const WorkItem item{&cp, 0, cfg.run.seeds, &run.outcomes, &run.traces};
   const int params = c.layout.params;
   const int arena_width = batched ? strategy::batched_arena_width(c) : c.layout.total;
-  std::vector<T> arena(padded * arena_width), keep(padded * strategy::keep_width(c) + 1),
-      outcome(padded * strategy::OutcomeSlots{c.target.modes}.width(), T(-7)),
-      traces(traced * c.rp.record_count * packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices) + 1),
-      final_factors(traced * params + 1);
-  std::vector<double> init(padded * strategy::init_width(c)), init_factors(traced * params + 1);
-  SeedTask<T> task{};
-  task.first_seed = 0;
-  task.count = seeds;
-  task.traced_first = 0;
-  task.traced_count = traced;
-  task.arena = arena.data();
-  task.init = init.data();
-  task.outcome = outcome.data();
-  task.keep = keep.data();
-  task.traces = traces.data();
-  task.init_factors = init_factors.data();
-  task.final_factors = final_factors.data();
-  if (batched) {
-    CpuExecutor exec;
-    strategy::run_batched(exec, c, task, cp.record_steps);
-  } else {
-    for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
+  const int record_width = packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices);
+  for (long first = 0; first < cfg.run.seeds; first += kWarp) {
+    const long seeds = std::min<long>(kWarp, cfg.run.seeds - first);
+    const long traced_first = std::max(first, run.traces.first_seed);
+    const long traced = std::max(
+        0L, std::min(first + seeds, run.traces.first_seed + run.traces.count) - traced_first);
+    // Poisoned: whatever the strategy reads before writing shows up as a mismatch.
+    std::vector<T> arena(kWarp * arena_width, T(-7)), keep(kWarp * strategy::keep_width(c) + 1),
+        outcome(kWarp * strategy::OutcomeSlots{c.target.modes}.width(), T(-7)),
+        traces(traced * c.rp.record_count * record_width + 1), final_factors(traced * params + 1);
+    std::vector<double> init(kWarp * strategy::init_width(c)), init_factors(traced * params + 1);
+    SeedTask<T> task{};
+    task.first_seed = first;
+    task.count = seeds;
+    task.traced_first = traced_first;
+    task.traced_count = traced;
+    task.arena = arena.data();
+    task.init = init.data();
+    task.outcome = outcome.data();
+    task.keep = keep.data();
+    task.traces = traces.data();
+    task.init_factors = init_factors.data();
+    task.final_factors = final_factors.data();
+    if (batched) {
+      // Room for four record steps: the oracle's six are computed in two flushes, one of them
+      // partial.
+      CpuExecutor exec(sizeof(T) * std::size_t(strategy::batched_arena_width(c)) *
+                       std::size_t(std::max(traced, 1L) * 4));
+      strategy::run_batched(exec, c, task, cp.record_steps);
+    } else {
+      for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
+    }
+    strategy::store_task_results(plan, c, task,
+                                 strategy::TaskResults<T>{outcome.data(), traces.data(),
+                                                          init_factors.data(), final_factors.data()},
+                                 item);
   }
-  const WorkItem item{&cp, 0, seeds, &run.outcomes, &run.traces};
-  strategy::store_task_results(plan, c, task,
-                               strategy::TaskResults<T>{outcome.data(), traces.data(),
-                                                        init_factors.data(), final_factors.data()},
-                               item);
   return run;
 }
 

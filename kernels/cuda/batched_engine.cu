@@ -6,6 +6,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/system_error.h>
 
+#include <algorithm>
 #include <cub/block/block_reduce.cuh>
 #include <string>
 #include <vector>
@@ -19,18 +20,58 @@ namespace specsweep::cuda {
 namespace {
 
 constexpr int kReduceThreads = 256;
+constexpr int kElementThreads = 256;
 
 // out[s] = sum over e < per_seed of term(s, e): one block per seed.
 template <class T, class Term>
 __global__ void __launch_bounds__(kReduceThreads)
-    sum_per_seed_kernel(long per_seed, Term term, T* out) {
+    sum_per_seed_kernel(int per_seed, Term term, T* out) {
   using Reduce = cub::BlockReduce<T, kReduceThreads>;
   __shared__ typename Reduce::TempStorage storage;
   const long s = blockIdx.x;
   T acc = T(0);
-  for (long e = threadIdx.x; e < per_seed; e += kReduceThreads) acc += term(s, e);
+  for (int e = threadIdx.x; e < per_seed; e += kReduceThreads) acc += term(s, e);
   const T total = Reduce(storage).Sum(acc);
   if (threadIdx.x == 0) out[s] = total;
+}
+
+// How a launch of for_each_element_kernel maps blocks to (seed, element): matrices of at least a
+// block's elements get whole blocks (blocks_per_seed of them), smaller ones share a block
+// (seeds_per_block of them). Either way a thread finds its seed and element with 32-bit divisions.
+struct ElementGrid {
+  int per_seed, blocks_per_seed, seeds_per_block;
+  explicit ElementGrid(int per_seed)
+      : per_seed(per_seed),
+        blocks_per_seed((per_seed + kElementThreads - 1) / kElementThreads),
+        seeds_per_block(per_seed < kElementThreads ? kElementThreads / per_seed : 1) {}
+  long blocks(long seeds) const {
+    return seeds_per_block > 1 ? (seeds + seeds_per_block - 1) / seeds_per_block
+                               : seeds * blocks_per_seed;
+  }
+  // Seeds one launch may cover: grids have at most 2^31 - 1 blocks.
+  long max_seeds() const {
+    const long max_blocks = 0x7fffffffL;
+    return seeds_per_block > 1 ? max_blocks * seeds_per_block : max_blocks / blocks_per_seed;
+  }
+};
+
+// f(first_seed + s, e) for the seeds and elements of grid, s < seeds.
+template <class F>
+__global__ void __launch_bounds__(kElementThreads)
+    for_each_element_kernel(ElementGrid grid, long first_seed, long seeds, F f) {
+  long s;
+  int e;
+  if (grid.seeds_per_block > 1) {
+    const int t = threadIdx.x;
+    if (t >= grid.seeds_per_block * grid.per_seed) return;
+    s = long(blockIdx.x) * grid.seeds_per_block + t / grid.per_seed;
+    e = t % grid.per_seed;
+  } else {
+    const unsigned b = blockIdx.x / unsigned(grid.blocks_per_seed);
+    s = b;
+    e = int(blockIdx.x - b * unsigned(grid.blocks_per_seed)) * kElementThreads + threadIdx.x;
+  }
+  if (s < seeds && e < grid.per_seed) f(first_seed + s, e);
 }
 
 cublasOperation_t op(bool transpose) {
@@ -52,8 +93,20 @@ class GpuExecutor {
                          count, f);
   }
 
+  template <class F>
+  void for_each_element(long seeds, int per_seed, F f) {
+    if (seeds <= 0 || per_seed <= 0) return;
+    const ElementGrid grid(per_seed);
+    for (long first = 0; first < seeds; first += grid.max_seeds()) {
+      const long count = std::min(seeds - first, grid.max_seeds());
+      for_each_element_kernel<<<static_cast<unsigned>(grid.blocks(count)), kElementThreads, 0,
+                                stream_>>>(grid, first, count, f);
+      SPECSWEEP_CUDA_CHECK_LAUNCH();
+    }
+  }
+
   template <class U, class Term>
-  void sum_per_seed(long seeds, long per_seed, Term term, U* out) {
+  void sum_per_seed(long seeds, int per_seed, Term term, U* out) {
     sum_per_seed_kernel<U>
         <<<static_cast<unsigned>(seeds), kReduceThreads, 0, stream_>>>(per_seed, term, out);
     SPECSWEEP_CUDA_CHECK_LAUNCH();
@@ -115,6 +168,8 @@ class GpuExecutor {
   void zero(U* data, long count) {
     if (count > 0) SPECSWEEP_CUDA_CHECK(cudaMemsetAsync(data, 0, count * sizeof(U), stream_));
   }
+
+  std::size_t record_buffer_bytes() const { return kRecordBufferBytes; }
 
  private:
   cublasHandle_t blas_;

@@ -1,12 +1,18 @@
 #pragma once
 // The batched strategy on the GPU: strategy/batched.hpp's steps with a cuBLAS / cuSOLVER /
 // Thrust / CUB executor (batched_engine.cu).
+#include <cstddef>
 #include <vector>
 
 #include "cuda/blas.cuh"
 #include "strategy/task.hpp"
 
 namespace specsweep::cuda {
+
+// Device memory for the batched strategy's buffered record steps (strategy/batched.hpp): enough
+// that a flush runs hundreds of threads at the shapes the strategy is chosen for, small beside
+// the seeds' own buffers.
+inline constexpr std::size_t kRecordBufferBytes = std::size_t(64) << 20;
 
 // Runs the task's seeds (all of one cell) to the end and waits for the stream.
 template <class T>

@@ -12,8 +12,11 @@ namespace specsweep::cuda {
 
 [[noreturn]] inline void throw_library_error(const char* library, int status, const char* name,
                                              const char* call, const char* file, int line) {
-  throw RuntimeFailure(std::string(library) + " error " + name + " (" + std::to_string(status) +
-                       ") in " + call + " at " + file + ":" + std::to_string(line));
+  const std::string what = std::string(library) + " error " + name + " (" +
+                           std::to_string(status) + ") in " + call + " at " + file + ":" +
+                           std::to_string(line);
+  if (std::string(name).find("ALLOC_FAILED") != std::string::npos) throw DeviceOutOfMemory(what);
+  throw RuntimeFailure(what);
 }
 
 inline const char* cusolver_status_name(cusolverStatus_t s) {

@@ -9,13 +9,16 @@
 // outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code as
 // the CPU backend (strategy/task_results.hpp).
 #include <algorithm>
+#include <cstdio>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "cuda/batched_engine.cuh"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
+#include "plan/launch_chunks.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/task_results.hpp"
 
@@ -28,10 +31,14 @@ using strategy::CellParams;
 using strategy::kWarp;
 using strategy::SeedTask;
 
-// Fraction of the device memory one chunk may use (of the free memory for fused chunks, of the
-// total for batched ones, see run()); the rest is headroom for the runtime, other processes and
-// fragmentation.
+// Fraction of the free device memory one chunk may use (for batched chunks also of the total,
+// see ItemRunner::run); the rest is headroom for the runtime and fragmentation.
 constexpr double kMemoryShare = 0.6;
+// Device memory the libraries allocate for themselves beyond what a chunk's arrays hold: cuBLAS's
+// workspace (32 MiB per handle on Hopper) and cuSOLVER's eigensolver workspace, which grows with
+// the batch. Counted from the free memory before the share; an estimate that an allocation failure
+// corrects (LaunchPlanner::retry_smaller).
+constexpr std::size_t kLibraryReserveBytes = std::size_t(256) << 20;
 // Largest chunk, in seeds: beyond this a launch is long enough that cancellation between chunks
 // would lag, and no device needs more threads in flight.
 constexpr long kMaxChunkSeeds = 1L << 20;
@@ -100,18 +107,6 @@ struct DevicePlan {
   }
 };
 
-// Seeds [first, first + count) of work item `item`, in one chunk.
-struct Piece {
-  int item;
-  long first, count;
-};
-
-// Pieces run together: a fused chunk in one launch; a batched chunk holds one piece.
-struct Chunk {
-  Strategy strategy = Strategy::fused;
-  std::vector<Piece> pieces;
-};
-
 // Offsets of one piece's arrays within the chunk's buffers, in elements.
 struct PieceOffsets {
   std::size_t arena, init, outcome, keep, traces, init_factors, final_factors;
@@ -147,63 +142,83 @@ class ItemRunner {
       plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, stream.get()));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
     cells_ = DeviceBuffer<CellParams<T>>(cells_host_, stream.get());
+    // The runtime sizes a kernel's local memory (its per-thread stack) for every thread the device
+    // can hold, whatever the grid.
+    cudaFuncAttributes attributes{};
+    SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&attributes, cuda::seed_kernel<T>));
+    int device = 0, per_sm = 0, sms = 0;
+    SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    kernel_local_bytes_ = attributes.localSizeBytes * std::size_t(per_sm) * std::size_t(sms);
   }
 
+  // Cuts the items into chunks that fit the memory free at each chunk's start and runs them; a
+  // chunk whose allocations fail (another process took the memory meanwhile) runs again smaller.
+  // The fused kernel computes each seed alone, so how its seeds are cut changes no result. A
+  // batched run multiplies all its seeds in one GEMM, whose rounding may depend on how many there
+  // are, so its chunks are also bounded by a share of the total memory: a seed's bits then depend
+  // on the device class and the work unit only, unless the free memory is smaller than that.
   void run() {
-    // The fused kernel computes each seed alone, so how the seeds are cut into launches changes no
-    // result and the free memory can decide it. A batched launch multiplies all its seeds in one
-    // GEMM, whose rounding may depend on how many there are; its size follows from the device's
-    // total memory, so a seed's bits depend on the device class and the work unit only.
     std::size_t free_bytes = 0, total_bytes = 0;
     SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    auto budget_for = [&](Strategy s) {
-      if (options_.device_memory > 0) return options_.device_memory;
-      return static_cast<std::size_t>(kMemoryShare *
-                                      double(s == Strategy::fused ? free_bytes : total_bytes));
-    };
-    Chunk chunk;
-    std::size_t chunk_bytes = 0;
-    long chunk_seeds = 0;
-    auto flush = [&] {
-      if (!chunk.pieces.empty()) execute(chunk);
-      chunk.pieces.clear();
-      chunk_bytes = 0;
-      chunk_seeds = 0;
-    };
+    std::vector<ChunkItem> chunk_items;
     for (int it = 0; it < static_cast<int>(items_.size()); ++it) {
       const DevicePlan<T>& plan = *plans_[it];
       const Strategy strategy = plan.strategy(options_);
-      if (strategy != chunk.strategy || strategy == Strategy::batched) flush();
-      chunk.strategy = strategy;
-      const std::size_t per_warp = kWarp * plan.bytes_per_seed(strategy);
-      long first = items_[it]->first_seed;
-      const long end = first + items_[it]->count;
-      while (first < end) {
-        // Whole warps of this item that still fit the chunk (a trace row costs extra).
-        const std::size_t budget = budget_for(strategy),
-                          room = budget > chunk_bytes ? budget - chunk_bytes : 0;
-        const long warps = std::min<long>(
-            static_cast<long>(room / (per_warp + kWarp * plan.bytes_per_traced_seed())),
-            warps_for(kMaxChunkSeeds - chunk_seeds));
-        if (warps <= 0) {
-          if (chunk.pieces.empty())
-            throw RuntimeFailure("CUDA backend: one warp of seeds does not fit the device memory");
-          flush();
-          continue;
+      const SeedTraces& traces = *items_[it]->traces;
+      ChunkItem c;
+      c.strategy = static_cast<int>(strategy);
+      c.solo = strategy == Strategy::batched;
+      c.first_seed = items_[it]->first_seed;
+      c.count = items_[it]->count;
+      c.traced_first = traces.first_seed;
+      c.traced_count = traces.count;
+      c.bytes_per_seed = plan.bytes_per_seed(strategy);
+      c.bytes_per_traced_seed = plan.bytes_per_traced_seed();
+      if (c.solo) {
+        c.bytes_per_chunk =
+            strategy::batched_record_bytes(plan.cell, traces.count, cuda::kRecordBufferBytes);
+        if (options_.device_memory == 0)
+          c.max_chunk_bytes = static_cast<std::size_t>(kMemoryShare * double(total_bytes));
+      }
+      chunk_items.push_back(c);
+    }
+    LaunchPlanner planner(std::move(chunk_items),
+                          options_.max_chunk_seeds > 0 ? options_.max_chunk_seeds : kMaxChunkSeeds);
+    for (bool warned = false;;) {
+      const LaunchChunk chunk = planner.next(chunk_budget());
+      if (chunk.empty()) return;
+      try {
+        execute(chunk);
+      } catch (const cuda::DeviceOutOfMemory& e) {
+        try {
+          planner.retry_smaller();
+        } catch (const RuntimeFailure& gave_up) {
+          throw RuntimeFailure(std::string("CUDA backend: ") + gave_up.what() + " (" + e.what() + ")");
         }
-        const long count = std::min(end - first, warps * kWarp);
-        chunk.pieces.push_back(Piece{it, first, count});
-        chunk_bytes += warps_for(count) * per_warp +
-                       traced_in(it, first, count) * plan.bytes_per_traced_seed();
-        chunk_seeds += warps_for(count) * kWarp;
-        first += count;
-        if (strategy == Strategy::batched) flush();
+        if (!std::exchange(warned, true))
+          std::fprintf(stderr,
+                       "specsweep: a device allocation failed (%s); running those seeds again in "
+                       "smaller chunks\n",
+                       e.what());
       }
     }
-    flush();
   }
 
  private:
+  // Bytes the next chunk may use: a share of the memory free now, less the libraries' reserve and
+  // the local memory the fused kernel holds for every thread the device can run at once.
+  std::size_t chunk_budget() const {
+    if (options_.device_memory > 0) return options_.device_memory;
+    std::size_t free_bytes = 0, total_bytes = 0;
+    SPECSWEEP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const std::size_t reserved = kLibraryReserveBytes + kernel_local_bytes_;
+    return free_bytes > reserved
+               ? static_cast<std::size_t>(kMemoryShare * double(free_bytes - reserved))
+               : 0;
+  }
+
   long traced_in(int it, long first, long count) const {
     const SeedTraces& t = *items_[it]->traces;
     const long a = std::max(first, t.first_seed),
@@ -211,14 +226,15 @@ class ItemRunner {
     return std::max(0L, b - a);
   }
 
-  void execute(const Chunk& chunk_of) {
+  void execute(const LaunchChunk& launch) {
     if (options_.cancel != nullptr && options_.cancel->load()) throw Cancelled();
-    const std::vector<Piece>& chunk = chunk_of.pieces;
+    const std::vector<ChunkPiece>& chunk = launch.pieces;
+    const auto strategy = static_cast<Strategy>(launch.strategy);
     std::vector<PieceOffsets> offsets;
     std::vector<SeedTask<T>> tasks;
     PieceOffsets at{};
     long warp = 0;
-    for (const Piece& p : chunk) {
+    for (const ChunkPiece& p : chunk) {
       const DevicePlan<T>& plan = *plans_[p.item];
       const CellParams<T>& c = plan.cell;
       const long seeds = warps_for(p.count) * kWarp;
@@ -235,7 +251,7 @@ class ItemRunner {
       task.traced_first = o.traced_first;
       task.traced_count = o.traced_count;
       tasks.push_back(task);
-      at.arena += seeds * plan.arena_width(chunk_of.strategy);
+      at.arena += seeds * plan.arena_width(strategy);
       at.init += seeds * strategy::init_width(c);
       at.outcome += seeds * plan.outcome_width();
       at.keep += seeds * strategy::keep_width(c);
@@ -258,7 +274,7 @@ class ItemRunner {
       tasks[k].final_factors = final_factors.data() + o.final_factors;
     }
     const DeviceBuffer<SeedTask<T>> device_tasks(tasks, stream_.get());
-    if (chunk_of.strategy == Strategy::fused) {
+    if (strategy == Strategy::fused) {
       const long threads = warp * kWarp;
       const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
       cuda::seed_kernel<T>
@@ -295,6 +311,7 @@ class ItemRunner {
   std::vector<std::unique_ptr<DevicePlan<T>>> plans_;
   std::vector<CellParams<T>> cells_host_;
   DeviceBuffer<CellParams<T>> cells_;
+  std::size_t kernel_local_bytes_ = 0;
 };
 
 class CudaBackend final : public Backend {

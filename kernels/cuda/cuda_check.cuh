@@ -9,11 +9,23 @@
 
 namespace specsweep::cuda {
 
+// A device allocation failed (cudaMalloc, a launch's local memory, a library's workspace): the
+// backend retries the work in smaller chunks (plan/launch_chunks.hpp) before giving up.
+class DeviceOutOfMemory : public RuntimeFailure {
+ public:
+  using RuntimeFailure::RuntimeFailure;
+};
+
 [[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file,
                                           int line) {
-  throw RuntimeFailure(std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
-                       cudaGetErrorString(error) + ") in " + call + " at " + file + ":" +
-                       std::to_string(line));
+  const std::string what = std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
+                           cudaGetErrorString(error) + ") in " + call + " at " + file + ":" +
+                           std::to_string(line);
+  if (error == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // not sticky: cleared, so that the retry's launches report their own
+    throw DeviceOutOfMemory(what);
+  }
+  throw RuntimeFailure(what);
 }
 
 }  // namespace specsweep::cuda

@@ -4,7 +4,10 @@
 // executor (Exec) that owns memory and runs the primitives:
 //   template <class U> using Buffer = ...;          // Buffer<U>(n): n values; data(), size()
 //   void for_each(long count, F f);                  // f(i) for every i < count, in any order
-//   void sum_per_seed(long seeds, long per_seed, Term term, U* out);
+//   void for_each_element(long seeds, int per_seed, F f);
+//                                                    // f(s, e) for every s < seeds, e < per_seed,
+//                                                    // in any order
+//   void sum_per_seed(long seeds, int per_seed, Term term, U* out);
 //                                                    // out[s] = sum over e of term(s, e)
 //   void gemm_cm(...);                               // column-major strided-batched GEMM, BLAS
 //                                                    // semantics (cublas<t>gemmStridedBatched)
@@ -14,6 +17,7 @@
 //                                                    (column-major),
 //                                                    // as cusolverDnXsyevBatched
 //   void zero(U* data, long count);
+//   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below)
 // kernels/cuda/batched_engine.cu's executor uses cuBLAS, cuSOLVER, Thrust and CUB on the GPU;
 // tests/test_strategies.cpp's runs the same steps with plain loops on the CPU.
 //
@@ -29,6 +33,10 @@
 //   record-step metrics of traced seeds and the final loss from the explicit residual are the
 //   core engine's own functions (observe_step, init_factor, record_metrics, residual_loss), one
 //   call per seed, so both strategies and the CPU report the same quantities.
+// - A record step only copies the traced seeds' factors aside; their metrics (an SVD of W and
+//   more, run by one thread each) are computed when a block of record steps has been buffered,
+//   one thread per (traced seed, record step). Computed at each record step, a few traced seeds'
+//   metrics ran on a few threads while the GPU waited, 5-100x the time of a step at every = 1.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
@@ -73,13 +81,12 @@ struct FactorLayout {
   int rows, cols;
   long ld, stride;  // row pitch; offset from one seed's matrix to the next
   long seeds;
-  SPECSWEEP_HD long per_seed() const { return long(rows) * cols; }
+  SPECSWEEP_HD int per_seed() const { return rows * cols; }
   SPECSWEEP_HD long size() const { return seeds * per_seed(); }
-  // Element `index` of the seed-major enumeration (seed, row, column).
-  SPECSWEEP_HD long at(long index) const {
-    const long s = index / per_seed(), e = index % per_seed();
-    return s * stride + (e / cols) * ld + e % cols;
-  }
+  // Element e = i * cols + j of seed s. The elementwise steps index (seed, element) so that the
+  // division here is a 32-bit one: a 64-bit division is a long software sequence on the GPU, once
+  // per element of every elementwise kernel.
+  SPECSWEEP_HD long at(long s, int e) const { return s * stride + long(e / cols) * ld + e % cols; }
   SPECSWEEP_HD long at(long s, int i, int j) const { return s * stride + i * ld + j; }
   template <class T>
   MatrixBatch<T> batch(T* data) const {
@@ -109,7 +116,26 @@ int batched_arena_width(const CellParams<T>& c) {
          metrics_values(c.shape, c.target.modes);
 }
 
+// Record steps buffered before their metrics are computed (BatchedSteps::flush_records): as many
+// as the buffer of `buffer_bytes` holds for `traced` seeds, at least one.
+template <class T>
+int batched_records_per_flush(const CellParams<T>& c, long traced, std::size_t buffer_bytes) {
+  const std::size_t slot_bytes = sizeof(T) * std::size_t(batched_arena_width(c));
+  const long fit = long(buffer_bytes / (slot_bytes * std::size_t(std::max(traced, 1L))));
+  return int(std::clamp<long>(fit, 1, std::max(c.rp.record_count, 1)));
+}
+
+// Bytes of the record buffer of a task with `traced` traced seeds.
+template <class T>
+std::size_t batched_record_bytes(const CellParams<T>& c, long traced, std::size_t buffer_bytes) {
+  if (traced == 0 || c.rp.record_count == 0) return 0;
+  const long slots = traced * batched_records_per_flush(c, traced, buffer_bytes);
+  return sizeof(T) * std::size_t((slots + kWarp - 1) / kWarp * kWarp) *
+         std::size_t(batched_arena_width(c));
+}
+
 // Bytes per seed of the strategy's own buffers, beyond the task's arrays (an upper bound).
+
 template <class T>
 std::size_t batched_bytes_per_seed(const CellParams<T>& c) {
   const Shape& sh = c.shape;
@@ -171,6 +197,10 @@ struct BatchedSteps {
       eigenvalues_ = Buffer<double>(S_ * p_max);
       gram_work_ = Buffer<T>(S_ * p_max * p_max);
     }
+    if (task.traced_count > 0 && c.rp.record_count > 0) {
+      records_per_flush_ = batched_records_per_flush(c, task.traced_count, exec.record_buffer_bytes());
+      record_rows_ = Buffer<T>(batched_record_bytes(c, task.traced_count, exec.record_buffer_bytes()) / sizeof(T));
+    }
   }
 
   void run() {
@@ -187,6 +217,7 @@ struct BatchedSteps {
       for (int k = 0; k < 2; ++k) direction(k, t);
       for (int k = 0; k < 2; ++k) apply(k, eta);
     }
+    flush_records();
     finish();
   }
 
@@ -245,16 +276,16 @@ struct BatchedSteps {
     gemm<T>(x_, false, true, r, r, n, T(1), l2.batch(F2), l2.batch(F2), T(0), {S0, r, rr}, int(S_));
     gemm<T>(x_, true, false, r, r, m, T(1), l1.batch(F1), l1.batch(F1), T(0), {S1, r, rr}, int(S_));
     // The loss terms <F1, M F2^T> and <F1^T F1, F2 F2^T> before G1 is overwritten.
-    const long per1 = l1.per_seed();
+    const int per1 = l1.per_seed();
     x_.sum_per_seed(
         S_, per1,
-        [=] SPECSWEEP_HD(long s, long e) {
-          const long at = l1.at(s * per1 + e);
+        [=] SPECSWEEP_HD(long s, int e) {
+          const long at = l1.at(s, e);
           return F1[at] * G1[at];
         },
         loss_terms());
     x_.sum_per_seed(
-        S_, rr, [=] SPECSWEEP_HD(long s, long e) { return S1[s * rr + e] * S0[s * rr + e]; },
+        S_, int(rr), [=] SPECSWEEP_HD(long s, int e) { return S1[s * rr + e] * S0[s * rr + e]; },
         w_norm2());
     T* scale2 = factor_scale2();
     x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
@@ -270,18 +301,20 @@ struct BatchedSteps {
             int(S_));
     const T l2_weight = T(c_.rp.l2);
     if (l2_weight != T(0)) {
-      const long per2 = l2.per_seed();
+      const int per2 = l2.per_seed();
       x_.sum_per_seed(
           S_, per1 + per2,
-          [=] SPECSWEEP_HD(long s, long e) {
-            const T f = e < per1 ? F1[l1.at(s * per1 + e)] : F2[l2.at(s * per2 + e - per1)];
+          [=] SPECSWEEP_HD(long s, int e) {
+            const T f = e < per1 ? F1[l1.at(s, e)] : F2[l2.at(s, e - per1)];
             return f * f;
           },
           penalty());
       for (FactorBuffers<T, Exec>& f : factor_) {
         const FactorLayout l = f.layout;
         T *F = f.F.data(), *G = f.G.data();
-        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { G[l.at(i)] += l2_weight * F[l.at(i)]; });
+        x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+          G[l.at(s, e)] += l2_weight * F[l.at(s, e)];
+        });
       }
     }
     // Core diagonal d_i = (U^T F1)_{i,:} . (F2 V)_{:,i}: both products for all seeds at once.
@@ -291,12 +324,10 @@ struct BatchedSteps {
             {left, Sr, 0}, 1);
     gemm<T>(x_, false, false, int(Sr), q, n, T(1), {F2, n, 0}, {c_.target.Vb, q, 0}, T(0),
             {right, q, 0}, 1);
-    x_.for_each(S_ * q, [=] SPECSWEEP_HD(long index) {
-      const long s = index / q;
-      const int i = int(index % q);
+    x_.for_each_element(S_, q, [=] SPECSWEEP_HD(long s, int i) {
       T d = T(0);
       for (int j = 0; j < r; ++j) d += left[i * Sr + s * r + j] * right[(s * r + j) * q + i];
-      diag[index] = d;
+      diag[s * q + i] = d;
     });
   }
 
@@ -361,24 +392,44 @@ struct BatchedSteps {
                       factor_[1].F.data(), sh_};
   }
 
+  // Record j: the traced seeds' factors into the rows of the next buffered record step (row
+  // b K + k for traced seed k of buffered step b, laid out as the arena), element by element.
   void record_traced(int j) {
+    if (buffered_records_ == 0) first_buffered_record_ = j;
+    const long K = task_.traced_count, first_row = buffered_records_ * K,
+               first = task_.traced_first - task_.first_seed;
+    const int aw = batched_arena_width(c_), mr = sh_.m * sh_.r;
+    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
+    const T *F1 = factor_[0].F.data(), *F2 = factor_[1].F.data();
+    T* rows = record_rows_.data();
+    x_.for_each_element(K, c_.layout.params, [=] SPECSWEEP_HD(long k, int e) {
+      const long s = first + k;
+      seed_row(rows, first_row + k, aw)[e] = e < mr ? F1[l1.at(s, e)] : F2[l2.at(s, e - mr)];
+    });
+    if (++buffered_records_ == records_per_flush_) flush_records();
+  }
+
+  // The metrics of every buffered (traced seed, record step), one thread each, into the traces.
+  void flush_records() {
+    if (buffered_records_ == 0) return;
     const CellParams<T> c = c_;
-    const SeedTask<T> task = task_;
-    const FactorCopy factors = factor_copy();
-    const int aw = batched_arena_width(c);
-    x_.for_each(task.traced_count, [=] SPECSWEEP_HD(long k) {
+    const long K = task_.traced_count;
+    const int first_record = first_buffered_record_, aw = batched_arena_width(c);
+    T *rows = record_rows_.data(), *traces = task_.traces;
+    x_.for_each(K * buffered_records_, [=] SPECSWEEP_HD(long row) {
       const Shape& sh = c.shape;
-      const int params = c.layout.params, width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices);
-      const long s = task.traced_first - task.first_seed + k;
-      WarpArray<T> arena = seed_row(task.arena, s, aw);
-      factors.to_arena(s, arena);
+      const int params = c.layout.params,
+                width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices);
+      const long k = row % K, j = first_record + row / K;
+      WarpArray<T> arena = seed_row(rows, row, aw);
       RecordMetrics<T, WarpArray<T>> metrics =
           metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
       record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
                      arena + params);
       pack_record(metrics, 0, sh.r, c.target.modes, sh.depth, c.rp.delta_matrices,
-                  task.traces + (k * c.rp.record_count + j) * width);
+                  traces + (k * c.rp.record_count + j) * width);
     });
+    buffered_records_ = 0;
   }
 
   // Update direction of factor k at step t (optimizer.hpp's update_direction, for all seeds).
@@ -397,22 +448,24 @@ struct BatchedSteps {
         const T beta = T(op.momentum);
         const bool nesterov = op.nesterov;
         T* look = f.lookahead.data();
-        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
-          const long at = l.at(i);
+        x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+          const long at = l.at(s, e);
           B[at] = beta * B[at] + G[at];
           look[at] = nesterov ? G[at] + beta * B[at] : B[at];
         });
         orthogonalize(k, look);
         const T s = T(shape_scale_factor(op.shape_scale, l.rows, l.cols));
-        if (s != T(1)) x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { D[l.at(i)] *= s; });
+        if (s != T(1))
+          x_.for_each_element(S_, l.per_seed(),
+                              [=] SPECSWEEP_HD(long seed, int e) { D[l.at(seed, e)] *= s; });
         return;
       }
       case OptimizerKind::adam: {
         const T b1 = T(op.beta1), b2 = T(op.beta2), eps = T(op.eps);
         const T c1 = T(1.0 / (1.0 - pow(op.beta1, double(t + 1))));
         const T c2 = T(1.0 / (1.0 - pow(op.beta2, double(t + 1))));
-        x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
-          const long at = l.at(i);
+        x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+          const long at = l.at(s, e);
           B[at] = b1 * B[at] + (T(1) - b1) * G[at];
           V2[at] = b2 * V2[at] + (T(1) - b2) * G[at] * G[at];
           D[at] = B[at] * c1 / (sqrt(V2[at] * c2) + eps);
@@ -436,7 +489,8 @@ struct BatchedSteps {
   struct GramSide {
     int rows, cols, p;
     bool tall;
-    long pp, per;
+    long pp;
+    int per;
     explicit GramSide(const FactorLayout& l)
         : rows(l.rows),
           cols(l.cols),
@@ -472,10 +526,10 @@ struct BatchedSteps {
     // A diverged seed (frozen, its direction unused) contributes a zero matrix, so that no NaN or
     // Inf reaches the eigensolver, which would report a failure for it.
     const T* alive_of = alive();
-    const long per_seed = g.per;
-    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
-      const T x = X[l.at(i)];
-      Xd[i] = alive_of[i / per_seed] > T(0.5) && is_finite(x) ? double(x) : 0.0;
+    const int per = g.per;
+    x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) {
+      const T x = X[l.at(s, e)];
+      Xd[s * per + e] = alive_of[s] > T(0.5) && is_finite(x) ? double(x) : 0.0;
     });
     gram<double>(g, {Xd, g.cols, g.per}, gram_of_X);
     eigendecompose(p);
@@ -483,9 +537,8 @@ struct BatchedSteps {
     T* K = gram_work_.data();
     const bool exact = c_.op.orth.kind == OrthKind::exact;
     const double eps = c_.op.orth.smooth_eps, cut = double(polar_rank_cut<T>());
-    x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long index) {
-      const long s = index / pp;
-      const int i = int(index % pp / p), j = int(index % p);
+    x_.for_each_element(S_, int(pp), [=] SPECSWEEP_HD(long s, int ij) {
+      const int i = ij / p, j = ij % p;
       const double* V = gram_of_X + s * pp;
       const double* lam = lambda + s * p;
       const double smax = sqrt(fmax(lam[p - 1], 0.0));
@@ -496,7 +549,7 @@ struct BatchedSteps {
                                : 1.0 / sqrt(sigma2 + eps);
         acc += V[e * p + i] * w * V[e * p + j];
       }
-      K[index] = T(acc);
+      K[s * pp + ij] = T(acc);
     });
     act(g, l.batch(X), K, T(0), l.batch(f.D.data()));
   }
@@ -509,14 +562,15 @@ struct BatchedSteps {
     const FactorLayout l = f.layout;
     const GramSide g(l);
     const int p = g.p;
-    const long pp = g.pp, per = g.per;
+    const long pp = g.pp;
+    const int per = g.per;
     const NsSchedule& ns = c_.op.orth.ns;
     // Y = X / (scale ||X||_F), zero stays zero (orthogonalize.hpp).
     T* n2 = seed_norm2();
     x_.sum_per_seed(
         S_, per,
-        [=] SPECSWEEP_HD(long s, long e) {
-          const T x = X[l.at(s * per + e)];
+        [=] SPECSWEEP_HD(long s, int e) {
+          const T x = X[l.at(s, e)];
           return x * x;
         },
         n2);
@@ -524,10 +578,10 @@ struct BatchedSteps {
     const T norm_scale = T(ns.norm_scale);
     // A diverged seed iterates on zero (its direction is unused), not on NaN or Inf.
     const T* alive_of = alive();
-    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
-      const T norm = sqrt(n2[i / per]) * norm_scale;
-      const T inv = norm > T(0) && is_finite(norm) && alive_of[i / per] > T(0.5) ? T(1) / norm : T(0);
-      Y[l.at(i)] = inv != T(0) ? X[l.at(i)] * inv : T(0);  // 0 * NaN would be NaN
+    x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) {
+      const T norm = sqrt(n2[s]) * norm_scale;
+      const T inv = norm > T(0) && is_finite(norm) && alive_of[s] > T(0.5) ? T(1) / norm : T(0);
+      Y[l.at(s, e)] = inv != T(0) ? X[l.at(s, e)] * inv : T(0);  // 0 * NaN would be NaN
     });
     T *A = gram_work_.data(), *A2 = A + S_ * pp, *P = A2 + S_ * pp;
     for (int it = 0; it < ns.iterations; ++it) {
@@ -537,14 +591,14 @@ struct BatchedSteps {
       gemm<T>(x_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp}, int(S_));
       x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long i) { P[i] = b * A[i] + c * A2[i]; });
       // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
-      x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { Z[l.at(i)] = Y[l.at(i)]; });
+      x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) { Z[l.at(s, e)] = Y[l.at(s, e)]; });
       act(g, l.batch(Y), P, a, l.batch(Z));
       std::swap(f.Y, f.Z);
       Y = f.Y.data();
       Z = f.Z.data();
     }
     T* D = f.D.data();
-    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) { D[l.at(i)] = Y[l.at(i)]; });
+    x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) { D[l.at(s, e)] = Y[l.at(s, e)]; });
   }
 
   // F <- F - eta D for live seeds; a diverged seed stays frozen (trajectory.hpp's apply).
@@ -554,23 +608,22 @@ struct BatchedSteps {
     T* F = f.F.data();
     const T* D = c_.op.kind == OptimizerKind::gd ? f.G.data() : f.D.data();
     const T* alive_of = alive();
-    const long per = l.per_seed();
-    x_.for_each(l.size(), [=] SPECSWEEP_HD(long i) {
-      const long at = l.at(i);
-      if (alive_of[i / per] > T(0.5)) F[at] = F[at] - eta * D[at];
+    x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+      const long at = l.at(s, e);
+      if (alive_of[s] > T(0.5)) F[at] = F[at] - eta * D[at];
     });
   }
 
   // The final gradient norm, the final loss from the explicit residual, the traced final factors.
   void finish() {
     const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
-    const long per1 = l1.per_seed(), per2 = l2.per_seed();
+    const int per1 = l1.per_seed(), per2 = l2.per_seed();
     const T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
     T* g2 = seed_norm2();
     x_.sum_per_seed(
         S_, per1 + per2,
-        [=] SPECSWEEP_HD(long s, long e) {
-          const T g = e < per1 ? G1[l1.at(s * per1 + e)] : G2[l2.at(s * per2 + e - per1)];
+        [=] SPECSWEEP_HD(long s, int e) {
+          const T g = e < per1 ? G1[l1.at(s, e)] : G2[l2.at(s, e - per1)];
           return g * g;
         },
         g2);
@@ -602,6 +655,10 @@ struct BatchedSteps {
   FactorBuffers<T, Exec> factor_[2];
   Buffer<T> grams_, core_left_, core_right_, diag_, scalars_, gram_work_;
   Buffer<double> gradient_fp64_, gram_, eigenvalues_;
+  // Buffered record steps: rows laid out as the arena (factors, record_metrics' workspace, the
+  // metrics), interleaved by warp.
+  Buffer<T> record_rows_;
+  int records_per_flush_ = 0, buffered_records_ = 0, first_buffered_record_ = 0;
 };
 
 // Runs the task's seeds (all of one cell) to the end, writing the task's arrays as the fused
