@@ -21,8 +21,9 @@ std::vector<ChunkItem> random_items(unsigned seed) {
   auto uniform = [&](long lo, long hi) { return std::uniform_int_distribution<long>(lo, hi)(rng); };
   std::vector<ChunkItem> items(uniform(1, 12));
   for (ChunkItem& it : items) {
-    it.strategy = int(uniform(0, 1));
-    it.solo = it.strategy == 1;
+    it.strategy = int(uniform(0, 2));  // 1: one piece per chunk; 2: groups of seeds
+    it.solo = it.strategy != 0;
+    it.piece_seeds = it.strategy == 2 ? uniform(1, kWarp) : 0;
     it.first_seed = uniform(0, 3) * 1000;
     it.count = uniform(0, 9) == 0 ? 0 : uniform(1, 5000);
     it.traced_first = it.first_seed + uniform(0, 100);
@@ -34,11 +35,11 @@ std::vector<ChunkItem> random_items(unsigned seed) {
   return items;
 }
 
-// The cost of one more warp of the item from `seed` on, with the chunk's fixed cost if it would
-// be the first piece.
-std::size_t next_warp_bytes(const ChunkItem& it, long seed, bool first_piece) {
-  const long count = std::min<long>(kWarp, it.first_seed + it.count - seed);
-  return LaunchPlanner::piece_bytes(it, seed, count) + (first_piece ? it.bytes_per_chunk : 0);
+// The cost of the smallest next piece of the item from `seed` on: a warp, or a group.
+std::size_t next_piece_bytes(const ChunkItem& it, long seed) {
+  const long count =
+      std::min<long>(it.piece_seeds > 0 ? it.piece_seeds : kWarp, it.first_seed + it.count - seed);
+  return LaunchPlanner::piece_bytes(it, seed, count);
 }
 
 TEST(LaunchChunks, EverySeedOnceInOrderEachChunkWithinItsBudgetAndFull) {
@@ -70,10 +71,17 @@ TEST(LaunchChunks, EverySeedOnceInOrderEachChunkWithinItsBudgetAndFull) {
         ASSERT_EQ(p.first, next_seed[p.item]) << "draw " << draw << ": a seed skipped or repeated";
         ASSERT_GT(p.count, 0);
         const bool item_ends = p.first + p.count == it.first_seed + it.count;
-        ASSERT_TRUE(item_ends || p.count % kWarp == 0) << "a piece ends inside a warp";
+        if (it.piece_seeds > 0) {
+          ASSERT_TRUE(item_ends || p.count == it.piece_seeds) << "a group of the wrong size";
+        } else {
+          ASSERT_TRUE(item_ends || p.count % kWarp == 0) << "a piece ends inside a warp";
+        }
         EXPECT_EQ(it.strategy, chunk.strategy) << "a chunk mixes strategies";
         if (it.solo) {
-          EXPECT_EQ(chunk.pieces.size(), 1u) << "a solo item shares its chunk";
+          EXPECT_EQ(p.item, chunk.pieces.front().item) << "a solo item shares its chunk";
+          if (it.piece_seeds == 0) {
+            EXPECT_EQ(chunk.pieces.size(), 1u) << "a batched run split";
+          }
         }
         next_seed[p.item] += p.count;
         bytes +=
@@ -83,13 +91,13 @@ TEST(LaunchChunks, EverySeedOnceInOrderEachChunkWithinItsBudgetAndFull) {
       EXPECT_EQ(chunk.bytes, bytes) << "draw " << draw;
       EXPECT_LE(chunk.bytes, budget) << "draw " << draw;
       EXPECT_LE(seeds, std::max<long>(kWarp, max_seeds / kWarp * kWarp)) << "draw " << draw;
-      // Full: the chunk ended at its item's end, at the seed limit, or where one more warp of
+      // Full: the chunk ended at its item's end, at the seed limit, or where one more piece of
       // the same item would not have fitted.
       const ChunkPiece& last = chunk.pieces.back();
       const ChunkItem& it = items[last.item];
       const long at = last.first + last.count;
       if (at < it.first_seed + it.count && seeds < max_seeds) {
-        EXPECT_GT(chunk.bytes + next_warp_bytes(it, at, false), budget)
+        EXPECT_GT(chunk.bytes + next_piece_bytes(it, at), budget)
             << "draw " << draw << ": a chunk stopped short of its budget";
       }
     }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,8 @@
 
 #include "oracle_assertions.hpp"
 #include "strategy/batched.hpp"
+#include "strategy/block.hpp"
+#include "strategy/jacobi.hpp"
 #include "strategy/fused.hpp"
 #include "strategy/task_results.hpp"
 
@@ -44,6 +47,19 @@ class CpuExecutor {
    private:
     std::vector<U> values_;
   };
+  template <class U>
+  Buffer<U> buffer(long count) {
+    allocated_ += strategy::shared_bytes(sizeof(U) * std::size_t(count));
+    return Buffer<U>(std::size_t(count));
+  }
+  // A copy, as the block strategy's executor stages it in shared memory.
+  template <class U>
+  const U* shared_input(const U* data, long count) {
+    allocated_ += strategy::shared_bytes(sizeof(U) * std::size_t(count));
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+    inputs_.emplace_back(bytes, bytes + count * sizeof(U));
+    return reinterpret_cast<const U*>(inputs_.back().data());
+  }
 
   template <class F>
   void for_each(long count, F f) {
@@ -65,6 +81,8 @@ class CpuExecutor {
   }
 
   std::size_t record_buffer_bytes() const { return record_buffer_bytes_; }
+  // What the steps allocated, counted as the block strategy's shared memory.
+  std::size_t allocated() const { return allocated_; }
 
   // C_b = alpha op(A_b) op(B_b) + beta C_b, column-major, as cublas<t>gemmStridedBatched: op(A) is
   // m x k, stored k x m when transposed; C is not read when beta = 0. Arguments cuBLAS would
@@ -92,54 +110,9 @@ class CpuExecutor {
     }
   }
 
-  // Cyclic two-sided Jacobi on each symmetric p x p matrix: eigenvalues ascending into w, the
-  // eigenvectors over A's columns (column-major), as cusolverDnXsyevBatched returns them.
-  void eigh(int p, long batch, double* A, double* w) {
-    std::vector<double> a(p * p), v(p * p);
-    for (long b = 0; b < batch; ++b) {
-      double* mat = A + b * p * p;
-      std::copy(mat, mat + p * p, a.begin());
-      std::fill(v.begin(), v.end(), 0.0);
-      for (int i = 0; i < p; ++i) v[i * p + i] = 1.0;
-      for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0;
-        for (int i = 0; i < p; ++i)
-          for (int j = 0; j < p; ++j)
-            if (i != j) off += a[i * p + j] * a[i * p + j];
-        if (off < 1e-30) break;
-        for (int i = 0; i < p - 1; ++i)
-          for (int j = i + 1; j < p; ++j) {
-            if (a[i * p + j] == 0) continue;
-            const double theta = (a[j * p + j] - a[i * p + i]) / (2 * a[i * p + j]);
-            const double t =
-                (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
-            const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-            for (int k = 0; k < p; ++k) {  // columns i, j of A and V
-              const double aki = a[k * p + i], akj = a[k * p + j];
-              a[k * p + i] = c * aki - s * akj;
-              a[k * p + j] = s * aki + c * akj;
-            }
-            for (int k = 0; k < p; ++k) {  // rows i, j of A
-              const double aik = a[i * p + k], ajk = a[j * p + k];
-              a[i * p + k] = c * aik - s * ajk;
-              a[j * p + k] = s * aik + c * ajk;
-            }
-            for (int k = 0; k < p; ++k) {
-              const double vki = v[k * p + i], vkj = v[k * p + j];
-              v[k * p + i] = c * vki - s * vkj;
-              v[k * p + j] = s * vki + c * vkj;
-            }
-          }
-      }
-      std::vector<int> order(p);
-      for (int i = 0; i < p; ++i) order[i] = i;
-      std::sort(order.begin(), order.end(),
-                [&](int x, int y) { return a[x * p + x] < a[y * p + y]; });
-      for (int e = 0; e < p; ++e) {
-        w[b * p + e] = a[order[e] * p + order[e]];
-        for (int i = 0; i < p; ++i) mat[e * p + i] = v[i * p + order[e]];
-      }
-    }
+  void eigh(int p, long batch, double* A, double* w, double* work) {
+    for (long b : shuffled(batch))
+      strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * p * p);
   }
 
   template <class U>
@@ -156,29 +129,57 @@ class CpuExecutor {
     return order;
   }
 
-  std::size_t record_buffer_bytes_;
+  std::size_t record_buffer_bytes_, allocated_ = 0;
   std::mt19937_64 order_rng_{20261204};
+  std::vector<std::vector<unsigned char>> inputs_;  // operator new's alignment suits any U
 };
 
-// Runs the seeds of a config's cell on the CPU as the CUDA backend runs them in chunks of one
-// warp (the oracle's 40 seeds in two tasks, the traced seeds of some cases on both sides), and
-// unpacks each task's arrays into the outcomes and traces.
+enum class Strategy { fused, batched, block };
+std::string strategy_name(Strategy s) {
+  return s == Strategy::fused ? "fused" : s == Strategy::batched ? "batched" : "block";
+}
+
+// The shared memory a block may use on Hopper (cudaDevAttrMaxSharedMemoryPerBlockOptin).
+constexpr std::size_t kHopperSharedBytes = 227 * 1024;
+
+// Seeds per task of a strategy: the CUDA backend's chunks of one warp (the oracle's 40 seeds in
+// two tasks, the traced seeds of some cases on both sides), or for the block strategy groups of
+// at most 7 seeds (a size that divides neither 32 nor 40); 0 when the strategy does not compute
+// the cell.
 template <class T>
-SeedRangeRun run_strategy(const Config& cfg, bool batched) {
+long task_seeds(Strategy strategy, const CellParams<T>& c) {
+  switch (strategy) {
+    case Strategy::fused:
+      return kWarp;
+    case Strategy::batched:
+      return strategy::batched_supports(c) ? kWarp : 0;
+    case Strategy::block:
+      return std::min(7, strategy::block_group_seeds(c, kHopperSharedBytes));
+  }
+  return 0;
+}
+
+// Runs the seeds of a config's cell on the CPU as the CUDA backend runs them under the strategy,
+// in tasks of task_seeds, and unpacks each task's arrays into the outcomes and traces; nullopt
+// when the strategy does not compute the cell.
+template <class T>
+std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
   SeedRangeRun run;
   run.cp = make_cell_problem(cfg, 0);
   const CellProblem& cp = run.cp;
   const CellPlan<T> plan(cp);
   const CellParams<T> c =
       strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
+  const long per_task = task_seeds(strategy, c);
+  if (per_task == 0) return std::nullopt;
   run.outcomes.resize(0, cfg.run.seeds, cp.shape.r);
   run.traces.resize_for_seeds(0, cfg.run.seeds, cp);
   const WorkItem item{&cp, 0, cfg.run.seeds, &run.outcomes, &run.traces};
   const int params = c.layout.params;
-  const int arena_width = batched ? strategy::batched_arena_width(c) : c.layout.total;
+  const int arena_width = strategy == Strategy::fused ? c.layout.total : strategy::batched_arena_width(c);
   const int record_width = packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices);
-  for (long first = 0; first < cfg.run.seeds; first += kWarp) {
-    const long seeds = std::min<long>(kWarp, cfg.run.seeds - first);
+  for (long first = 0; first < cfg.run.seeds; first += per_task) {
+    const long seeds = std::min(per_task, cfg.run.seeds - first);
     const long traced_first = std::max(first, run.traces.first_seed);
     const long traced = std::max(
         0L, std::min(first + seeds, run.traces.first_seed + run.traces.count) - traced_first);
@@ -199,14 +200,20 @@ SeedRangeRun run_strategy(const Config& cfg, bool batched) {
     task.traces = traces.data();
     task.init_factors = init_factors.data();
     task.final_factors = final_factors.data();
-    if (batched) {
+    if (strategy == Strategy::fused) {
+      for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
+    } else if (strategy == Strategy::batched) {
       // Room for four record steps: the oracle's six are computed in two flushes, one of them
       // partial.
       CpuExecutor exec(sizeof(T) * std::size_t(strategy::batched_arena_width(c)) *
                        std::size_t(std::max(traced, 1L) * 4));
-      strategy::run_batched(exec, c, task, cp.record_steps);
+      strategy::run_batched(exec, c, task, cp.record_steps.data());
     } else {
-      for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
+      // No record buffer: each record step goes through the traced seeds' arenas, as on the GPU.
+      CpuExecutor exec(0);
+      strategy::run_batched(exec, c, task, cp.record_steps.data());
+      EXPECT_EQ(exec.allocated(), strategy::block_shared_bytes(c, seeds, traced))
+          << "the steps allocated other than the host counted for the block's shared memory";
     }
     strategy::store_task_results(plan, c, task,
                                  strategy::TaskResults<T>{outcome.data(), traces.data(),
@@ -216,41 +223,32 @@ SeedRangeRun run_strategy(const Config& cfg, bool batched) {
   return run;
 }
 
-bool supported_by_batched(const Config& cfg) {
-  const CellProblem cp = make_cell_problem(cfg, 0);
-  auto supports = [&](auto precision_tag) {
-    using T = decltype(precision_tag);
-    const CellPlan<T> plan(cp);
-    return strategy::batched_supports(
-        strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()));
-  };
-  return cfg.run.precision == Precision::fp64 ? supports(double{}) : supports(float{});
-}
-
-class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<bool, OracleCase>> {};
+class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<Strategy, OracleCase>> {};
 
 TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
-  const auto& [batched, c] = GetParam();
+  const auto& [strategy, c] = GetParam();
   int compared = 0;
   for (Precision precision : oracle_precisions(c)) {
     const Config cfg = oracle_config(c, precision);
-    if (batched && !supported_by_batched(cfg)) continue;  // the fused strategy computes it
+    const auto other = precision == Precision::fp64 ? run_strategy<double>(cfg, strategy)
+                                                    : run_strategy<float>(cfg, strategy);
+    if (!other) continue;  // the fused strategy computes it
     ++compared;
     const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
     testing::expect_well_conditioned(cfg, cpu, oracle_tolerance(precision));
-    const auto other = precision == Precision::fp64 ? run_strategy<double>(cfg, batched)
-                                                    : run_strategy<float>(cfg, batched);
     testing::expect_matches(
-        cpu, other, oracle_tolerance(precision),
+        cpu, *other, oracle_tolerance(precision),
         std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
   }
-  if (compared == 0) GTEST_SKIP() << "the batched strategy computes this cell in neither precision";
+  if (compared == 0) GTEST_SKIP() << "the strategy computes this cell in neither precision";
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,
-                         ::testing::Combine(::testing::Bool(), ::testing::ValuesIn(oracle_cases())),
+                         ::testing::Combine(::testing::Values(Strategy::fused, Strategy::batched,
+                                                              Strategy::block),
+                                            ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
-                           return std::string(std::get<0>(p.param) ? "batched_" : "fused_") +
+                           return strategy_name(std::get<0>(p.param)) + "_" +
                                   std::get<1>(p.param).name;
                          });
 

@@ -82,6 +82,15 @@ class GpuExecutor {
  public:
   template <class U>
   using Buffer = DeviceBuffer<U>;
+  template <class U>
+  Buffer<U> buffer(long count) {
+    return Buffer<U>(std::size_t(count));
+  }
+  // The target stays in global memory: the GEMMs that read it are cuBLAS's.
+  template <class U>
+  const U* shared_input(const U* data, long /*count*/) {
+    return data;
+  }
 
   GpuExecutor(const BlasHandle& blas, const SolverHandle& solver, cudaStream_t stream)
       : blas_(blas.get()), solver_(solver), stream_(stream), first_failed_(std::vector<int>{kNone}, stream) {}
@@ -127,8 +136,9 @@ class GpuExecutor {
                                                      int(ldc), sc, batch));
   }
 
-  // The workspace query runs once per matrix size and batch, not at every step.
-  void eigh(int p, long batch, double* A, double* w) {
+  // The workspace query runs once per matrix size and batch, not at every step. cuSOLVER keeps
+  // its own workspace: the steps' `work` is not needed.
+  void eigh(int p, long batch, double* A, double* w, double* /*work*/) {
     if (p != eig_p_ || batch != eig_batch_) {
       SPECSWEEP_CUSOLVER_CHECK(cusolverDnXsyevBatched_bufferSize(
           solver_.get(), solver_.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, p,
@@ -193,7 +203,7 @@ void run_batched(const strategy::CellParams<T>& cell, const strategy::SeedTask<T
                  const SolverHandle& solver, cudaStream_t stream) {
   try {
     GpuExecutor exec(blas, solver, stream);
-    strategy::run_batched(exec, cell, task, record_steps);
+    strategy::run_batched(exec, cell, task, record_steps.data());
     SPECSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream));
     exec.throw_if_eigh_failed(task.first_seed);
   } catch (const thrust::system_error& e) {

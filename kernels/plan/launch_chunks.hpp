@@ -21,7 +21,11 @@ namespace specsweep {
 // what they cost in device memory.
 struct ChunkItem {
   int strategy = 0;   // chunks never mix strategies
-  bool solo = false;  // its seeds run alone, one piece per chunk (the batched strategy)
+  bool solo = false;  // its chunks hold no other item's seeds (the batched and block strategies)
+  // With solo: 0, a chunk holds one piece (a batched run); else a chunk holds many pieces of
+  // this many seeds each, at most a warp (the block strategy's groups, one thread block each),
+  // the item's last piece possibly fewer.
+  long piece_seeds = 0;
   long first_seed = 0, count = 0;
   long traced_first = 0, traced_count = 0;  // seeds with a trace row (extra bytes each)
   std::size_t bytes_per_seed = 0, bytes_per_traced_seed = 0;
@@ -66,20 +70,28 @@ class LaunchPlanner {
     long warps_in_chunk = 0;
     while (at_.item < int(items_.size())) {
       const ChunkItem& it = items_[at_.item];
-      if (!chunk.empty() && (it.strategy != chunk.strategy || it.solo)) break;
+      if (!chunk.empty()) {
+        const int last = chunk.pieces.back().item;
+        const bool next_group = it.solo && it.piece_seeds > 0 && last == at_.item;
+        if (it.strategy != chunk.strategy || (items_[last].solo && last != at_.item) ||
+            (it.solo && !next_group))
+          break;
+      }
       const std::size_t fixed = chunk.empty() ? it.bytes_per_chunk : 0;
       if (it.solo) budget = std::min(budget, it.max_chunk_bytes);
       const long end = it.first_seed + it.count;
       long warps = 0;  // of this item that fit what is left
       const std::size_t used = chunk.bytes + fixed;
+      const long most =
+          std::min(max_warps_ - warps_in_chunk,
+                   it.piece_seeds > 0 ? (it.piece_seeds + kWarp - 1) / kWarp : max_warps_);
       if (used < budget) {
         // Every warp but the last is full; traced seeds are charged as if every seed were one,
         // then the exact cost of the piece is checked below.
         const std::size_t per_warp = kWarp * (it.bytes_per_seed + it.bytes_per_traced_seed);
-        warps = long(std::min<std::size_t>((budget - used) / per_warp,
-                                           std::size_t(max_warps_ - warps_in_chunk)));
+        warps = long(std::min<std::size_t>((budget - used) / per_warp, std::size_t(most)));
         // A warp's worth of seeds costs less when few are traced: take more while they fit.
-        while (warps < max_warps_ - warps_in_chunk && at_.seed + warps * kWarp < end &&
+        while (warps < most && at_.seed + warps * kWarp < end &&
                used + piece_bytes(it, at_.seed, (warps + 1) * kWarp) <= budget)
           ++warps;
       }
@@ -93,14 +105,15 @@ class LaunchPlanner {
                                   ? " after allocations failed (another process holds the memory)"
                                   : ""));
       }
-      const long count = std::min(end - at_.seed, warps * kWarp);
+      const long count = std::min(
+          {end - at_.seed, warps * kWarp, it.piece_seeds > 0 ? it.piece_seeds : warps * kWarp});
       chunk.strategy = it.strategy;
       chunk.pieces.push_back(ChunkPiece{at_.item, at_.seed, count});
       chunk.bytes += fixed + piece_bytes(it, at_.seed, count);
       warps_in_chunk += (count + kWarp - 1) / kWarp;
       at_.seed += count;
       if (at_.seed == end) enter_item(at_.item + 1);
-      if (it.solo || warps_in_chunk == max_warps_) break;
+      if ((it.solo && it.piece_seeds == 0) || warps_in_chunk == max_warps_) break;
     }
     last_bytes_ = chunk.bytes;
     last_warps_ = warps_in_chunk;

@@ -1,8 +1,11 @@
 #pragma once
-// The batched strategy (DESIGN section 8, large depth-2 problems): the S seeds of a task advance
-// in lockstep, one step per host iteration, each operation done for all seeds at once by an
-// executor (Exec) that owns memory and runs the primitives:
-//   template <class U> using Buffer = ...;          // Buffer<U>(n): n values; data(), size()
+// The lockstep steps of depth-2 problems (DESIGN section 8): the S seeds of a task advance in
+// lockstep, each operation done for all seeds at once by an executor (Exec) that owns memory and
+// runs the primitives, each a parallel phase that completes before the next begins:
+//   template <class U> using Buffer = ...;          // data(), size(); movable
+//   Buffer<U> buffer<U>(long n);                     // n values, contents undefined
+//   const U* shared_input(const U* data, long n);    // data, or a copy closer to the work (the
+//                                                    // target M, read by every seed)
 //   void for_each(long count, F f);                  // f(i) for every i < count, in any order
 //   void for_each_element(long seeds, int per_seed, F f);
 //                                                    // f(s, e) for every s < seeds, e < per_seed,
@@ -11,15 +14,26 @@
 //                                                    // out[s] = sum over e of term(s, e)
 //   void gemm_cm(...);                               // column-major strided-batched GEMM, BLAS
 //                                                    // semantics (cublas<t>gemmStridedBatched)
-//   void eigh(int p, long batch, double* A, double* w);
+//   void eigh(int p, long batch, double* A, double* w, double* work);
 //                                                    // symmetric eigendecomposition: w ascending,
 //                                                    // eigenvectors over A's columns
-//                                                    (column-major),
-//                                                    // as cusolverDnXsyevBatched
+//                                                    // (column-major), as cusolverDnXsyevBatched;
+//                                                    // work: p x p doubles per matrix, for an
+//                                                    // executor without cuSOLVER (jacobi.hpp)
 //   void zero(U* data, long count);
-//   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below)
-// kernels/cuda/batched_engine.cu's executor uses cuBLAS, cuSOLVER, Thrust and CUB on the GPU;
-// tests/test_strategies.cpp's runs the same steps with plain loops on the CPU.
+//   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below);
+//                                                    // 0: none, records go to the seeds' arenas
+// Two strategies of the CUDA backend run these steps:
+// - batched (kernels/cuda/batched_engine.cu): the steps run on the host, each primitive one
+//   launch over all seeds of a large problem: cuBLAS, cuSOLVER, Thrust and CUB.
+// - block (kernels/cuda/block_engine.cuh): a thread block runs the steps for its group of a few
+//   seeds from start to end, every buffer in shared memory, each primitive a loop over the
+//   block's threads closed by a barrier; for small problems, where the batched strategy's launches
+//   would each do too little work.
+// tests/test_strategies.cpp runs them on the CPU with plain loops in a shuffled order, so that a
+// dependency inside a phase, which the GPU would race on, shows up as a mismatch. The steps'
+// methods are host-and-device code; SPECSWEEP_HD_EXEC lets one template serve an executor of
+// either side.
 //
 // - The factors of all seeds sit side by side: F1 as one m x (S r) matrix, F2 as one (S r) x n
 //   matrix, so the products with the shared target, M F2^T and F1^T M, are each a single GEMM,
@@ -41,11 +55,21 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "strategy/task.hpp"
 
 namespace specsweep::strategy {
+
+// A host-and-device function that calls the executor, which is host-only (batched) or
+// device-only (block): nvcc is told not to check the side it is not instantiated for.
+// (Before a template, the pragma goes before `template`: SPECSWEEP_EXEC_CHECK_OFF there, and
+// SPECSWEEP_HD on the function.)
+#if defined(__CUDACC__)
+#define SPECSWEEP_EXEC_CHECK_OFF _Pragma("nv_exec_check_disable")
+#else
+#define SPECSWEEP_EXEC_CHECK_OFF
+#endif
+#define SPECSWEEP_HD_EXEC SPECSWEEP_EXEC_CHECK_OFF SPECSWEEP_HD
 
 // A batch of row-major matrices: matrix s starts at data + s * stride, rows are ld apart.
 template <class T>
@@ -54,7 +78,7 @@ struct MatrixBatch {
   long ld, stride;
   // A batch of T converts to a batch of const T (the inputs of gemm).
   template <class U, class = std::enable_if_t<std::is_same_v<U, const T> && !std::is_const_v<T>>>
-  operator MatrixBatch<U>() const {
+  SPECSWEEP_HD operator MatrixBatch<U>() const {
     return {data, ld, stride};
   }
 };
@@ -68,8 +92,9 @@ struct NonDeduced {
 // X^T when the flag is set (X_s then stored k x m, resp. n x k). A stride of 0 shares one matrix
 // (the target M) across the batch. A row-major matrix is its column-major transpose, so this is
 // the column-major C^T = op(B)^T op(A)^T with the operands swapped.
+SPECSWEEP_EXEC_CHECK_OFF
 template <class T, class Exec>
-void gemm(Exec& exec, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
+SPECSWEEP_HD void gemm(Exec& exec, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
           MatrixBatch<const typename NonDeduced<T>::type> A,
           MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C, int batch) {
   exec.gemm_cm(trans_b, trans_a, n, m, k, alpha, B.data, B.ld, B.stride, A.data, A.ld, A.stride,
@@ -89,7 +114,7 @@ struct FactorLayout {
   SPECSWEEP_HD long at(long s, int e) const { return s * stride + long(e / cols) * ld + e % cols; }
   SPECSWEEP_HD long at(long s, int i, int j) const { return s * stride + i * ld + j; }
   template <class T>
-  MatrixBatch<T> batch(T* data) const {
+  SPECSWEEP_HD MatrixBatch<T> batch(T* data) const {
     return {data, ld, stride};
   }
 };
@@ -111,7 +136,7 @@ bool batched_supports(const CellParams<T>& c) {
 // core's layout, scratch for record_metrics (which covers residual_loss and product_det_sign),
 // and the record-step metrics.
 template <class T>
-int batched_arena_width(const CellParams<T>& c) {
+SPECSWEEP_HD int batched_arena_width(const CellParams<T>& c) {
   return c.layout.params + record_metrics_workspace(c.shape) +
          metrics_values(c.shape, c.target.modes);
 }
@@ -119,16 +144,19 @@ int batched_arena_width(const CellParams<T>& c) {
 // Record steps buffered before their metrics are computed (BatchedSteps::flush_records): as many
 // as the buffer of `buffer_bytes` holds for `traced` seeds, at least one.
 template <class T>
-int batched_records_per_flush(const CellParams<T>& c, long traced, std::size_t buffer_bytes) {
+SPECSWEEP_HD int batched_records_per_flush(const CellParams<T>& c, long traced,
+                                           std::size_t buffer_bytes) {
   const std::size_t slot_bytes = sizeof(T) * std::size_t(batched_arena_width(c));
-  const long fit = long(buffer_bytes / (slot_bytes * std::size_t(std::max(traced, 1L))));
-  return int(std::clamp<long>(fit, 1, std::max(c.rp.record_count, 1)));
+  const long fit = long(buffer_bytes / (slot_bytes * std::size_t(traced > 1 ? traced : 1)));
+  const long most = c.rp.record_count > 1 ? c.rp.record_count : 1;
+  return int(fit < 1 ? 1 : fit > most ? most : fit);
 }
 
 // Bytes of the record buffer of a task with `traced` traced seeds.
 template <class T>
-std::size_t batched_record_bytes(const CellParams<T>& c, long traced, std::size_t buffer_bytes) {
-  if (traced == 0 || c.rp.record_count == 0) return 0;
+SPECSWEEP_HD std::size_t batched_record_bytes(const CellParams<T>& c, long traced,
+                                              std::size_t buffer_bytes) {
+  if (traced == 0 || c.rp.record_count == 0 || buffer_bytes == 0) return 0;
   const long slots = traced * batched_records_per_flush(c, traced, buffer_bytes);
   return sizeof(T) * std::size_t((slots + kWarp - 1) / kWarp * kWarp) *
          std::size_t(batched_arena_width(c));
@@ -144,13 +172,16 @@ std::size_t batched_bytes_per_seed(const CellParams<T>& c) {
   // F, G, D, two optimizer states, the Muon lookahead, Newton–Schulz's Y and Z (an upper bound).
   std::size_t bytes = sizeof(T) * 8 * params;
   bytes += sizeof(T) * (2 * r * r + 2 * q * r + q + 5 + 3 * p * p);
-  bytes += sizeof(double) * (std::max<long>(sh.m, sh.n) * r + p * p + p) + sizeof(int);
+  bytes += sizeof(double) * (std::max<long>(sh.m, sh.n) * r + 2 * p * p + p) + sizeof(int);
   return bytes;
 }
 
 // The optimizer's buffers for one factor, in that factor's batched layout.
 template <class T, class Exec>
 struct FactorBuffers {
+  // Declared so that nvcc does not check them against the executor's side (SPECSWEEP_HD_EXEC).
+  SPECSWEEP_HD_EXEC FactorBuffers() {}
+  SPECSWEEP_HD_EXEC ~FactorBuffers() {}
   FactorLayout layout;
   typename Exec::template Buffer<T> F, G, D, state1, state2, lookahead, Y, Z;
 };
@@ -162,8 +193,10 @@ struct BatchedSteps {
   template <class U>
   using Buffer = typename Exec::template Buffer<U>;
 
-  BatchedSteps(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
-               const std::vector<int>& record_steps)
+  // record_steps: c.rp.record_steps where the steps run (the host's copy for the batched
+  // strategy, whose steps run on the host).
+  SPECSWEEP_HD_EXEC BatchedSteps(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
+                                 const int* record_steps)
       : x_(exec), c_(c), task_(task), record_steps_(record_steps), sh_(c.shape), S_(task.count) {
     const int m = sh_.m, n = sh_.n, r = sh_.r, q = c.target.modes;
     factor_[0].layout = FactorLayout{m, r, S_ * r, r, S_};
@@ -172,38 +205,44 @@ struct BatchedSteps {
     const bool orthogonal = op.kind == OptimizerKind::specgd || op.kind == OptimizerKind::muon;
     const bool ns = orthogonal && op.orth.kind == OrthKind::newton_schulz;
     const bool gram = orthogonal && !ns;
+    M_ = exec.shared_input(c.target.M, long(m) * n);
     long p_max = 0, size_max = 0;
     for (FactorBuffers<T, Exec>& f : factor_) {
       const long size = f.layout.size();
-      f.F = Buffer<T>(size);
-      f.G = Buffer<T>(size);
-      if (op.kind != OptimizerKind::gd) f.D = Buffer<T>(size);
-      if (op.state_buffers() >= 1) f.state1 = Buffer<T>(size);
-      if (op.state_buffers() >= 2) f.state2 = Buffer<T>(size);
-      if (op.kind == OptimizerKind::muon) f.lookahead = Buffer<T>(size);
-      if (ns) f.Y = Buffer<T>(size), f.Z = Buffer<T>(size);
-      p_max = std::max<long>(p_max, std::min(f.layout.rows, f.layout.cols));
-      size_max = std::max(size_max, size);
+      f.F = exec.template buffer<T>(size);
+      f.G = exec.template buffer<T>(size);
+      if (op.kind != OptimizerKind::gd) f.D = exec.template buffer<T>(size);
+      if (op.state_buffers() >= 1) f.state1 = exec.template buffer<T>(size);
+      if (op.state_buffers() >= 2) f.state2 = exec.template buffer<T>(size);
+      if (op.kind == OptimizerKind::muon) f.lookahead = exec.template buffer<T>(size);
+      if (ns) f.Y = exec.template buffer<T>(size), f.Z = exec.template buffer<T>(size);
+      const long p = f.layout.rows < f.layout.cols ? f.layout.rows : f.layout.cols;
+      p_max = p > p_max ? p : p_max;
+      size_max = size > size_max ? size : size_max;
     }
-    grams_ = Buffer<T>(2 * S_ * r * r);
-    core_left_ = Buffer<T>(S_ * q * r);
-    core_right_ = Buffer<T>(S_ * q * r);
-    diag_ = Buffer<T>(S_ * std::max(q, 1));
-    scalars_ = Buffer<T>(6 * S_);
-    if (ns) gram_work_ = Buffer<T>(3 * S_ * p_max * p_max);
+    grams_ = exec.template buffer<T>(2 * S_ * r * r);
+    core_left_ = exec.template buffer<T>(S_ * q * r);
+    core_right_ = exec.template buffer<T>(S_ * q * r);
+    diag_ = exec.template buffer<T>(S_ * (q > 1 ? q : 1));
+    scalars_ = exec.template buffer<T>(6 * S_);
+    if (ns) gram_work_ = exec.template buffer<T>(3 * S_ * p_max * p_max);
     if (gram) {
-      gradient_fp64_ = Buffer<double>(size_max);
-      gram_ = Buffer<double>(S_ * p_max * p_max);
-      eigenvalues_ = Buffer<double>(S_ * p_max);
-      gram_work_ = Buffer<T>(S_ * p_max * p_max);
+      gradient_fp64_ = exec.template buffer<double>(size_max);
+      gram_ = exec.template buffer<double>(S_ * p_max * p_max);
+      eigenvalues_ = exec.template buffer<double>(S_ * p_max);
+      eigen_work_ = exec.template buffer<double>(S_ * p_max * p_max);
+      gram_work_ = exec.template buffer<T>(S_ * p_max * p_max);
     }
     if (task.traced_count > 0 && c.rp.record_count > 0) {
-      records_per_flush_ = batched_records_per_flush(c, task.traced_count, exec.record_buffer_bytes());
-      record_rows_ = Buffer<T>(batched_record_bytes(c, task.traced_count, exec.record_buffer_bytes()) / sizeof(T));
+      const std::size_t bytes = exec.record_buffer_bytes();
+      records_per_flush_ = bytes > 0 ? batched_records_per_flush(c, task.traced_count, bytes) : 1;
+      record_rows_ = exec.template buffer<T>(
+          long(batched_record_bytes(c, task.traced_count, bytes) / sizeof(T)));
     }
   }
+  SPECSWEEP_HD_EXEC ~BatchedSteps() {}
 
-  void run() {
+  SPECSWEEP_HD_EXEC void run() {
     initialize();
     int next_record = 0;
     for (int t = 0;; ++t) {
@@ -222,15 +261,15 @@ struct BatchedSteps {
   }
 
   // Per-seed scalars: slots of scalars_.
-  T* loss_terms() const { return scalars_.data(); }           // <F1, M F2^T>
-  T* w_norm2() const { return scalars_.data() + S_; }         // ||W||^2 = <F1^T F1, F2 F2^T>
-  T* penalty() const { return scalars_.data() + 2 * S_; }     // sum ||F_k||^2
-  T* alive() const { return scalars_.data() + 3 * S_; }       // 1 live, 0 diverged
-  T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
-  T* factor_scale2() const { return scalars_.data() + 5 * S_; }  // ||F1||^2 ||F2||^2 (gram_loss_error)
-  T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
+  SPECSWEEP_HD_EXEC T* loss_terms() const { return scalars_.data(); }           // <F1, M F2^T>
+  SPECSWEEP_HD_EXEC T* w_norm2() const { return scalars_.data() + S_; }         // ||W||^2 = <F1^T F1, F2 F2^T>
+  SPECSWEEP_HD_EXEC T* penalty() const { return scalars_.data() + 2 * S_; }     // sum ||F_k||^2
+  SPECSWEEP_HD_EXEC T* alive() const { return scalars_.data() + 3 * S_; }       // 1 live, 0 diverged
+  SPECSWEEP_HD_EXEC T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
+  SPECSWEEP_HD_EXEC T* factor_scale2() const { return scalars_.data() + 5 * S_; }  // ||F1||^2 ||F2||^2 (gram_loss_error)
+  SPECSWEEP_HD_EXEC T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
 
-  void initialize() {
+  SPECSWEEP_HD_EXEC void initialize() {
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
     const FactorCopy factors = factor_copy();
@@ -257,20 +296,20 @@ struct BatchedSteps {
       alive_of[s] = T(1);
     });
     for (FactorBuffers<T, Exec>& f : factor_) {
-      for (Buffer<T>* state : {&f.state1, &f.state2})
-        if (state->size() > 0) x_.zero(state->data(), long(state->size()));
+      if (f.state1.size() > 0) x_.zero(f.state1.data(), long(f.state1.size()));
+      if (f.state2.size() > 0) x_.zero(f.state2.data(), long(f.state2.size()));
     }
   }
 
   // G = grad f(F) and the per-seed terms of the loss (factorization.hpp's evaluate, for all seeds).
-  void evaluate() {
+  SPECSWEEP_HD_EXEC void evaluate() {
     const int m = sh_.m, n = sh_.n, r = sh_.r, q = c_.target.modes;
     const long rr = long(r) * r, Sr = S_ * r;
     const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
     T *F1 = factor_[0].F.data(), *F2 = factor_[1].F.data();
     T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
     T *S0 = gram_of(0), *S1 = gram_of(1);
-    const T* M = c_.target.M;
+    const T* M = M_;
     // G1 <- M F2^T for all seeds at once; S0 <- F2 F2^T and S1 <- F1^T F1 per seed.
     gemm<T>(x_, false, true, m, int(Sr), n, T(1), {M, n, 0}, {F2, n, 0}, T(0), {G1, Sr, 0}, 1);
     gemm<T>(x_, false, true, r, r, n, T(1), l2.batch(F2), l2.batch(F2), T(0), {S0, r, rr}, int(S_));
@@ -332,7 +371,7 @@ struct BatchedSteps {
   }
 
   // Divergence, steps to tolerance and hitting times at step t (core observe_step, per seed).
-  void observe(int t) {
+  SPECSWEEP_HD_EXEC void observe(int t) {
     const CellParams<T> c = c_;
     const SeedTask<T> task = task_;
     const T *dot_mw = loss_terms(), *w2 = w_norm2(), *pen = penalty(), *scale2 = factor_scale2(),
@@ -387,41 +426,59 @@ struct BatchedSteps {
         for (int j = 0; j < sh.n; ++j) F2[l2.at(s, i, j)] = arena[sh.m * sh.r + i * sh.n + j];
     }
   };
-  FactorCopy factor_copy() const {
+  SPECSWEEP_HD_EXEC FactorCopy factor_copy() const {
     return FactorCopy{factor_[0].layout, factor_[1].layout, factor_[0].F.data(),
                       factor_[1].F.data(), sh_};
   }
 
-  // Record j: the traced seeds' factors into the rows of the next buffered record step (row
-  // b K + k for traced seed k of buffered step b, laid out as the arena), element by element.
-  void record_traced(int j) {
+  // Row b K + k of the buffered record steps, for traced seed k at buffered step b: laid out as
+  // the arena, in the record buffer or, without one (one step at a time), in the seed's arena.
+  struct RecordRows {
+    T *buffer, *arena;
+    long K, first;  // traced seeds; the first one's index in the task
+    int width;
+    SPECSWEEP_HD WarpArray<T> operator()(long row) const {
+      return buffer != nullptr ? seed_row(buffer, row, width)
+                               : seed_row(arena, first + row % K, width);
+    }
+  };
+  SPECSWEEP_HD_EXEC RecordRows record_rows() const {
+    return RecordRows{record_rows_.size() > 0 ? record_rows_.data() : nullptr, task_.arena,
+                      task_.traced_count, task_.traced_first - task_.first_seed,
+                      batched_arena_width(c_)};
+  }
+
+  // Record j: the traced seeds' factors into the rows of the next buffered record step, element
+  // by element.
+  SPECSWEEP_HD_EXEC void record_traced(int j) {
     if (buffered_records_ == 0) first_buffered_record_ = j;
     const long K = task_.traced_count, first_row = buffered_records_ * K,
                first = task_.traced_first - task_.first_seed;
-    const int aw = batched_arena_width(c_), mr = sh_.m * sh_.r;
+    const int mr = sh_.m * sh_.r;
     const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
     const T *F1 = factor_[0].F.data(), *F2 = factor_[1].F.data();
-    T* rows = record_rows_.data();
+    const RecordRows rows = record_rows();
     x_.for_each_element(K, c_.layout.params, [=] SPECSWEEP_HD(long k, int e) {
       const long s = first + k;
-      seed_row(rows, first_row + k, aw)[e] = e < mr ? F1[l1.at(s, e)] : F2[l2.at(s, e - mr)];
+      rows(first_row + k)[e] = e < mr ? F1[l1.at(s, e)] : F2[l2.at(s, e - mr)];
     });
     if (++buffered_records_ == records_per_flush_) flush_records();
   }
 
   // The metrics of every buffered (traced seed, record step), one thread each, into the traces.
-  void flush_records() {
+  SPECSWEEP_HD_EXEC void flush_records() {
     if (buffered_records_ == 0) return;
     const CellParams<T> c = c_;
     const long K = task_.traced_count;
-    const int first_record = first_buffered_record_, aw = batched_arena_width(c);
-    T *rows = record_rows_.data(), *traces = task_.traces;
+    const int first_record = first_buffered_record_;
+    const RecordRows rows = record_rows();
+    T* traces = task_.traces;
     x_.for_each(K * buffered_records_, [=] SPECSWEEP_HD(long row) {
       const Shape& sh = c.shape;
       const int params = c.layout.params,
                 width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices);
       const long k = row % K, j = first_record + row / K;
-      WarpArray<T> arena = seed_row(rows, row, aw);
+      WarpArray<T> arena = rows(row);
       RecordMetrics<T, WarpArray<T>> metrics =
           metrics_view(sh, c.target.modes, arena + params + record_metrics_workspace(sh));
       record_metrics(sh, c.target, T(c.rp.l2), c.rp.blocks, arena, arena + sh.m * sh.r, metrics,
@@ -433,7 +490,7 @@ struct BatchedSteps {
   }
 
   // Update direction of factor k at step t (optimizer.hpp's update_direction, for all seeds).
-  void direction(int k, int t) {
+  SPECSWEEP_HD_EXEC void direction(int k, int t) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
     const OptimizerParams& op = c_.op;
@@ -476,7 +533,7 @@ struct BatchedSteps {
   }
 
   // D_k = orth(X) for every seed's matrix X (layout of factor k).
-  void orthogonalize(int k, T* X) {
+  SPECSWEEP_HD_EXEC void orthogonalize(int k, T* X) {
     if (c_.op.orth.kind == OrthKind::newton_schulz)
       newton_schulz(k, X);
     else
@@ -491,24 +548,25 @@ struct BatchedSteps {
     bool tall;
     long pp;
     int per;
-    explicit GramSide(const FactorLayout& l)
+    SPECSWEEP_HD explicit GramSide(const FactorLayout& l)
         : rows(l.rows),
           cols(l.cols),
-          p(std::min(l.rows, l.cols)),
+          p(l.rows < l.cols ? l.rows : l.cols),
           tall(l.rows >= l.cols),
           pp(long(p) * p),
           per(l.per_seed()) {}
   };
 
   // out_s = X_s^T X_s or X_s X_s^T (p x p, contiguous per seed).
+  SPECSWEEP_EXEC_CHECK_OFF
   template <class U>
-  void gram(const GramSide& g, MatrixBatch<const U> X, U* out) {
+  SPECSWEEP_HD void gram(const GramSide& g, MatrixBatch<const U> X, U* out) {
     gemm<U>(x_, g.tall, !g.tall, g.p, g.p, g.tall ? g.rows : g.cols, U(1), X, X, U(0),
             {out, g.p, g.pp}, int(S_));
   }
 
   // out_s = X_s K_s (tall) or K_s X_s (wide) + beta out_s.
-  void act(const GramSide& g, MatrixBatch<const T> X, const T* K, T beta, MatrixBatch<T> out) {
+  SPECSWEEP_HD_EXEC void act(const GramSide& g, MatrixBatch<const T> X, const T* K, T beta, MatrixBatch<T> out) {
     const MatrixBatch<const T> Kb{K, g.p, g.pp};
     if (g.tall)
       gemm<T>(x_, false, false, g.rows, g.cols, g.cols, T(1), X, Kb, beta, out, int(S_));
@@ -516,7 +574,7 @@ struct BatchedSteps {
       gemm<T>(x_, false, false, g.rows, g.cols, g.rows, T(1), Kb, X, beta, out, int(S_));
   }
 
-  void polar_from_gram(int k, const T* X) {
+  SPECSWEEP_HD_EXEC void polar_from_gram(int k, const T* X) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
     const GramSide g(l);
@@ -555,9 +613,11 @@ struct BatchedSteps {
   }
 
   // Eigenvalues (ascending) into eigenvalues_ and eigenvectors over gram_, for all seeds.
-  void eigendecompose(int p) { x_.eigh(p, S_, gram_.data(), eigenvalues_.data()); }
+  SPECSWEEP_HD_EXEC void eigendecompose(int p) {
+    x_.eigh(p, S_, gram_.data(), eigenvalues_.data(), eigen_work_.data());
+  }
 
-  void newton_schulz(int k, const T* X) {
+  SPECSWEEP_HD_EXEC void newton_schulz(int k, const T* X) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
     const GramSide g(l);
@@ -593,7 +653,9 @@ struct BatchedSteps {
       // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
       x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) { Z[l.at(s, e)] = Y[l.at(s, e)]; });
       act(g, l.batch(Y), P, a, l.batch(Z));
-      std::swap(f.Y, f.Z);
+      Buffer<T> next = static_cast<Buffer<T>&&>(f.Z);
+      f.Z = static_cast<Buffer<T>&&>(f.Y);
+      f.Y = static_cast<Buffer<T>&&>(next);
       Y = f.Y.data();
       Z = f.Z.data();
     }
@@ -602,7 +664,7 @@ struct BatchedSteps {
   }
 
   // F <- F - eta D for live seeds; a diverged seed stays frozen (trajectory.hpp's apply).
-  void apply(int k, T eta) {
+  SPECSWEEP_HD_EXEC void apply(int k, T eta) {
     FactorBuffers<T, Exec>& f = factor_[k];
     const FactorLayout l = f.layout;
     T* F = f.F.data();
@@ -615,7 +677,7 @@ struct BatchedSteps {
   }
 
   // The final gradient norm, the final loss from the explicit residual, the traced final factors.
-  void finish() {
+  SPECSWEEP_HD_EXEC void finish() {
     const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
     const int per1 = l1.per_seed(), per2 = l2.per_seed();
     const T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
@@ -649,12 +711,13 @@ struct BatchedSteps {
   Exec& x_;
   const CellParams<T> c_;
   const SeedTask<T> task_;
-  const std::vector<int>& record_steps_;  // host copy of c_.rp.record_steps
+  const int* record_steps_;
+  const T* M_;  // the target, where the executor keeps it
   const Shape sh_;
   const long S_;
   FactorBuffers<T, Exec> factor_[2];
   Buffer<T> grams_, core_left_, core_right_, diag_, scalars_, gram_work_;
-  Buffer<double> gradient_fp64_, gram_, eigenvalues_;
+  Buffer<double> gradient_fp64_, gram_, eigenvalues_, eigen_work_;
   // Buffered record steps: rows laid out as the arena (factors, record_metrics' workspace, the
   // metrics), interleaved by warp.
   Buffer<T> record_rows_;
@@ -662,11 +725,11 @@ struct BatchedSteps {
 };
 
 // Runs the task's seeds (all of one cell) to the end, writing the task's arrays as the fused
-// strategy does: outcomes, traces and the traced seeds' initial and final factors. record_steps
-// is the host's copy of c.rp.record_steps.
+// strategy does: outcomes, traces and the traced seeds' initial and final factors.
+SPECSWEEP_EXEC_CHECK_OFF
 template <class T, class Exec>
-void run_batched(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
-                 const std::vector<int>& record_steps) {
+SPECSWEEP_HD void run_batched(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
+                                   const int* record_steps) {
   BatchedSteps<T, Exec>(exec, c, task, record_steps).run();
 }
 
