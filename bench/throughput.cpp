@@ -102,7 +102,7 @@ int main(int argc, char** argv) try {
   int steps = 400, repeat = 5, threads = omp_get_max_threads();
   std::string backend = "cpu", precision = "fp32";
   bool peak = true;
-  long batched_min_entries = -1;
+  std::string strategy = "auto";
   app.add_option("--workload", names, "Workloads to run")->check(CLI::IsMember(workload_names()));
   app.add_option("--seeds", seeds);
   app.add_option("--steps", steps);
@@ -111,8 +111,9 @@ int main(int argc, char** argv) try {
   app.add_option("--backend", backend);
   app.add_option("--precision", precision);
   app.add_flag("!--no-peak", peak, "Skip the FMA peak measurement");
-  app.add_option("--batched-min-entries", batched_min_entries,
-                 "GPU: run cells with at least this many target entries batched (-1: the backend's default)");
+  app.add_option("--strategy", strategy,
+                 "GPU: the strategy, wherever it computes the cell (auto: the backend's cost model)")
+      ->check(CLI::IsMember({"auto", "fused", "batched", "block"}));
   CLI11_PARSE(app, argc, argv);
 
   if (peak)
@@ -123,14 +124,18 @@ int main(int argc, char** argv) try {
     const CellProblem cp = make_cell_problem(cfg, 0);
     BackendOptions options;
     options.threads = threads;
-    options.batched_min_entries = batched_min_entries;
+    using S = BackendOptions::GpuStrategy;
+    options.gpu_strategy = strategy == "fused"     ? S::fused
+                           : strategy == "batched" ? S::batched
+                           : strategy == "block"   ? S::block
+                                                   : S::automatic;
     auto be = make_backend(backend, options);
     const CellTiming t = time_cell(*be, cp, repeat);
     fmt::print(
-        "{{\"workload\": \"{}\", \"backend\": \"{}\", \"precision\": \"{}\", \"threads\": {}, \"seeds\": {}, "
+        "{{\"workload\": \"{}\", \"backend\": \"{}\", \"strategy\": \"{}\", \"precision\": \"{}\", \"threads\": {}, \"seeds\": {}, "
         "\"steps\": {}, \"repeat\": {}, \"median_s\": {:.4f}, \"min_s\": {:.4f}, \"max_s\": {:.4f}, "
         "\"seed_steps_per_s\": {:.0f}, \"gflops\": {:.2f}, \"flops_per_seed_step\": {:.0f}}}\n",
-        name, be->name(), precision, threads, seeds, steps, repeat, t.median_s, t.min_s, t.max_s, t.seed_steps_per_s,
+        name, be->name(), strategy, precision, threads, seeds, steps, repeat, t.median_s, t.min_s, t.max_s, t.seed_steps_per_s,
         t.gflops, t.flops_per_seed_step);
   }
 } catch (const std::exception& e) {  // e.g. a backend not built in: a message, not an abort

@@ -138,10 +138,11 @@ struct BackendOptions {
   // Device memory one launch may use, in bytes (a GPU backend); 0: a share of the free memory.
   // Results do not depend on it (tests force many small launches with it).
   std::size_t device_memory = 0;
-  // A GPU backend runs a cell with its batched strategy (DESIGN section 8) when the target has at
-  // least this many entries (m n) and the strategy computes the cell; -1: the backend's default.
-  // Tests set 0 to run every such cell batched.
-  long batched_min_entries = -1;
+  // The strategy a GPU backend runs each cell with (DESIGN section 8): chosen per cell by the
+  // backend's cost model (automatic), or one forced wherever it computes the cell, the fused one
+  // elsewhere (it computes every cell). Tests and benchmarks force each.
+  enum class GpuStrategy { automatic, fused, batched, block };
+  GpuStrategy gpu_strategy = GpuStrategy::automatic;
   // The most seeds a GPU backend runs in one chunk (one launch, or one batched run); 0: its
   // default. Tests set one warp, so that a cell's seeds, traced ones among them, span chunks.
   long max_chunk_seeds = 0;

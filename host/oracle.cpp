@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 #include "errors.hpp"
 
@@ -285,11 +286,13 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
   if (backend == "cpu") {
     variants.push_back({"one seed per call", make_backend(backend, {}), 1});
   } else {
-    BackendOptions fused, batched;
-    fused.batched_min_entries = 1L << 62;  // never batched
-    batched.batched_min_entries = 0;       // batched wherever the strategy computes the cell
-    variants.push_back({"fused", make_backend(backend, fused), 4096});
-    variants.push_back({"batched", make_backend(backend, batched), 4096});
+    using S = BackendOptions::GpuStrategy;
+    for (const auto& [label, strategy] : {std::pair{"fused", S::fused}, std::pair{"batched", S::batched},
+                                          std::pair{"block", S::block}}) {
+      BackendOptions options;
+      options.gpu_strategy = strategy;  // wherever it computes the cell, the fused one elsewhere
+      variants.push_back({label, make_backend(backend, options), 4096});
+    }
   }
   const std::unique_ptr<Backend> oracle = make_backend("cpu", {});
   const auto start = std::chrono::steady_clock::now();

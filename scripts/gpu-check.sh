@@ -104,38 +104,48 @@ PY
   timeout "$(left 90)" gpu-bundle/host/specsweep selftest --backend cuda >"$out/selftest.log" 2>&1
   echo "selftest exit $?"; grep -v '^ok ' "$out/selftest.log" | tail -n 20
 
-  echo "== memory check of both strategies (compute-sanitizer memcheck)"
+  echo "== memory check of the three strategies (compute-sanitizer memcheck)"
   timeout "$(left 90)" compute-sanitizer --tool memcheck --error-exitcode 9 gpu-bundle/tests/test_backends \
-    --gtest_filter='*MatchesCpuOracle*cuda_muon_jordan5*:*MatchesCpuOracle*cuda_batched_specgd_exact*:*ManyCells*cuda' \
+    --gtest_filter='*MatchesCpuOracle*cuda_fused_muon_jordan5*:*MatchesCpuOracle*cuda_batched_specgd_exact*:*MatchesCpuOracle*cuda_block_muon_jordan5*:*ManyCells*cuda' \
     >"$out/memcheck.log" 2>&1
   echo "memcheck exit $?"; tail -n 5 "$out/memcheck.log"
-  timeout "$(left 60)" compute-sanitizer --tool racecheck --error-exitcode 9 gpu-bundle/tests/test_backends \
-    --gtest_filter='*MatchesCpuOracle*cuda_muon_jordan5*:*MatchesCpuOracle*cuda_batched_specgd_exact*' \
-    >"$out/racecheck.log" 2>&1
-  echo "racecheck exit $?"; tail -n 5 "$out/racecheck.log"
+  # The block strategy shares memory between a block's threads: races and barriers checked.
+  for tool in racecheck synccheck; do
+    timeout "$(left 60)" compute-sanitizer --tool $tool --error-exitcode 9 gpu-bundle/tests/test_backends \
+      --gtest_filter='*MatchesCpuOracle*cuda_block_specgd_exact*:*MatchesCpuOracle*cuda_block_muon_newton_schulz*:*MatchesCpuOracle*cuda_fused_muon_jordan5*' \
+      >"$out/$tool.log" 2>&1
+    echo "$tool exit $?"; tail -n 5 "$out/$tool.log"
+  done
 
-  echo "== strategies side by side: fused (one thread per seed) and batched (cuBLAS), per workload"
+  echo "== strategies side by side: fused (thread per seed), batched (cuBLAS), block (a block per seed group), per workload"
   : >"$out/strategies.jsonl"
   for workload in kang-specgd-exact kang-muon-jordan5 medium-specgd-exact medium-muon-jordan5 \
                   large-specgd-exact large-muon-jordan5; do
-    local seeds=16384 steps=200
-    case $workload in medium-*) seeds=4096 steps=50 ;; large-*) seeds=512 steps=10 ;; esac
-    local strategies="0 1000000000000"  # 0: batched wherever it applies; huge: always fused
-    # One thread per seed at 1024^2 takes minutes for a handful of steps: the batched strategy only.
-    case $workload in large-*) strategies=0 ;; esac
-    for min_entries in $strategies; do
+    local seeds=16384 steps=200 strategies="auto fused batched block"
+    # The block strategy stages the target in shared memory: beyond Kang's size it does not fit
+    # and the cell would run fused. One thread per seed at 1024^2 takes minutes for a handful of
+    # steps: the batched strategy only there.
+    case $workload in
+      medium-*) seeds=4096 steps=50 strategies="auto fused batched" ;;
+      large-*) seeds=512 steps=10 strategies=batched ;;
+    esac
+    for strategy in $strategies; do
       timeout "$(left 60)" gpu-bundle/bench/specsweep_throughput --backend cuda --no-peak --repeat 3 --workload "$workload" \
-        --seeds "$seeds" --steps "$steps" --batched-min-entries "$min_entries" >>"$out/strategies.jsonl" 2>&1 ||
-        echo "{\"workload\": \"$workload\", \"batched_min_entries\": $min_entries, \"failed\": true}" >>"$out/strategies.jsonl"
+        --seeds "$seeds" --steps "$steps" --strategy "$strategy" >>"$out/strategies.jsonl" 2>&1 ||
+        echo "{\"workload\": \"$workload\", \"strategy\": \"$strategy\", \"failed\": true}" >>"$out/strategies.jsonl"
     done
   done
   cat "$out/strategies.jsonl"
 
-  echo "== kernel profile (Nsight Compute, one fused Kang launch)"
-  timeout "$(left 60)" ncu --clock-control none --set basic --section Occupancy --section MemoryWorkloadAnalysis \
-    --launch-count 1 -k regex:seed_kernel gpu-bundle/bench/specsweep_throughput --backend cuda --no-peak \
-    --workload kang-specgd-exact --seeds 16384 --steps 20 --repeat 1 >"$out/ncu.log" 2>&1
-  echo "ncu exit $?"; grep -E "Duration|Throughput|Achieved Occupancy|Registers|L1/TEX Hit|L2 Hit|DRAM" "$out/ncu.log" | head -20
+  echo "== kernel profiles (Nsight Compute, one Kang launch of the fused and of the block strategy)"
+  for strategy in fused block; do
+    timeout "$(left 60)" ncu --clock-control none --set basic --section Occupancy --section MemoryWorkloadAnalysis \
+      --launch-count 1 -k regex:'seed_kernel|block_kernel' gpu-bundle/bench/specsweep_throughput --backend cuda \
+      --no-peak --strategy $strategy --workload kang-specgd-exact --seeds 16384 --steps 20 --repeat 1 \
+      >"$out/ncu-$strategy.log" 2>&1
+    echo "ncu $strategy exit $?"
+    grep -E "Duration|Throughput|Achieved Occupancy|Registers|Shared Memory|L1/TEX Hit|L2 Hit|DRAM" "$out/ncu-$strategy.log" | head -20
+  done
   echo "== side by side: specsweep CUDA, PyTorch, torch.compile, JAX"
   timeout "$(left 240)" python3 bench/gpu_vs_peers.py --build gpu-bundle --repeat 2 --budget 1.5 >"$out/peers.log" 2>&1
   echo "side-by-side exit $?"; tail -n 30 "$out/peers.log"

@@ -24,13 +24,14 @@ namespace {
 
 using testing::config_from;
 
-// A backend and how it is told to run: the GPU backend's batched strategy is forced on every cell
-// it computes (depth 2, step integrator, no basin probe), so the small oracle cases cover it too,
-// and once more in chunks of one warp, so that a cell's batched runs are several.
+// A backend and how it is told to run: each of the GPU backend's strategies is forced on every
+// cell it computes (the batched and block ones: depth 2, step integrator, no basin probe), so the
+// small oracle cases cover them all, and the batched one once more in chunks of one warp, so that
+// a cell's batched runs are several.
 struct UnderTest {
   const char* label;
   const char* backend;
-  long batched_min_entries;
+  BackendOptions::GpuStrategy strategy;
   long max_chunk_seeds;
 };
 void PrintTo(const UnderTest& u, std::ostream* os) {
@@ -44,10 +45,12 @@ class MatchesCpuOracle : public ::testing::TestWithParam<std::tuple<UnderTest, O
   }
 };
 
+using Gpu = BackendOptions::GpuStrategy;
+
 TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
   const auto& [under_test, c] = GetParam();
   BackendOptions options;
-  options.batched_min_entries = under_test.batched_min_entries;
+  options.gpu_strategy = under_test.strategy;
   options.max_chunk_seeds = under_test.max_chunk_seeds;
   for (Precision precision : oracle_precisions(c)) {
     const Config cfg = oracle_config(c, precision);
@@ -61,10 +64,12 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle,
-                         ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", -1, 0},
-                                                              UnderTest{"cuda_batched", "cuda", 0, 0},
-                                                              UnderTest{"cuda_batched_chunks", "cuda",
-                                                                        0, 32}),
+                         ::testing::Combine(::testing::Values(
+                                                UnderTest{"cuda", "cuda", Gpu::automatic, 0},
+                                                UnderTest{"cuda_fused", "cuda", Gpu::fused, 0},
+                                                UnderTest{"cuda_batched", "cuda", Gpu::batched, 0},
+                                                UnderTest{"cuda_batched_chunks", "cuda", Gpu::batched, 32},
+                                                UnderTest{"cuda_block", "cuda", Gpu::block, 0}),
                                             ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
                            return std::string(std::get<0>(p.param).label) + "_" +

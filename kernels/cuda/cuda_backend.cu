@@ -1,10 +1,11 @@
-// The CUDA backend. Each work item runs under one of two strategies (DESIGN section 8):
+// The CUDA backend. Each work item runs under one of three strategies (DESIGN section 8):
 // - fused (strategy/fused.hpp, launched by seed_kernel.cuh): one thread per seed runs its whole
 //   trajectory in one launch; seeds of many cells share a launch. Every cell can run this way.
 // - batched (strategy/batched.hpp, on the GPU by batched_engine.cu): for large depth-2 problems,
-//   the seeds of one cell advance in lockstep with cuBLAS GEMMs over all of them; chosen when the
-//   target has at least batched_min_entries entries (BackendOptions) and the cell is one it
-//   computes.
+//   the seeds of one cell advance in lockstep with cuBLAS GEMMs over all of them.
+// - block (strategy/block.hpp, block_engine.cuh): for small depth-2 problems, a thread block runs
+//   the same lockstep steps for a group of seeds from start to end in shared memory.
+// choose_strategy below is the cost model that picks one per cell; BackendOptions can force one.
 // Work is cut into chunks that fit the device memory; after each chunk one copy brings back the
 // outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code as
 // the CPU backend (strategy/task_results.hpp).
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cuda/batched_engine.cuh"
+#include "cuda/block_engine.cuh"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
@@ -43,16 +45,39 @@ constexpr std::size_t kLibraryReserveBytes = std::size_t(256) << 20;
 // would lag, and no device needs more threads in flight.
 constexpr long kMaxChunkSeeds = 1L << 20;
 
-// Targets with fewer entries (m n) run fused unless BackendOptions says otherwise. A placeholder
-// until the crossover is measured (bench/RESULTS.md): below it the fused kernel keeps a seed's
-// factors close and needs no launch per step; above it the GEMMs over all seeds win.
+// Targets with at least this many entries (m n) run batched (measured on an H200, bench/RESULTS.md:
+// at 256^2, r = 16, the batched strategy ran 15-17x the fused one; at Kang's 60 x 70 they tied).
 constexpr long kBatchedMinEntries = 128 * 128;
 
 long warps_for(long seeds) {
   return (seeds + kWarp - 1) / kWarp;
 }
 
-enum class Strategy { fused, batched };
+enum class Strategy { fused, batched, block };
+
+// The cost model (bench/FLOP_MODEL.md, "Choosing a strategy"). Among the strategies that compute
+// the cell: batched when the target is large, for there the per-seed GEMMs are large enough for
+// cuBLAS and a seed's state outgrows a block's shared memory; else block, when a group of seeds
+// fits the shared memory, for it keeps the state on chip and launches once; else fused. The
+// block strategy's advantage is counted, not yet measured: its constant is the first thing a GPU
+// run calibrates.
+template <class T>
+Strategy choose_strategy(const CellParams<T>& cell, int group_seeds, BackendOptions::GpuStrategy forced) {
+  using Forced = BackendOptions::GpuStrategy;
+  if (!strategy::batched_supports(cell)) return Strategy::fused;
+  switch (forced) {
+    case Forced::fused:
+      return Strategy::fused;
+    case Forced::batched:
+      return Strategy::batched;
+    case Forced::block:
+      return group_seeds > 0 ? Strategy::block : Strategy::fused;
+    case Forced::automatic:
+      break;
+  }
+  if (long(cell.shape.m) * cell.shape.n >= kBatchedMinEntries) return Strategy::batched;
+  return group_seeds > 0 ? Strategy::block : Strategy::fused;
+}
 
 // A cell's plan on the host and its arrays on the device, alive for one run() call.
 template <class T>
@@ -63,7 +88,10 @@ struct DevicePlan {
   DeviceBuffer<int> record_steps;
   CellParams<T> cell;
 
-  DevicePlan(const CellProblem& cp, cudaStream_t stream)
+  int group_seeds;  // of the block strategy (0: a seed does not fit a block's shared memory)
+  std::size_t group_shared_bytes;
+
+  DevicePlan(const CellProblem& cp, std::size_t shared_limit, cudaStream_t stream)
       : host(cp),
         M(host.M, stream),
         U(host.U, stream),
@@ -75,18 +103,16 @@ struct DevicePlan {
         cell(strategy::make_cell_params(
             host,
             TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)},
-            SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())) {}
+            SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())),
+        group_seeds(strategy::block_group_seeds(cell, shared_limit)),
+        group_shared_bytes(group_seeds > 0 ? strategy::block_shared_bytes(cell, group_seeds, 0) : 0) {}
 
   int outcome_width() const { return strategy::OutcomeSlots{cell.target.modes}.width(); }
   int record_width() const {
     return packed_record_width(cell.shape.r, cell.shape.depth, cell.rp.delta_matrices);
   }
   Strategy strategy(const BackendOptions& options) const {
-    const long min_entries =
-        options.batched_min_entries >= 0 ? options.batched_min_entries : kBatchedMinEntries;
-    const long entries = long(cell.shape.m) * cell.shape.n;
-    return strategy::batched_supports(cell) && entries >= min_entries ? Strategy::batched
-                                                                      : Strategy::fused;
+    return choose_strategy(cell, group_seeds, options.gpu_strategy);
   }
   // T values per seed of the task's arena under a strategy.
   int arena_width(Strategy s) const {
@@ -137,17 +163,19 @@ class ItemRunner {
   ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options,
              const cuda::Stream& stream, Libraries& libraries)
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
+    int device = 0, shared_limit = 0;
+    SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     plans_.reserve(items.size());
     for (const WorkItem* w : items)
-      plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, stream.get()));
+      plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, std::size_t(shared_limit), stream.get()));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
     cells_ = DeviceBuffer<CellParams<T>>(cells_host_, stream.get());
     // The runtime sizes a kernel's local memory (its per-thread stack) for every thread the device
     // can hold, whatever the grid.
     cudaFuncAttributes attributes{};
     SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&attributes, cuda::seed_kernel<T>));
-    int device = 0, per_sm = 0, sms = 0;
-    SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
+    int per_sm = 0, sms = 0;
     SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
     SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
     kernel_local_bytes_ = attributes.localSizeBytes * std::size_t(per_sm) * std::size_t(sms);
@@ -169,14 +197,15 @@ class ItemRunner {
       const SeedTraces& traces = *items_[it]->traces;
       ChunkItem c;
       c.strategy = static_cast<int>(strategy);
-      c.solo = strategy == Strategy::batched;
+      c.solo = strategy != Strategy::fused;
+      if (strategy == Strategy::block) c.piece_seeds = plan.group_seeds;
       c.first_seed = items_[it]->first_seed;
       c.count = items_[it]->count;
       c.traced_first = traces.first_seed;
       c.traced_count = traces.count;
       c.bytes_per_seed = plan.bytes_per_seed(strategy);
       c.bytes_per_traced_seed = plan.bytes_per_traced_seed();
-      if (c.solo) {
+      if (strategy == Strategy::batched) {
         c.bytes_per_chunk =
             strategy::batched_record_bytes(plan.cell, traces.count, cuda::kRecordBufferBytes);
         if (options_.device_memory == 0)
@@ -280,6 +309,16 @@ class ItemRunner {
       cuda::seed_kernel<T>
           <<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
               cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
+      SPECSWEEP_CUDA_CHECK_LAUNCH();
+    } else if (strategy == Strategy::block) {
+      // One block per group; the chunk holds one cell's groups.
+      const int item = chunk.front().item;
+      const std::size_t shared = plans_[item]->group_shared_bytes;
+      SPECSWEEP_CUDA_CHECK(cudaFuncSetAttribute(cuda::block_kernel<T>,
+                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                static_cast<int>(shared)));
+      cuda::block_kernel<T><<<static_cast<unsigned>(tasks.size()), strategy::kBlockStrategyThreads,
+                              shared, stream_.get()>>>(cells_.data() + item, device_tasks.data());
       SPECSWEEP_CUDA_CHECK_LAUNCH();
     } else {
       const DevicePlan<T>& plan = *plans_[chunk.front().item];
