@@ -1,11 +1,11 @@
 // The GPU's execution strategies run on the CPU: the fused strategy (one call of run_one_seed per
-// seed) and the batched strategy (strategy/batched.hpp's steps with an executor of plain loops:
-// column-major GEMMs with BLAS semantics, a Jacobi eigensolver with cuSOLVER's conventions, the
-// work items of each parallel step in a shuffled order, so that a dependency between them that
-// the GPU would race on shows up as a mismatch here) fill
-// their task arrays, the host unpacks them as the CUDA backend does, and the result must be what
-// the CPU backend reports on every oracle case. Where no GPU is, this tests everything of the CUDA
-// backend but the launches and the libraries themselves.
+// seed) and the batched and block strategies (strategy/batched.hpp's steps with an executor of
+// plain loops: column-major GEMMs with BLAS semantics, a Jacobi eigensolver with cuSOLVER's
+// conventions, the work items of each parallel step in a shuffled order, so that a dependency
+// between them that the GPU would race on shows up as a mismatch here) fill their task arrays,
+// the host unpacks them as the CUDA backend does, and the result must be what the CPU backend
+// reports on every oracle case. Where no GPU is, this tests everything of the CUDA backend but the
+// launches, the libraries and the block's shared-memory executor themselves.
 #include <gtest/gtest.h>
 
 #include <algorithm>

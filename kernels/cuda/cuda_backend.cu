@@ -172,13 +172,15 @@ class ItemRunner {
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
     cells_ = DeviceBuffer<CellParams<T>>(cells_host_, stream.get());
     // The runtime sizes a kernel's local memory (its per-thread stack) for every thread the device
-    // can hold, whatever the grid.
-    cudaFuncAttributes attributes{};
-    SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&attributes, cuda::seed_kernel<T>));
+    // can hold, whatever the grid: the larger of the two kernels' is reserved.
+    cudaFuncAttributes fused{}, block{};
+    SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&fused, cuda::seed_kernel<T>));
+    SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&block, cuda::block_kernel<T>));
+    const std::size_t local_bytes = std::max(fused.localSizeBytes, block.localSizeBytes);
     int per_sm = 0, sms = 0;
     SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
     SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    kernel_local_bytes_ = attributes.localSizeBytes * std::size_t(per_sm) * std::size_t(sms);
+    kernel_local_bytes_ = local_bytes * std::size_t(per_sm) * std::size_t(sms);
   }
 
   // Cuts the items into chunks that fit the memory free at each chunk's start and runs them; a
