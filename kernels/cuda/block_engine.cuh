@@ -107,7 +107,7 @@ class BlockExecutor {
 
 // Block b runs tasks[b] (a group of seeds of `cell`) from start to end.
 template <class T>
-__global__ void __launch_bounds__(strategy::kBlockStrategyThreads)
+__global__ void __launch_bounds__(strategy::kBlockStrategyThreads, strategy::kGroupsPerSm)
     block_kernel(const strategy::CellParams<T>* cell, const strategy::SeedTask<T>* tasks) {
   extern __shared__ __align__(16) unsigned char shared_memory[];
   BlockExecutor exec(shared_memory);

@@ -28,6 +28,9 @@ SPECSWEEP_HD inline std::size_t shared_bytes(std::size_t bytes) {
 // SM busy while one waits at a barrier.
 inline constexpr int kBlockStrategyThreads = 256;
 inline constexpr int kMaxGroupSeeds = 32;
+// Groups resident per SM that the shared memory (block_group_seeds) and the registers (the
+// kernel's launch bounds) are sized for.
+inline constexpr int kGroupsPerSm = 2;
 
 // An executor that only adds up what the steps' constructor asks of it: run on the host, it
 // measures the shared memory of a group exactly as the block executor will allocate it.
@@ -68,14 +71,16 @@ std::size_t block_shared_bytes(const CellParams<T>& c, long seeds, long traced) 
   return counter.bytes();
 }
 
-// Seeds per group under a shared-memory limit per block: as many as fill half the limit (two
-// groups per SM, so that one computes while the other waits at a barrier), at most
+// Seeds per group under a shared-memory limit per block: as many as fill a kGroupsPerSm-th of
+// the limit (so that one group computes while another waits at a barrier), at most
 // kMaxGroupSeeds; 0 when not even one seed fits the whole limit. Tracing changes no buffer.
 template <class T>
 int block_group_seeds(const CellParams<T>& c, std::size_t shared_limit) {
   if (!batched_supports(c) || block_shared_bytes(c, 1, 0) > shared_limit) return 0;
   int seeds = 1;
-  while (seeds < kMaxGroupSeeds && block_shared_bytes(c, seeds + 1, 0) <= shared_limit / 2) ++seeds;
+  while (seeds < kMaxGroupSeeds &&
+         block_shared_bytes(c, seeds + 1, 0) <= shared_limit / kGroupsPerSm)
+    ++seeds;
   return seeds;
 }
 
