@@ -21,7 +21,7 @@
 #include "oracle_assertions.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/block.hpp"
-#include "strategy/jacobi.hpp"
+#include "strategy/small_linalg.hpp"
 #include "strategy/fused.hpp"
 #include "strategy/task_results.hpp"
 
@@ -96,18 +96,9 @@ class CpuExecutor {
                                   std::to_string(n) + " k " + std::to_string(k) + " lda " +
                                   std::to_string(lda) + " ldb " + std::to_string(ldb) + " ldc " +
                                   std::to_string(ldc));
-    for (int b = 0; b < batch; ++b) {
-      const U *a = A + b * sa, *bm = B + b * sb;
-      U* c = C + b * sc;
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-          U acc = U(0);
-          for (int p = 0; p < k; ++p)
-            acc +=
-                (ta ? a[p + i * lda] : a[i + p * lda]) * (tb ? bm[j + p * ldb] : bm[p + j * ldb]);
-          c[i + j * ldc] = alpha * acc + (beta == U(0) ? U(0) : beta * c[i + j * ldc]);
-        }
-    }
+    for (long index : shuffled(long(batch) * m * n))
+      strategy::gemm_cm_element(index, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
+                                sc);
   }
 
   void eigh(int p, long batch, double* A, double* w, double* work) {

@@ -6,19 +6,14 @@
 // phase sees everything the previous one wrote. The control flow between phases is uniform: every
 // thread runs the same steps on the same data-independent conditions.
 #include "strategy/block.hpp"
-#include "strategy/jacobi.hpp"
+#include "strategy/small_linalg.hpp"
 
 namespace specsweep::cuda {
 
 class BlockExecutor {
  public:
   template <class U>
-  struct Buffer {
-    U* values = nullptr;
-    std::size_t count = 0;
-    __device__ U* data() const { return values; }
-    __device__ std::size_t size() const { return count; }
-  };
+  using Buffer = strategy::SharedBuffer<U>;
 
   __device__ explicit BlockExecutor(unsigned char* shared_memory) : next_(shared_memory) {}
 
@@ -66,23 +61,17 @@ class BlockExecutor {
     __syncthreads();
   }
 
-  // cublas<t>gemmStridedBatched's semantics (column-major), one output element per thread at a
-  // time; consecutive threads take consecutive rows of a column of C, so their writes, and their
-  // reads of an untransposed A, fall in distinct shared-memory banks.
+  // cublas<t>gemmStridedBatched's semantics, one output element per thread at a time;
+  // consecutive threads take consecutive rows of a column of C, so their writes, and their reads
+  // of an untransposed A, fall in distinct shared-memory banks.
   template <class U>
   __device__ void gemm_cm(bool ta, bool tb, int m, int n, int k, U alpha, const U* A, long lda,
                           long sa, const U* B, long ldb, long sb, U beta, U* C, long ldc, long sc,
                           int batch) {
-    const int per_matrix = m * n, total = per_matrix * batch;
-    for (int index = threadIdx.x; index < total; index += blockDim.x) {
-      const int b = index / per_matrix, within = index % per_matrix, i = within % m, j = within / m;
-      const U *a = A + b * sa, *bm = B + b * sb;
-      U acc = U(0);
-      for (int p = 0; p < k; ++p)
-        acc += (ta ? a[p + i * lda] : a[i + p * lda]) * (tb ? bm[j + p * ldb] : bm[p + j * ldb]);
-      U& c = C[b * sc + i + j * ldc];
-      c = alpha * acc + (beta == U(0) ? U(0) : beta * c);
-    }
+    const int total = m * n * batch;
+    for (int index = threadIdx.x; index < total; index += blockDim.x)
+      strategy::gemm_cm_element(index, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
+                                sc);
     __syncthreads();
   }
 

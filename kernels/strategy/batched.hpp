@@ -19,7 +19,7 @@
 //                                                    // eigenvectors over A's columns
 //                                                    // (column-major), as cusolverDnXsyevBatched;
 //                                                    // work: p x p doubles per matrix, for an
-//                                                    // executor without cuSOLVER (jacobi.hpp)
+//                                                    // executor without cuSOLVER (small_linalg.hpp)
 //   void zero(U* data, long count);
 //   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below);
 //                                                    // 0: none, records go to the seeds' arenas

@@ -32,17 +32,22 @@ inline constexpr int kMaxGroupSeeds = 32;
 // kernel's launch bounds) are sized for.
 inline constexpr int kGroupsPerSm = 2;
 
+// The block strategy's buffers: views of the block's shared memory, which the executor does not
+// free (the block's end does); empty views when the host only counts.
+template <class U>
+struct SharedBuffer {
+  U* values = nullptr;
+  std::size_t count = 0;
+  SPECSWEEP_HD U* data() const { return values; }
+  SPECSWEEP_HD std::size_t size() const { return count; }
+};
+
 // An executor that only adds up what the steps' constructor asks of it: run on the host, it
 // measures the shared memory of a group exactly as the block executor will allocate it.
 class SharedMemoryCounter {
  public:
   template <class U>
-  struct Buffer {
-    U* values = nullptr;
-    std::size_t count = 0;
-    U* data() const { return values; }
-    std::size_t size() const { return count; }
-  };
+  using Buffer = SharedBuffer<U>;
   template <class U>
   Buffer<U> buffer(long count) {
     bytes_ += shared_bytes(sizeof(U) * std::size_t(count));

@@ -1,13 +1,34 @@
 #pragma once
-// The symmetric eigendecomposition of one small matrix by cyclic two-sided Jacobi rotations, with
-// cusolverDnXsyevBatched's conventions: eigenvalues ascending into w, the eigenvectors over A's
-// columns (column-major). The executors of the lockstep steps (batched.hpp) that have no cuSOLVER
-// use it: the block strategy on the GPU, one thread per matrix, and the test executor on the CPU.
+// The library calls of the lockstep steps (batched.hpp), computed without the libraries: one
+// output element of a strided-batched GEMM with cuBLAS's semantics, and the symmetric
+// eigendecomposition of one small matrix with cuSOLVER's conventions. The executors that have no
+// cuBLAS or cuSOLVER use them: the block strategy on the GPU (one element, or one matrix, per
+// thread) and the test executor on the CPU (all of them, in a shuffled order), so the arithmetic
+// the block strategy runs is the arithmetic the CPU suite checks.
 #include <cmath>
 
 #include "core/hd.hpp"
 
 namespace specsweep::strategy {
+
+// Element `index` of C_b = alpha op(A_b) op(B_b) + beta C_b (column-major, as
+// cublas<t>gemmStridedBatched; op(A) is m x k, stored k x m when transposed), counting the
+// elements of each C_b column-major and the matrices one after another. C is not read when
+// beta = 0. Index: int where the elements are few (a thread block's GEMMs), so that the divisions
+// are 32-bit ones, long elsewhere.
+template <class U, class Index>
+SPECSWEEP_HD void gemm_cm_element(Index index, bool ta, bool tb, int m, int n, int k, U alpha,
+                                  const U* A, long lda, long sa, const U* B, long ldb, long sb,
+                                  U beta, U* C, long ldc, long sc) {
+  const Index per_matrix = Index(m) * n, b = index / per_matrix;
+  const int within = int(index - b * per_matrix), i = within % m, j = within / m;
+  const U *a = A + b * sa, *bm = B + b * sb;
+  U acc = U(0);
+  for (int p = 0; p < k; ++p)
+    acc += (ta ? a[p + i * lda] : a[i + p * lda]) * (tb ? bm[j + p * ldb] : bm[p + j * ldb]);
+  U& c = C[b * sc + i + j * ldc];
+  c = alpha * acc + (beta == U(0) ? U(0) : beta * c);
+}
 
 // A (p x p, symmetric) in, eigenvectors out; V: p x p scratch. Sweeps stop when the off-diagonal
 // mass is below 1e-30 of the whole (the rotations then change nothing at double precision), or
