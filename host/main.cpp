@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -218,8 +219,36 @@ void check_resources(const Experiment& experiment, const RunOptions& options, bo
   check_footprint(estimate_footprint(experiment, params), params, limits);
 }
 
+// A word as a POSIX shell reads it back: as is when it is plain, else in single quotes.
+std::string shell_quoted(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_@%+=:,./-") == std::string::npos;
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The command that continues an interrupted run: the one given, its output named (the default
+// one if none was) and --resume added, ready to paste into a shell.
+std::string resume_command(const std::vector<std::string>& command, const std::string& out_path) {
+  std::vector<std::string> words = command;
+  auto given = [&](const std::string& flag) {
+    return std::any_of(words.begin(), words.end(), [&](const std::string& w) {
+      return w == flag || w.rfind(flag + "=", 0) == 0;
+    });
+  };
+  if (!given("--out")) words.insert(words.end(), {"--out", out_path});
+  if (!given("--resume")) words.push_back("--resume");
+  std::string line;
+  for (const std::string& w : words) line += (line.empty() ? "" : " ") + shell_quoted(w);
+  return line;
+}
+
+// command: the command line as given (argv), for the resume hint of an interrupted run.
 int run_command(const std::string& config_path, const std::vector<std::string>& overrides,
-                RunOptions options, bool skip_resource_check) {
+                RunOptions options, bool skip_resource_check, const std::vector<std::string>& command) {
   const Experiment experiment = load_experiment(config_path, overrides);
   if (options.out_path.empty()) options.out_path = default_output_path(config_path);
   check_output_path(options.out_path, config_path);
@@ -227,8 +256,9 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
   const RunSummary summary = run_experiment(experiment, options);
   if (!Cluster::instance().root()) return summary.interrupted_by != 0 ? 128 + summary.interrupted_by : 0;
   if (summary.interrupted_by != 0) {
-    fmt::print(stderr, "specsweep: interrupted by signal {}; {} units written to {}.partial (continue with --resume)\n",
-               summary.interrupted_by, summary.units_resumed + summary.units_run, options.out_path);
+    fmt::print(stderr, "specsweep: interrupted by signal {}; {} units written to {}.partial; to continue:\n  {}\n",
+               summary.interrupted_by, summary.units_resumed + summary.units_run, options.out_path,
+               resume_command(command, options.out_path));
     return 128 + summary.interrupted_by;
   }
   const RunReport report = load_report(options.out_path);
@@ -345,7 +375,8 @@ int run_cli(int argc, char** argv) {
   }
   if (run->parsed()) {
     options.mpi_schedule = schedule == "static" ? MpiSchedule::static_blocks : MpiSchedule::dynamic;
-    return run_command(config_path, overrides, options, skip_resource_check);
+    return run_command(config_path, overrides, options, skip_resource_check,
+                       std::vector<std::string>(argv, argv + argc));
   }
   if (validate->parsed()) {
     const Experiment ex = load_experiment(config_path, overrides);

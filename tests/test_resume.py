@@ -8,6 +8,8 @@ Usage: test_resume.py SPECSWEEP_EXE WORKDIR [--seed N]
 import argparse
 import os
 import random
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -55,17 +57,31 @@ def killed_then_resumed(exe, cfg, out, sig, delay):
     for path in (out, out + ".partial"):
         if os.path.exists(path):
             os.remove(path)
-    proc = subprocess.Popen([exe, "run", cfg, "--out", out, "--threads", "2", "--quiet"])
+    proc = subprocess.Popen([exe, "run", cfg, "--out", out, "--threads", "2", "--quiet"],
+                            stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     proc.send_signal(sig)
-    code = proc.wait()
+    _, stderr = proc.communicate()
+    code = proc.returncode
     print(f"signal {sig} after {delay:.2f} s: exit {code}, partial exists: {os.path.exists(out + '.partial')}")
+    resume = [exe, "run", cfg, "--out", out, "--resume", "--quiet"]
     if code == 0:
         print("  (the run finished before the signal; still checking --resume of a complete run)")
-    elif sig == signal.SIGTERM and code != 128 + signal.SIGTERM:
-        print(f"FAIL: expected exit {128 + signal.SIGTERM} after SIGTERM")
-        return False
-    r = run(exe, "run", cfg, "--out", out, "--resume", "--quiet")
+    elif sig == signal.SIGTERM:
+        if code != 128 + signal.SIGTERM:
+            print(f"FAIL: expected exit {128 + signal.SIGTERM} after SIGTERM")
+            return False
+        # The message names the command that continues the run: resume with exactly that.
+        m = re.search(r"to continue:\n  (.*)\n", stderr)
+        if not m:
+            print("FAIL: no command to continue with in:", stderr)
+            return False
+        resume = shlex.split(m.group(1))
+        expected = [exe, "run", cfg, "--out", out, "--threads", "2", "--quiet", "--resume"]
+        if resume != expected:
+            print(f"FAIL: the command to continue with is {resume}, expected {expected}")
+            return False
+    r = run(*resume)
     if r.returncode != 0:
         print("FAIL: resume failed:", r.stderr)
         return False
