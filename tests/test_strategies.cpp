@@ -130,8 +130,9 @@ std::string strategy_name(Strategy s) {
   return s == Strategy::fused ? "fused" : s == Strategy::batched ? "batched" : "block";
 }
 
-// The shared memory a block may use on Hopper (cudaDevAttrMaxSharedMemoryPerBlockOptin).
-constexpr std::size_t kHopperSharedBytes = 227 * 1024;
+// Shared memory on Hopper (H100, H200): 227 KiB per block at most, 228 KiB per SM, 1 KiB of each
+// block's reserved by the runtime.
+constexpr strategy::SharedMemoryLimits kHopperShared{227 * 1024, 228 * 1024, 1024};
 
 // Seeds per task of a strategy: the CUDA backend's chunks of one warp (the oracle's 40 seeds in
 // two tasks, the traced seeds of some cases on both sides), or for the block strategy groups of
@@ -145,7 +146,7 @@ long task_seeds(Strategy strategy, const CellParams<T>& c) {
     case Strategy::batched:
       return strategy::batched_supports(c) ? kWarp : 0;
     case Strategy::block:
-      return std::min(7, strategy::block_group_seeds(c, kHopperSharedBytes));
+      return std::min(7, strategy::block_group_seeds(c, kHopperShared));
   }
   return 0;
 }
@@ -232,6 +233,44 @@ TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
         std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
   }
   if (compared == 0) GTEST_SKIP() << "the strategy computes this cell in neither precision";
+}
+
+// A block strategy's group fits the device: alone within a block's limit, and kGroupsPerSm of
+// them (each with the runtime's reservation) within an SM; one seed more would not fit, unless
+// the group is already at its largest.
+TEST(BlockGroups, FitTheSharedMemoryAndAreAsLargeAsFits) {
+  const strategy::SharedMemoryLimits small{48 * 1024, 100 * 1024, 1024};
+  int checked = 0;
+  for (const OracleCase& oc : oracle_cases()) {
+    const Config cfg = oracle_config(oc, Precision::fp32);
+    const CellProblem cp = make_cell_problem(cfg, 0);
+    const CellPlan<float> plan(cp);
+    const CellParams<float> c =
+        strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
+    if (!strategy::batched_supports(c)) continue;
+    for (const strategy::SharedMemoryLimits& limits : {kHopperShared, small}) {
+      const int seeds = strategy::block_group_seeds(c, limits);
+      ASSERT_GE(seeds, 1) << oc.name;
+      auto fits = [&](int g) {
+        const std::size_t bytes = strategy::block_shared_bytes(c, g, 0);
+        return bytes <= limits.per_block &&
+               strategy::kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
+      };
+      EXPECT_TRUE(seeds == 1 || fits(seeds)) << oc.name;
+      EXPECT_TRUE(seeds == strategy::kMaxGroupSeeds || !fits(seeds + 1)) << oc.name;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10);
+  // A target too large for one block: no group, the cell runs under another strategy.
+  Config cfg = oracle_config(oracle_cases()[1], Precision::fp32);
+  cfg.problem.m = cfg.problem.n = 256;
+  const CellProblem cp = make_cell_problem(cfg, 0);
+  const CellPlan<float> plan(cp);
+  EXPECT_EQ(strategy::block_group_seeds(strategy::make_cell_params(plan, plan.target(), plan.basis(),
+                                                                    cp.record_steps.data()),
+                                        kHopperShared),
+            0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,

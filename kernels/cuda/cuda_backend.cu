@@ -91,7 +91,7 @@ struct DevicePlan {
   int group_seeds;  // of the block strategy (0: a seed does not fit a block's shared memory)
   std::size_t group_shared_bytes;
 
-  DevicePlan(const CellProblem& cp, std::size_t shared_limit, cudaStream_t stream)
+  DevicePlan(const CellProblem& cp, const strategy::SharedMemoryLimits& shared, cudaStream_t stream)
       : host(cp),
         M(host.M, stream),
         U(host.U, stream),
@@ -104,7 +104,7 @@ struct DevicePlan {
             host,
             TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)},
             SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())),
-        group_seeds(strategy::block_group_seeds(cell, shared_limit)),
+        group_seeds(strategy::block_group_seeds(cell, shared)),
         group_shared_bytes(group_seeds > 0 ? strategy::block_shared_bytes(cell, group_seeds, 0) : 0) {}
 
   int outcome_width() const { return strategy::OutcomeSlots{cell.target.modes}.width(); }
@@ -163,12 +163,16 @@ class ItemRunner {
   ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options,
              const cuda::Stream& stream, Libraries& libraries)
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
-    int device = 0, shared_limit = 0;
+    int device = 0, shared_per_block = 0, shared_per_sm = 0, reserved = 0;
     SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+    const strategy::SharedMemoryLimits shared{std::size_t(shared_per_block), std::size_t(shared_per_sm),
+                                              std::size_t(reserved)};
     plans_.reserve(items.size());
     for (const WorkItem* w : items)
-      plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, std::size_t(shared_limit), stream.get()));
+      plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, shared, stream.get()));
     for (const auto& p : plans_) cells_host_.push_back(p->cell);
     cells_ = DeviceBuffer<CellParams<T>>(cells_host_, stream.get());
     // The runtime sizes a kernel's local memory (its per-thread stack) for every thread the device

@@ -76,16 +76,25 @@ std::size_t block_shared_bytes(const CellParams<T>& c, long seeds, long traced) 
   return counter.bytes();
 }
 
-// Seeds per group under a shared-memory limit per block: as many as fill a kGroupsPerSm-th of
-// the limit (so that one group computes while another waits at a barrier), at most
-// kMaxGroupSeeds; 0 when not even one seed fits the whole limit. Tracing changes no buffer.
+// What a device offers a block's shared memory (cudaDevAttrMaxSharedMemoryPerBlockOptin,
+// ...PerMultiprocessor, ReservedSharedMemoryPerBlock).
+struct SharedMemoryLimits {
+  std::size_t per_block, per_sm, reserved_per_block;
+};
+
+// Seeds per group: as many as let kGroupsPerSm groups share an SM (each also holding the
+// runtime's reservation), so that one computes while another waits at a barrier, at most
+// kMaxGroupSeeds; one seed alone if only it fits a block; 0 when not even that does. Tracing
+// changes no buffer.
 template <class T>
-int block_group_seeds(const CellParams<T>& c, std::size_t shared_limit) {
-  if (!batched_supports(c) || block_shared_bytes(c, 1, 0) > shared_limit) return 0;
+int block_group_seeds(const CellParams<T>& c, const SharedMemoryLimits& limits) {
+  if (!batched_supports(c) || block_shared_bytes(c, 1, 0) > limits.per_block) return 0;
+  auto fits = [&](int seeds) {
+    const std::size_t bytes = block_shared_bytes(c, seeds, 0);
+    return bytes <= limits.per_block && kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
+  };
   int seeds = 1;
-  while (seeds < kMaxGroupSeeds &&
-         block_shared_bytes(c, seeds + 1, 0) <= shared_limit / kGroupsPerSm)
-    ++seeds;
+  while (seeds < kMaxGroupSeeds && fits(seeds + 1)) ++seeds;
   return seeds;
 }
 
