@@ -18,6 +18,7 @@ struct RunOptions {
   int threads = 0;
   bool quiet = false;
   bool resume = false;
+  bool force = false;  // replace an existing output (run_command refuses to otherwise)
   // Testing aid: run the pending units in a random order drawn from this seed (0: in order). The
   // output must not depend on it.
   unsigned long shuffle_units = 0;

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build --parallel "$(nproc)" --target specsweep
-./build/host/specsweep run examples/quickstart.toml --out quickstart.h5 --backend auto
+# --force: each run of this script replaces the quickstart output of the one before.
+./build/host/specsweep run examples/quickstart.toml --out quickstart.h5 --backend auto --force

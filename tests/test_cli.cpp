@@ -360,14 +360,38 @@ TEST_F(Cli, PlotOfADamagedFileIsBadInput) {
   EXPECT_EQ(run("plot " + good.string() + " --out " + (dir_ / "f3").string(), python).code, 0);
 }
 
+// An existing output is replaced only with --force; --resume of a finished run does nothing.
+TEST_F(Cli, ExistingOutputIsReplacedOnlyWithForce) {
+  const fs::path out = dir_ / "kept.h5";
+  const std::string cfg = write("c.toml", small_config());
+  ASSERT_EQ(run("run " + cfg + " --out " + out.string() + " --quiet").code, 0);
+  auto bytes = [&] {
+    std::stringstream content;
+    content << std::ifstream(out, std::ios::binary).rdbuf();
+    return content.str();
+  };
+  const std::string first = bytes();
+  const auto again = run("run " + cfg + " --out " + out.string() + " --set run.seeds=8");
+  EXPECT_EQ(again.code, 2) << again.output;
+  EXPECT_NE(again.output.find(out.string()), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
+  EXPECT_EQ(bytes(), first);
+  const auto resumed = run("run " + cfg + " --out " + out.string() + " --resume");
+  EXPECT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("nothing to resume"), std::string::npos) << resumed.output;
+  EXPECT_EQ(bytes(), first);
+  EXPECT_EQ(run("run " + cfg + " --out " + out.string() + " --quiet --force --set run.seeds=8").code, 0);
+  EXPECT_NE(bytes(), first);  // 8 seeds now
+}
+
 TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {
   const fs::path out = dir_ / "good.h5";
   const std::string cfg = write("c.toml", small_config());
   ASSERT_EQ(run("run " + cfg + " --out " + out.string()).code, 0);
   std::stringstream before;
   before << std::ifstream(out, std::ios::binary).rdbuf();
-  // Bad input after a good run: exit 2 and the good file is byte-identical.
-  EXPECT_EQ(run("run " + cfg + " --out " + out.string() + " --set run.steps=0").code, 2);
+  // Bad input after a good run, even with --force: exit 2 and the good file is byte-identical.
+  EXPECT_EQ(run("run " + cfg + " --out " + out.string() + " --force --set run.steps=0").code, 2);
   std::stringstream after;
   after << std::ifstream(out, std::ios::binary).rdbuf();
   EXPECT_EQ(before.str(), after.str());

@@ -100,7 +100,8 @@ class Runner:
         return path
 
     def cmd(self, out, *extra, cfg=None):
-        return [self.exe, "run", cfg or self.cfg, "--out", out, "--threads", "1", "--quiet", *extra]
+        # --force: the cases overwrite earlier runs on purpose (a failed run must leave them intact).
+        return [self.exe, "run", cfg or self.cfg, "--out", out, "--threads", "1", "--quiet", "--force", *extra]
 
     def run(self, out, *extra, cfg=None, env=None, timeout=120):
         return subprocess.run(self.cmd(out, *extra, cfg=cfg), capture_output=True, text=True, errors="backslashreplace",

@@ -42,7 +42,7 @@ def check(name, value, ok, threshold):
 def run(exe, workdir, name):
     out = os.path.join(workdir, name + ".h5")
     t0 = time.time()
-    cmd = [exe, "run", os.path.join(HERE, name + ".toml"), "--out", out, "--quiet"]
+    cmd = [exe, "run", os.path.join(HERE, name + ".toml"), "--out", out, "--quiet", "--force"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         print(proc.stdout)

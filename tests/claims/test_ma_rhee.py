@@ -31,7 +31,7 @@ def run(exe, workdir, stem, *settings):
     """Runs tests/claims/STEM.toml with --set SETTINGS; the run file is named after both."""
     name = "_".join([stem] + [x.split("=")[-1] for x in settings])
     out = os.path.join(workdir, name + ".h5")
-    cmd = [exe, "run", os.path.join(HERE, stem + ".toml"), "--out", out, "--backend", "cpu", "--quiet"]
+    cmd = [exe, "run", os.path.join(HERE, stem + ".toml"), "--out", out, "--backend", "cpu", "--quiet", "--force"]
     for x in settings:
         cmd += ["--set", x]
     t0 = time.time()
