@@ -41,7 +41,7 @@ def main():
     total = 0.0
     for d, alpha in cells:
         out = os.path.join(args.outdir, f"rhee_fig3_d{d}_a{alpha}.h5")
-        cmd = [args.exe, "run", CONFIG, "--out", out, "--threads", str(args.threads), "--quiet",
+        cmd = [args.exe, "run", CONFIG, "--out", out, "--threads", str(args.threads), "--quiet", "--force",
                "--set", f"problem.rank={d}", "--set", f"init.scale={alpha}",
                "--set", f"optimizer.lr={0.2 * float(alpha):g}", "--set", f"run.steps={steps(d, alpha)}"]
         t0 = time.time()
