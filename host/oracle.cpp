@@ -121,6 +121,9 @@ SeedRangeRun run_seed_range(Backend& be, const Config& config, long first, long 
 }
 
 const std::vector<OracleCase>& oracle_cases() {
+  // 3 * 0.9^i, i < 20: a target of rank 20 with its singular values apart.
+  const char* const kRank20Spectrum =
+      "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]";
   static const std::vector<OracleCase> cases = {
       {"gd", "kind = \"gd\"\nlr = 0.02"},
       {"specgd_exact", "kind = \"specgd\"\nlr = 0.02"},
@@ -181,9 +184,9 @@ const std::vector<OracleCase>& oracle_cases() {
       // (A target of rank 20 keeps the gradients' singular values apart: at rank 4 the exact polar
       // factor would amplify the 16 noise directions, as in "overparameterized".)
       {"rank_20_muon_exact", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"", "m = 28\nn = 24\nrank = 20",
-       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]"},
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", kRank20Spectrum},
       {"rank_20_muon_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
-       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]"},
+       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", kRank20Spectrum},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy

@@ -19,10 +19,11 @@
 #include <vector>
 
 #include "oracle_assertions.hpp"
+#include "plan/launch_chunks.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/block.hpp"
-#include "strategy/small_linalg.hpp"
 #include "strategy/fused.hpp"
+#include "strategy/small_linalg.hpp"
 #include "strategy/task_results.hpp"
 
 namespace specsweep {
@@ -173,8 +174,7 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
   for (long first = 0; first < cfg.run.seeds; first += per_task) {
     const long seeds = std::min(per_task, cfg.run.seeds - first);
     const long traced_first = std::max(first, run.traces.first_seed);
-    const long traced = std::max(
-        0L, std::min(first + seeds, run.traces.first_seed + run.traces.count) - traced_first);
+    const long traced = seeds_in_range(first, seeds, run.traces.first_seed, run.traces.count);
     // Poisoned: whatever the strategy reads before writing shows up as a mismatch.
     std::vector<T> arena(kWarp * arena_width, T(-7)), keep(kWarp * strategy::keep_width(c) + 1),
         outcome(kWarp * strategy::OutcomeSlots{c.target.modes}.width(), T(-7)),

@@ -10,12 +10,14 @@
 
 namespace specsweep::cuda {
 
+// out_of_memory: the library could not allocate its workspace (the backend retries smaller).
 [[noreturn]] inline void throw_library_error(const char* library, int status, const char* name,
-                                             const char* call, const char* file, int line) {
+                                             bool out_of_memory, const char* call, const char* file,
+                                             int line) {
   const std::string what = std::string(library) + " error " + name + " (" +
                            std::to_string(status) + ") in " + call + " at " + file + ":" +
                            std::to_string(line);
-  if (std::string(name).find("ALLOC_FAILED") != std::string::npos) throw DeviceOutOfMemory(what);
+  if (out_of_memory) throw DeviceOutOfMemory(what);
   throw RuntimeFailure(what);
 }
 
@@ -42,22 +44,23 @@ inline const char* cusolver_status_name(cusolverStatus_t s) {
 
 }  // namespace specsweep::cuda
 
-#define SPECSWEEP_CUBLAS_CHECK(call)                                                        \
-  do {                                                                                      \
-    const cublasStatus_t specsweep_status_ = (call);                                        \
-    if (specsweep_status_ != CUBLAS_STATUS_SUCCESS)                                         \
-      ::specsweep::cuda::throw_library_error("cuBLAS", static_cast<int>(specsweep_status_), \
-                                             cublasGetStatusName(specsweep_status_), #call, \
-                                             __FILE__, __LINE__);                           \
+#define SPECSWEEP_CUBLAS_CHECK(call)                                                             \
+  do {                                                                                           \
+    const cublasStatus_t specsweep_status_ = (call);                                             \
+    if (specsweep_status_ != CUBLAS_STATUS_SUCCESS)                                              \
+      ::specsweep::cuda::throw_library_error(                                                    \
+          "cuBLAS", static_cast<int>(specsweep_status_), cublasGetStatusName(specsweep_status_), \
+          specsweep_status_ == CUBLAS_STATUS_ALLOC_FAILED, #call, __FILE__, __LINE__);           \
   } while (0)
 
-#define SPECSWEEP_CUSOLVER_CHECK(call)                                                            \
-  do {                                                                                            \
-    const cusolverStatus_t specsweep_status_ = (call);                                            \
-    if (specsweep_status_ != CUSOLVER_STATUS_SUCCESS)                                             \
-      ::specsweep::cuda::throw_library_error(                                                     \
-          "cuSOLVER", static_cast<int>(specsweep_status_),                                        \
-          ::specsweep::cuda::cusolver_status_name(specsweep_status_), #call, __FILE__, __LINE__); \
+#define SPECSWEEP_CUSOLVER_CHECK(call)                                                        \
+  do {                                                                                        \
+    const cusolverStatus_t specsweep_status_ = (call);                                        \
+    if (specsweep_status_ != CUSOLVER_STATUS_SUCCESS)                                         \
+      ::specsweep::cuda::throw_library_error(                                                 \
+          "cuSOLVER", static_cast<int>(specsweep_status_),                                    \
+          ::specsweep::cuda::cusolver_status_name(specsweep_status_),                         \
+          specsweep_status_ == CUSOLVER_STATUS_ALLOC_FAILED, #call, __FILE__, __LINE__);      \
   } while (0)
 
 namespace specsweep::cuda {

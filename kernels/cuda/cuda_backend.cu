@@ -243,7 +243,7 @@ class ItemRunner {
 
  private:
   // Bytes the next chunk may use: a share of the memory free now, less the libraries' reserve and
-  // the local memory the fused kernel holds for every thread the device can run at once.
+  // the local memory the kernels hold for every thread the device can run at once.
   std::size_t chunk_budget() const {
     if (options_.device_memory > 0) return options_.device_memory;
     std::size_t free_bytes = 0, total_bytes = 0;
@@ -256,9 +256,7 @@ class ItemRunner {
 
   long traced_in(int it, long first, long count) const {
     const SeedTraces& t = *items_[it]->traces;
-    const long a = std::max(first, t.first_seed),
-               b = std::min(first + count, t.first_seed + t.count);
-    return std::max(0L, b - a);
+    return seeds_in_range(first, count, t.first_seed, t.count);
   }
 
   void execute(const LaunchChunk& launch) {

@@ -17,6 +17,13 @@
 
 namespace specsweep {
 
+// How many of the seeds [first, first + count) lie in [range_first, range_first + range_count)
+// (the traced seeds of a piece of seeds).
+inline long seeds_in_range(long first, long count, long range_first, long range_count) {
+  return std::max(0L, std::min(first + count, range_first + range_count) -
+                          std::max(first, range_first));
+}
+
 // What the planner needs to know of one work item: which seeds, which of them are traced, and
 // what they cost in device memory.
 struct ChunkItem {
@@ -70,11 +77,11 @@ class LaunchPlanner {
     long warps_in_chunk = 0;
     while (at_.item < int(items_.size())) {
       const ChunkItem& it = items_[at_.item];
+      // A chunk holds one strategy; a solo item's chunk holds that item only (and several of its
+      // pieces only when they are groups: a batched chunk ends below after its one piece).
       if (!chunk.empty()) {
         const int last = chunk.pieces.back().item;
-        const bool next_group = it.solo && it.piece_seeds > 0 && last == at_.item;
-        if (it.strategy != chunk.strategy || (items_[last].solo && last != at_.item) ||
-            (it.solo && !next_group))
+        if (it.strategy != chunk.strategy || ((it.solo || items_[last].solo) && last != at_.item))
           break;
       }
       const std::size_t fixed = chunk.empty() ? it.bytes_per_chunk : 0;
@@ -135,8 +142,7 @@ class LaunchPlanner {
   // seeds' rows.
   static std::size_t piece_bytes(const ChunkItem& it, long first, long count) {
     const long padded = (count + kWarp - 1) / kWarp * kWarp;
-    const long traced = std::max(0L, std::min(first + count, it.traced_first + it.traced_count) -
-                                         std::max(first, it.traced_first));
+    const long traced = seeds_in_range(first, count, it.traced_first, it.traced_count);
     return std::size_t(padded) * it.bytes_per_seed + std::size_t(traced) * it.bytes_per_traced_seed;
   }
 

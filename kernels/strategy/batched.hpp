@@ -163,7 +163,6 @@ SPECSWEEP_HD std::size_t batched_record_bytes(const CellParams<T>& c, long trace
 }
 
 // Bytes per seed of the strategy's own buffers, beyond the task's arrays (an upper bound).
-
 template <class T>
 std::size_t batched_bytes_per_seed(const CellParams<T>& c) {
   const Shape& sh = c.shape;
@@ -340,11 +339,11 @@ struct BatchedSteps {
             int(S_));
     const T l2_weight = T(c_.rp.l2);
     if (l2_weight != T(0)) {
-      const int per2 = l2.per_seed();
+      const FactorCopy factors = factor_copy();
       x_.sum_per_seed(
-          S_, per1 + per2,
+          S_, c_.layout.params,
           [=] SPECSWEEP_HD(long s, int e) {
-            const T f = e < per1 ? F1[l1.at(s, e)] : F2[l2.at(s, e - per1)];
+            const T f = factors(s, e);
             return f * f;
           },
           penalty());
@@ -406,11 +405,18 @@ struct BatchedSteps {
     });
   }
 
-  // Copies of one seed's factors between the batched layouts and its arena row.
+  // A pair of buffers in the two factors' batched layouts (the factors, or the gradients) seen in
+  // the core's concatenated layout: element by element, or a seed's whole row copied to and from
+  // its arena.
   struct FactorCopy {
     FactorLayout l1, l2;
     T *F1, *F2;
     Shape sh;
+    // Element e of seed s's factors concatenated in the core's layout (F1, then F2, row-major).
+    SPECSWEEP_HD T& operator()(long s, int e) const {
+      const int mr = sh.m * sh.r;
+      return e < mr ? F1[l1.at(s, e)] : F2[l2.at(s, e - mr)];
+    }
     // Seed s's factors from the batched layouts into its arena row, in the core's layout...
     SPECSWEEP_HD void to_arena(long s, WarpArray<T> arena) const {
       for (int i = 0; i < sh.m; ++i)
@@ -454,13 +460,10 @@ struct BatchedSteps {
     if (buffered_records_ == 0) first_buffered_record_ = j;
     const long K = task_.traced_count, first_row = buffered_records_ * K,
                first = task_.traced_first - task_.first_seed;
-    const int mr = sh_.m * sh_.r;
-    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
-    const T *F1 = factor_[0].F.data(), *F2 = factor_[1].F.data();
+    const FactorCopy factors = factor_copy();
     const RecordRows rows = record_rows();
     x_.for_each_element(K, c_.layout.params, [=] SPECSWEEP_HD(long k, int e) {
-      const long s = first + k;
-      rows(first_row + k)[e] = e < mr ? F1[l1.at(s, e)] : F2[l2.at(s, e - mr)];
+      rows(first_row + k)[e] = factors(first + k, e);
     });
     if (++buffered_records_ == records_per_flush_) flush_records();
   }
@@ -678,14 +681,13 @@ struct BatchedSteps {
 
   // The final gradient norm, the final loss from the explicit residual, the traced final factors.
   SPECSWEEP_HD_EXEC void finish() {
-    const FactorLayout l1 = factor_[0].layout, l2 = factor_[1].layout;
-    const int per1 = l1.per_seed(), per2 = l2.per_seed();
-    const T *G1 = factor_[0].G.data(), *G2 = factor_[1].G.data();
+    const FactorCopy gradients{factor_[0].layout, factor_[1].layout, factor_[0].G.data(),
+                               factor_[1].G.data(), sh_};
     T* g2 = seed_norm2();
     x_.sum_per_seed(
-        S_, per1 + per2,
+        S_, c_.layout.params,
         [=] SPECSWEEP_HD(long s, int e) {
-          const T g = e < per1 ? G1[l1.at(s, e)] : G2[l2.at(s, e - per1)];
+          const T g = gradients(s, e);
           return g * g;
         },
         g2);
