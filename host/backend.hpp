@@ -121,6 +121,9 @@ class Backend {
   // Runs every item; items may belong to different cells and share the device or threads, so many
   // small cells keep every core busy.
   virtual void run(const std::vector<WorkItem>& items) = 0;
+  // The fewest seeds one call needs to keep the backend's threads or device busy; the driver's
+  // batches, sized by time, never take fewer when there are more to run.
+  virtual long min_call_seeds() const { return 1; }
   // Convenience: one item.
   void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes, SeedTraces& traces) {
     run({WorkItem{&cp, first_seed, count, &outcomes, &traces}});

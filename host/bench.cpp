@@ -14,7 +14,7 @@ namespace {
 
 // One backend call over all seeds of the cell, cut into the driver's work units; returns seconds.
 double run_once(Backend& backend, const CellProblem& cp) {
-  const long seeds = cp.config.run.seeds, unit = unit_seeds(seeds);
+  const long seeds = cp.config.run.seeds, unit = unit_seeds({cp.config});
   std::vector<SeedOutcomes> outcomes;
   std::vector<SeedTraces> traces;
   const long units = (seeds + unit - 1) / unit;

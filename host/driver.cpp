@@ -63,28 +63,40 @@ class StopSignals {
   std::map<int, void (*)(int)> previous_;
 };
 
-// Progress on stderr: a live line on a terminal, otherwise a line every 10 s at most.
+// "1 h 02 min", "3 min 20 s", "12 s".
+std::string duration_text(double seconds) {
+  const long s = std::lround(std::max(seconds, 0.0));
+  if (s >= 3600) return fmt::format("{} h {:02} min", s / 3600, s % 3600 / 60);
+  if (s >= 60) return fmt::format("{} min {:02} s", s / 60, s % 60);
+  return fmt::format("{} s", s);
+}
+
+// Progress on stderr: a live line on a terminal, otherwise a line every 10 s at most. The ETA
+// weighs the work left by its modelled cost (seed_cost), so that cells of more steps or larger
+// shapes count for what they take, at the rate this invocation has measured.
 class Progress {
  public:
-  Progress(bool quiet, long total_units, double seed_steps_per_unit)
-      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_units), per_unit_(seed_steps_per_unit) {}
+  Progress(bool quiet, long total_units, double pending_cost)
+      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_units), pending_cost_(pending_cost) {}
 
-  void update(long units_done, double seed_steps_done) {
+  // units_done counts resumed units too; cost_done and seed_steps_done are this invocation's.
+  void update(long units_done, double cost_done, double seed_steps_done) {
     if (quiet_) return;
     if (seconds_since(last_) < (tty_ ? 0.5 : 10.0) && units_done < total_) return;
     last_ = Clock::now();
     const double elapsed = seconds_since(start_);
     const double rate = elapsed > 0 ? seed_steps_done / elapsed : 0;
-    const std::string eta = rate > 0 ? fmt::format("{:.0f} s", double(total_ - units_done) * per_unit_ / rate) : "?";
-    fmt::print(stderr, "{}units {}/{}  {:.3g} seed-steps/s  ETA {}{}", tty_ ? "\r" : "", units_done, total_, rate, eta,
-               tty_ ? "   " : "\n");
+    const std::string eta =
+        cost_done > 0 ? duration_text((pending_cost_ - cost_done) * elapsed / cost_done) : "?";
+    fmt::print(stderr, "{}units {}/{}  {:.3g} seed-steps/s  elapsed {}  ETA {}{}", tty_ ? "\r" : "", units_done,
+               total_, rate, duration_text(elapsed), eta, tty_ ? "   " : "\n");
     if (tty_ && units_done == total_) fmt::print(stderr, "\n");
   }
 
  private:
   bool quiet_, tty_;
   long total_;
-  double per_unit_;
+  double pending_cost_;
   Clock::time_point start_ = Clock::now(), last_ = Clock::time_point{};
 };
 
@@ -95,14 +107,17 @@ struct Unit {
 // A computed batch: per unit its outcomes and traced-seed trajectories.
 struct BatchResult {
   std::vector<Unit> units;
+  double seconds = 0;  // in the backend, when this rank computed it (0 for a worker's results)
   std::deque<SeedOutcomes> outcomes;
   std::deque<SeedTraces> traces;
 };
 
-// Seeds per backend call: enough packs to keep every thread (or a GPU) busy even when each cell
-// has only a few seeds.
-constexpr long kBatchSeeds = 4096;
-constexpr size_t kBatchUnits = 256;
+// Batches are sized by time: an interrupt abandons the batch in flight, and progress moves once
+// per batch. The first batch costs at most kFirstBatchCost model FLOPs; each later one what the
+// previous batch's measured rate computes in kBatchSeconds, at most kBatchGrowth times the
+// previous one's cost (so a fast device ramps up in a few batches), and never fewer seeds than
+// the backend needs to keep busy (Backend::min_call_seeds).
+constexpr double kFirstBatchCost = 1e10, kBatchSeconds = 3, kBatchGrowth = 4;
 
 // Messages between ranks. A worker's every message asks for one more batch; the root answers each
 // with kAssign (units to run, none = stop).
@@ -185,7 +200,7 @@ OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   layout.depth = first.shape.depth;
   layout.delta_matrices = c.record.delta_matrices;
   layout.spectrum_length = static_cast<int>(first.target.spectrum.size());
-  layout.unit_seeds = unit_seeds(c.run.seeds);
+  layout.unit_seeds = unit_seeds(ex.cells);
   layout.axes = ex.axes;
   for (const Config& cell : ex.cells) layout.cell_configs.push_back(cell.to_toml());
   return layout;
@@ -216,6 +231,7 @@ class Run {
         layout_(output_layout(ex, make_cell_problem(ex.cells.front(), 0))) {
     summary_.backend = backend_->name();
     summary_.out_path = options.out_path;
+    for (const Config& cell : ex.cells) cell_costs_.push_back({seed_cost(cell, false), seed_cost(cell, true)});
   }
 
   RunSummary execute() {
@@ -287,7 +303,9 @@ class Run {
     if (resuming && !options_.quiet)
       fmt::print(stderr, "resuming {}: {} of {} units already done\n", options_.out_path, summary_.units_resumed,
                  total_units_);
-    progress_.emplace(options_.quiet, total_units_, double(per_unit) * ex_.cells.front().run.steps);
+    double pending_cost = 0;
+    for (const Unit& u : pending_) pending_cost += unit_cost(u);
+    progress_.emplace(options_.quiet, total_units_, pending_cost);
   }
 
   // Root under MPI: opens the file, then tells every rank whether that worked (an error on the
@@ -321,13 +339,29 @@ class Run {
     long seeds = 0;
     const size_t remaining = from.size() - next;
     const size_t max_units =
-        cluster_.size() > 1 ? std::clamp<size_t>(remaining / (4 * size_t(cluster_.size())), 1, kBatchUnits)
-                            : kBatchUnits;
-    while (next < from.size() && batch.size() < max_units && (batch.empty() || seeds < batch_seeds_)) {
+        cluster_.size() > 1 ? std::clamp<size_t>(remaining / (4 * size_t(cluster_.size())), 1, size_t(kBatchUnits))
+                            : size_t(kBatchUnits);
+    const double cost_cap = batch_cost_cap();
+    double cost = 0;
+    while (next < from.size() && batch.size() < max_units &&
+           (batch.empty() ||
+            (seeds < batch_seeds_ && (seeds < min_call_seeds_ || cost + unit_cost(from[next]) <= cost_cap)))) {
       batch.push_back(from[next++]);
       seeds += batch.back().count;
+      cost += unit_cost(batch.back());
     }
     return batch;
+  }
+
+  // The model cost of a unit: its seeds, the traced ones among them with their record steps.
+  double unit_cost(const Unit& u) const {
+    const long traced = std::clamp<long>(layout_.traced - u.first_seed, 0, u.count);
+    const CellCost& c = cell_costs_[static_cast<size_t>(u.cell)];
+    return double(u.count - traced) * c.seed + double(traced) * c.traced_seed;
+  }
+  double batch_cost_cap() const {
+    if (last_batch_seconds_ <= 0) return kFirstBatchCost;
+    return std::min(last_batch_cost_ / last_batch_seconds_ * kBatchSeconds, kBatchGrowth * last_batch_cost_);
   }
 
   const CellProblem& problem(long cell) {
@@ -359,13 +393,18 @@ class Run {
     }
     const auto t0 = Clock::now();
     backend_->run(items);
-    backend_seconds_ += seconds_since(t0);
+    b.seconds = seconds_since(t0);
+    backend_seconds_ += b.seconds;
     return b;
   }
   BatchResult compute(const std::vector<Unit>& units) { return compute(units, problems_of(units)); }
 
   // Root: writes a batch's results and marks its units done (each flushed before its mark).
   void store(const BatchResult& b) {
+    double cost = 0;
+    for (const Unit& u : b.units) cost += unit_cost(u);
+    cost_done_ += cost;
+    if (b.seconds > 0) last_batch_cost_ = cost, last_batch_seconds_ = b.seconds;
     for (size_t i = 0; i < b.units.size(); ++i) {
       const Unit& u = b.units[i];
       if (!targets_written_[u.cell]) {
@@ -379,7 +418,7 @@ class Run {
       if (--units_left_[u.cell] == 0) problems_.erase(u.cell);  // the cell is done
     }
     summary_.units_run += static_cast<long>(b.units.size());
-    progress_->update(summary_.units_resumed + summary_.units_run, summary_.seed_steps);
+    progress_->update(summary_.units_resumed + summary_.units_run, cost_done_, summary_.seed_steps);
   }
 
   // Root under MPI: hands out batches (one shared queue, or per-rank shares with the static
@@ -517,6 +556,14 @@ class Run {
   double backend_seconds_ = 0;  // written by whichever thread runs compute(), read after it
   long total_units_ = 0;
   long batch_seeds_ = kBatchSeeds;
+  const long min_call_seeds_ = backend_->min_call_seeds();
+  struct CellCost {
+    double seed = 0, traced_seed = 0;
+  };
+  std::vector<CellCost> cell_costs_;
+  // The cost computed so far in this invocation, and the last batch this rank computed (the root,
+  // under MPI: its own batches size the workers' too).
+  double cost_done_ = 0, last_batch_cost_ = 0, last_batch_seconds_ = 0;
   std::map<long, long> units_left_;
   std::map<long, bool> targets_written_;
   std::map<long, CellProblem> problems_;  // cells in flight, built on demand
@@ -528,8 +575,6 @@ class Run {
 };
 
 }  // namespace
-
-long unit_seeds(long seeds) { return std::min<long>(seeds, 4096); }
 
 std::string default_output_path(const std::string& config_path) {
   return std::filesystem::path(config_path).stem().string() + ".h5";

@@ -41,10 +41,6 @@ RunSummary run_experiment(const Experiment& experiment, const RunOptions& option
 OutputLayout output_layout(const Experiment& experiment, const CellProblem& first);
 RunAttributes run_attributes(const Experiment& experiment, const std::string& backend);
 
-// Seeds per work unit: a function of the config only, so a resumed run (any thread count, any
-// machine) splits the work identically.
-long unit_seeds(long seeds);
-
 // The default output path for a config file: its stem with .h5, in the current directory.
 std::string default_output_path(const std::string& config_path);
 

@@ -253,19 +253,29 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
   if (options.out_path.empty()) options.out_path = default_output_path(config_path);
   check_output_path(options.out_path, config_path);
   // A finished run is never replaced by accident (a rerun with other --set values once replaced a
-  // 1024-seed file): --force says so. --resume of a finished run has nothing to do. The root looks
-  // and tells the other ranks: a rank that looked later could see the file the others had just
-  // finished.
-  enum Existing : char { absent, refused, complete };
+  // 1024-seed file): --force says so. --resume of a finished run has nothing to do, and --resume
+  // with nothing to continue is a mistake (a forgotten --out once recomputed a whole run beside
+  // its partial). The root looks and tells the other ranks: a rank that looked later could see
+  // the file the others had just finished.
+  enum Existing : char { absent, refused, complete, no_partial };
   std::vector<char> existing(1, absent);
-  if (Cluster::instance().root() && !options.force && std::filesystem::exists(options.out_path))
-    existing[0] = !options.resume ? refused
-                  : std::filesystem::exists(RunFile::partial_path_for(options.out_path)) ? absent
-                                                                                      : complete;
+  const std::string partial = RunFile::partial_path_for(options.out_path);
+  if (Cluster::instance().root() && !options.force) {
+    const bool out_exists = std::filesystem::exists(options.out_path),
+               partial_exists = std::filesystem::exists(partial);
+    if (!options.resume)
+      existing[0] = out_exists ? refused : absent;
+    else
+      existing[0] = partial_exists ? absent : out_exists ? complete : no_partial;
+  }
   Cluster::instance().broadcast(existing);
   if (existing[0] == refused)
     throw InputError(fmt::format("--out {}: the file exists; give --force to replace it, or --out to "
                                  "write another file", options.out_path));
+  if (existing[0] == no_partial)
+    throw InputError(fmt::format("--resume: there is no {} to continue (is --out the one the run was "
+                                 "started with? without --resume the run starts afresh)",
+                                 partial));
   if (existing[0] == complete) {
     if (!options.quiet && Cluster::instance().root())
       fmt::print("{} is complete: nothing to resume (--force runs it again)\n", options.out_path);
@@ -346,7 +356,7 @@ int run_cli(int argc, char** argv) {
       "Run even if the memory or disk estimate says the run does not fit this machine";
   run->add_option("--threads", options.threads, threads_help)->check(CLI::Range(0, kMaxThreads));
   run->add_flag("--skip-resource-check", skip_resource_check, skip_help);
-  run->add_flag("--resume", options.resume, "Continue from RUN.h5.partial if it exists");
+  run->add_flag("--resume", options.resume, "Continue from RUN.h5.partial (an error when there is none; a complete RUN.h5 has nothing to resume)");
   run->add_flag("--force", options.force, "Replace RUN.h5 if it exists");
   run->add_flag("--quiet", options.quiet, "Print only errors");
   run->add_option("--shuffle-units", options.shuffle_units, "Testing: run work units in a random order (seed)")

@@ -11,6 +11,7 @@
 #include "core/random.hpp"
 #include "core/trajectory.hpp"
 #include "errors.hpp"
+#include "flop_model.hpp"
 
 namespace specsweep {
 
@@ -169,10 +170,6 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-// The driver's batching (host/driver.cpp): units of at most 4096 seeds of one cell, a backend call
-// takes units until it has 4096 seeds or 256 units.
-constexpr long kUnitSeeds = 4096, kBatchSeeds = 4096, kBatchUnits = 256;
-
 // Record steps of a run: record_steps() without building them (at most, for `points`: spacing can
 // round two points onto one step).
 double record_step_count(const RecordConfig& rec, int steps) {
@@ -187,6 +184,40 @@ std::string bytes_text(double bytes) {
 }
 
 }  // namespace
+
+double seed_cost(const Config& cell, bool traced) {
+  const ProblemConfig& p = cell.problem;
+  const Shape sh{p.m, p.n, p.rank, p.depth};
+  const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
+  const double trajectory = double(cell.run.steps) * step_flops(sh, cell.optimizer_params(), modes);
+  double cost = (1.0 + cell.basin.probes) * trajectory;
+  if (traced) {
+    // A record step takes the singular values of W and thin SVDs of the outer factors (alignment,
+    // block alignment, Delta): about four exact polar factors of the largest factor.
+    OptimizerParams svd;
+    svd.orth.kind = OrthKind::exact;
+    double largest = 0;
+    for (int k = 0; k < sh.depth; ++k) largest = std::max(largest, orth_flops(svd, sh.rows(k), sh.cols(k)));
+    cost += record_step_count(cell.record, cell.run.steps) * 4 * largest;
+  }
+  return cost;
+}
+
+long unit_seeds(const std::vector<Config>& cells) {
+  double costliest = 0;
+  long seeds = 1;
+  for (const Config& c : cells) {
+    costliest = std::max(costliest, seed_cost(c, false));
+    seeds = std::max(seeds, c.run.seeds);
+  }
+  const long most = std::min(seeds, kMaxUnitSeeds);
+  const double affordable = costliest > 0 ? std::floor(kUnitFlops / costliest) : double(most);
+  if (affordable >= double(most)) return most;
+  long unit = static_cast<long>(std::max(affordable, 1.0));
+  if (unit >= 16) return unit / 16 * 16;
+  while ((unit & (unit - 1)) != 0) unit &= unit - 1;  // the largest power of two not above it
+  return unit;
+}
 
 RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp) {
   RunFootprint f;
@@ -252,7 +283,7 @@ RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp)
   f.cell_bytes = 8 * (m * n + (m + n) * basis + spectrum) + 16 * std::max(m, n) * basis +
                  plan_scalar * (m * n + (m + n) * q + q) + 8 * (m + n) * r + 4 * steps;
 
-  const double unit = std::min<double>(seeds, kUnitSeeds);
+  const double unit = double(unit_seeds(ex.cells));
   const double units_per_cell = std::ceil(seeds / unit);
   const double units_per_batch =
       std::min({double(kBatchUnits), std::ceil(kBatchSeeds / unit), cells * units_per_cell});

@@ -51,6 +51,25 @@ struct CellProblem {
 
 CellProblem make_cell_problem(const Config& config, std::uint32_t cell);
 
+// Work units and batches (host/driver.cpp). A unit is the resumable piece of work: seeds
+// [u * unit_seeds, (u + 1) * unit_seeds) of one cell, written and marked done together. A batch is
+// the units of one backend call, at most kBatchSeeds seeds and kBatchUnits units.
+inline constexpr long kMaxUnitSeeds = 4096, kBatchSeeds = 4096, kBatchUnits = 256;
+// Model FLOPs a unit is sized to: about a second of one CPU thread, so that an interrupt or a kill
+// loses little and progress moves, yet each unit's write and flush is rare against its compute.
+inline constexpr double kUnitFlops = 2e10;
+
+// The cost of one seed's whole run in a cell, in the FLOP model's operations (bench/FLOP_MODEL.md):
+// its steps, its basin probes' trajectories, and for a traced seed its record steps. Sizes work
+// units and batches and weights the ETA; a model, not a measurement.
+double seed_cost(const Config& cell, bool traced);
+
+// Seeds per work unit, from the config alone, so that every rank and every resume splits the work
+// the same way: as many seeds of the costliest cell as cost about kUnitFlops, a multiple of 16 (the
+// widest SIMD pack) or a power of two below it, at least 1 and at most kMaxUnitSeeds and
+// run.seeds.
+long unit_seeds(const std::vector<Config>& cells);
+
 // EngineLayout(sh, op, modes).total (kernels/core/trajectory.hpp) computed in 64 bits: the lane
 // values one trajectory works in. The engine indexes them with int, so a shape whose count exceeds
 // INT_MAX cannot run; the config refuses it.

@@ -384,6 +384,19 @@ TEST_F(Cli, ExistingOutputIsReplacedOnlyWithForce) {
   EXPECT_NE(bytes(), first);  // 8 seeds now
 }
 
+// --resume with nothing to continue (no partial, no finished file) is bad input naming the partial
+// it looked for, and creates nothing.
+TEST_F(Cli, ResumeWithNothingToContinueNamesThePartial) {
+  const fs::path out = dir_ / "never_started.h5";
+  const std::string cfg = write("c.toml", small_config());
+  const auto r = run("run " + cfg + " --out " + out.string() + " --resume");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find(out.string() + ".partial"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+  EXPECT_FALSE(fs::exists(dir_ / "never_started.summary.csv"));
+}
+
 TEST_F(Cli, FailedRunLeavesExistingOutputUntouched) {
   const fs::path out = dir_ / "good.h5";
   const std::string cfg = write("c.toml", small_config());

@@ -1,5 +1,6 @@
 // The strict TOML configuration (DESIGN section 5): values, the spectrum forms, every error class,
 // --set overrides and the to_toml round trip.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "config.hpp"
 #include "core/trajectory.hpp"
 #include "errors.hpp"
+#include "flop_model.hpp"
 #include "problem.hpp"
 
 namespace specsweep {
@@ -710,6 +712,54 @@ TEST(Footprint, HandComputedSmallRun) {
   params.threads = 0;
   EXPECT_EQ(estimate_footprint(ex, params).memory_bytes,
             f.resident_bytes + std::max(f.cell_bytes + f.batch_bytes, f.finish_bytes));
+}
+
+// A seed's cost is its trajectory in the FLOP model, times 1 + its basin probes; a traced seed's
+// record steps add to it.
+TEST(WorkUnits, SeedCostFollowsTheFlopModel) {
+  const Config c = parse("[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\nsteps = 300\n");
+  const double step = step_flops(Shape{20, 16, 4, 2}, c.optimizer_params(), 4);
+  EXPECT_EQ(seed_cost(c, false), 300 * step);
+  EXPECT_GT(seed_cost(c, true), seed_cost(c, false));
+  const Config probed = parse("[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\n"
+                              "steps = 300\n[basin]\nprobes = 3\n");
+  EXPECT_EQ(seed_cost(probed, false), 4 * 300 * step);
+}
+
+// Units hold as many seeds as cost about kUnitFlops: whole packs (a multiple of 16) or a power of
+// two below 16, one seed at the least, run.seeds or kMaxUnitSeeds at the most; the costliest cell
+// of a sweep sizes them.
+TEST(WorkUnits, SizedByTheCostliestCell) {
+  auto experiment = [](long steps, long seeds, const std::string& sweep = "") {
+    return parse_experiment(fmt::format("[problem]\nm = 60\nn = 70\nrank = 5\n[run]\nsteps = {}\nseeds = {}\n{}",
+                                        steps, seeds, sweep),
+                            "units.toml", {});
+  };
+  const double per_step = seed_cost(experiment(1, 1).cells[0], false);
+  EXPECT_EQ(unit_seeds(experiment(10, 1000).cells), 1000);        // cheap: one unit per cell
+  EXPECT_EQ(unit_seeds(experiment(10, 100000).cells), kMaxUnitSeeds);
+  for (long steps : {1000L, 3000L, 20000L, 100000L, 3000000L}) {
+    const long unit = unit_seeds(experiment(steps, 100000).cells);
+    const double cost = double(steps) * per_step;
+    SCOPED_TRACE(fmt::format("steps {}: unit {}, seed cost {:.3g}", steps, unit, cost));
+    ASSERT_GE(unit, 1);
+    if (unit > 1) {
+      EXPECT_LE(double(unit) * cost, kUnitFlops);
+    }
+    if (unit >= 16) {
+      EXPECT_EQ(unit % 16, 0);
+      EXPECT_GT(double(unit + 16) * cost, kUnitFlops);
+    } else {
+      EXPECT_EQ(unit & (unit - 1), 0);
+      EXPECT_GT(double(2 * unit) * cost, kUnitFlops);
+    }
+  }
+  // GD costs less per step than SpecGD with the exact polar factor: SpecGD's cells size a sweep
+  // over both.
+  const Experiment mixed = experiment(20000, 100000, "[sweep]\n\"optimizer.kind\" = [\"gd\", \"specgd\"]\n");
+  ASSERT_LT(seed_cost(mixed.cells[0], false), seed_cost(mixed.cells[1], false));
+  EXPECT_EQ(unit_seeds(mixed.cells), unit_seeds({mixed.cells[1]}));
+  EXPECT_LT(unit_seeds(mixed.cells), unit_seeds({mixed.cells[0]}));
 }
 
 TEST(Footprint, RefusalNamesWhatToReduce) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end work-unit tests through the real binary: a sweep run killed at a random point
 (SIGKILL, and SIGTERM) and resumed, and a run whose units finish in a shuffled order, must give
-datasets identical to an uninterrupted run.
+datasets identical to an uninterrupted run; a one-cell run whose whole work would once have been
+a single unit keeps what it computed before an interrupt, stops promptly, and resumes to the same
+datasets.
 
 Usage: test_resume.py SPECSWEEP_EXE WORKDIR [--seed N]
 """
@@ -40,6 +42,28 @@ every = 10
 "optimizer.lr" = [0.01, 0.02, 0.04]
 "optimizer.kind" = ["specgd", "muon", "gd"]
 """
+# One cell of Kang et al.'s shape, a few seconds long: with units of 4096 seeds it was one unit,
+# and an interrupt lost all of it.
+LONG_CELL = """
+[problem]
+m = 60
+n = 70
+rank = 5
+[problem.target]
+spectrum = [5.0, 4.0, 3.0, 2.0, 1.0]
+[init]
+factors = ["zero", "gaussian"]
+scale = 1e-3
+[optimizer]
+kind = "specgd"
+lr = 0.01
+[run]
+steps = 4000
+seeds = 1024
+[record]
+traced_seeds = 4
+every = 100
+"""
 
 
 def run(exe, *args, **kw):
@@ -64,7 +88,8 @@ def killed_then_resumed(exe, cfg, out, sig, delay):
     _, stderr = proc.communicate()
     code = proc.returncode
     print(f"signal {sig} after {delay:.2f} s: exit {code}, partial exists: {os.path.exists(out + '.partial')}")
-    resume = [exe, "run", cfg, "--out", out, "--resume", "--quiet"]
+    # A kill before the partial was created leaves nothing to continue: the run starts again.
+    resume = [exe, "run", cfg, "--out", out, "--quiet"] + (["--resume"] if os.path.exists(out + ".partial") else [])
     if code == 0:
         print("  (the run finished before the signal; still checking --resume of a complete run)")
     elif sig == signal.SIGTERM:
@@ -86,6 +111,49 @@ def killed_then_resumed(exe, cfg, out, sig, delay):
         print("FAIL: resume failed:", r.stderr)
         return False
     return True
+
+
+def interrupt_keeps_finished_units(exe, workdir):
+    """SIGTERM halfway through a one-cell run: finished units are kept (units are sized by cost,
+    batches by time), the run stops within seconds, and the resume gives the same datasets."""
+    import h5py
+    cfg = os.path.join(workdir, "long_cell.toml")
+    with open(cfg, "w") as f:
+        f.write(LONG_CELL)
+    ref, out = os.path.join(workdir, "long_ref.h5"), os.path.join(workdir, "long_resumed.h5")
+    t0 = time.time()
+    r = run(exe, "run", cfg, "--out", ref, "--threads", "2", "--quiet")
+    duration = time.time() - t0
+    if r.returncode != 0:
+        print("FAIL: long reference run:", r.stderr)
+        return False
+    proc = subprocess.Popen([exe, "run", cfg, "--out", out, "--threads", "2", "--quiet"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5 * duration)
+    signalled = time.time()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate()
+    latency = time.time() - signalled
+    if proc.returncode != 128 + signal.SIGTERM:
+        print(f"FAIL: exit {proc.returncode} after SIGTERM halfway through a {duration:.1f} s run: {stderr}")
+        return False
+    with h5py.File(out + ".partial", "r") as f:
+        done = int(f["progress/unit_done"][()].sum())
+        units = f["progress/unit_done"].size
+    print(f"long cell: {duration:.1f} s uninterrupted; SIGTERM at {0.5 * duration:.1f} s: {done} of {units} "
+          f"units kept ({100 * done / units:.0f}%), exit {latency:.2f} s after the signal")
+    ok = True
+    if done == 0:
+        print("FAIL: an interrupt halfway through the run kept no finished unit")
+        ok = False
+    if latency > 5:
+        print(f"FAIL: the run took {latency:.1f} s to stop after SIGTERM")
+        ok = False
+    r = run(exe, "run", cfg, "--out", out, "--threads", "2", "--quiet", "--resume")
+    if r.returncode != 0:
+        print("FAIL: resume of the long cell:", r.stderr)
+        return False
+    return ok and compare(ref, out)
 
 
 def main():
@@ -117,6 +185,7 @@ def main():
     for sig in (signal.SIGKILL, signal.SIGTERM):
         out = os.path.join(args.workdir, f"resumed_{sig}.h5")
         ok &= killed_then_resumed(args.exe, cfg, out, sig, rng.uniform(0.1, 0.8) * duration) and compare(ref, out)
+    ok &= interrupt_keeps_finished_units(args.exe, args.workdir)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

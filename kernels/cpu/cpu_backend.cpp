@@ -319,6 +319,11 @@ class CpuBackend final : public Backend {
     run_items<float>(fp32, options_.threads, options_.cancel);
     run_items<double>(fp64, options_.threads, options_.cancel);
   }
+  // Two of the widest packs per thread, so that a thread's last pack rarely leaves another idle.
+  long min_call_seeds() const override {
+    const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+    return 2L * threads * cpu_pack_width(Precision::fp32);
+  }
 
  private:
   BackendOptions options_;
