@@ -117,7 +117,7 @@ struct BatchResult {
 // previous batch's measured rate computes in kBatchSeconds, at most kBatchGrowth times the
 // previous one's cost (so a fast device ramps up in a few batches), and never fewer seeds than
 // the backend needs to keep busy (Backend::min_call_seeds).
-constexpr double kFirstBatchCost = 1e10, kBatchSeconds = 3, kBatchGrowth = 4;
+constexpr double kFirstBatchCost = 1e10, kBatchSeconds = 5, kBatchGrowth = 4;
 
 // Messages between ranks. A worker's every message asks for one more batch; the root answers each
 // with kAssign (units to run, none = stop).

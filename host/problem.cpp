@@ -213,10 +213,7 @@ long unit_seeds(const std::vector<Config>& cells) {
   const long most = std::min(seeds, kMaxUnitSeeds);
   const double affordable = costliest > 0 ? std::floor(kUnitFlops / costliest) : double(most);
   if (affordable >= double(most)) return most;
-  long unit = static_cast<long>(std::max(affordable, 1.0));
-  if (unit >= 16) return unit / 16 * 16;
-  while ((unit & (unit - 1)) != 0) unit &= unit - 1;  // the largest power of two not above it
-  return unit;
+  return std::min(most, std::max(kMinUnitSeeds, static_cast<long>(affordable) / 16 * 16));
 }
 
 RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp) {

@@ -55,9 +55,13 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell);
 // [u * unit_seeds, (u + 1) * unit_seeds) of one cell, written and marked done together. A batch is
 // the units of one backend call, at most kBatchSeeds seeds and kBatchUnits units.
 inline constexpr long kMaxUnitSeeds = 4096, kBatchSeeds = 4096, kBatchUnits = 256;
-// Model FLOPs a unit is sized to: about a second of one CPU thread, so that an interrupt or a kill
-// loses little and progress moves, yet each unit's write and flush is rare against its compute.
-inline constexpr double kUnitFlops = 2e10;
+// Model FLOPs a unit is sized to: a second or so of one CPU thread, so that a kill loses little,
+// yet each unit's write and flush is rare against its compute. A unit holds at least
+// kMinUnitSeeds seeds (a full fp32 pack): it is also the seed chunk of the outcome datasets, and
+// chunks of one or two seeds make files and their reading slow (a CPU batch holds two packs per
+// thread anyway).
+inline constexpr double kUnitFlops = 4e10;
+inline constexpr long kMinUnitSeeds = 16;
 
 // The cost of one seed's whole run in a cell, in the FLOP model's operations (bench/FLOP_MODEL.md):
 // its steps, its basin probes' trajectories, and for a traced seed its record steps. Sizes work
@@ -66,8 +70,7 @@ double seed_cost(const Config& cell, bool traced);
 
 // Seeds per work unit, from the config alone, so that every rank and every resume splits the work
 // the same way: as many seeds of the costliest cell as cost about kUnitFlops, a multiple of 16 (the
-// widest SIMD pack) or a power of two below it, at least 1 and at most kMaxUnitSeeds and
-// run.seeds.
+// widest SIMD pack), at least kMinUnitSeeds and at most kMaxUnitSeeds; run.seeds when fewer.
 long unit_seeds(const std::vector<Config>& cells);
 
 // EngineLayout(sh, op, modes).total (kernels/core/trajectory.hpp) computed in 64 bits: the lane

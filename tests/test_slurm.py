@@ -23,7 +23,7 @@ SBATCH_SCRIPT = os.path.join(ROOT, "examples", "slurm", "sweep_mpi.sbatch")
 SKIP = 77
 TIMEOUT = 150  # seconds from the start to the job's completion (the requeue alone takes 12-60 s)
 
-# 9 cells of 64 seeds, in work units sized by their cost (host/problem.hpp: 16 seeds here); about
+# 9 cells of 64 seeds, in work units sized by their cost (host/problem.hpp: 16 seeds here, the fewest a unit holds); about
 # 7 s on 2 ranks of one thread each, so the warning reaches the job after the first units and well
 # before the last.
 CONFIG = """\
