@@ -2,6 +2,7 @@
 // The backend interface (DESIGN section 8): run a block of seeds of one cell and return their
 // per-seed outcomes and the traces of the traced seeds among them. Backends register by name;
 // the CPU backend is always built and is the oracle the others are tested against.
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,8 @@
 namespace specsweep {
 
 enum class Status : std::int8_t { converged = 0, stalled = 1, diverged = 2, unconverged = 3 };
+// Indexed by Status: reports, the summary's status axis and its coordinate in the run file.
+inline constexpr std::array<const char*, 4> kStatusNames = {"converged", "stalled", "diverged", "unconverged"};
 
 // Outcomes of seeds [first_seed, first_seed + count) of one cell; per-mode arrays are count x r
 // (entries beyond min(r, rank M) stay -1).

@@ -58,6 +58,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -660,6 +662,123 @@ std::string first_difference(const std::string& was, const std::string& now) {
 
 }  // namespace
 
+// The netCDF-4 view of a run file (xarray, h5netcdf and netCDF4 open each group with named
+// dimensions). Every dimension a dataset's `dims` attribute names becomes an HDF5 dimension scale
+// in the dataset's own group, so that each group opens alone: a coordinate variable where the
+// dimension has values (cell: the index; step: the record steps; quantile: the levels; mode:
+// 1..q; status: the names), else a dimension without a variable (netCDF's NAME convention). row
+// and col are per matrix (M_row, F1_col, ...), since the matrices of a group differ in shape. Each
+// group with a cell axis also gets the swept axes' values under their keys, named by its per-cell
+// variables' `coordinates` attribute.
+// It is written at commit into the final file, which is copied from the partial: the partial is
+// never changed then, so a full disk or a kill while committing leaves it as it was, resumable.
+// examples/slurm/merge_runs.py applies the same rule to a merged file.
+struct NetcdfVariable {
+  std::string path, dimension, description;
+  hid_t file_type = -1;  // of the numbers
+  std::vector<double> numbers;
+  std::vector<std::string> strings;
+};
+struct NetcdfScale {
+  std::string path, name;
+  hsize_t length = 0;
+  bool existing = false;  // a dataset of the plan is the scale (/trace/step)
+  std::optional<NetcdfVariable> values;  // a coordinate variable; none: a dimension only
+  std::vector<std::pair<std::string, unsigned>> uses;  // (dataset, dimension index)
+};
+struct NetcdfView {
+  std::vector<NetcdfScale> scales;
+  std::vector<NetcdfVariable> axis_copies;  // the swept axes in each group with a cell axis
+  std::vector<std::string> per_cell;        // the datasets given `coordinates`
+  std::string coordinates;                  // the axes' keys, space separated
+};
+
+NetcdfView netcdf_view(const Plan& plan, const OutputLayout& layout) {
+  NetcdfView view;
+  std::map<std::string, std::size_t> index_of;  // scale path -> view.scales index
+  auto add = [&](const std::string& name, const std::string& axes, const std::vector<hsize_t>& dims) {
+    const std::size_t slash = name.rfind('/');
+    const std::string group = name.substr(0, slash), base = name.substr(slash + 1);
+    std::size_t at = 0;
+    unsigned index = 0;
+    while (at < axes.size() && index < dims.size()) {
+      std::size_t end = axes.find(' ', at);
+      if (end == std::string::npos) end = axes.size();
+      const std::string token = axes.substr(at, end - at);
+      const std::string scale = token == "row" || token == "col" ? base + "_" + token : token;
+      const std::string path = group + "/" + scale;
+      const auto [it, fresh] = index_of.try_emplace(path, view.scales.size());
+      if (fresh) {
+        NetcdfScale& added = view.scales.emplace_back();
+        added.path = path, added.name = scale, added.length = dims[index];
+      }
+      NetcdfScale& sc = view.scales[it->second];
+      if (path == name)
+        sc.existing = true;
+      else
+        sc.uses.emplace_back(name, index);
+      if (index == 0 && token == "cell" && group != "/cells" && !layout.axes.empty())
+        view.per_cell.push_back(name);
+      at = end + 1;
+      ++index;
+    }
+  };
+  const hsize_t C = to_hsize(layout.cells);
+  for (const DatasetSpec& d : plan.datasets) add(d.name, d.axes, d.dims);
+  for (const SweepAxis& axis : layout.axes) add("/cells/" + axis.key, "cell", {C});
+  add("/cells/config", "cell", {C});
+  for (const SweepAxis& axis : layout.axes)
+    view.coordinates += (view.coordinates.empty() ? "" : " ") + axis.key;
+
+  for (NetcdfScale& sc : view.scales) {
+    if (sc.existing) continue;
+    const hsize_t n = sc.length;
+    NetcdfVariable v;
+    v.path = sc.path, v.dimension = sc.name;
+    if (sc.name == "cell") {
+      v.file_type = H5T_STD_I64LE, v.description = "cell index";
+      for (hsize_t i = 0; i < n; ++i) v.numbers.push_back(double(i));
+    } else if (sc.name == "mode") {
+      v.file_type = H5T_STD_I32LE, v.description = "mode i: the i-th largest singular value of the target";
+      for (hsize_t i = 0; i < n; ++i) v.numbers.push_back(double(i + 1));
+    } else if (sc.name == "step" && n == layout.record_steps.size()) {
+      v.file_type = H5T_STD_I32LE, v.description = "record step";
+      v.numbers.assign(layout.record_steps.begin(), layout.record_steps.end());
+    } else if (sc.name == "quantile" && n == kQuantileLevels.size()) {
+      v.file_type = H5T_IEEE_F64LE, v.description = "quantile level";
+      v.numbers.assign(kQuantileLevels.begin(), kQuantileLevels.end());
+    } else if (sc.name == "status" && n == kStatusNames.size()) {
+      v.description = "seed status (the codes of /outcome/status, in order)";
+      v.strings.assign(kStatusNames.begin(), kStatusNames.end());
+    } else {
+      continue;
+    }
+    sc.values = std::move(v);
+  }
+  // The swept axes' values in every group with a cell axis, on its cell scale.
+  for (NetcdfScale& sc : view.scales) {
+    if (sc.name != "cell" || sc.path == "/cells/cell") continue;
+    const std::string group = sc.path.substr(0, sc.path.rfind('/'));
+    for (std::size_t a = 0; a < layout.axes.size(); ++a) {
+      const SweepAxis& axis = layout.axes[a];
+      NetcdfVariable v;
+      v.path = group + "/" + axis.key, v.dimension = "cell";
+      v.description = "value of the swept key " + axis.key + " in each cell";
+      v.file_type = axis.integral ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+      for (long c = 0; c < layout.cells; ++c) {
+        const std::size_t i = axis_index(layout.axes, a, c);
+        if (!axis.numeric)
+          v.strings.push_back(axis.labels[i]);
+        else
+          v.numbers.push_back(axis.integral ? double(axis.integers[i]) : axis.numbers[i]);
+      }
+      sc.uses.emplace_back(v.path, 0);
+      view.axis_copies.push_back(std::move(v));
+    }
+  }
+  return view;
+}
+
 struct RunFile::Impl {
   std::string where;  // "run file <partial>", for messages
   FileHandle file;
@@ -950,7 +1069,7 @@ struct RunFile::Impl {
   }
 
   void string_dataset(const std::string& name, const std::vector<std::string>& values,
-                      const std::string& description) const {
+                      const std::string& description, const std::string& dims = "cell") const {
     const std::string what = "creating dataset " + name;
     TypeHandle type(id(utf8_string_type(H5Tcopy(H5T_C_S1)), what));
     const hsize_t n = values.size();
@@ -965,13 +1084,14 @@ struct RunFile::Impl {
     if (n > 0)
       ok(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, texts.data()), what);
     string_attribute(ds.get(), name, "description", description);
-    string_attribute(ds.get(), name, "dims", "cell");
+    string_attribute(ds.get(), name, "dims", dims);
     ok(ds.close(), what);
   }
 
-  // A 1-D numeric dataset of C values (memory_type describes `values`).
+  // A 1-D numeric dataset of n values (memory_type describes `values`).
   void number_dataset(const std::string& name, hid_t file_type, hid_t memory_type,
-                      const void* values, hsize_t n, const std::string& description) const {
+                      const void* values, hsize_t n, const std::string& description,
+                      const std::string& dims = "cell") const {
     const std::string what = "creating dataset " + name;
     SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
     PlistHandle dcpl(id(H5Pcreate(H5P_DATASET_CREATE), what));
@@ -981,9 +1101,51 @@ struct RunFile::Impl {
                         what));
     if (n > 0) ok(H5Dwrite(ds.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), what);
     string_attribute(ds.get(), name, "description", description);
-    string_attribute(ds.get(), name, "dims", "cell");
+    string_attribute(ds.get(), name, "dims", dims);
     ok(ds.close(), what);
   }
+
+  // Writes the netCDF-4 view that netcdf_view plans (see there).
+  void write_netcdf_view(const Plan& plan, const OutputLayout& layout) const {
+    const NetcdfView view = netcdf_view(plan, layout);
+    const hid_t root = file.get();
+    for (const NetcdfVariable& v : view.axis_copies) netcdf_variable(v);
+    for (const NetcdfScale& sc : view.scales) {
+      const std::string what = "dimension scale " + sc.path;
+      if (sc.values) {
+        netcdf_variable(*sc.values);
+      } else if (!sc.existing) {
+        const hsize_t n = sc.length;
+        SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
+        DatasetHandle ds(id(H5Dcreate2(root, sc.path.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
+                                       H5P_DEFAULT, H5P_DEFAULT),
+                            what));
+        char name[96];
+        std::snprintf(name, sizeof name, "This is a netCDF dimension but not a netCDF variable.%10llu",
+                      static_cast<unsigned long long>(n));
+        ok(H5DSset_scale(ds.get(), name), what);
+      }
+      DatasetHandle scale(id(H5Dopen2(root, sc.path.c_str(), H5P_DEFAULT), what));
+      if (H5DSis_scale(scale.get()) <= 0) ok(H5DSset_scale(scale.get(), sc.name.c_str()), what);
+      for (const auto& [dataset, index] : sc.uses) {
+        DatasetHandle ds(id(H5Dopen2(root, dataset.c_str(), H5P_DEFAULT), what));
+        ok(H5DSattach_scale(ds.get(), scale.get(), index), what + " on " + dataset);
+      }
+    }
+    for (const std::string& name : view.per_cell) {
+      DatasetHandle ds(id(H5Dopen2(root, name.c_str(), H5P_DEFAULT), "opening " + name));
+      string_attribute(ds.get(), name, "coordinates", view.coordinates);
+    }
+  }
+
+  void netcdf_variable(const NetcdfVariable& v) const {
+    if (v.strings.empty())
+      number_dataset(v.path, v.file_type, H5T_NATIVE_DOUBLE, v.numbers.data(), v.numbers.size(), v.description,
+                     v.dimension);
+    else
+      string_dataset(v.path, v.strings, v.description, v.dimension);
+  }
+
 
   // A 1-D dataset's values as strings (string datasets) or numbers (others); false if unreadable.
   // Integer datasets are also read exactly into `integers`.
@@ -1219,6 +1381,34 @@ void write_file(const std::string& where, const std::string& path,
   ::close(fd);
   if (err != 0)
     throw RuntimeFailure(where + ": cannot write the new file " + path + ": " + std::strerror(err));
+}
+
+// Copies `from` to `to` (created or truncated); "" or why not (strerror: "No space left on device").
+std::string copy_file(const std::string& from, const std::string& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return std::strerror(errno);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  int err = out < 0 ? errno : 0;
+  std::vector<char> buffer(1 << 20);
+  while (err == 0) {
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      err = got < 0 ? errno : 0;
+      break;
+    }
+    for (ssize_t done = 0; err == 0 && done < got;) {
+      const ssize_t n = ::write(out, buffer.data() + done, static_cast<std::size_t>(got - done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        err = n < 0 ? errno : EIO;
+      else
+        done += n;
+    }
+  }
+  ::close(in);
+  if (out >= 0 && ::close(out) != 0 && err == 0) err = errno;
+  return err == 0 ? "" : std::strerror(err);
 }
 
 // Makes `path`'s contents durable and renames it over `target`; "" or why not.
@@ -1543,6 +1733,7 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       if (differences.empty() && probe.read_1d("/trace/step", is_string, strings, numbers) &&
           numbers != std::vector<double>(layout.record_steps.begin(), layout.record_steps.end()))
         differences.push_back("the record steps differ");
+
       std::vector<std::string> names, now;
       for (const SweepAxis& axis : layout.axes) now.push_back(axis.key);
       GroupHandle cells(
@@ -1976,21 +2167,37 @@ void RunFile::commit() {
   impl_->ok(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), "flushing");
   impl_->close_all();
   impl_.reset();
-  // Make the contents durable before the rename makes them visible under the final name.
-  const int fd = ::open(partial_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    throw RuntimeFailure(where + ": cannot sync the partial file: " + std::strerror(err));
+  // The final file is a copy of the partial with the netCDF-4 view added (netcdf_view), written
+  // beside it and renamed over the final path once synced; the partial is removed only then. A
+  // failure or a kill before the rename leaves the partial as it was.
+  const std::string committing = final_path_ + ".committing";
+  try {
+    write_final_file(partial_path_, committing, layout_);
+  } catch (...) {
+    ::unlink(committing.c_str());
+    throw;
   }
-  ::close(fd);
-  if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0) {
-    const int err = errno;
-    throw RuntimeFailure(
-        where + ": cannot rename the partial file over the final path: " + std::strerror(err));
+  const std::string failed = sync_and_rename(committing, final_path_);
+  if (!failed.empty()) {
+    ::unlink(committing.c_str());
+    throw RuntimeFailure(where + ": cannot move the final file " + committing + " into place: " + failed);
   }
   committed_ = true;
+  ::unlink(partial_path_.c_str());
   sync_directory_of(final_path_);
+}
+
+void RunFile::write_final_file(const std::string& partial, const std::string& target, const OutputLayout& layout) {
+  // A byte copy, then the view added to it: HDF5's own object copy crashes when the disk fills
+  // under it (1.10), a plain copy reports ENOSPC.
+  const std::string failed = copy_file(partial, target);
+  if (!failed.empty()) throw RuntimeFailure("run file " + target + ": cannot copy " + partial + " to it: " + failed);
+  Impl final_file;
+  final_file.where = "run file " + target;
+  final_file.file = FileHandle(final_file.id(H5Fopen(target.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "opening it"));
+  final_file.write_netcdf_view(plan_of(layout), layout);
+  final_file.ok(H5Fflush(final_file.file.get(), H5F_SCOPE_GLOBAL), "flushing");
+  final_file.ok(final_file.file.close(), "closing");
 }
 
 }  // namespace specsweep

@@ -150,6 +150,8 @@ class RunFile {
 
  private:
   RunFile(std::string final_path, const OutputLayout& layout);
+  // Writes `target`: the partial's contents with the netCDF-4 view (h5_output.cpp, netcdf_view).
+  static void write_final_file(const std::string& partial, const std::string& target, const OutputLayout& layout);
   void release() noexcept;
 
   std::string final_path_, partial_path_;

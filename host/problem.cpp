@@ -345,12 +345,13 @@ void check_footprint(const RunFootprint& f, const FootprintParams& fp,
                               bytes_text(address_space), bytes_text(limits.thread_stack)),
                   fmt::format("the address-space limit (ulimit -v) leaves {}",
                               bytes_text(limits.address_space)));
-  if (limits.free_disk >= 0 && f.output_bytes > limits.free_disk)
+  // Twice the file: the final file is written beside the partial before the partial goes.
+  if (limits.free_disk >= 0 && 2 * f.output_bytes > limits.free_disk)
     throw InputError(fmt::format(
         "the run file needs up to {} of disk (uncompressed; run.seeds x the cells of [sweep] "
-        "outcomes, record.traced_seeds trajectories, problem.m x problem.n targets) but its "
-        "directory has {} free; reduce those keys or free space (or pass --skip-resource-check to "
-        "run anyway)",
+        "outcomes, record.traced_seeds trajectories, problem.m x problem.n targets), twice that "
+        "while the final file is written beside the partial, but its directory has {} free; "
+        "reduce those keys or free space (or pass --skip-resource-check to run anyway)",
         bytes_text(f.output_bytes), bytes_text(limits.free_disk)));
 }
 

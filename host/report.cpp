@@ -27,7 +27,6 @@ namespace specsweep {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr const char* kStatusNames[4] = {"converged", "stalled", "diverged", "unconverged"};
 
 // ---------------------------------------------------------------------------------------------
 // Reading (HDF5 C API, under the process-wide HDF5 lock).
@@ -669,7 +668,7 @@ RunReport read_report(const std::string& h5_path) {
   std::vector<std::string> keys = file.string_attribute("/cells", "axes");
   if (keys.empty() && file.exists("/cells"))
     for (const std::string& name : file.members("/cells"))
-      if (name != "config") keys.push_back(name);
+      if (name != "config" && name != "cell") keys.push_back(name);  // cell: the dimension scale
   for (const std::string& key : keys) {
     const std::string name = "/cells/" + key;
     if (!file.exists(name)) file.bad("no " + name + " for sweep axis " + key);

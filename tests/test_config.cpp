@@ -797,6 +797,11 @@ TEST(Footprint, RefusalNamesWhatToReduce) {
   const std::string disk = message(full);
   EXPECT_HAS(disk, "of disk");
   EXPECT_HAS(disk, "run.seeds");
+  // The final file is written beside the partial: room for one file is not enough.
+  full.free_disk = 1.5 * f.output_bytes;
+  EXPECT_HAS(message(full), "beside the partial");
+  full.free_disk = 2 * f.output_bytes;
+  EXPECT_EQ(message(full), "");
 }
 
 // ---- --set and files ----

@@ -125,7 +125,7 @@ class Disk:
         self.path, self.shim, self.mounted = path, shim, False
         os.makedirs(path, exist_ok=True)
         if mount and os.geteuid() == 0:
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path],
+            r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", path],
                                capture_output=True, text=True, errors="backslashreplace")
             self.mounted = r.returncode == 0
         self.budget = None

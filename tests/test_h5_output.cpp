@@ -1425,7 +1425,8 @@ TEST_F(RunFileTest, CellsHoldTheSweepAxes) {
     Id<H5Sclose> space(H5Aget_space(attr.id));
     H5Dvlen_reclaim(type.id, space.id, H5P_DEFAULT, names);
   }
-  // Integral axes are exact int64; without a sweep /cells holds only the config.
+  // Integral axes are exact int64; without a sweep /cells holds only the config (and, once
+  // committed, the cell dimension scale).
   Case one;
   OutputLayout seeded = layout_of(one);
   seeded.cells = 2;
@@ -1456,7 +1457,9 @@ TEST_F(RunFileTest, CellsHoldTheSweepAxes) {
   H5G_info_t info;
   ASSERT_GE(H5Gget_info(cells.id, &info), 0);
   links = info.nlinks;
-  EXPECT_EQ(links, 1u);
+  EXPECT_EQ(links, 2u);
+  EXPECT_GT(H5Lexists(cells.id, "config", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(cells.id, "cell", H5P_DEFAULT), 0);
   // Axes that do not multiply to C, or a sweep without cell configs, are the caller's bug.
   OutputLayout wrong = layout;
   wrong.cells = 5;

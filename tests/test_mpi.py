@@ -69,8 +69,10 @@ def main():
     proc.send_signal(signal.SIGTERM)
     proc.wait()
     print(f"3 ranks, SIGTERM to mpirun: exit {proc.returncode}, partial: {os.path.exists(out + '.partial')}")
-    # A signal before the partial was created leaves nothing to continue: the run starts again.
-    r = run(2, out, *longer, *(["--resume"] if os.path.exists(out + ".partial") else []))
+    # A signal before the partial was created leaves nothing to continue: the run starts again
+    # (and one that came after the run finished leaves a complete file: --resume says so).
+    resume = ["--resume"] if os.path.exists(out + ".partial") or os.path.exists(out) else []
+    r = run(2, out, *longer, *resume)
     print(f"resumed with 2 ranks: exit {r.returncode} {r.stderr.strip()[:200]}")
     ok &= r.returncode == 0 and compare(ref_long, out)
     print("PASS" if ok else "FAIL")
