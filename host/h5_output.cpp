@@ -1124,6 +1124,7 @@ struct RunFile::Impl {
         std::snprintf(name, sizeof name, "This is a netCDF dimension but not a netCDF variable.%10llu",
                       static_cast<unsigned long long>(n));
         ok(H5DSset_scale(ds.get(), name), what);
+        mark_netcdf_view(ds.get(), sc.path);
       }
       DatasetHandle scale(id(H5Dopen2(root, sc.path.c_str(), H5P_DEFAULT), what));
       if (H5DSis_scale(scale.get()) <= 0) ok(H5DSset_scale(scale.get(), sc.name.c_str()), what);
@@ -1144,6 +1145,14 @@ struct RunFile::Impl {
                      v.dimension);
     else
       string_dataset(v.path, v.strings, v.description, v.dimension);
+    DatasetHandle ds(id(H5Dopen2(file.get(), v.path.c_str(), H5P_DEFAULT), "opening " + v.path));
+    mark_netcdf_view(ds.get(), v.path);
+  }
+
+  // What the view adds says so: a tool that rewrites the file (merge_runs.py) leaves it out and
+  // builds it again.
+  void mark_netcdf_view(hid_t dataset, const std::string& path) const {
+    string_attribute(dataset, path, "netcdf_view", "added for netCDF-4 readers (dimension scale or coordinate)");
   }
 
 

@@ -13,6 +13,8 @@ packages=(
   # containers policy-rc.d usually forbids starting services; a munged started here is reused.
   slurm-wlm slurm-wlm-basic-plugins munge libpmix-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  # Run files open in xarray through h5netcdf (tests/test_xarray.py checks it).
+  python3-xarray python3-h5netcdf
   # libFuzzer (fuzz/, SPECSWEEP_FUZZ): clang and its runtime libraries.
   clang libclang-rt-14-dev
 )

@@ -45,12 +45,20 @@ class BadInput(Exception):
     pass
 
 
+# What specsweep adds at commit for netCDF-4 readers (host/h5_output.cpp, netcdf_view): datasets
+# marked with the attribute netcdf_view, and the dimension-scale attributes and `coordinates` on the
+# others. A merged file leaves them out and builds the view again (add_netcdf_view).
+VIEW_MARK = "netcdf_view"
+VIEW_ATTRIBUTES = {"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "coordinates", VIEW_MARK}
+NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
+
+
 def datasets(f):
-    """name -> Dataset for every dataset in the file, in a stable order."""
+    """name -> Dataset for every dataset of the run file's contract, in a stable order."""
     out = {}
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
+        if isinstance(obj, h5py.Dataset) and VIEW_MARK not in obj.attrs:
             out[name] = obj
 
     f.visititems(visit)
@@ -194,9 +202,57 @@ def warn_root_differences(files, paths):
 
 
 def copy_attributes(src, dst):
-    """Attributes with their stored types (fixed or variable-length strings stay as they were)."""
+    """Attributes with their stored types (fixed or variable-length strings stay as they were),
+    but the netCDF-4 view's (references into the source file)."""
     for name in src.attrs:
-        dst.attrs.create(name, src.attrs[name], dtype=src.attrs.get_id(name).dtype)
+        if name not in VIEW_ATTRIBUTES:
+            dst.attrs.create(name, src.attrs[name], dtype=src.attrs.get_id(name).dtype)
+
+
+def add_netcdf_view(out, source):
+    """The netCDF-4 view specsweep writes at commit, by the same rule (host/h5_output.cpp,
+    netcdf_view): each dims token a dimension scale in the dataset's group (row and col per
+    matrix); the cell coordinate renumbered, the other coordinates' values as in `source` (a part
+    written before the view existed gives dimensions without values); the swept axes as coordinates
+    of every per-cell variable outside /cells."""
+    mark = "added for netCDF-4 readers (dimension scale or coordinate)"
+    scales = {}  # path -> [name, length, [(dataset, index)]]
+    for name, ds in datasets(out).items():
+        group, base = name.rsplit("/", 1)
+        for i, token in enumerate(dims_of(ds)):
+            scale = f"{base}_{token}" if token in ("row", "col") else token
+            path = f"{group}/{scale}"
+            entry = scales.setdefault(path, [scale, ds.shape[i], []])
+            if path != name:
+                entry[2].append((name, i))
+    axes = [text(a) for a in out["cells"].attrs.get("axes", np.array([], dtype=object))]
+    for path, (scale, length, uses) in scales.items():
+        group = path.rsplit("/", 1)[0]
+        if scale == "cell" and group != "cells":
+            for key in axes:
+                copy = out.create_dataset(f"{group}/{key}", data=out[f"cells/{key}"][()])
+                copy.attrs["dims"] = "cell"
+                copy.attrs[VIEW_MARK] = mark
+                uses.append((f"{group}/{key}", 0))
+        if path not in out:
+            given = source.get(path)
+            if scale == "cell":
+                ds = out.create_dataset(path, data=np.arange(length, dtype=np.int64))
+            elif given is not None and not text(given.attrs.get("NAME", "")).startswith(NOT_A_VARIABLE):
+                ds = out.create_dataset(path, data=given[()], dtype=given.dtype)
+            else:
+                ds = out.create_dataset(path, shape=(length,), dtype=np.float32)
+                ds.make_scale(f"{NOT_A_VARIABLE}{length:10d}")
+            ds.attrs[VIEW_MARK] = mark
+        ds = out[path]
+        if "CLASS" not in ds.attrs:
+            ds.make_scale(scale)
+        for name, i in uses:
+            out[name].dims[i].attach_scale(ds)
+    if axes:
+        for name, ds in datasets(out).items():
+            if not name.startswith("cells/") and is_per_cell(ds):
+                ds.attrs["coordinates"] = " ".join(axes)
 
 
 def create_like(out, name, ds, shape):
@@ -249,6 +305,7 @@ def merge(paths, out_path):
                             dst[row] = src[c]
                             row += 1
                     assert row == total
+                add_netcdf_view(out, files[0])
             os.replace(tmp, out_path)
         except BaseException:
             if os.path.exists(tmp):
