@@ -371,7 +371,9 @@ int run_cli(int argc, char** argv) {
 
   auto* report = app.add_subcommand("report", "Print the per-cell statistics of a run file");
   report->add_option("file", h5_path, "Run file (HDF5)")->required();
-  report->add_option("--format", format, "table | csv | json")->check(CLI::IsMember({"table", "csv", "json"}));
+  report->add_option("--format", format,
+                     "table (fits 100 columns) | wide (every column) | csv | json")
+      ->check(CLI::IsMember({"table", "wide", "csv", "json"}));
 
   int repeat = 3;
   auto* bench = app.add_subcommand("bench", "Time every cell of an experiment on a backend (no output file)");
@@ -415,8 +417,7 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (report->parsed()) {
-    const ReportFormat f = format == "csv" ? ReportFormat::csv : format == "json" ? ReportFormat::json : ReportFormat::table;
-    std::fputs(format_report(load_report(h5_path), f).c_str(), stdout);
+    std::fputs(format_report(load_report(h5_path), parse_report_format(format)).c_str(), stdout);
     return 0;
   }
   if (bench->parsed())

@@ -307,19 +307,25 @@ Rows rows_of(const RunReport& r) {
     for (const char* suffix : {"", "_fraction", "_wilson95_low", "_wilson95_high"})
       cols.push_back(name + suffix);
   }
+  // Quantile columns: every level for the losses, the quartiles and median for the rest.
+  const std::vector<std::pair<const char*, int>> all{{"_p05", level_index(r, 0.05)}, {"_p25", level_index(r, 0.25)},
+                                                     {"_p50", level_index(r, 0.5)},  {"_p75", level_index(r, 0.75)},
+                                                     {"_p95", level_index(r, 0.95)}};
+  const std::vector<std::pair<const char*, int>> quartiles(all.begin() + 1, all.end() - 1);
   for (const char* q : {"final_loss", "excess"})
-    for (const char* p : {"_p05", "_p50", "_p95"}) cols.push_back(std::string(q) + p);
-  cols.push_back("steps_to_tol_p50");
+    for (const auto& [suffix, level] : all) cols.push_back(std::string(q) + suffix);
+  for (const auto& [suffix, level] : quartiles) cols.push_back(std::string("steps_to_tol") + suffix);
   cols.push_back("steps_to_tol_reached");
   for (int i = 1; i <= r.modes; ++i) {
-    cols.push_back("hit_step_" + std::to_string(i) + "_p50");
+    for (const auto& [suffix, level] : quartiles) cols.push_back("hit_step_" + std::to_string(i) + suffix);
     cols.push_back("hit_count_" + std::to_string(i));
   }
-  for (const char* c : {"uniformity_cv_p50", "order_kendall_p50", "basin_converged", "basin_closer",
-                        "det_plus_seeds", "det_plus_converged", "det_minus_seeds", "det_minus_converged"})
+  for (const char* q : {"uniformity_cv", "order_kendall"})
+    for (const auto& [suffix, level] : quartiles) cols.push_back(std::string(q) + suffix);
+  for (const char* c : {"basin_converged", "basin_closer", "det_plus_seeds", "det_plus_converged", "det_minus_seeds",
+                        "det_minus_converged"})
     cols.push_back(c);
 
-  const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
     const bool computed = r.computed[static_cast<std::size_t>(c)];
@@ -335,15 +341,16 @@ Rows rows_of(const RunReport& r) {
       row.push_back(num(s.status_wilson95[k][1]));
     }
     for (const Quantiles* q : {&s.final_loss, &s.excess})
-      for (int level : {p05, p50, p95}) row.push_back(num(quantile(*q, level)));
-    row.push_back(num(quantile(s.steps_to_tol, p50)));
+      for (const auto& [suffix, level] : all) row.push_back(num(quantile(*q, level)));
+    for (const auto& [suffix, level] : quartiles) row.push_back(num(quantile(s.steps_to_tol, level)));
     row.push_back(computed ? Value::count(s.steps_to_tol_reached) : Value());
     for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes); ++i) {
-      row.push_back(num(i < s.hit_step.size() ? quantile(s.hit_step[i], p50) : kNaN));
+      for (const auto& [suffix, level] : quartiles)
+        row.push_back(num(i < s.hit_step.size() ? quantile(s.hit_step[i], level) : kNaN));
       row.push_back(computed && i < s.hit_count.size() ? Value::count(s.hit_count[i]) : Value());
     }
-    row.push_back(num(quantile(s.uniformity_cv, p50)));
-    row.push_back(num(quantile(s.order_kendall, p50)));
+    for (const Quantiles* q : {&s.uniformity_cv, &s.order_kendall})
+      for (const auto& [suffix, level] : quartiles) row.push_back(num(quantile(*q, level)));
     row.push_back(num(s.basin_pooled[0]));
     row.push_back(num(s.basin_pooled[1]));
     for (const auto& sign : s.det_sign_count)
@@ -492,7 +499,8 @@ std::string percent(double v) {
   return std::isnan(v) ? "-" : printf_g(100 * v, 3);
 }
 
-std::string format_table(const RunReport& r) {
+// The lines above either table: the file, what produced it, its size and completeness.
+std::string table_preamble(const RunReport& r) {
   const RunAttributes& a = r.attributes;
   std::string out = r.path + ": specsweep " + a.specsweep_version + " (git " + a.git_revision +
                     "), backend " + a.backend + ", " + a.precision + ", master_seed " +
@@ -502,8 +510,164 @@ std::string format_table(const RunReport& r) {
   if (r.units_done < r.units)
     out += "; PARTIAL: " + std::to_string(r.units_done) + " of " + std::to_string(r.units) +
            " work units done";
+  return out + "\n";
+}
+
+// Rows of cells, columns padded to their widest entry (left-aligned where `left`).
+std::string aligned(const std::vector<std::vector<std::string>>& table, const std::vector<bool>& left) {
+  std::vector<std::size_t> width(table.front().size(), 0);
+  for (const auto& row : table)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  // Multi-byte UTF-8 in labels would misalign slightly; labels are config values (ASCII in
+  // practice).
+  std::string out;
+  for (const auto& row : table) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      const std::string pad(width[i] - row[i].size(), ' ');
+      line += (i ? "  " : "") + (left[i] ? row[i] + pad : pad + row[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::size_t widest_line(const std::string& text) {
+  std::size_t widest = 0, at = 0;
+  while (at < text.size()) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    widest = std::max(widest, end - at);
+    at = end + 1;
+  }
+  return widest;
+}
+
+// The default table: what a researcher reads first, within kTableColumns. Per cell the swept
+// values, the converged (and, where any seed diverged, diverged) percentage with its Wilson
+// interval, the median excess, steps to tolerance and hitting step per mode; columns that do not
+// fit are left out from the right, and the note says which (--format wide shows them all). Cells
+// where no seed converged get a line saying how far they stayed from the tolerance.
+constexpr std::size_t kTableColumns = 100;
+
+std::string format_table(const RunReport& r) {
+  std::string out = table_preamble(r);
+  out += "converged, diverged: % of seeds [Wilson 95%]; medians over seeds; hit: median step per mode;\n"
+         "cv: uniformity_cv; tau: order_kendall\n\n";
+  const int p50 = level_index(r, 0.5);
+  bool any_diverged = false;
+  for (long c = 0; c < r.cells; ++c)
+    any_diverged = any_diverged || (r.computed[static_cast<std::size_t>(c)] &&
+                                    r.statistics[static_cast<std::size_t>(c)].status_count[2] > 0);
+  std::vector<std::string> header{"cell"};
+  std::vector<bool> left{false};
+  for (const ReportAxis& axis : r.axes) {
+    header.push_back(axis.key);
+    left.push_back(axis.kind == ReportAxis::Kind::string);
+  }
+  const std::size_t fixed = header.size();  // always shown
+  header.push_back("seeds");
+  header.push_back("converged %");
+  if (any_diverged) header.push_back("diverged %");
+  header.push_back("excess");
+  header.push_back("steps_to_tol (n)");
+  header.push_back("hit");
+  header.push_back("cv");
+  header.push_back("tau");
+  left.resize(header.size(), false);
+  const std::size_t hit_column = header.size() - 3;
+  left[hit_column] = true;
+
+  std::vector<std::vector<std::string>> table{header};
+  std::vector<long> never_converged;
+  for (long c = 0; c < r.cells; ++c) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    std::vector<std::string> row{std::to_string(c)};
+    for (const ReportAxis& axis : r.axes) {
+      const Value v = axis_value(axis, c);
+      row.push_back(v.kind == Value::Kind::text      ? v.text
+                    : v.kind == Value::Kind::integer ? std::to_string(v.integer)
+                                                     : short_number(v.number));
+    }
+    if (!r.computed[static_cast<std::size_t>(c)]) {
+      row.push_back(std::to_string(r.seeds));
+      row.resize(header.size(), "-");
+      table.push_back(std::move(row));
+      continue;
+    }
+    row.push_back(std::to_string(s.seeds));
+    auto share = [&](std::size_t k) {
+      return percent(s.status_fraction[k]) + " [" + percent(s.status_wilson95[k][0]) + ", " +
+             percent(s.status_wilson95[k][1]) + "]";
+    };
+    row.push_back(share(0));
+    if (any_diverged) row.push_back(share(2));
+    row.push_back(short_number(quantile(s.excess, p50)));
+    const double steps = quantile(s.steps_to_tol, p50);
+    row.push_back((std::isinf(steps) && steps > 0 ? std::string("never") : short_number(steps)) + " (" +
+                  std::to_string(s.steps_to_tol_reached) + ")");
+    std::string hits;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes) && i < s.hit_step.size(); ++i) {
+      const double median = quantile(s.hit_step[i], p50);
+      hits += (i ? " " : "") + (std::isinf(median) && median > 0 ? std::string("never") : short_number(median));
+    }
+    row.push_back(hits.empty() ? "-" : hits);
+    row.push_back(short_number(quantile(s.uniformity_cv, p50)));
+    row.push_back(short_number(quantile(s.order_kendall, p50)));
+    if (s.status_count[0] == 0 && s.seeds > 0) never_converged.push_back(c);
+    table.push_back(std::move(row));
+  }
+  // Leave out columns from the right until the table fits (the swept values always stay); the
+  // hit list, when it is all that does not fit, is cut to the room left.
+  std::vector<std::string> hidden;
+  std::string body = aligned(table, left);
+  while (widest_line(body) > kTableColumns && table.front().size() > fixed + 1) {
+    if (table.front().size() == hit_column + 1) {
+      std::vector<std::vector<std::string>> without = table;
+      for (auto& row : without) row.pop_back();
+      const std::size_t room = kTableColumns - std::min(kTableColumns, widest_line(aligned(without, left)) + 2);
+      if (room >= 12) {
+        for (std::size_t k = 1; k < table.size(); ++k) {
+          std::string& hits = table[k][hit_column];
+          if (hits.size() > room) hits = hits.substr(0, hits.rfind(' ', room - 4)) + " ...";
+        }
+        body = aligned(table, left);
+        continue;
+      }
+    }
+    hidden.insert(hidden.begin(), table.front().back());
+    for (auto& row : table) row.pop_back();
+    left.pop_back();
+    body = aligned(table, left);
+  }
+  out += body;
+  if (!hidden.empty())
+    out += "\nnot shown to fit " + std::to_string(kTableColumns) + " columns (--format wide shows every column):\n  " +
+           comma_list(hidden) + "\n";
+  if (!never_converged.empty()) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(never_converged.front())];
+    std::vector<std::string> cells;
+    for (std::size_t i = 0; i < never_converged.size() && i < 4; ++i) cells.push_back(std::to_string(never_converged[i]));
+    if (never_converged.size() > 4) cells.push_back("... (" + std::to_string(never_converged.size()) + ")");
+    out += std::string("\nno seed converged in ") + (never_converged.size() == 1 ? "cell " : "cells ") +
+           comma_list(cells) + ":\n  the excess loss ends above record.loss_tolerance (median " +
+           short_number(quantile(s.excess, p50)) + " in cell " + std::to_string(never_converged.front()) + ")\n";
+  }
+  return out;
+}
+
+// Every column: all four statuses with counts, the 5/50/95% quantiles, each mode's hitting step
+// with the seeds that hit, the basin probe and the det-sign split where the run has them.
+std::string format_wide_table(const RunReport& r) {
+  std::string out = table_preamble(r);
   out +=
-      "\nstatus: count (% of seeds [Wilson 95% interval]); quantiles over seeds; hit: median step "
+      "status: count (% of seeds [Wilson 95% interval]); quantiles over seeds; hit: median step "
       "(seeds that hit)\n\n";
 
   const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
@@ -586,21 +750,7 @@ std::string format_table(const RunReport& r) {
     }
     table.push_back(std::move(row));
   }
-  std::vector<std::size_t> width(header.size(), 0);
-  for (const auto& row : table)
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  // Multi-byte UTF-8 in labels would misalign slightly; labels are config values (ASCII in
-  // practice).
-  for (const auto& row : table) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      const std::string pad(width[i] - row[i].size(), ' ');
-      line += (i ? "  " : "") + (left[i] ? row[i] + pad : pad + row[i]);
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
+  return out + aligned(table, left);
 }
 
 }  // namespace
@@ -609,9 +759,10 @@ std::string format_table(const RunReport& r) {
 
 ReportFormat parse_report_format(const std::string& name) {
   if (name == "table") return ReportFormat::table;
+  if (name == "wide") return ReportFormat::wide_table;
   if (name == "csv") return ReportFormat::csv;
   if (name == "json") return ReportFormat::json;
-  throw InputError("--format: unknown report format \"" + name + "\" (table, csv or json)");
+  throw InputError("--format: unknown report format \"" + name + "\" (table, wide, csv or json)");
 }
 
 namespace {
@@ -776,6 +927,8 @@ std::string format_report(const RunReport& report, ReportFormat format) {
       return format_csv(report);
     case ReportFormat::json:
       return format_json(report);
+    case ReportFormat::wide_table:
+      return format_wide_table(report);
     case ReportFormat::table:
       break;
   }

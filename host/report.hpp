@@ -23,9 +23,10 @@
 
 namespace specsweep {
 
-enum class ReportFormat { table, csv, json };
+// table: what fits 100 columns; wide_table: every column.
+enum class ReportFormat { table, wide_table, csv, json };
 
-// "table" | "csv" | "json"; anything else is an InputError naming the value.
+// "table" | "wide" | "csv" | "json"; anything else is an InputError naming the value.
 ReportFormat parse_report_format(const std::string& name);
 
 // The values of one sweep axis, per cell.

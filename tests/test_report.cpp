@@ -282,6 +282,7 @@ std::string file_text(const std::string& path) {
 
 TEST(ReportFormatNames, Parse) {
   EXPECT_EQ(parse_report_format("table"), ReportFormat::table);
+  EXPECT_EQ(parse_report_format("wide"), ReportFormat::wide_table);
   EXPECT_EQ(parse_report_format("csv"), ReportFormat::csv);
   EXPECT_EQ(parse_report_format("json"), ReportFormat::json);
   try {
@@ -374,19 +375,33 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
                                              "unconverged_wilson95_low",
                                              "unconverged_wilson95_high",
                                              "final_loss_p05",
+                                             "final_loss_p25",
                                              "final_loss_p50",
+                                             "final_loss_p75",
                                              "final_loss_p95",
                                              "excess_p05",
+                                             "excess_p25",
                                              "excess_p50",
+                                             "excess_p75",
                                              "excess_p95",
+                                             "steps_to_tol_p25",
                                              "steps_to_tol_p50",
+                                             "steps_to_tol_p75",
                                              "steps_to_tol_reached",
+                                             "hit_step_1_p25",
                                              "hit_step_1_p50",
+                                             "hit_step_1_p75",
                                              "hit_count_1",
+                                             "hit_step_2_p25",
                                              "hit_step_2_p50",
+                                             "hit_step_2_p75",
                                              "hit_count_2",
+                                             "uniformity_cv_p25",
                                              "uniformity_cv_p50",
+                                             "uniformity_cv_p75",
+                                             "order_kendall_p25",
                                              "order_kendall_p50",
+                                             "order_kendall_p75",
                                              "basin_converged",
                                              "basin_closer",
                                              "det_plus_seeds",
@@ -411,6 +426,10 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
   EXPECT_EQ(one[column("diverged")], "4");
   EXPECT_EQ(std::stod(one[column("final_loss_p50")]), 3e-7 * 2);
   EXPECT_EQ(one[column("final_loss_p05")], "1e-07");
+  // The quartiles, as /summary holds them (levels 0.25 and 0.75).
+  EXPECT_EQ(std::stod(one[column("final_loss_p25")]), r.statistics[1].final_loss[1]);
+  EXPECT_EQ(std::stod(one[column("excess_p75")]), r.statistics[1].excess[3]);
+  EXPECT_EQ(std::stod(one[column("hit_step_2_p25")]), r.statistics[1].hit_step[1][1]);
   EXPECT_EQ(one[column("excess_p95")], "");  // NaN
   EXPECT_EQ(one[column("steps_to_tol_p50")], "120.5");
   EXPECT_EQ(one[column("steps_to_tol_reached")], "94");
@@ -473,9 +492,43 @@ print("ok")
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << command;
 }
 
+// The default table fits 100 columns: the swept values always, then what fits from the left;
+// the note names what it left out; cells where no seed converged get a line saying so.
+TEST_F(ReportTest, DefaultTableFitsAHundredColumns) {
+  RunReport r = load_report(write_sweep());
+  auto widest = [](const std::string& text) {  // after the first line, the file's path
+    std::size_t w = 0;
+    const std::vector<std::string> lines = lines_of(text);
+    for (std::size_t k = 1; k < lines.size(); ++k) w = std::max(w, lines[k].size());
+    return w;
+  };
+  const std::string table = format_report(r, ReportFormat::table);
+  EXPECT_LE(widest(table), 100u) << table;
+  const std::vector<std::string> lines = lines_of(table);
+  const auto head = std::find_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("cell", 0) == 0; });
+  ASSERT_TRUE(head != lines.end() && lines.end() - head >= 5) << table;
+  for (const char* name : {"cell", "optimizer.lr", "optimizer.kind", "seeds", "converged %", "excess", "hit"})
+    EXPECT_NE(head->find(name), std::string::npos) << name << "\n" << table;
+  EXPECT_NE(head[2].find("89 [88, 91]"), std::string::npos) << table;  // cell 1: converged % [Wilson]
+  EXPECT_NE(head[2].find("12 23"), std::string::npos) << table;        // median hitting steps
+  // Long swept values leave less room: columns go from the right, and the note says which.
+  for (std::string& label : r.axes[1].labels) label += std::string(40, 'x');
+  const std::string narrow = format_report(r, ReportFormat::table);
+  EXPECT_LE(widest(narrow), 100u) << narrow;
+  EXPECT_NE(narrow.find("not shown to fit 100 columns"), std::string::npos) << narrow;
+  EXPECT_NE(narrow.find("tau"), std::string::npos) << narrow;  // named in the note
+  EXPECT_NE(narrow.find("--format wide"), std::string::npos) << narrow;
+  // A cell where no seed converged is named, with its median excess.
+  r.statistics[0].status_count[0] = 0;
+  const std::string none = format_report(r, ReportFormat::table);
+  EXPECT_NE(none.find("no seed converged in cell 0:"), std::string::npos) << none;
+  EXPECT_EQ(format_report(load_report(write_sweep()), ReportFormat::table).find("no seed converged"),
+            std::string::npos);
+}
+
 TEST_F(ReportTest, TableIsAlignedAndReadable) {
   const RunReport r = load_report(write_sweep());
-  const std::string table = format_report(r, ReportFormat::table);
+  const std::string table = format_report(r, ReportFormat::wide_table);
   const std::vector<std::string> lines = lines_of(table);
   ASSERT_EQ(lines.size(), 4u + 1 + 4)
       << table;  // 3 header lines and a blank, the header row, 4 cells
@@ -498,11 +551,11 @@ TEST_F(ReportTest, TableIsAlignedAndReadable) {
   // Without a basin probe the basin columns are left out.
   RunReport no_basin = r;
   for (auto& s : no_basin.statistics) s.basin_pooled = {kNaN, kNaN};
-  EXPECT_EQ(format_report(no_basin, ReportFormat::table).find("basin"), std::string::npos);
+  EXPECT_EQ(format_report(no_basin, ReportFormat::wide_table).find("basin"), std::string::npos);
   EXPECT_NE(lines[6].find("40/52"), std::string::npos) << table;  // converged / seeds with det > 0
   // Without square factors (no seed has a det sign) the det columns are left out.
   for (auto& s : no_basin.statistics) s.det_sign_count = {};
-  EXPECT_EQ(format_report(no_basin, ReportFormat::table).find("det W0"), std::string::npos);
+  EXPECT_EQ(format_report(no_basin, ReportFormat::wide_table).find("det W0"), std::string::npos);
 }
 
 TEST_F(ReportTest, PartialFileAndNoSweep) {
