@@ -301,6 +301,31 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
   return 0;
 }
 
+// `specsweep export`: to standard output, or written beside `path` and renamed over it once
+// complete, so a failed export never leaves a truncated CSV.
+int export_command(const std::string& h5_path, const std::string& path) {
+  if (path.empty()) {
+    export_outcomes(h5_path, stdout);
+    return 0;
+  }
+  const std::string partial = path + ".partial";
+  std::FILE* out = std::fopen(partial.c_str(), "w");
+  if (out == nullptr) throw InputError(fmt::format("--out {}: cannot create {}: {}", path, partial, std::strerror(errno)));
+  try {
+    export_outcomes(h5_path, out);
+  } catch (...) {
+    std::fclose(out);
+    std::remove(partial.c_str());
+    throw;
+  }
+  if (std::fclose(out) != 0 || std::rename(partial.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(partial.c_str());
+    throw RuntimeFailure(fmt::format("--out {}: cannot write it: {}", path, std::strerror(err)));
+  }
+  return 0;
+}
+
 // Times every cell of an experiment on a backend; writes no file.
 int bench_command(const std::string& config_path, const std::vector<std::string>& overrides,
                   const RunOptions& options, int repeat, bool json, bool skip_resource_check) {
@@ -375,6 +400,11 @@ int run_cli(int argc, char** argv) {
                      "table (fits 100 columns) | wide (every column) | csv | json")
       ->check(CLI::IsMember({"table", "wide", "csv", "json"}));
 
+  std::string export_path;
+  auto* export_cmd = app.add_subcommand("export", "Write every seed's outcomes as CSV (one row per cell and seed)");
+  export_cmd->add_option("file", h5_path, "Run file (HDF5)")->required();
+  export_cmd->add_option("--out", export_path, "CSV file to write (default: standard output)");
+
   int repeat = 3;
   auto* bench = app.add_subcommand("bench", "Time every cell of an experiment on a backend (no output file)");
   bench->add_option("config", config_path, "Experiment config (TOML)")->required();
@@ -420,6 +450,7 @@ int run_cli(int argc, char** argv) {
     std::fputs(format_report(load_report(h5_path), parse_report_format(format)).c_str(), stdout);
     return 0;
   }
+  if (export_cmd->parsed()) return export_command(h5_path, export_path);
   if (bench->parsed())
     return bench_command(config_path, overrides, options, repeat, format == "json",
                          skip_resource_check);

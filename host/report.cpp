@@ -116,6 +116,26 @@ class Reader {
     return out;
   }
 
+  // Row `cell` of a C x S (x w) numeric dataset: S * w values converted to `memory_type`.
+  template <class T>
+  std::vector<T> cell_row(const std::string& name, hid_t memory_type, long cell, hsize_t seeds, hsize_t width) const {
+    const std::vector<hsize_t> d = dims(name);
+    const bool fits = (d.size() == 2 && width == 1) || (d.size() == 3 && d[2] == width);
+    if (!fits || d[1] != seeds || cell < 0 || static_cast<hsize_t>(cell) >= d[0])
+      bad(name + " does not hold cell " + std::to_string(cell) + " of " + std::to_string(seeds) + " seeds");
+    std::vector<T> out(static_cast<std::size_t>(seeds * width));
+    if (out.empty()) return out;
+    Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
+    if (!readable_as_stored(ds.get())) bad(name + " has chunks that do not fit its shape");
+    Id<H5Sclose> space(H5Dget_space(ds.get()));
+    const hsize_t start[3] = {static_cast<hsize_t>(cell), 0, 0}, count[3] = {1, seeds, width};
+    Id<H5Sclose> memory(H5Screate_simple(static_cast<int>(d.size()), count, nullptr));
+    if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
+        H5Dread(ds.get(), memory_type, memory.get(), space.get(), H5P_DEFAULT, out.data()) < 0)
+      bad("cannot read cell " + std::to_string(cell) + " of " + name);
+    return out;
+  }
+
   H5T_class_t type_class(const std::string& name) const {
     Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
     Id<H5Tclose> type(H5Dget_type(ds.get()));
@@ -919,6 +939,71 @@ RunReport load_report(const std::string& h5_path) {
   } catch (const std::length_error&) {
     throw InputError(h5_path + ": not a readable run file (a size in it is impossible)");
   }
+}
+
+namespace {
+
+hid_t memory_type_of(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
+hid_t memory_type_of(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
+hid_t memory_type_of(const std::vector<double>&) { return H5T_NATIVE_DOUBLE; }
+
+std::string csv_number(double v) { return std::isnan(v) ? "" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : exact(v); }
+
+void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
+  const RunReport r = read_report(h5_path);
+  Reader file(h5_path);
+  SeedOutcomes o;
+  o.r = r.modes;
+  // Header: the cell, its swept values, the seed, then /outcome in its order (one column per mode
+  // for the per-mode arrays).
+  std::string header = "cell";
+  for (const ReportAxis& axis : r.axes) header += "," + csv_field(axis.key);
+  header += ",seed";
+  for_each_outcome_array(o, [&](const char* name, const auto&, int per_seed) {
+    if (per_seed == 1)
+      header += std::string(",") + name;
+    else
+      for (int i = 1; i <= per_seed; ++i) header += "," + std::string(name) + "_" + std::to_string(i);
+  });
+  std::fputs((header + "\n").c_str(), out);
+  const hsize_t S = static_cast<hsize_t>(r.seeds);
+  for (long c = 0; c < r.cells; ++c) {
+    std::string prefix = std::to_string(c);
+    for (const ReportAxis& axis : r.axes) prefix += "," + csv_value(axis_value(axis, c));
+    for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
+      values = file.template cell_row<typename std::decay_t<decltype(values)>::value_type>(
+          std::string("/outcome/") + name, memory_type_of(values), c, S, static_cast<hsize_t>(per_seed));
+    });
+    for (hsize_t seed = 0; seed < S; ++seed) {
+      std::string line = prefix + "," + std::to_string(seed);
+      for_each_outcome_array(o, [&](const char* name, const auto& values, int per_seed) {
+        for (int i = 0; i < per_seed; ++i) {
+          const auto v = values[static_cast<std::size_t>(seed) * static_cast<std::size_t>(per_seed) + i];
+          line += ",";
+          if constexpr (std::is_floating_point_v<std::decay_t<decltype(v)>>) {
+            line += csv_number(v);
+          } else if (std::string_view(name) == "status") {
+            line += v >= 0 && v < static_cast<int>(kStatusNames.size()) ? kStatusNames[static_cast<std::size_t>(v)] : "";
+          } else if (v >= 0) {  // steps_to_tol, hit_step: -1 is never (left empty)
+            line += std::to_string(v);
+          }
+        }
+      });
+      std::fputs((line + "\n").c_str(), out);
+    }
+  }
+}
+
+}  // namespace
+
+void export_outcomes(const std::string& h5_path, std::FILE* out) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  try {
+    export_outcomes_unlocked(h5_path, out);
+  } catch (const std::bad_alloc&) {
+    throw InputError(h5_path + ": not a readable run file (a size in it is impossible)");
+  }
+  if (std::ferror(out)) throw RuntimeFailure("export of " + h5_path + ": cannot write the CSV");
 }
 
 std::string format_report(const RunReport& report, ReportFormat format) {

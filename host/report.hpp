@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <cstdio>
+
 #include "h5_output.hpp"
 #include "statistics.hpp"
 
@@ -58,6 +60,11 @@ struct RunReport {
 RunReport load_report(const std::string& h5_path);
 
 std::string format_report(const RunReport& report, ReportFormat format);
+
+// Every seed's outcomes as CSV, one row per (cell, seed): the cell, its swept values, the seed,
+// then /outcome's datasets in their order (status by name; one column per mode for hit_step;
+// empty for NaN, for never and for a seed not written). Reads one cell at a time.
+void export_outcomes(const std::string& h5_path, std::FILE* out);
 
 // Writes the csv format to `path` atomically (a temporary beside it, renamed over it); throws
 // RuntimeFailure naming the path on I/O errors.

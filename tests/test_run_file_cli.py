@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The run file through the real binary, for what only a whole run shows: problem.rank = 1 (every
 per-seed array with one value per mode) runs, reports and resumes; the root attribute precision
-lists every precision a sweep's cells use.
+lists every precision a sweep's cells use; `specsweep export` writes every seed's outcomes as
+h5py reads them.
 
 Usage: test_run_file_cli.py SPECSWEEP_EXE WORKDIR
 Exit 0 pass, 1 fail.
 """
+import csv
+import math
 import os
 import shutil
 import subprocess
@@ -24,6 +27,50 @@ rank = 3
 seeds = 64
 steps = 50
 """
+
+
+STATUS = ["converged", "stalled", "diverged", "unconverged"]
+
+
+def export_round_trip(run, work):
+    """export: one row per (cell, seed) with the swept values, every /outcome value as stored."""
+    cfg = os.path.join(work, "export.toml")
+    with open(cfg, "w") as f:
+        f.write(BASE + '[optimizer]\nkind = "gd"\nlr = 0.05\n[sweep]\n"optimizer.lr" = [0.05, 3.0]\n'
+                '"optimizer.kind" = ["gd", "specgd"]\n')
+    out, table = os.path.join(work, "export.h5"), os.path.join(work, "export.csv")
+    r = run("run", cfg, "--out", out, "--quiet")
+    if not check(r.returncode == 0, f"export run: {r.stderr}"):
+        return
+    r = run("export", out, "--out", table)
+    if not check(r.returncode == 0 and not os.path.exists(table + ".partial"), f"export: {r.stderr}"):
+        return
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    with h5py.File(out) as f:
+        C, S, R = f["outcome/hit_step"].shape
+        check(len(rows) == C * S, f"export: {len(rows)} rows, expected {C * S}")
+        axes = [a.decode() if isinstance(a, bytes) else a for a in f["cells"].attrs["axes"]]
+        for row in rows[: C * S]:
+            c, seed = int(row["cell"]), int(row["seed"])
+            for key in axes:
+                want = f[f"cells/{key}"][c]
+                want = want.decode() if isinstance(want, bytes) else want
+                got = row[key] if isinstance(want, str) else float(row[key])
+                check(got == want, f"export cell {c}: {key} {row[key]!r}, file {want!r}")
+            check(row["status"] == STATUS[f["outcome/status"][c, seed]], f"export {c}/{seed}: status")
+            for name in ("final_loss", "excess", "final_grad_norm", "uniformity_cv", "order_kendall",
+                         "basin_converged", "basin_closer", "init_det_sign"):
+                v = float(f[f"outcome/{name}"][c, seed])
+                ok = row[name] == "" if math.isnan(v) else row[name] != "" and float(row[name]) == v
+                check(ok, f"export {c}/{seed}: {name} {row[name]!r}, file {v!r}")
+            for name, value in [("steps_to_tol", f["outcome/steps_to_tol"][c, seed])] + \
+                    [(f"hit_step_{i + 1}", f["outcome/hit_step"][c, seed, i]) for i in range(R)]:
+                check(row[name] == ("" if value < 0 else str(value)), f"export {c}/{seed}: {name} {row[name]!r}")
+        statuses = {row["status"] for row in rows}
+        check(len(statuses) >= 2, f"export: the sweep gave one status only ({statuses}): a weak check")
+    r = run("export", os.path.join(work, "missing.h5"))
+    check(r.returncode == 2 and "missing.h5" in r.stderr, f"export of a missing file: exit {r.returncode}")
 
 
 def main():
@@ -67,6 +114,7 @@ def main():
     if check(r.returncode == 0, f"fp64 run: {r.stderr}"):
         with h5py.File(out) as f:
             check(f.attrs["precision"] == "fp64", f"precision attribute {f.attrs['precision']!r}")
+    export_round_trip(run, work)
     print("PASS" if not failures else f"FAIL ({len(failures)})")
     return 1 if failures else 0
 
