@@ -59,19 +59,19 @@ CellTiming time_cell(Backend& backend, const CellProblem& cp, int repeat) {
 
 std::string format_timings(const std::vector<CellTiming>& timings, const std::string& backend, bool json) {
   std::string out;
-  if (!json) out += fmt::format("{:>6} {:>10} {:>7} {:>10} {:>14} {:>10} {:>14}\n", "cell", "seeds", "steps",
-                                "median s", "seed-steps/s", "GFLOP/s", "FLOP/seed-step");
+  if (!json) out += fmt::format("{:>6} {:>10} {:>7} {:>10} {:>14} {:>10} {:>14}  {}\n", "cell", "seeds", "steps",
+                                "median s", "seed-steps/s", "GFLOP/s", "FLOP/seed-step", "swept values");
   for (const CellTiming& t : timings) {
     if (json)
       out += fmt::format(
           "{{\"cell\": {}, \"backend\": \"{}\", \"seeds\": {}, \"steps\": {}, \"repeat\": {}, \"median_s\": {:.6g}, "
           "\"min_s\": {:.6g}, \"max_s\": {:.6g}, \"seed_steps_per_s\": {:.6g}, \"flops_per_seed_step\": {:.0f}, "
-          "\"gflops\": {:.6g}}}\n",
+          "\"gflops\": {:.6g}, \"swept\": {{{}}}}}\n",
           t.cell, backend, t.seeds, t.steps, t.repeat, t.median_s, t.min_s, t.max_s, t.seed_steps_per_s,
-          t.flops_per_seed_step, t.gflops);
+          t.flops_per_seed_step, t.gflops, t.swept_json);
     else
-      out += fmt::format("{:>6} {:>10} {:>7} {:>10.4g} {:>14.4g} {:>10.4g} {:>14.0f}\n", t.cell, t.seeds, t.steps,
-                         t.median_s, t.seed_steps_per_s, t.gflops, t.flops_per_seed_step);
+      out += fmt::format("{:>6} {:>10} {:>7} {:>10.4g} {:>14.4g} {:>10.4g} {:>14.0f}  {}\n", t.cell, t.seeds, t.steps,
+                         t.median_s, t.seed_steps_per_s, t.gflops, t.flops_per_seed_step, t.swept_text);
   }
   return out;
 }

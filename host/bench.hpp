@@ -18,6 +18,8 @@ struct CellTiming {
   double seed_steps_per_s = 0;                // seeds * steps / median_s
   double flops_per_seed_step = 0;             // the FLOP model's count
   double gflops = 0;                          // achieved, at the median
+  // The cell's swept values: "key=value ..." for the table, a JSON object's members for JSON.
+  std::string swept_text, swept_json;
 };
 
 // Runs all seeds of the cell `repeat` times (in the driver's work units, one backend call per

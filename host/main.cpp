@@ -337,6 +337,19 @@ int bench_command(const std::string& config_path, const std::vector<std::string>
   std::vector<CellTiming> timings;
   for (std::size_t c = 0; c < experiment.cells.size(); ++c) {
     timings.push_back(time_cell(*backend, make_cell_problem(experiment.cells[c], static_cast<std::uint32_t>(c)), repeat));
+    const std::vector<size_t> at = experiment.axis_indices(c);
+    for (size_t a = 0; a < experiment.axes.size(); ++a) {
+      const SweepAxis& axis = experiment.axes[a];
+      const bool plain = axis.numeric && !axis.integral;
+      const std::string value = !axis.numeric   ? axis.labels[at[a]]
+                                : axis.integral ? std::to_string(axis.integers[at[a]])
+                                                : fmt::format("{}", axis.numbers[at[a]]);
+      const bool quoted = !axis.numeric && !axis.boolean;
+      CellTiming& t = timings.back();
+      t.swept_text += (a ? " " : "") + axis.key + "=" + (plain ? fmt::format("{:.6g}", axis.numbers[at[a]]) : value);
+      // Keys and labels are config text: no quotes or backslashes in them to escape.
+      t.swept_json += fmt::format("{}\"{}\": {}", a ? ", " : "", axis.key, quoted ? "\"" + value + "\"" : value);
+    }
     if (json) std::fputs(format_timings({timings.back()}, backend->name(), true).c_str(), stdout);
   }
   if (!json) std::fputs(format_timings(timings, backend->name(), false).c_str(), stdout);
@@ -348,8 +361,8 @@ int plot_command(const std::string& h5_path, const std::string& out_dir, bool lo
   const char* script_env = std::getenv("SPECSWEEP_PLOT_SCRIPT");
   const char* python_env = std::getenv("SPECSWEEP_PYTHON");
   const std::string script = script_env ? script_env : SPECSWEEP_PLOT_SCRIPT;
-  // Debian's interpreter has numpy, h5py and matplotlib from the setup script.
-  const std::string python = python_env ? python_env : (access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  // The python3 on PATH (a virtual environment's, when one is active), or the one SPECSWEEP_PYTHON names.
+  const std::string python = python_env ? python_env : "python3";
   std::vector<std::string> args = {python, script, h5_path, out_dir};
   if (log_time) args.emplace_back("--log-time");
   std::vector<char*> argv;

@@ -160,6 +160,9 @@ TEST_F(Cli, BenchTimesEveryCellAndWritesNothing) {
     EXPECT_NE(line.find("\"flops_per_seed_step\": 840,"), std::string::npos) << line;
     EXPECT_NE(line.find("\"seeds\": 10, \"steps\": 20, \"repeat\": 2"), std::string::npos) << line;
     EXPECT_EQ(line.find("\"seed_steps_per_s\": 0,"), std::string::npos) << line;
+    EXPECT_NE(line.find(cells == 0 ? "\"swept\": {\"optimizer.lr\": 0.01}" : "\"swept\": {\"optimizer.lr\": 0.02}"),
+              std::string::npos)
+        << line;
     ++cells;
   }
   EXPECT_EQ(cells, 2) << r.output;
@@ -167,6 +170,7 @@ TEST_F(Cli, BenchTimesEveryCellAndWritesNothing) {
   const auto table = run("bench " + cfg + " --backend cpu --repeat 1");
   EXPECT_EQ(table.code, 0) << table.output;
   EXPECT_NE(table.output.find("seed-steps/s"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("optimizer.lr=0.02"), std::string::npos) << table.output;  // the cell's swept value
   // Bad input exits 2 naming what is wrong.
   const auto zero = run("bench " + cfg + " --repeat 0");
   EXPECT_EQ(zero.code, 2);
