@@ -1587,6 +1587,36 @@ std::string Experiment::to_toml() const {
   return o;
 }
 
+std::vector<UnusedKeys> unused_keys(const Experiment& experiment) {
+  const struct {
+    const char* keys;
+    const char* used_by;
+    bool (*uses)(const OptimizerConfig&);
+  } rules[] = {
+      {"optimizer.momentum, optimizer.nesterov, optimizer.shape_scale", "optimizer.kind = \"muon\"",
+       [](const OptimizerConfig& o) { return o.kind == OptimizerKind::muon; }},
+      {"optimizer.beta1, optimizer.beta2, optimizer.eps", "optimizer.kind = \"adam\"",
+       [](const OptimizerConfig& o) { return o.kind == OptimizerKind::adam; }},
+      {"optimizer.orthogonalizer", "optimizer.kind = \"specgd\" or \"muon\"",
+       [](const OptimizerConfig& o) { return o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon; }},
+      {"optimizer.ns_coefficients, optimizer.ns_steps", "optimizer.orthogonalizer = \"newton_schulz\" (specgd, muon)",
+       [](const OptimizerConfig& o) {
+         return (o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon) &&
+                o.orthogonalizer == OrthKind::newton_schulz;
+       }},
+      {"optimizer.smooth_eps", "optimizer.orthogonalizer = \"smooth\" (specgd, muon)",
+       [](const OptimizerConfig& o) {
+         return (o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon) && o.orthogonalizer == OrthKind::smooth;
+       }},
+  };
+  std::vector<UnusedKeys> out;
+  for (const auto& rule : rules)
+    if (std::none_of(experiment.cells.begin(), experiment.cells.end(),
+                     [&](const Config& c) { return rule.uses(c.optimizer); }))
+      out.push_back({rule.keys, rule.used_by});
+  return out;
+}
+
 OptimizerParams Config::optimizer_params() const {
   const OptimizerConfig& o = optimizer;
   OptimizerParams p;

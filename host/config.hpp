@@ -156,6 +156,14 @@ struct Experiment {
 // strings or all booleans, finite; a list of TOML integers is set into the cells as integers. The
 // rest of the document, after `overrides`, is the base of every cell; a --set of a swept key is an
 // error. At most 1,000,000 cells.
+// Keys of the resolved config that no cell of the experiment uses, so their values change
+// nothing (optimizer.momentum when no cell runs Muon, say), grouped by what would use them:
+// {"optimizer.momentum, optimizer.nesterov, optimizer.shape_scale", "optimizer.kind = \"muon\""}.
+struct UnusedKeys {
+  std::string keys, used_by;
+};
+std::vector<UnusedKeys> unused_keys(const Experiment& experiment);
+
 Experiment parse_experiment(const std::string& toml_text, const std::string& source_name,
                             const std::vector<std::string>& overrides = {});
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});

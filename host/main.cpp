@@ -457,6 +457,16 @@ int run_cli(int argc, char** argv) {
     const Experiment ex = load_experiment(config_path, overrides);
     std::fputs(ex.to_toml().c_str(), stdout);
     fmt::print(stderr, "{}: valid, {} cell(s)\n", config_path, ex.cells.size());
+    for (const SweepAxis& axis : ex.axes) {
+      const auto value = [&](size_t i) {
+        return axis.numeric ? fmt::format("{:.6g}", axis.numbers[i]) : axis.labels[i];
+      };
+      fmt::print(stderr, "  swept: {}: {} value(s), {}{}{}\n", axis.key, axis.size(), value(0),
+                 axis.size() > 2 ? " ... " : axis.size() == 2 ? ", " : "",
+                 axis.size() > 1 ? value(axis.size() - 1) : "");
+    }
+    for (const UnusedKeys& unused : unused_keys(ex))
+      fmt::print(stderr, "  not used by any cell: {} (used with {})\n", unused.keys, unused.used_by);
     return 0;
   }
   if (report->parsed()) {

@@ -755,6 +755,27 @@ TEST(WorkUnits, SizedByTheCostliestCell) {
   EXPECT_LT(unit_seeds(mixed.cells), unit_seeds({mixed.cells[0]}));
 }
 
+// validate names the keys no cell uses: per optimizer kind and orthogonalizer, over every cell.
+TEST(UnusedKeys, AreThoseNoCellUses) {
+  auto unused = [](const std::string& text) {
+    std::vector<std::string> keys;
+    for (const UnusedKeys& u : unused_keys(parse_experiment(text, "unused.toml", {}))) keys.push_back(u.keys);
+    return keys;
+  };
+  const std::string momentum = "optimizer.momentum, optimizer.nesterov, optimizer.shape_scale";
+  const std::string adam = "optimizer.beta1, optimizer.beta2, optimizer.eps";
+  const std::string ns = "optimizer.ns_coefficients, optimizer.ns_steps";
+  const std::string smooth = "optimizer.smooth_eps";
+  EXPECT_EQ(unused("[optimizer]\nkind = \"specgd\"\n"), (std::vector<std::string>{momentum, adam, ns, smooth}));
+  EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n"),
+            (std::vector<std::string>{momentum, adam, "optimizer.orthogonalizer", ns, smooth}));
+  // A key one cell of a sweep uses is used.
+  EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n[sweep]\n\"optimizer.kind\" = [\"gd\", \"muon\", \"adam\"]\n"),
+            (std::vector<std::string>{ns, smooth}));
+  EXPECT_EQ(unused("[optimizer]\nkind = \"muon\"\northogonalizer = \"newton_schulz\"\n"),
+            (std::vector<std::string>{adam, smooth}));
+}
+
 TEST(Footprint, RefusalNamesWhatToReduce) {
   RunFootprint f;
   f.thread_bytes = 3e9;
