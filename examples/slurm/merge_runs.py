@@ -97,7 +97,7 @@ def is_per_cell(ds):
 
 
 def shape_summary(f, path):
-    """The quantities the inputs must share, named as in DESIGN section 6."""
+    """The quantities the inputs must share, named as in docs/REFERENCE.md section 4."""
     try:
         status = f["outcome/status"]
         hit = f["outcome/hit_step"]
