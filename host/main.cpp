@@ -356,15 +356,45 @@ int bench_command(const std::string& config_path, const std::vector<std::string>
   return 0;
 }
 
+// Syntax check of plot --cells: comma-separated cell indices and ranges a-b (a <= b), e.g.
+// "0,3,5" or "2-7". Whether the cells exist is checked by the script, which knows the run's cells.
+std::string check_cell_list(const std::string& list) {
+  const auto bad = [&](const std::string& why) {
+    return fmt::format(
+        "'{}' is not a cell list ({}); expected indices and ranges like 0,3,5 or 2-7", list, why);
+  };
+  if (list.empty()) return bad("empty");
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string item = list.substr(start, comma - start);
+    const size_t dash = item.find('-');
+    const std::string first = item.substr(0, dash);
+    const std::string last = dash == std::string::npos ? first : item.substr(dash + 1);
+    const auto index = [](const std::string& s) {
+      return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (!index(first) || !index(last))
+      return bad(fmt::format("'{}' is not an index or a range", item));
+    if (std::stol(first) > std::stol(last))
+      return bad(fmt::format("range '{}' runs backwards", item));
+    start = comma + 1;
+  }
+  return "";
+}
+
 // Runs the plotting script (matplotlib) on a run file.
-int plot_command(const std::string& h5_path, const std::string& out_dir, bool log_time) {
+int plot_command(const std::string& h5_path, const std::string& out_dir, bool log_time,
+                 const std::string& cells) {
   const char* script_env = std::getenv("SPECSWEEP_PLOT_SCRIPT");
   const char* python_env = std::getenv("SPECSWEEP_PYTHON");
   const std::string script = script_env ? script_env : SPECSWEEP_PLOT_SCRIPT;
-  // The python3 on PATH (a virtual environment's, when one is active), or the one SPECSWEEP_PYTHON names.
+  // The python3 on PATH (a virtual environment's, when one is active), or the one SPECSWEEP_PYTHON
+  // names.
   const std::string python = python_env ? python_env : "python3";
   std::vector<std::string> args = {python, script, h5_path, out_dir};
   if (log_time) args.emplace_back("--log-time");
+  if (!cells.empty()) args.push_back("--cells=" + cells);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -433,6 +463,10 @@ int run_cli(int argc, char** argv) {
   plot->add_option("file", h5_path, "Run file (HDF5)")->required();
   plot->add_option("--out", out_dir, "Output directory (default: .)");
   plot->add_flag("--log-time", log_time, "Log-scaled step axis for trajectories");
+  std::string plot_cells;
+  plot->add_option("--cells", plot_cells,
+                   "Plot only these cells: indices and ranges, e.g. 0,3,5 or 2-7")
+      ->check(CLI::Validator([](std::string& list) { return check_cell_list(list); }, "LIST"));
 
   std::string selftest_backend = "auto";
   auto* selftest = app.add_subcommand(
@@ -477,7 +511,7 @@ int run_cli(int argc, char** argv) {
   if (bench->parsed())
     return bench_command(config_path, overrides, options, repeat, format == "json",
                          skip_resource_check);
-  if (plot->parsed()) return plot_command(h5_path, out_dir, log_time);
+  if (plot->parsed()) return plot_command(h5_path, out_dir, log_time, plot_cells);
   if (selftest->parsed()) return run_selftest(selftest_backend, stdout);
   std::fputs(app.help().c_str(), stderr);
   return kExitInput;
