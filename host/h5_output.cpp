@@ -1365,6 +1365,18 @@ void sync_directory_of(const std::string& path) {
   }
 }
 
+// Writes all `size` bytes at `data` to `fd`, retrying short writes; 0 or the errno.
+int write_all(int fd, const void* data, std::size_t size) {
+  const char* at = static_cast<const char*>(data);
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, at + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
 // Writes `bytes` to `path` and syncs it. On failure `path` is removed.
 void write_file(const std::string& where, const std::string& path,
                 const std::vector<unsigned char>& bytes) {
@@ -1377,14 +1389,7 @@ void write_file(const std::string& where, const std::string& path,
                          " is being written elsewhere (is this run already going?)");
   }
   int err = ::ftruncate(fd, 0) == 0 ? 0 : errno;
-  for (std::size_t done = 0; err == 0 && done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      err = n < 0 ? errno : EIO;
-    else
-      done += static_cast<std::size_t>(n);
-  }
+  if (err == 0) err = write_all(fd, bytes.data(), bytes.size());
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   if (err != 0) ::unlink(path.c_str());
   ::close(fd);
@@ -1406,14 +1411,7 @@ std::string copy_file(const std::string& from, const std::string& to) {
       err = got < 0 ? errno : 0;
       break;
     }
-    for (ssize_t done = 0; err == 0 && done < got;) {
-      const ssize_t n = ::write(out, buffer.data() + done, static_cast<std::size_t>(got - done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        err = n < 0 ? errno : EIO;
-      else
-        done += n;
-    }
+    err = write_all(out, buffer.data(), static_cast<std::size_t>(got));
   }
   ::close(in);
   if (out >= 0 && ::close(out) != 0 && err == 0) err = errno;

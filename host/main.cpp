@@ -326,6 +326,14 @@ int export_command(const std::string& h5_path, const std::string& path) {
   return 0;
 }
 
+// Value i of a swept key as a person reads it: labels as written, integers exact, other numbers
+// to 6 digits, or with `exact` the shortest text that reads back the same double (JSON).
+std::string axis_value_text(const SweepAxis& axis, size_t i, bool exact = false) {
+  if (!axis.numeric) return axis.labels[i];
+  if (axis.integral) return std::to_string(axis.integers[i]);
+  return exact ? fmt::format("{}", axis.numbers[i]) : fmt::format("{:.6g}", axis.numbers[i]);
+}
+
 // Times every cell of an experiment on a backend; writes no file.
 int bench_command(const std::string& config_path, const std::vector<std::string>& overrides,
                   const RunOptions& options, int repeat, bool json, bool skip_resource_check) {
@@ -340,13 +348,10 @@ int bench_command(const std::string& config_path, const std::vector<std::string>
     const std::vector<size_t> at = experiment.axis_indices(c);
     for (size_t a = 0; a < experiment.axes.size(); ++a) {
       const SweepAxis& axis = experiment.axes[a];
-      const bool plain = axis.numeric && !axis.integral;
-      const std::string value = !axis.numeric   ? axis.labels[at[a]]
-                                : axis.integral ? std::to_string(axis.integers[at[a]])
-                                                : fmt::format("{}", axis.numbers[at[a]]);
+      const std::string value = axis_value_text(axis, at[a], true);
       const bool quoted = !axis.numeric && !axis.boolean;
       CellTiming& t = timings.back();
-      t.swept_text += (a ? " " : "") + axis.key + "=" + (plain ? fmt::format("{:.6g}", axis.numbers[at[a]]) : value);
+      t.swept_text += (a ? " " : "") + axis.key + "=" + axis_value_text(axis, at[a]);
       // Keys and labels are config text: no quotes or backslashes in them to escape.
       t.swept_json += fmt::format("{}\"{}\": {}", a ? ", " : "", axis.key, quoted ? "\"" + value + "\"" : value);
     }
@@ -492,12 +497,9 @@ int run_cli(int argc, char** argv) {
     std::fputs(ex.to_toml().c_str(), stdout);
     fmt::print(stderr, "{}: valid, {} cell(s)\n", config_path, ex.cells.size());
     for (const SweepAxis& axis : ex.axes) {
-      const auto value = [&](size_t i) {
-        return axis.numeric ? fmt::format("{:.6g}", axis.numbers[i]) : axis.labels[i];
-      };
-      fmt::print(stderr, "  swept: {}: {} value(s), {}{}{}\n", axis.key, axis.size(), value(0),
+      fmt::print(stderr, "  swept: {}: {} value(s), {}{}{}\n", axis.key, axis.size(), axis_value_text(axis, 0),
                  axis.size() > 2 ? " ... " : axis.size() == 2 ? ", " : "",
-                 axis.size() > 1 ? value(axis.size() - 1) : "");
+                 axis.size() > 1 ? axis_value_text(axis, axis.size() - 1) : "");
     }
     for (const UnusedKeys& unused : unused_keys(ex))
       fmt::print(stderr, "  not used by any cell: {} (used with {})\n", unused.keys, unused.used_by);

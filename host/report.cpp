@@ -519,6 +519,37 @@ std::string percent(double v) {
   return std::isnan(v) ? "-" : printf_g(100 * v, 3);
 }
 
+// A median over seeds where a seed that never got there counts as +inf.
+std::string median_text(double median) {
+  return std::isinf(median) && median > 0 ? std::string("never") : short_number(median);
+}
+
+// "median (seeds it is taken over)".
+std::string counted(double median, std::int64_t n) {
+  return median_text(median) + " (" + std::to_string(n) + ")";
+}
+
+// The leading columns of either table: the cell and its swept values (strings left-aligned).
+void cell_header(const RunReport& r, std::vector<std::string>& header, std::vector<bool>& left) {
+  header = {"cell"};
+  left = {false};
+  for (const ReportAxis& axis : r.axes) {
+    header.push_back(axis.key);
+    left.push_back(axis.kind == ReportAxis::Kind::string);
+  }
+}
+
+std::vector<std::string> cell_columns(const RunReport& r, long c) {
+  std::vector<std::string> row{std::to_string(c)};
+  for (const ReportAxis& axis : r.axes) {
+    const Value v = axis_value(axis, c);
+    row.push_back(v.kind == Value::Kind::text      ? v.text
+                  : v.kind == Value::Kind::integer ? std::to_string(v.integer)
+                                                   : short_number(v.number));
+  }
+  return row;
+}
+
 // The lines above either table: the file, what produced it, its size and completeness.
 std::string table_preamble(const RunReport& r) {
   const RunAttributes& a = r.attributes;
@@ -585,12 +616,9 @@ std::string format_table(const RunReport& r) {
   for (long c = 0; c < r.cells; ++c)
     any_diverged = any_diverged || (r.computed[static_cast<std::size_t>(c)] &&
                                     r.statistics[static_cast<std::size_t>(c)].status_count[2] > 0);
-  std::vector<std::string> header{"cell"};
-  std::vector<bool> left{false};
-  for (const ReportAxis& axis : r.axes) {
-    header.push_back(axis.key);
-    left.push_back(axis.kind == ReportAxis::Kind::string);
-  }
+  std::vector<std::string> header;
+  std::vector<bool> left;
+  cell_header(r, header, left);
   const std::size_t fixed = header.size();  // always shown
   header.push_back("seeds");
   header.push_back("converged %");
@@ -608,13 +636,7 @@ std::string format_table(const RunReport& r) {
   std::vector<long> never_converged;
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
-    std::vector<std::string> row{std::to_string(c)};
-    for (const ReportAxis& axis : r.axes) {
-      const Value v = axis_value(axis, c);
-      row.push_back(v.kind == Value::Kind::text      ? v.text
-                    : v.kind == Value::Kind::integer ? std::to_string(v.integer)
-                                                     : short_number(v.number));
-    }
+    std::vector<std::string> row = cell_columns(r, c);
     if (!r.computed[static_cast<std::size_t>(c)]) {
       row.push_back(std::to_string(r.seeds));
       row.resize(header.size(), "-");
@@ -629,13 +651,11 @@ std::string format_table(const RunReport& r) {
     row.push_back(share(0));
     if (any_diverged) row.push_back(share(2));
     row.push_back(short_number(quantile(s.excess, p50)));
-    const double steps = quantile(s.steps_to_tol, p50);
-    row.push_back((std::isinf(steps) && steps > 0 ? std::string("never") : short_number(steps)) + " (" +
-                  std::to_string(s.steps_to_tol_reached) + ")");
+    row.push_back(counted(quantile(s.steps_to_tol, p50), s.steps_to_tol_reached));
     std::string hits;
     for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes) && i < s.hit_step.size(); ++i) {
       const double median = quantile(s.hit_step[i], p50);
-      hits += (i ? " " : "") + (std::isinf(median) && median > 0 ? std::string("never") : short_number(median));
+      hits += (i ? " " : "") + median_text(median);
     }
     row.push_back(hits.empty() ? "-" : hits);
     row.push_back(short_number(quantile(s.uniformity_cv, p50)));
@@ -698,12 +718,9 @@ std::string format_wide_table(const RunReport& r) {
     for (const auto& sign : s.det_sign_count) det_sign = det_sign || sign[0] > 0;
   }
 
-  std::vector<std::string> header{"cell"};
-  std::vector<bool> left{false};
-  for (const ReportAxis& axis : r.axes) {
-    header.push_back(axis.key);
-    left.push_back(axis.kind == ReportAxis::Kind::string);
-  }
+  std::vector<std::string> header;
+  std::vector<bool> left;
+  cell_header(r, header, left);
   header.push_back("seeds");
   for (const char* s : kStatusNames) header.push_back(s);
   header.push_back("final_loss 5% 50% 95%");
@@ -726,21 +743,11 @@ std::string format_wide_table(const RunReport& r) {
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
     const bool computed = r.computed[static_cast<std::size_t>(c)];
-    std::vector<std::string> row{std::to_string(c)};
-    for (const ReportAxis& axis : r.axes) {
-      const Value v = axis_value(axis, c);
-      row.push_back(v.kind == Value::Kind::text      ? v.text
-                    : v.kind == Value::Kind::integer ? std::to_string(v.integer)
-                                                     : short_number(v.number));
-    }
+    std::vector<std::string> row = cell_columns(r, c);
     row.push_back(std::to_string(computed ? s.seeds : r.seeds));
     auto band = [&](const Quantiles& q) {
       return short_number(quantile(q, p05)) + " " + short_number(quantile(q, p50)) + " " +
              short_number(quantile(q, p95));
-    };
-    auto counted = [](double median, std::int64_t n) {
-      return (std::isinf(median) && median > 0 ? std::string("never") : short_number(median)) +
-             " (" + std::to_string(n) + ")";
     };
     if (!computed) {
       row.resize(header.size(), "-");
