@@ -100,12 +100,14 @@ bool readable_as_stored(std::int64_t dataset) {
   if (layout == H5D_CHUNKED) {
     const hid_t space = H5Dget_space(dataset);
     const int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
-    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk(dims.size() + 1);
+    std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0),
+        chunk(dims.size() + 1);
     fits = rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) == rank &&
            H5Pget_chunk(dcpl, rank + 1, chunk.data()) == rank;
     for (int a = 0; fits && a < rank; ++a)
       fits = chunk[static_cast<std::size_t>(a)] >= 1 &&
-             chunk[static_cast<std::size_t>(a)] <= std::max<hsize_t>(1, dims[static_cast<std::size_t>(a)]);
+             chunk[static_cast<std::size_t>(a)] <=
+                 std::max<hsize_t>(1, dims[static_cast<std::size_t>(a)]);
     if (space >= 0) H5Sclose(space);
   }
   H5Pclose(dcpl);
@@ -169,6 +171,7 @@ using SpaceHandle = Handle<H5Sclose>;
 using PlistHandle = Handle<H5Pclose>;
 using AttributeHandle = Handle<H5Aclose>;
 using TypeHandle = Handle<H5Tclose>;
+using ObjectHandle = Handle<H5Oclose>;
 
 // The outermost and innermost entries of HDF5's error stack: what was called and why it failed.
 struct ErrorWalk {
@@ -330,7 +333,8 @@ Plan plan_of(const OutputLayout& layout) {
        "basin probe: fraction of the seed's probes that ended closer to its final point than they "
        "started; NaN for seeds that did not converge or without a probe"},
       {"init_det_sign",
-       "sign of det W = prod_k det F_k at the initial point (+1, -1; 0 if singular) when m = n = r, "
+       "sign of det W = prod_k det F_k at the initial point (+1, -1; 0 if singular) when m = n = "
+       "r, "
        "else NaN; for F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2)"},
   };
   for (const auto& f : per_seed)
@@ -383,7 +387,8 @@ Plan plan_of(const OutputLayout& layout) {
       {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
       {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
       {"block_alignment", 3, "cell traced step side",
-       "block alignment scores (side 0 left: U_P with the target's U; 1 right: U_Q with V; 2 inner: "
+       "block alignment scores (side 0 left: U_P with the target's U; 1 right: U_Q with V; 2 "
+       "inner: "
        "V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of singular vectors within blocks "
        "of singular values (neighbours a >= b merged when a - b <= record.block_rtol a + "
        "record.block_atol in either spectrum), / min(ranks); 1 aligned, misalignment = 1 - score "
@@ -397,15 +402,16 @@ Plan plan_of(const OutputLayout& layout) {
   }
   // r x r per record step only with record.delta_matrices; otherwise 0 x 0 (the names stay).
   const hsize_t RD = layout.delta_matrices ? R : 0;
-  d.push_back({"/trace/delta1",
-               f64,
-               nf64,
-               {C, K, T, RD, RD},
-               {C, K, T, RD, RD},
-               &kNaN,
-               "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise); 0 x 0 unless "
-               "record.delta_matrices",
-               "cell traced step row col"});
+  d.push_back(
+      {"/trace/delta1",
+       f64,
+       nf64,
+       {C, K, T, RD, RD},
+       {C, K, T, RD, RD},
+       &kNaN,
+       "Delta1 = sqrt(F1^T F1) - sqrt(F2 F2^T), r x r (depth 2; NaN otherwise); 0 x 0 unless "
+       "record.delta_matrices",
+       "cell traced step row col"});
   d.push_back({"/trace/delta2",
                f64,
                nf64,
@@ -682,7 +688,7 @@ struct NetcdfVariable {
 struct NetcdfScale {
   std::string path, name;
   hsize_t length = 0;
-  bool existing = false;  // a dataset of the plan is the scale (/trace/step)
+  bool existing = false;                 // a dataset of the plan is the scale (/trace/step)
   std::optional<NetcdfVariable> values;  // a coordinate variable; none: a dimension only
   std::vector<std::pair<std::string, unsigned>> uses;  // (dataset, dimension index)
 };
@@ -696,7 +702,8 @@ struct NetcdfView {
 NetcdfView netcdf_view(const Plan& plan, const OutputLayout& layout) {
   NetcdfView view;
   std::map<std::string, std::size_t> index_of;  // scale path -> view.scales index
-  auto add = [&](const std::string& name, const std::string& axes, const std::vector<hsize_t>& dims) {
+  auto add = [&](const std::string& name, const std::string& axes,
+                 const std::vector<hsize_t>& dims) {
     const std::size_t slash = name.rfind('/');
     const std::string group = name.substr(0, slash), base = name.substr(slash + 1);
     std::size_t at = 0;
@@ -739,7 +746,8 @@ NetcdfView netcdf_view(const Plan& plan, const OutputLayout& layout) {
       v.file_type = H5T_STD_I64LE, v.description = "cell index";
       for (hsize_t i = 0; i < n; ++i) v.numbers.push_back(double(i));
     } else if (sc.name == "mode") {
-      v.file_type = H5T_STD_I32LE, v.description = "mode i: the i-th largest singular value of the target";
+      v.file_type = H5T_STD_I32LE,
+      v.description = "mode i: the i-th largest singular value of the target";
       for (hsize_t i = 0; i < n; ++i) v.numbers.push_back(double(i + 1));
     } else if (sc.name == "step" && n == layout.record_steps.size()) {
       v.file_type = H5T_STD_I32LE, v.description = "record step";
@@ -885,6 +893,38 @@ struct RunFile::Impl {
     return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
   }
 
+  // "" or why an attribute of `object` (at `path`) does not read back. The commit reads and
+  // rewrites attributes (attaching dimension scales), so damage there must be found at resume.
+  static std::string attribute_problem(hid_t object, const std::string& path) {
+    auto read_one = [](hid_t location, const char* name, const H5A_info_t*, void*) -> herr_t {
+      AttributeHandle attr(H5Aopen(location, name, H5P_DEFAULT));
+      if (attr.get() < 0) return -1;
+      TypeHandle stored(H5Aget_type(attr.get()));
+      SpaceHandle space(H5Aget_space(attr.get()));
+      const hssize_t n = space.get() < 0 ? -1 : H5Sget_simple_extent_npoints(space.get());
+      if (stored.get() < 0 || n < 0) return -1;
+      if (n == 0) return 0;
+      // A string's text lies in the global heap, whose reader in HDF5 1.10 crashes on a damaged
+      // heap reference (1 of 300 random flips); the commit never reads these texts, so only their
+      // messages are checked.
+      if (H5Tis_variable_str(stored.get()) > 0) return 0;
+      // Every other attribute this program writes is a number or fixed-size array of them.
+      if (H5Tdetect_class(stored.get(), H5T_VLEN) != 0) return -1;
+      TypeHandle memory(H5Tget_native_type(stored.get(), H5T_DIR_DEFAULT));
+      if (memory.get() < 0) return -1;
+      std::vector<unsigned char> bytes(static_cast<std::size_t>(n) * H5Tget_size(memory.get()));
+      return H5Aread(attr.get(), memory.get(), bytes.data()) < 0 ? -1 : 0;
+    };
+    // HDF5 1.10 crashes when an iteration meets an attribute message it cannot decode (it
+    // releases a half-built table), while looking up a name that is not there decodes every
+    // message and fails cleanly: that comes first.
+    hsize_t next = 0;
+    if (H5Aexists(object, "(no attribute has this name)") < 0 ||
+        H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_NATIVE, &next, read_one, nullptr) < 0)
+      return "the attributes of " + path + " do not read back (" + hdf5_error_text() + ")";
+    return "";
+  }
+
   // --- objects
 
   void group(const GroupSpec& spec) const {
@@ -967,6 +1007,8 @@ struct RunFile::Impl {
     if (H5Tequal(type.get(), spec.file_type) <= 0) return spec.name + " has another element type";
     const std::string storage = storage_problem(ds.get(), spec);
     if (!storage.empty()) damage.push_back(storage);
+    const std::string attributes = attribute_problem(ds.get(), spec.name);
+    if (!attributes.empty()) damage.push_back(attributes);
     datasets.emplace(spec.name, std::move(ds));
     return "";
   }
@@ -1117,11 +1159,12 @@ struct RunFile::Impl {
       } else if (!sc.existing) {
         const hsize_t n = sc.length;
         SpaceHandle space(id(H5Screate_simple(1, &n, nullptr), what));
-        DatasetHandle ds(id(H5Dcreate2(root, sc.path.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
-                                       H5P_DEFAULT, H5P_DEFAULT),
+        DatasetHandle ds(id(H5Dcreate2(root, sc.path.c_str(), H5T_IEEE_F32LE, space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                             what));
         char name[96];
-        std::snprintf(name, sizeof name, "This is a netCDF dimension but not a netCDF variable.%10llu",
+        std::snprintf(name, sizeof name,
+                      "This is a netCDF dimension but not a netCDF variable.%10llu",
                       static_cast<unsigned long long>(n));
         ok(H5DSset_scale(ds.get(), name), what);
         mark_netcdf_view(ds.get(), sc.path);
@@ -1141,8 +1184,8 @@ struct RunFile::Impl {
 
   void netcdf_variable(const NetcdfVariable& v) const {
     if (v.strings.empty())
-      number_dataset(v.path, v.file_type, H5T_NATIVE_DOUBLE, v.numbers.data(), v.numbers.size(), v.description,
-                     v.dimension);
+      number_dataset(v.path, v.file_type, H5T_NATIVE_DOUBLE, v.numbers.data(), v.numbers.size(),
+                     v.description, v.dimension);
     else
       string_dataset(v.path, v.strings, v.description, v.dimension);
     DatasetHandle ds(id(H5Dopen2(file.get(), v.path.c_str(), H5P_DEFAULT), "opening " + v.path));
@@ -1152,9 +1195,9 @@ struct RunFile::Impl {
   // What the view adds says so: a tool that rewrites the file (merge_runs.py) leaves it out and
   // builds it again.
   void mark_netcdf_view(hid_t dataset, const std::string& path) const {
-    string_attribute(dataset, path, "netcdf_view", "added for netCDF-4 readers (dimension scale or coordinate)");
+    string_attribute(dataset, path, "netcdf_view",
+                     "added for netCDF-4 readers (dimension scale or coordinate)");
   }
-
 
   // A 1-D dataset's values as strings (string datasets) or numbers (others); false if unreadable.
   // Integer datasets are also read exactly into `integers`.
@@ -1323,12 +1366,14 @@ void expect_size(const std::string& where, const char* name, const V& v, hsize_t
 }
 
 // A write of seeds [first, first + count) of `cell` must lie inside the file's C x `seeds` block.
-void check_block(const std::string& where, const std::string& what, long cell, long cells, long first, long count,
-                 long seeds) {
-  if (cell < 0 || cell >= cells) bad_block(where, what + " cell " + std::to_string(cell) + " out of range");
+void check_block(const std::string& where, const std::string& what, long cell, long cells,
+                 long first, long count, long seeds) {
+  if (cell < 0 || cell >= cells)
+    bad_block(where, what + " cell " + std::to_string(cell) + " out of range");
   if (first < 0 || count < 0 || first + count > seeds)
-    bad_block(where, what + " seeds [" + std::to_string(first) + ", " + std::to_string(first + count) +
-                         ") outside [0, " + std::to_string(seeds) + ")");
+    bad_block(where, what + " seeds [" + std::to_string(first) + ", " +
+                         std::to_string(first + count) + ") outside [0, " + std::to_string(seeds) +
+                         ")");
 }
 
 // True when HDF5 opens the file image.
@@ -1397,7 +1442,8 @@ void write_file(const std::string& where, const std::string& path,
     throw RuntimeFailure(where + ": cannot write the new file " + path + ": " + std::strerror(err));
 }
 
-// Copies `from` to `to` (created or truncated); "" or why not (strerror: "No space left on device").
+// Copies `from` to `to` (created or truncated); "" or why not (strerror: "No space left on
+// device").
 std::string copy_file(const std::string& from, const std::string& to) {
   const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return std::strerror(errno);
@@ -1430,9 +1476,15 @@ std::string sync_and_rename(const std::string& path, const std::string& target) 
 }
 
 // The HDF5 memory type of a vector's elements.
-hid_t native_type(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
-hid_t native_type(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
-hid_t native_type(const std::vector<double>&) { return H5T_NATIVE_DOUBLE; }
+hid_t native_type(const std::vector<std::int8_t>&) {
+  return H5T_NATIVE_INT8;
+}
+hid_t native_type(const std::vector<std::int32_t>&) {
+  return H5T_NATIVE_INT32;
+}
+hid_t native_type(const std::vector<double>&) {
+  return H5T_NATIVE_DOUBLE;
+}
 
 }  // namespace
 
@@ -1784,11 +1836,22 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       }
     }
     std::vector<std::string> damage;
-    if (differences.empty())
+    if (differences.empty()) {
       for (const DatasetSpec& d : plan.datasets) {
         const std::string problem = probe.open_existing(d, damage);
         if (!problem.empty()) differences.push_back(problem);
       }
+      // The attributes of what open_existing does not open: the groups and /cells datasets.
+      std::vector<std::string> objects{"/", "/cells/config"};
+      for (const GroupSpec& g : plan.groups) objects.push_back(g.name);
+      for (const SweepAxis& axis : layout.axes) objects.push_back("/cells/" + axis.key);
+      for (const std::string& name : objects) {
+        ObjectHandle object(H5Oopen(root, name.c_str(), H5P_DEFAULT));
+        const std::string problem =
+            object.get() < 0 ? "cannot open " + name : Impl::attribute_problem(object.get(), name);
+        if (!problem.empty()) damage.push_back(problem);
+      }
+    }
     if (!differences.empty())
       throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
                        " (run without --resume to start over)");
@@ -2161,7 +2224,8 @@ void RunFile::write_summary(long cell, const CellStatistics& s) {
   std::vector<double> det_wilson;
   for (std::size_t k = 0; k < 2; ++k) {
     det_count.insert(det_count.end(), s.det_sign_count[k].begin(), s.det_sign_count[k].end());
-    det_wilson.insert(det_wilson.end(), s.det_sign_wilson95[k].begin(), s.det_sign_wilson95[k].end());
+    det_wilson.insert(det_wilson.end(), s.det_sign_wilson95[k].begin(),
+                      s.det_sign_wilson95[k].end());
   }
   impl_->write("/summary/det_sign_count", i64, {c, 0, 0}, {1, 2, 2}, det_count.data());
   impl_->write("/summary/det_sign_wilson95", f64, {c, 0, 0}, {1, 2, 2}, det_wilson.data());
@@ -2187,21 +2251,25 @@ void RunFile::commit() {
   const std::string failed = sync_and_rename(committing, final_path_);
   if (!failed.empty()) {
     ::unlink(committing.c_str());
-    throw RuntimeFailure(where + ": cannot move the final file " + committing + " into place: " + failed);
+    throw RuntimeFailure(where + ": cannot move the final file " + committing +
+                         " into place: " + failed);
   }
   committed_ = true;
   ::unlink(partial_path_.c_str());
   sync_directory_of(final_path_);
 }
 
-void RunFile::write_final_file(const std::string& partial, const std::string& target, const OutputLayout& layout) {
+void RunFile::write_final_file(const std::string& partial, const std::string& target,
+                               const OutputLayout& layout) {
   // A byte copy, then the view added to it: HDF5's own object copy crashes when the disk fills
   // under it (1.10), a plain copy reports ENOSPC.
   const std::string failed = copy_file(partial, target);
-  if (!failed.empty()) throw RuntimeFailure("run file " + target + ": cannot copy " + partial + " to it: " + failed);
+  if (!failed.empty())
+    throw RuntimeFailure("run file " + target + ": cannot copy " + partial + " to it: " + failed);
   Impl final_file;
   final_file.where = "run file " + target;
-  final_file.file = FileHandle(final_file.id(H5Fopen(target.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "opening it"));
+  final_file.file =
+      FileHandle(final_file.id(H5Fopen(target.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "opening it"));
   final_file.write_netcdf_view(plan_of(layout), layout);
   final_file.ok(H5Fflush(final_file.file.get(), H5F_SCOPE_GLOBAL), "flushing");
   final_file.ok(final_file.file.close(), "closing");

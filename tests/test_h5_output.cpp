@@ -23,12 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir_test.hpp"
 #include "backend.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
 #include "problem.hpp"
 #include "statistics.hpp"
+#include "temp_dir_test.hpp"
 
 namespace specsweep {
 namespace {
@@ -346,8 +346,8 @@ void verify_case(const std::string& path, const Case& c) {
     EXPECT_EQ(dataset_string_attribute(file.id, "/outcome/status", "codes"),
               "0 converged, 1 stalled, 2 diverged, 3 unconverged");
   }
-  const char* fields[] = {"final_loss",      "excess",       "final_grad_norm", "uniformity_cv",
-                          "order_kendall",   "basin_converged", "basin_closer", "init_det_sign"};
+  const char* fields[] = {"final_loss",    "excess",          "final_grad_norm", "uniformity_cv",
+                          "order_kendall", "basin_converged", "basin_closer",    "init_det_sign"};
   for (int f = 0; f < 8; ++f) {
     const std::string name = std::string("/outcome/") + fields[f];
     const Data d = read_dataset(file.id, name);
@@ -390,11 +390,16 @@ void verify_case(const std::string& path, const Case& c) {
     int id;
     Dims dims;
   } traces[] = {
-      {"loss", 0, {C, K, T}},           {"alignment", 1, {C, K, T}},
-      {"effective_rank", 2, {C, K, T}}, {"delta1_norm", 3, {C, K, T}},
-      {"delta2_norm", 4, {C, K, T}},    {"sv", 5, {C, K, T, R}},
-      {"core_diag", 6, {C, K, T, R}},   {"factor_norm", 7, {C, K, T, L}},
-      {"delta1", 8, {C, K, T, RD, RD}}, {"delta2", 9, {C, K, T, RD, RD}},
+      {"loss", 0, {C, K, T}},
+      {"alignment", 1, {C, K, T}},
+      {"effective_rank", 2, {C, K, T}},
+      {"delta1_norm", 3, {C, K, T}},
+      {"delta2_norm", 4, {C, K, T}},
+      {"sv", 5, {C, K, T, R}},
+      {"core_diag", 6, {C, K, T, R}},
+      {"factor_norm", 7, {C, K, T, L}},
+      {"delta1", 8, {C, K, T, RD, RD}},
+      {"delta2", 9, {C, K, T, RD, RD}},
       {"block_alignment", 30, {C, K, T, 3}},
   };
   for (const auto& t : traces) {
@@ -510,7 +515,6 @@ class RunFileTest : public testing::TempDirTest {
     std::sort(names.begin(), names.end());
     return names;
   }
-
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1150,6 +1154,40 @@ TEST_F(RunFileTest, ResumeRefusesAChangedChunkShape) {
   expect_refused_as_damaged(path("run.h5"), c, "/summary/sv_band");
 }
 
+// The commit reads and rewrites attributes (it attaches dimension scales), so a damaged one must
+// be refused at resume, not found after the remaining units ran. Each dataset's `dims` attribute
+// in turn gets an impossible dataspace rank (a bit flip seen by the fault test).
+TEST_F(RunFileTest, ResumeRefusesADamagedAttribute) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  // An attribute message (version 1): version, reserved, then the sizes of the name (5 with its
+  // NUL), datatype and dataspace; the name padded to 8 bytes, the datatype padded to 8, then the
+  // dataspace: version, rank.
+  const std::string name("dims\0", 5);
+  int damaged = 0;
+  for (std::size_t at = pristine.find(name); at != std::string::npos;
+       at = pristine.find(name, at + 1)) {
+    if (at < 8 || pristine[at - 8] != 1 || pristine[at - 6] != 5 || pristine[at - 5] != 0) continue;
+    const std::size_t type_size = static_cast<unsigned char>(pristine[at - 4]) |
+                                  static_cast<unsigned char>(pristine[at - 3]) << 8;
+    const std::size_t rank_at = at + 8 + (type_size + 7) / 8 * 8 + 1;
+    ASSERT_EQ(pristine[rank_at], 0) << "the dims attribute is not a scalar at " << rank_at;
+    SCOPED_TRACE("attribute at byte " + std::to_string(at));
+    overwrite(partial, rank_at, std::string(1, '\xc8'));
+    expect_refused_as_damaged(path("run.h5"), c, "the attributes of /");
+    overwrite(partial, rank_at, std::string(1, '\0'));
+    ++damaged;
+  }
+  EXPECT_GE(damaged, 10) << "too few dims attributes found to damage";
+  EXPECT_EQ(file_bytes(partial), pristine);
+}
+
 // A done unit whose compressed data no longer inflate is found when resuming, not at the end.
 TEST_F(RunFileTest, ResumeRefusesUnreadableDataOfAFinishedUnit) {
   Case c = unit_case();
@@ -1361,7 +1399,8 @@ TEST_F(RunFileTest, WriteSummaryReadsBack) {
   EXPECT_EQ(row("basin_closer", {C, Q}, false)[1], q(s.basin_closer));
   EXPECT_EQ(row("basin_pooled", {C, 2}, false)[1], (std::vector<double>{10.25, 10.75}));
   EXPECT_EQ(row("det_sign_count", {C, 2, 2}, true)[1], (std::vector<double>{21, 11, 31, 1}));
-  EXPECT_EQ(row("det_sign_wilson95", {C, 2, 2}, false)[1], (std::vector<double>{10.125, 10.5, 10.0625, 10.25}));
+  EXPECT_EQ(row("det_sign_wilson95", {C, 2, 2}, false)[1],
+            (std::vector<double>{10.125, 10.5, 10.0625, 10.25}));
   // Cell 2: padded modes, no bands.
   const auto hit = row("hit_step", {C, R, Q}, false)[2];
   for (size_t i = 0; i < 2 * Q; ++i) EXPECT_EQ(hit[i], cat(f.hit_step)[i]);
