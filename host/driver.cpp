@@ -33,7 +33,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // SIGINT/SIGTERM (and SIGUSR1, which batch schedulers send before preemption) raise a flag: the
 // backend abandons its call, the driver keeps the partial file for --resume and exits 128 + signal.
@@ -71,25 +73,37 @@ std::string duration_text(double seconds) {
   return fmt::format("{} s", s);
 }
 
-// Progress on stderr: a live line on a terminal, otherwise a line every 10 s at most. The ETA
-// weighs the work left by its modelled cost (seed_cost), so that cells of more steps or larger
-// shapes count for what they take, at the rate this invocation has measured.
+// Progress on stderr: a live line on a terminal, otherwise a line every 10 s at most; or, given
+// RunOptions::on_progress, a call after every batch. The ETA weighs the work left by its modelled
+// cost (seed_cost), so that cells of more steps or larger shapes count for what they take, at the
+// rate this invocation has measured.
 class Progress {
  public:
-  Progress(bool quiet, long total_units, double pending_cost)
-      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), total_(total_units), pending_cost_(pending_cost) {}
+  Progress(const RunOptions& options, long total_units, double pending_cost)
+      : quiet_(options.quiet),
+        tty_(isatty(STDERR_FILENO) != 0),
+        total_(total_units),
+        pending_cost_(pending_cost),
+        callback_(options.on_progress) {}
 
   // units_done counts resumed units too; cost_done and seed_steps_done are this invocation's.
   void update(long units_done, double cost_done, double seed_steps_done) {
     if (quiet_) return;
+    ProgressUpdate now;
+    now.units_done = units_done;
+    now.units_total = total_;
+    now.elapsed_seconds = seconds_since(start_);
+    now.seed_steps_per_second = now.elapsed_seconds > 0 ? seed_steps_done / now.elapsed_seconds : 0;
+    if (cost_done > 0)
+      now.eta_seconds =
+          std::max(0.0, (pending_cost_ - cost_done) * now.elapsed_seconds / cost_done);
+    if (callback_) return callback_(now);
     if (seconds_since(last_) < (tty_ ? 0.5 : 10.0) && units_done < total_) return;
     last_ = Clock::now();
-    const double elapsed = seconds_since(start_);
-    const double rate = elapsed > 0 ? seed_steps_done / elapsed : 0;
-    const std::string eta =
-        cost_done > 0 ? duration_text((pending_cost_ - cost_done) * elapsed / cost_done) : "?";
-    fmt::print(stderr, "{}units {}/{}  {:.3g} seed-steps/s  elapsed {}  ETA {}{}", tty_ ? "\r" : "", units_done,
-               total_, rate, duration_text(elapsed), eta, tty_ ? "   " : "\n");
+    const std::string eta = now.eta_seconds >= 0 ? duration_text(now.eta_seconds) : "?";
+    fmt::print(stderr, "{}units {}/{}  {:.3g} seed-steps/s  elapsed {}  ETA {}{}", tty_ ? "\r" : "",
+               units_done, total_, now.seed_steps_per_second, duration_text(now.elapsed_seconds),
+               eta, tty_ ? "   " : "\n");
     if (tty_ && units_done == total_) fmt::print(stderr, "\n");
   }
 
@@ -97,6 +111,7 @@ class Progress {
   bool quiet_, tty_;
   long total_;
   double pending_cost_;
+  std::function<void(const ProgressUpdate&)> callback_;
   Clock::time_point start_ = Clock::now(), last_ = Clock::time_point{};
 };
 
@@ -128,7 +143,9 @@ constexpr int kWorkerPrefetch = 2;
 void put(ByteWriter& w, const Unit& u) {
   w.put(u.cell), w.put(u.index), w.put(u.first_seed), w.put(u.count);
 }
-void get(ByteReader& r, Unit& u) { r.get(u.cell), r.get(u.index), r.get(u.first_seed), r.get(u.count); }
+void get(ByteReader& r, Unit& u) {
+  r.get(u.cell), r.get(u.index), r.get(u.first_seed), r.get(u.count);
+}
 
 std::vector<char> encode_units(const std::vector<Unit>& units) {
   ByteWriter w;
@@ -156,9 +173,11 @@ std::vector<char> encode_results(const BatchResult& b) {
     for_each_outcome_array(o, [&w](const char*, const auto& values, int) { w.put(values); });
     const SeedTraces& t = b.traces[i];
     w.put(t.first_seed), w.put(t.count), w.put(t.steps), w.put(t.r), w.put(t.depth);
-    for_each_trace_array(t, [&w](const char*, const std::vector<double>& values, int) { w.put(values); });
+    for_each_trace_array(
+        t, [&w](const char*, const std::vector<double>& values, int) { w.put(values); });
     w.put(static_cast<long>(t.init_factors.size()));
-    for (size_t k = 0; k < t.init_factors.size(); ++k) w.put(t.init_factors[k]), w.put(t.final_factors[k]);
+    for (size_t k = 0; k < t.init_factors.size(); ++k)
+      w.put(t.init_factors[k]), w.put(t.final_factors[k]);
   }
   return std::move(w.bytes());
 }
@@ -226,12 +245,16 @@ namespace {
 class Run {
  public:
   Run(const Experiment& ex, const RunOptions& options)
-      : ex_(ex), options_(options), cluster_(Cluster::instance()),
-        backend_(make_backend(options.backend, BackendOptions{options.threads, cluster_.local_rank(), &g_stop})),
+      : ex_(ex),
+        options_(options),
+        cluster_(Cluster::instance()),
+        backend_(make_backend(options.backend,
+                              BackendOptions{options.threads, cluster_.local_rank(), &g_stop})),
         layout_(output_layout(ex, make_cell_problem(ex.cells.front(), 0))) {
     summary_.backend = backend_->name();
     summary_.out_path = options.out_path;
-    for (const Config& cell : ex.cells) cell_costs_.push_back({seed_cost(cell, false), seed_cost(cell, true)});
+    for (const Config& cell : ex.cells)
+      cell_costs_.push_back({seed_cost(cell, false), seed_cost(cell, true)});
   }
 
   RunSummary execute() {
@@ -301,11 +324,11 @@ class Run {
       batch_seeds_ = std::clamp<long>(pending_seeds / (16L * cluster_.size()), 1, kBatchSeeds);
     for (const Unit& u : pending_) ++units_left_[u.cell];
     if (resuming && !options_.quiet)
-      fmt::print(stderr, "resuming {}: {} of {} units already done\n", options_.out_path, summary_.units_resumed,
-                 total_units_);
+      fmt::print(stderr, "resuming {}: {} of {} units already done\n", options_.out_path,
+                 summary_.units_resumed, total_units_);
     double pending_cost = 0;
     for (const Unit& u : pending_) pending_cost += unit_cost(u);
-    progress_.emplace(options_.quiet, total_units_, pending_cost);
+    progress_.emplace(options_, total_units_, pending_cost);
   }
 
   // Root under MPI: opens the file, then tells every rank whether that worked (an error on the
@@ -339,13 +362,15 @@ class Run {
     long seeds = 0;
     const size_t remaining = from.size() - next;
     const size_t max_units =
-        cluster_.size() > 1 ? std::clamp<size_t>(remaining / (4 * size_t(cluster_.size())), 1, size_t(kBatchUnits))
-                            : size_t(kBatchUnits);
+        cluster_.size() > 1
+            ? std::clamp<size_t>(remaining / (4 * size_t(cluster_.size())), 1, size_t(kBatchUnits))
+            : size_t(kBatchUnits);
     const double cost_cap = batch_cost_cap();
     double cost = 0;
     while (next < from.size() && batch.size() < max_units &&
            (batch.empty() ||
-            (seeds < batch_seeds_ && (seeds < min_call_seeds_ || cost + unit_cost(from[next]) <= cost_cap)))) {
+            (seeds < batch_seeds_ &&
+             (seeds < min_call_seeds_ || cost + unit_cost(from[next]) <= cost_cap)))) {
       batch.push_back(from[next++]);
       seeds += batch.back().count;
       cost += unit_cost(batch.back());
@@ -361,13 +386,16 @@ class Run {
   }
   double batch_cost_cap() const {
     if (last_batch_seconds_ <= 0) return kFirstBatchCost;
-    return std::min(last_batch_cost_ / last_batch_seconds_ * kBatchSeconds, kBatchGrowth * last_batch_cost_);
+    return std::min(last_batch_cost_ / last_batch_seconds_ * kBatchSeconds,
+                    kBatchGrowth * last_batch_cost_);
   }
 
   const CellProblem& problem(long cell) {
     auto it = problems_.find(cell);
     if (it == problems_.end())
-      it = problems_.emplace(cell, make_cell_problem(ex_.cells[cell], static_cast<std::uint32_t>(cell))).first;
+      it = problems_
+               .emplace(cell, make_cell_problem(ex_.cells[cell], static_cast<std::uint32_t>(cell)))
+               .first;
     return it->second;
   }
 
@@ -380,7 +408,8 @@ class Run {
 
   // Runs a batch through the backend (throws Cancelled when interrupted). Touches no shared
   // state but the backend, so the root can run it on a thread of its own.
-  BatchResult compute(const std::vector<Unit>& units, const std::vector<const CellProblem*>& problems) {
+  BatchResult compute(const std::vector<Unit>& units,
+                      const std::vector<const CellProblem*>& problems) {
     BatchResult b;
     b.units = units;
     std::vector<WorkItem> items;
@@ -439,7 +468,9 @@ class Run {
       return options_.mpi_schedule == MpiSchedule::static_blocks ? next[rank] : next[0];
     };
     std::vector<long> in_flight(queue.size(), 0), requests(queue.size(), 0);
-    auto worker_done = [&](int w) { return requests[w] >= kWorkerPrefetch && in_flight[w] == 0 && stopping_for(w); };
+    auto worker_done = [&](int w) {
+      return requests[w] >= kWorkerPrefetch && in_flight[w] == 0 && stopping_for(w);
+    };
     auto all_done = [&] {
       for (int w = 1; w <= workers; ++w)
         if (!worker_done(w)) return false;
@@ -476,7 +507,8 @@ class Run {
       if (own_work) {
         const std::vector<Unit> batch = take_batch(queue_of(0), next_of(0));
         std::future<BatchResult> own =
-            std::async(std::launch::async, [this, batch, cells = problems_of(batch)] { return compute(batch, cells); });
+            std::async(std::launch::async,
+                       [this, batch, cells = problems_of(batch)] { return compute(batch, cells); });
         while (own.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready)
           while (cluster_.message_waiting()) handle();
         try {
@@ -513,13 +545,15 @@ class Run {
       }
       try {
         const BatchResult b = compute(batch);
-        for (const Unit& u : batch) summary_.seed_steps += double(u.count) * ex_.cells[u.cell].run.steps;
+        for (const Unit& u : batch)
+          summary_.seed_steps += double(u.count) * ex_.cells[u.cell].run.steps;
         summary_.units_run += static_cast<long>(batch.size());
         // Posted, not sent: the root takes it between its own batches while this rank goes on
         // with the batch it has queued.
         cluster_.complete_posted();
         cluster_.post(0, kResults, encode_results(b));
-        if (problems_.size() > 64) problems_.clear();  // rebuilt on demand; bounds memory in long sweeps
+        if (problems_.size() > 64)
+          problems_.clear();  // rebuilt on demand; bounds memory in long sweeps
       } catch (const Cancelled&) {
         cluster_.send(0, kCancelled, {});
       }
@@ -539,7 +573,8 @@ class Run {
     for (long c = 0; c < layout_.cells; ++c) {
       const CellProblem cp = make_cell_problem(ex_.cells[c], static_cast<std::uint32_t>(c));
       if (!targets_written_[c]) file_->write_target(c, cp.target);
-      file_->write_summary(c, cell_statistics(file_->read_outcomes(c), file_->read_traces(c, cp), cp.modes));
+      file_->write_summary(
+          c, cell_statistics(file_->read_outcomes(c), file_->read_traces(c, cp), cp.modes));
     }
     file_->commit();
     summary_.seconds = seconds_since(start_);

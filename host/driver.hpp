@@ -1,6 +1,7 @@
 #pragma once
 // The run driver: an experiment (one or many cells) through a backend into an HDF5 run file, in
 // work units of (cell, block of seeds), resumable, with per-cell statistics at the end.
+#include <functional>
 #include <string>
 
 #include "config.hpp"
@@ -11,6 +12,14 @@ namespace specsweep {
 // How the root rank shares work units among MPI ranks: a queue that hands out the next batch to
 // whichever rank asks (balances cells of different cost), or one contiguous block per rank.
 enum class MpiSchedule { dynamic, static_blocks };
+
+// How far a run is, after every batch (RunOptions::on_progress). Resumed units count as done.
+struct ProgressUpdate {
+  long units_done = 0, units_total = 0;
+  double elapsed_seconds = 0;        // of this invocation
+  double eta_seconds = -1;           // weighed by modelled cost; -1 before the first batch
+  double seed_steps_per_second = 0;  // this invocation's
+};
 
 struct RunOptions {
   std::string out_path;
@@ -23,6 +32,9 @@ struct RunOptions {
   // output must not depend on it.
   unsigned long shuffle_units = 0;
   MpiSchedule mpi_schedule = MpiSchedule::dynamic;
+  // Called on the root rank after every batch instead of printing the progress line (unless
+  // quiet). It may throw: the run stops as after a failure, keeping the units written.
+  std::function<void(const ProgressUpdate&)> on_progress;
 };
 
 struct RunSummary {
@@ -32,7 +44,7 @@ struct RunSummary {
   double backend_seconds = 0;  // time inside the backend
   double seed_steps = 0;       // computed in this invocation (not counting resumed units)
   long units_run = 0, units_resumed = 0;
-  int interrupted_by = 0;      // the signal that stopped the run, 0 when it completed
+  int interrupted_by = 0;  // the signal that stopped the run, 0 when it completed
 };
 
 RunSummary run_experiment(const Experiment& experiment, const RunOptions& options);

@@ -15,6 +15,9 @@ packages=(
   python3 python3-numpy python3-h5py python3-matplotlib
   # Run files open in xarray through h5netcdf (tests/test_xarray.py checks it).
   python3-xarray python3-h5netcdf
+  # The Python package (python/, docs/python.md): pybind11 for its extension, tqdm for its progress
+  # bar, and Jupyter's kernel and runner for the example notebook CI executes.
+  python3-dev pybind11-dev python3-pybind11 python3-tqdm python3-nbclient python3-nbformat python3-ipykernel
   # libFuzzer (fuzz/, SPECSWEEP_FUZZ): clang and its runtime libraries.
   clang libclang-rt-14-dev
 )

@@ -15,7 +15,7 @@ ctest --test-dir build --output-on-failure --parallel "$(nproc)" --timeout 900
 # their allocations at exit.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
   -DCMAKE_C_FLAGS_RELEASE=-O1 -DSPECSWEEP_WERROR=ON -DSPECSWEEP_CUDA=OFF -DSPECSWEEP_BENCH=OFF \
-  -DSPECSWEEP_SANITIZE=address,undefined
+  -DSPECSWEEP_SANITIZE=address,undefined -DSPECSWEEP_PYTHON_PACKAGE=OFF
 cmake --build build-asan --parallel "$(nproc)"
 # allocator_may_return_null: an absurd allocation fails as it does without the sanitizer (malloc
 # returns null, new throws). HDF5 sizes some allocations from what a file says, so a damaged
@@ -26,6 +26,7 @@ ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:allocator_may_retur
   ctest --test-dir build-asan --output-on-failure --parallel "$(nproc)" --timeout 900 -LE mpi
 # The fuzz targets (fuzz/README.md), 60 s each from their seed corpora.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPECSWEEP_WERROR=ON \
-  -DSPECSWEEP_FUZZ=ON -DSPECSWEEP_TESTS=OFF -DSPECSWEEP_BENCH=OFF -DSPECSWEEP_CUDA=OFF -DSPECSWEEP_MPI=OFF
+  -DSPECSWEEP_FUZZ=ON -DSPECSWEEP_TESTS=OFF -DSPECSWEEP_BENCH=OFF -DSPECSWEEP_CUDA=OFF -DSPECSWEEP_MPI=OFF \
+  -DSPECSWEEP_PYTHON_PACKAGE=OFF
 cmake --build build-fuzz --parallel "$(nproc)" --target fuzz
 fuzz/run.sh build-fuzz 60
