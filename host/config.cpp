@@ -1210,7 +1210,12 @@ class SweepReader {
                                                                   "run.seeds",
                                                                   "run.steps",
                                                                   "problem.target.spectrum.count"};
-    if (contains(shape, key) || parts[0] == "record")
+    // The record table sets the record steps and the traced seeds (T, K and the trace shapes);
+    // its tolerances only classify each cell's seeds, and every cell reads its own.
+    static const std::initializer_list<std::string_view> record_tolerances = {
+        "record.hit_tolerance", "record.loss_tolerance", "record.grad_tolerance", "record.block_rtol",
+        "record.block_atol"};
+    if (contains(shape, key) || (parts[0] == "record" && !contains(record_tolerances, key)))
       fail(key, "cannot be swept: it changes the shape of the output (run separate configs)", r);
     if (key == "init.factors")
       fail(key, "cannot be swept: it is a list, not a scalar key (run separate configs)", r);

@@ -473,7 +473,7 @@ Plan plan_of(const OutputLayout& layout) {
   }
 
   p.groups.push_back({"/summary",
-                      "per-cell aggregates (DESIGN section 3) over the cell's seeds; quantiles "
+                      "per-cell aggregates (docs/REFERENCE.md) over the cell's seeds; quantiles "
                       "(levels in quantile_levels) interpolate linearly between order "
                       "statistics; NaN / -1: not computed"});
   d.push_back({"/summary/quantile_levels",

@@ -1,5 +1,5 @@
 // Reports of a run file: reading /cells, /summary, /progress and the root attributes, and the
-// table, csv and json formats (host/report.hpp lists the columns).
+// table, csv and json formats (docs/REFERENCE.md lists the CSV columns).
 #include "report.hpp"
 
 #include <fcntl.h>

@@ -315,12 +315,24 @@ TEST(SweepErrors, EmptyAxis) {
 TEST(SweepErrors, ShapeKeysCannotBeSwept) {
   for (const char* key :
        {"problem.m", "problem.n", "problem.rank", "problem.depth", "run.seeds", "run.steps",
-        "record.every", "record.traced_seeds", "problem.target.spectrum.count"}) {
+        "record.every", "record.traced_seeds", "record.delta_matrices", "problem.target.spectrum.count"}) {
     const std::string msg = sweep_error(std::string("[sweep]\n\"") + key + "\" = [1, 2]\n");
     EXPECT_HAS(msg, key);
     EXPECT_HAS(msg, "cannot be swept: it changes the shape of the output (run separate configs)");
     EXPECT_HAS(msg, "line 2");
   }
+}
+
+// The record tolerances classify seeds per cell and change no shape.
+TEST(Sweep, RecordTolerancesCanBeSwept) {
+  const Experiment ex = parse_experiment(
+      "[sweep]\n\"record.loss_tolerance\" = [1e-6, 1e-3]\n\"record.hit_tolerance\" = [0.05, 0.2]\n", "t.toml");
+  ASSERT_EQ(ex.cells.size(), 4u);
+  EXPECT_EQ(ex.cells[0].record.loss_tolerance, 1e-6);
+  EXPECT_EQ(ex.cells[3].record.loss_tolerance, 1e-3);
+  EXPECT_EQ(ex.cells[0].record.hit_tolerance, 0.05);
+  EXPECT_EQ(ex.cells[1].record.hit_tolerance, 0.2);
+  EXPECT_EQ(ex.cells[0].record.every, ex.cells[3].record.every);
 }
 
 TEST(SweepErrors, NonScalarKeysCannotBeSwept) {
