@@ -84,8 +84,7 @@ int run_command(const std::string& config_path, const std::vector<std::string>& 
     return 128 + summary.interrupted_by;
   }
   if (!options.quiet) {
-    const RunReport report = load_report(options.out_path);
-    std::fputs(format_report(report, ReportFormat::table).c_str(), stdout);
+    std::fputs(format_report(result.report, ReportFormat::table).c_str(), stdout);
     fmt::print("backend {}  {:.3g} s ({:.0f}% in the backend)  {:.3g} seed-steps/s  -> {}\n",
                summary.backend, summary.seconds, 100.0 * summary.backend_seconds / summary.seconds,
                summary.seed_steps / summary.seconds, options.out_path);

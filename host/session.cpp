@@ -244,8 +244,10 @@ SessionResult run_session(const Experiment& experiment, const RunOptions& option
   }
   check_resources(experiment, options, true, skip_resource_check);
   result.summary = run_experiment(experiment, options);
-  if (Cluster::instance().root() && result.summary.interrupted_by == 0)
-    write_summary_csv(load_report(options.out_path), summary_csv_path(options.out_path));
+  if (Cluster::instance().root() && result.summary.interrupted_by == 0) {
+    result.report = load_report(options.out_path);
+    write_summary_csv(result.report, summary_csv_path(options.out_path));
+  }
   return result;
 }
 

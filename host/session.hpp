@@ -7,6 +7,7 @@
 
 #include "config.hpp"
 #include "driver.hpp"
+#include "report.hpp"
 
 namespace specsweep {
 
@@ -27,6 +28,7 @@ void check_resources(const Experiment& experiment, const RunOptions& options, bo
 struct SessionResult {
   RunSummary summary;
   bool already_complete = false;  // --resume of a finished run: nothing was run
+  RunReport report;               // of a completed run (root rank), read once for the summary CSV
 };
 
 // Runs `experiment` into options.out_path (which must be set). `config_path`: the config file,
