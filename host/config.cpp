@@ -168,6 +168,10 @@ std::string enum_name(E v, EnumTable<E> names) {
   return "?";
 }
 
+const EnumTable<ProblemKind> kProblemKinds = {{"factorization", ProblemKind::factorization},
+                                              {"symmetric", ProblemKind::symmetric},
+                                              {"icl", ProblemKind::icl},
+                                              {"sensing", ProblemKind::sensing}};
 const EnumTable<Basis> kBases = {{"random", Basis::random}, {"identity", Basis::identity}};
 const EnumTable<ScaleMode> kScaleModes = {{"absolute", ScaleMode::absolute},
                                           {"fan", ScaleMode::fan}};
@@ -317,8 +321,7 @@ class Reader {
   void check_engine_size(const toml::table& root, const Config& c) const {
     const ProblemConfig& p = c.problem;
     const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
-    const long long values =
-        engine_lane_values(Shape{p.m, p.n, p.rank, p.depth}, c.optimizer_params(), modes);
+    const long long values = engine_lane_values(p.shape(), c.optimizer_params(), modes);
     if (values > std::numeric_limits<int>::max())
       fail_at("problem.rank",
               fmt::format("a seed's working set of {} values for problem.m = {}, problem.n = {}, "
@@ -466,9 +469,35 @@ class Reader {
   }
 
   void read_problem(const toml::table* t, ProblemConfig& p) const {
-    check_keys(t, "problem", {"m", "n", "rank", "depth", "l2", "target"});
-    if (auto n = get(t, "m")) p.m = static_cast<int>(int_in(*n, "problem.m", 1, kMaxDim));
-    if (auto n = get(t, "n")) p.n = static_cast<int>(int_in(*n, "problem.n", 1, kMaxDim));
+    check_keys(t, "problem", {"kind", "m", "n", "rank", "depth", "l2", "target"});
+    if (auto n = get(t, "kind")) {
+      p.kind = as_enum(*n, "problem.kind", kProblemKinds);
+      if (p.kind == ProblemKind::icl || p.kind == ProblemKind::sensing)
+        fail("problem.kind",
+             fmt::format("\"{}\" is not implemented yet; this version runs \"factorization\" and "
+                         "\"symmetric\"",
+                         enum_name(p.kind, kProblemKinds)),
+             &n->source());
+    }
+    const bool symmetric = p.kind == ProblemKind::symmetric;
+    const toml::node* m_node = get(t, "m");
+    const toml::node* n_node = get(t, "n");
+    if (m_node) p.m = static_cast<int>(int_in(*m_node, "problem.m", 1, kMaxDim));
+    if (n_node) p.n = static_cast<int>(int_in(*n_node, "problem.n", 1, kMaxDim));
+    if (symmetric) {
+      // W = X X^T is n x n: one of m, n sets both.
+      if (m_node && n_node && p.m != p.n)
+        fail("problem.n",
+             fmt::format(
+                 "must equal problem.m = {} for kind = \"symmetric\" (W = X X^T is square), got {}",
+                 p.m, p.n),
+             &n_node->source());
+      if (n_node)
+        p.m = p.n;
+      else
+        p.n = p.m;
+      p.depth = 1;
+    }
     const int max_rank = kMaxRankFactor * std::max(p.m, p.n);
     const toml::node* rank = get(t, "rank");
     // Checked as the 64-bit value it was written as: narrowed first, 2^32 + 3 would pass as 3.
@@ -478,8 +507,13 @@ class Reader {
               fmt::format("must be in [1, {} max(m, n) = {}], got {}", kMaxRankFactor, max_rank, r),
               rank);
     p.rank = static_cast<int>(r);
-    if (auto n = get(t, "depth"))
-      p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
+    if (auto n = get(t, "depth")) {
+      if (symmetric)
+        int_in(*n, "problem.depth", 1, 1,
+               "1 for kind = \"symmetric\" (W = X X^T has one factor X)");
+      else
+        p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
+    }
     if (auto n = get(t, "l2")) p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);
     read_target(table_at(t, "problem", "target"), p);
   }
@@ -576,8 +610,10 @@ class Reader {
     const toml::node* f = get(t, "factors");
     in.factors.clear();
     if (f == nullptr) {
+      // Kang's LoRA start (F_1 = 0) for a product; a symmetric problem's X = 0 would be a critical
+      // point, so its one factor starts Gaussian.
       in.factors.assign(static_cast<size_t>(depth), InitKind::gaussian);
-      in.factors[0] = InitKind::zero;
+      if (depth > 1) in.factors[0] = InitKind::zero;
     } else {
       const toml::array& a = as_array(*f, "init.factors", "an array of strings");
       if (static_cast<int>(a.size()) != depth)
@@ -992,6 +1028,7 @@ std::vector<Entry> config_entries(const Config& c) {
   };
 
   table = "problem";
+  line("kind", str(enum_name(c.problem.kind, kProblemKinds)));
   line("m", std::to_string(c.problem.m));
   line("n", std::to_string(c.problem.n));
   line("rank", std::to_string(c.problem.rank));
@@ -1203,18 +1240,14 @@ class SweepReader {
 
   void check_sweepable(const std::string& key, const std::vector<std::string>& parts,
                        const toml::source_region* r) const {
-    static const std::initializer_list<std::string_view> shape = {"problem.m",
-                                                                  "problem.n",
-                                                                  "problem.rank",
-                                                                  "problem.depth",
-                                                                  "run.seeds",
-                                                                  "run.steps",
-                                                                  "problem.target.spectrum.count"};
+    static const std::initializer_list<std::string_view> shape = {
+        "problem.kind",  "problem.m", "problem.n", "problem.rank",
+        "problem.depth", "run.seeds", "run.steps", "problem.target.spectrum.count"};
     // The record table sets the record steps and the traced seeds (T, K and the trace shapes);
     // its tolerances only classify each cell's seeds, and every cell reads its own.
     static const std::initializer_list<std::string_view> record_tolerances = {
-        "record.hit_tolerance", "record.loss_tolerance", "record.grad_tolerance", "record.block_rtol",
-        "record.block_atol"};
+        "record.hit_tolerance", "record.loss_tolerance", "record.grad_tolerance",
+        "record.block_rtol", "record.block_atol"};
     if (contains(shape, key) || (parts[0] == "record" && !contains(record_tolerances, key)))
       fail(key, "cannot be swept: it changes the shape of the output (run separate configs)", r);
     if (key == "init.factors")
@@ -1603,15 +1636,19 @@ std::vector<UnusedKeys> unused_keys(const Experiment& experiment) {
       {"optimizer.beta1, optimizer.beta2, optimizer.eps", "optimizer.kind = \"adam\"",
        [](const OptimizerConfig& o) { return o.kind == OptimizerKind::adam; }},
       {"optimizer.orthogonalizer", "optimizer.kind = \"specgd\" or \"muon\"",
-       [](const OptimizerConfig& o) { return o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon; }},
-      {"optimizer.ns_coefficients, optimizer.ns_steps", "optimizer.orthogonalizer = \"newton_schulz\" (specgd, muon)",
+       [](const OptimizerConfig& o) {
+         return o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon;
+       }},
+      {"optimizer.ns_coefficients, optimizer.ns_steps",
+       "optimizer.orthogonalizer = \"newton_schulz\" (specgd, muon)",
        [](const OptimizerConfig& o) {
          return (o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon) &&
                 o.orthogonalizer == OrthKind::newton_schulz;
        }},
       {"optimizer.smooth_eps", "optimizer.orthogonalizer = \"smooth\" (specgd, muon)",
        [](const OptimizerConfig& o) {
-         return (o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon) && o.orthogonalizer == OrthKind::smooth;
+         return (o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon) &&
+                o.orthogonalizer == OrthKind::smooth;
        }},
   };
   std::vector<UnusedKeys> out;

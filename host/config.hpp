@@ -7,12 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "core/factorization.hpp"
 #include "core/init.hpp"
 #include "core/optimizer.hpp"
 
 namespace specsweep {
 
 enum class Basis { random, identity };
+// problem.kind (DESIGN section 5). icl and sensing are named by the contract and refused with
+// exit 2 until their engines exist.
+enum class ProblemKind { factorization, symmetric, icl, sensing };
 enum class ScaleMode { absolute, fan };
 enum class Precision { fp32, fp64 };
 enum class Spacing { linear, log };
@@ -28,9 +32,12 @@ struct TargetConfig {
 inline constexpr int kMaxRankFactor = 8;
 
 struct ProblemConfig {
-  int m = 60, n = 70, rank = 5, depth = 2;  // rank r in [1, kMaxRankFactor * max(m, n)]
+  ProblemKind kind = ProblemKind::factorization;
+  int m = 60, n = 70, rank = 5,
+      depth = 2;  // rank r in [1, kMaxRankFactor * max(m, n)]; symmetric: m = n, depth 1
   double l2 = 0.0;
   TargetConfig target;
+  Shape shape() const { return Shape{m, n, rank, depth, kind == ProblemKind::symmetric}; }
 };
 
 struct InitConfig {
@@ -43,7 +50,7 @@ struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::specgd;
   double lr = 0.01;
   OrthKind orthogonalizer = OrthKind::exact;
-  std::string ns_preset = "jordan5";     // preset name, or "custom" for an explicit list
+  std::string ns_preset = "jordan5";      // preset name, or "custom" for an explicit list
   std::vector<NsTriple> ns_coefficients;  // resolved triples
   int ns_steps = 5;
   double smooth_eps = 1e-6;
@@ -77,8 +84,8 @@ struct RecordConfig {
   double block_rtol = 0.08;
   double block_atol = 1e-3;
   // The full r x r Delta1, Delta2 at record steps (/trace/delta1, delta2): K T r^2 values each,
-  // 13 GB at Rhee's r = 512 with 64 traced seeds and 100 record steps, so only when asked for. Their
-  // norms are always recorded.
+  // 13 GB at Rhee's r = 512 with 64 traced seeds and 100 record steps, so only when asked for.
+  // Their norms are always recorded.
   bool delta_matrices = false;
 };
 

@@ -217,6 +217,7 @@ OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   layout.n = first.shape.n;
   layout.r = first.shape.r;
   layout.depth = first.shape.depth;
+  layout.symmetric = first.shape.symmetric;
   layout.delta_matrices = c.record.delta_matrices;
   layout.spectrum_length = static_cast<int>(first.target.spectrum.size());
   layout.unit_seeds = unit_seeds(ex.cells);

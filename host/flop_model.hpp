@@ -27,17 +27,29 @@ inline double orth_flops(const OptimizerParams& op, int rows, int cols) {
 inline double step_flops(const Shape& sh, const OptimizerParams& op, int modes) {
   const double m = sh.m, n = sh.n, r = sh.r, L = sh.depth, q = modes;
   double f = 0;
-  f += L * 2 * m * n * r;                       // one product with M per factor
-  f += 2 * r * r * (m + n) * 2 + 2 * m * r * 2;  // Grams, F1 S0, S0 FL, loss dots
-  f += (L - 2) * (2 * r * r * (n + m) + 6 * r * r * r);  // partial products and middle gradients
-  f += 2 * q * r * (m + n);                     // U^T F1 and R2 V for d_i
+  if (sh.symmetric) {
+    f += 2 * 2 * n * n * r;  // X X^T and D X (the residual form, always)
+  } else {
+    f += L * 2 * m * n * r;                                // one product with M per factor
+    f += 2 * r * r * (m + n) * 2 + 2 * m * r * 2;          // Grams, F1 S0, S0 FL, loss dots
+    f += (L - 2) * (2 * r * r * (n + m) + 6 * r * r * r);  // partial products and middle gradients
+  }
+  f += 2 * q * r * (m + n);  // U^T F1 and R2 V for d_i
   for (int k = 0; k < sh.depth; ++k) {
     const double size = sh.size(k);
     switch (op.kind) {
-      case OptimizerKind::gd: f += 2 * size; break;
-      case OptimizerKind::specgd: f += orth_flops(op, sh.rows(k), sh.cols(k)) + 2 * size; break;
-      case OptimizerKind::muon: f += orth_flops(op, sh.rows(k), sh.cols(k)) + 6 * size; break;
-      case OptimizerKind::adam: f += 12 * size; break;
+      case OptimizerKind::gd:
+        f += 2 * size;
+        break;
+      case OptimizerKind::specgd:
+        f += orth_flops(op, sh.rows(k), sh.cols(k)) + 2 * size;
+        break;
+      case OptimizerKind::muon:
+        f += orth_flops(op, sh.rows(k), sh.cols(k)) + 6 * size;
+        break;
+      case OptimizerKind::adam:
+        f += 12 * size;
+        break;
     }
   }
   return op.integrator == Integrator::rk4 ? 4 * f : f;

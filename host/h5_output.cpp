@@ -421,7 +421,7 @@ Plan plan_of(const OutputLayout& layout) {
                "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise); 0 x 0 unless "
                "record.delta_matrices",
                "cell traced step row col"});
-  const Shape shape{layout.m, layout.n, layout.r, layout.depth};
+  const Shape shape{layout.m, layout.n, layout.r, layout.depth, layout.symmetric};
   for (int k = 0; k < layout.depth; ++k) {
     const hsize_t rows = to_hsize(shape.rows(k)), cols = to_hsize(shape.cols(k));
     for (const char* which : {"init", "final"}) {
@@ -2103,7 +2103,7 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
     bad_block(where, "traces hold " + std::to_string(t.init_factors.size()) + "/" +
                          std::to_string(t.final_factors.size()) + " factors, expected " +
                          std::to_string(t.depth));
-  const Shape shape{layout_.m, layout_.n, layout_.r, layout_.depth};
+  const Shape shape{layout_.m, layout_.n, layout_.r, layout_.depth, layout_.symmetric};
   for (int k = 0; k < t.depth; ++k) {
     const hsize_t size = count * to_hsize(shape.rows(k)) * to_hsize(shape.cols(k));
     expect_size(where, "init factor", t.init_factors[static_cast<std::size_t>(k)], size);

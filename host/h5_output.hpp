@@ -55,6 +55,7 @@ struct OutputLayout {
   long unit_seeds = 0;
   std::vector<int> record_steps;  // T
   int m = 0, n = 0, r = 0, depth = 2;
+  bool symmetric = false;  // W = X X^T: one factor X, n x r
   int spectrum_length = 0;
   bool delta_matrices = false;  // /trace/delta1, delta2 are r x r per record step (else 0 x 0)
   // The sweep axes, in order (the last varies fastest); the product of their sizes is C. None
@@ -151,7 +152,8 @@ class RunFile {
  private:
   RunFile(std::string final_path, const OutputLayout& layout);
   // Writes `target`: the partial's contents with the netCDF-4 view (h5_output.cpp, netcdf_view).
-  static void write_final_file(const std::string& partial, const std::string& target, const OutputLayout& layout);
+  static void write_final_file(const std::string& partial, const std::string& target,
+                               const OutputLayout& layout);
   void release() noexcept;
 
   std::string final_path_, partial_path_;

@@ -73,8 +73,8 @@ void note(OracleGap& gap, const std::string& what) {
 }
 
 template <class Int>
-void fold_discrete(const char* name, const std::vector<Int>& expected, const std::vector<Int>& actual,
-                   long slack, OracleGap& gap) {
+void fold_discrete(const char* name, const std::vector<Int>& expected,
+                   const std::vector<Int>& actual, long slack, OracleGap& gap) {
   for (size_t i = 0; i < expected.size(); ++i)
     if (std::abs(long(actual[i]) - long(expected[i])) > slack)
       note(gap, fmt::format("{} [{}]: {}, CPU {}", name, i, long(actual[i]), long(expected[i])));
@@ -82,8 +82,8 @@ void fold_discrete(const char* name, const std::vector<Int>& expected, const std
 
 }  // namespace
 
-SeedRangeRun run_seed_range(const std::string& backend, const Config& config, long first, long count,
-                            long block, const BackendOptions& options) {
+SeedRangeRun run_seed_range(const std::string& backend, const Config& config, long first,
+                            long count, long block, const BackendOptions& options) {
   return run_seed_range(*make_backend(backend, options), config, first, count, block);
 }
 
@@ -103,13 +103,14 @@ SeedRangeRun run_seed_range(Backend& be, const Config& config, long first, long 
     auto put = [at](auto& dst, const auto& src, long per_seed) {
       std::copy(src.begin(), src.end(), dst.begin() + at * per_seed);
     };
-    for_each_array_pair(run.outcomes, o, [&](const char*, auto& dst, const auto& src, int per_seed) {
-      put(dst, src, per_seed);
-    });
+    for_each_array_pair(
+        run.outcomes, o,
+        [&](const char*, auto& dst, const auto& src, int per_seed) { put(dst, src, per_seed); });
     if (t.count > 0) {
-      for_each_array_pair(run.traces, t, [&](const char*, auto& dst, const auto& src, int per_step) {
-        put(dst, src, long(t.steps) * per_step);
-      });
+      for_each_array_pair(run.traces, t,
+                          [&](const char*, auto& dst, const auto& src, int per_step) {
+                            put(dst, src, long(t.steps) * per_step);
+                          });
       for (int k = 0; k < t.depth; ++k) {
         const long size = static_cast<long>(t.final_factors[k].size()) / t.count;
         put(run.traces.final_factors[k], t.final_factors[k], size);
@@ -123,7 +124,8 @@ SeedRangeRun run_seed_range(Backend& be, const Config& config, long first, long 
 const std::vector<OracleCase>& oracle_cases() {
   // 3 * 0.9^i, i < 20: a target of rank 20 with its singular values apart.
   const char* const kRank20Spectrum =
-      "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, 0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]";
+      "[3.000, 2.700, 2.430, 2.187, 1.968, 1.771, 1.594, 1.435, 1.291, 1.162, 1.046, 0.941, 0.847, "
+      "0.763, 0.686, 0.618, 0.556, 0.500, 0.450, 0.405]";
   static const std::vector<OracleCase> cases = {
       {"gd", "kind = \"gd\"\nlr = 0.02"},
       {"specgd_exact", "kind = \"specgd\"\nlr = 0.02"},
@@ -139,7 +141,8 @@ const std::vector<OracleCase>& oracle_cases() {
        "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\nns_coefficients = "
        "\"polar_express\""},
       {"muon_you6",
-       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\nns_coefficients = \"you6\""},
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\nns_coefficients = "
+       "\"you6\""},
       {"muon_exact_sqrt_ratio",
        "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nshape_scale = \"sqrt_ratio\""},
       {"muon_rms_heavy_ball",
@@ -161,7 +164,8 @@ const std::vector<OracleCase>& oracle_cases() {
        "25]\nvalues = [0.03, 0.01]"},
       {"depth3_l2_orthogonal", "kind = \"specgd\"\nlr = 0.01",
        "m = 20\nn = 16\nrank = 4\ndepth = 3\nl2 = 0.01",
-       "factors = [\"orthogonal\", \"orthogonal\", \"gaussian\"]\nscale = 0.3\nscale_mode = \"fan\""},
+       "factors = [\"orthogonal\", \"orthogonal\", \"gaussian\"]\nscale = 0.3\nscale_mode = "
+       "\"fan\""},
       {"spectral_init_log_records", "kind = \"gd\"\nlr = 0.02", "m = 20\nn = 16\nrank = 4",
        "factors = [\"spectral\", \"spectral\"]\nscale = 0.05", "[3.0, 2.0, 1.5, 1.0]",
        "traced_seeds = 40\npoints = 12\nspacing = \"log\""},
@@ -174,27 +178,39 @@ const std::vector<OracleCase>& oracle_cases() {
       // 1e-7 sigma_max = 0.84 eps (DESIGN section 2), so which noise direction survives depends on
       // the rounding: no fp32 implementation agrees with another to the tolerance (the nudge check
       // found it, 2.1e-5 against 1e-5, in the -O1 sanitizer build).
-      {"overparameterized", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum = 0.0",
+      {"overparameterized",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum = 0.0",
        "m = 12\nn = 10\nrank = 24", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
        "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10", false},
       // The same shapes in both precisions through Newton-Schulz, which has no rank cut.
-      {"overparameterized_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+      {"overparameterized_newton_schulz",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
        "m = 12\nn = 10\nrank = 24"},
       // r > 16: Grams and eigensolves beyond one warp's width, and Newton-Schulz at that size.
       // (A target of rank 20 keeps the gradients' singular values apart: at rank 4 the exact polar
       // factor would amplify the 16 noise directions, as in "overparameterized".)
-      {"rank_20_muon_exact", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"", "m = 28\nn = 24\nrank = 20",
-       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", kRank20Spectrum},
-      {"rank_20_muon_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
-       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", kRank20Spectrum},
+      {"rank_20_muon_exact", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"",
+       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       kRank20Spectrum},
+      {"rank_20_muon_newton_schulz",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+       "m = 28\nn = 24\nrank = 20", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       kRank20Spectrum},
+      // W = X X^T (problem.kind = "symmetric"): one n x r factor, on every strategy that runs it.
+      {"symmetric_muon_exact",
+       "kind = \"muon\"\nlr = 0.05\northogonalizer = \"exact\"\nmomentum = 0.5",
+       "kind = \"symmetric\"\nn = 14\nrank = 4", "factors = [\"gaussian\"]\nscale = 0.1"},
+      {"symmetric_gd_l2", "kind = \"gd\"\nlr = 0.02",
+       "kind = \"symmetric\"\nn = 14\nrank = 6\nl2 = 0.05",
+       "factors = [\"gaussian\"]\nscale = 0.3"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy
       // feeds the polar factor zeros instead of the frozen seeds' gradients.
       {"diverging_gd", "kind = \"gd\"\nlr = 2.0", "m = 6\nn = 5\nrank = 3",
        "factors = [\"gaussian\", \"gaussian\"]\nscale = 1.0", "[2.0, 1.0, 0.5]"},
-      {"diverging_muon", "kind = \"muon\"\nlr = 3000.0\northogonalizer = \"exact\"", "m = 20\nn = 16\nrank = 4",
-       "factors = [\"gaussian\", \"gaussian\"]\nscale = 600.0"},
+      {"diverging_muon", "kind = \"muon\"\nlr = 3000.0\northogonalizer = \"exact\"",
+       "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 600.0"},
   };
   return cases;
 }
@@ -205,12 +221,12 @@ std::vector<Precision> oracle_precisions(const OracleCase& c) {
 }
 
 Config oracle_config(const OracleCase& c, Precision precision) {
-  return parse_config(
-      "[problem]\n" + c.problem + "\n[problem.target]\nspectrum = " + c.spectrum + "\n[init]\n" +
-          c.init + "\n[optimizer]\n" + c.optimizer + "\n[run]\nsteps = 50\nseeds = 40\nprecision = \"" +
-          (precision == Precision::fp64 ? "fp64" : "fp32") + "\"\n[record]\ndelta_matrices = true\n" +
-          c.record + "\n",
-      std::string("oracle case ") + c.name);
+  return parse_config("[problem]\n" + c.problem + "\n[problem.target]\nspectrum = " + c.spectrum +
+                          "\n[init]\n" + c.init + "\n[optimizer]\n" + c.optimizer +
+                          "\n[run]\nsteps = 50\nseeds = 40\nprecision = \"" +
+                          (precision == Precision::fp64 ? "fp64" : "fp32") +
+                          "\"\n[record]\ndelta_matrices = true\n" + c.record + "\n",
+                      std::string("oracle case ") + c.name);
 }
 
 double oracle_tolerance(Precision p) {
@@ -224,7 +240,8 @@ double oracle_floor(Precision p) {
 namespace {
 
 // The scale of a trace quantity: what its rounding errors are relative to.
-double trace_scale(const std::string& name, const std::vector<double>& values, double factor_norm_scale) {
+double trace_scale(const std::string& name, const std::vector<double>& values,
+                   double factor_norm_scale) {
   // Delta = F1 F1^T - F2^T F2 (and its norm) is a difference of Grams of the factors: its entries
   // carry the rounding of ||F||^2, not of Delta's own (near-conserved, small) size.
   if (name.rfind("delta", 0) == 0) return factor_norm_scale * factor_norm_scale;
@@ -262,22 +279,25 @@ OracleGap compare_with_oracle(const SeedRangeRun& cpu, const SeedRangeRun& other
   });
   for (size_t k = 0; k < cpu.traces.final_factors.size(); ++k) {
     fold_continuous(fmt::format("final factor {}", k + 1), cpu.traces.final_factors[k],
-                    other.traces.final_factors[k], largest_magnitude(cpu.traces.final_factors[k]), floor,
-                    gap);
+                    other.traces.final_factors[k], largest_magnitude(cpu.traces.final_factors[k]),
+                    floor, gap);
     // Initial factors come from the same Philox counters in double on every backend; only the
     // last bits of log/sin/cos (Box-Muller) and of the Householder QR (orthogonal init) may differ.
     OracleGap init;
     fold_continuous("", cpu.traces.init_factors[k], other.traces.init_factors[k],
                     largest_magnitude(cpu.traces.init_factors[k]), 1e-3, init);
     if (init.worst > 1e-13)
-      note(gap, fmt::format("initial factor {}{}: the same random draw must agree to 1e-13, differs by {:.1e}",
-                            k + 1, init.where, init.worst));
+      note(gap,
+           fmt::format(
+               "initial factor {}{}: the same random draw must agree to 1e-13, differs by {:.1e}",
+               k + 1, init.where, init.worst));
   }
   return gap;
 }
 
 int run_selftest(const std::string& backend_name, std::FILE* out) {
-  const std::string backend = backend_name == "auto" ? (backend_available("cuda") ? "cuda" : "cpu") : backend_name;
+  const std::string backend =
+      backend_name == "auto" ? (backend_available("cuda") ? "cuda" : "cpu") : backend_name;
   // One backend per variant for the whole test (a GPU backend's library handles are costly to
   // make); made first, so that a backend that cannot run here fails early with its reason.
   struct Variant {
@@ -290,8 +310,9 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
     variants.push_back({"one seed per call", make_backend(backend, {}), 1});
   } else {
     using S = BackendOptions::GpuStrategy;
-    for (const auto& [label, strategy] : {std::pair{"fused", S::fused}, std::pair{"batched", S::batched},
-                                          std::pair{"block", S::block}}) {
+    for (const auto& [label, strategy] :
+         {std::pair{"fused", S::fused}, std::pair{"batched", S::batched},
+          std::pair{"block", S::block}}) {
       BackendOptions options;
       options.gpu_strategy = strategy;  // wherever it computes the cell, the fused one elsewhere
       variants.push_back({label, make_backend(backend, options), 4096});
@@ -299,12 +320,14 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
   }
   const std::unique_ptr<Backend> oracle = make_backend("cpu", {});
   const auto start = std::chrono::steady_clock::now();
-  fmt::print(out, "specsweep selftest: backend {} against the CPU backend, {} oracle cases\n", backend,
-             oracle_cases().size());
+  fmt::print(out, "specsweep selftest: backend {} against the CPU backend, {} oracle cases\n",
+             backend, oracle_cases().size());
   if (backend == "cpu")
-    fmt::print(out, "(the CPU backend is the oracle: here each seed run alone must match it in SIMD packs)\n");
-  fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9} {:>9}  worst at\n", "", "case", "prec", "strategy", "worst",
-             "tolerance");
+    fmt::print(
+        out,
+        "(the CPU backend is the oracle: here each seed run alone must match it in SIMD packs)\n");
+  fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9} {:>9}  worst at\n", "", "case", "prec",
+             "strategy", "worst", "tolerance");
   int failed = 0, total = 0;
   for (const OracleCase& c : oracle_cases()) {
     for (Precision precision : oracle_precisions(c)) {
@@ -317,18 +340,24 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
         const bool pass = gap.worst <= tol && gap.disagreements.empty();
         failed += !pass;
         ++total;
-        fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9.1e} {:>9.0e}  {}\n", pass ? "ok" : "FAIL", c.name,
-                   precision == Precision::fp64 ? "fp64" : "fp32", v.label, gap.worst, tol, gap.where);
+        fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9.1e} {:>9.0e}  {}\n", pass ? "ok" : "FAIL",
+                   c.name, precision == Precision::fp64 ? "fp64" : "fp32", v.label, gap.worst, tol,
+                   gap.where);
         for (const std::string& d : gap.disagreements) fmt::print(out, "       differs: {}\n", d);
       }
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (failed == 0)
-    fmt::print(out, "selftest passed: {} of {} within tolerance ({:.1f} s)\n", total, total, seconds);
+    fmt::print(out, "selftest passed: {} of {} within tolerance ({:.1f} s)\n", total, total,
+               seconds);
   else
-    fmt::print(out, "selftest FAILED: {} of {} outside tolerance ({:.1f} s): do not trust backend {} on this "
-               "machine; please report the lines above\n", failed, total, seconds, backend);
+    fmt::print(
+        out,
+        "selftest FAILED: {} of {} outside tolerance ({:.1f} s): do not trust backend {} on this "
+        "machine; please report the lines above\n",
+        failed, total, seconds, backend);
   return failed == 0 ? 0 : kExitRuntime;
 }
 

@@ -37,7 +37,8 @@ Target make_target(const ProblemConfig& p) {
   t.n = p.n;
   t.spectrum = p.target.spectrum;
   const int k = static_cast<int>(t.spectrum.size());
-  // At most min(m, n) orthonormal columns exist on both sides; spectral init pads with zeros beyond.
+  // At most min(m, n) orthonormal columns exist on both sides; spectral init pads with zeros
+  // beyond.
   t.basis_cols = std::max(k, std::min({p.rank, p.m, p.n}));
   const int b = t.basis_cols;
   if (p.target.basis == Basis::identity) {
@@ -49,7 +50,10 @@ Target make_target(const ProblemConfig& p) {
     }
   } else {
     t.U = haar_columns(p.m, b, RandomStream(p.target.seed, 0, 0, Purpose::target, 0));
-    t.Vb = haar_columns(p.n, b, RandomStream(p.target.seed, 0, 0, Purpose::target, 1));
+    // A symmetric target U diag(s) U^T is positive semidefinite.
+    t.Vb = p.kind == ProblemKind::symmetric
+               ? t.U
+               : haar_columns(p.n, b, RandomStream(p.target.seed, 0, 0, Purpose::target, 1));
   }
   t.M.assign(static_cast<size_t>(p.m) * p.n, 0.0);
   for (int i = 0; i < p.m; ++i)
@@ -70,7 +74,9 @@ double optimal_mode_value(double s, int depth, double l2) {
   // Non-convex in w for L > 2: compare w = 0 with the best stationary point on a fine grid refined
   // by golden-section search.
   const double L = depth;
-  auto cost = [&](double w) { return 0.5 * (s - w) * (s - w) + 0.5 * L * l2 * std::pow(w, 2.0 / L); };
+  auto cost = [&](double w) {
+    return 0.5 * (s - w) * (s - w) + 0.5 * L * l2 * std::pow(w, 2.0 / L);
+  };
   const int grid = 4096;
   double best_w = 0, best = cost(0);
   for (int i = 1; i <= grid; ++i) {
@@ -81,14 +87,19 @@ double optimal_mode_value(double s, int depth, double l2) {
   const double phi = 0.5 * (std::sqrt(5.0) - 1.0);
   for (int it = 0; it < 200; ++it) {
     const double a = hi - phi * (hi - lo), b = lo + phi * (hi - lo);
-    if (cost(a) < cost(b)) hi = b;
-    else lo = a;
+    if (cost(a) < cost(b))
+      hi = b;
+    else
+      lo = a;
   }
   const double w = 0.5 * (lo + hi);
   return cost(w) < cost(0) ? w : 0.0;
 }
 
-double optimum_loss(const std::vector<double>& spectrum, int r, int depth, double l2) {
+double optimum_loss(const std::vector<double>& spectrum, const Shape& shape, double penalty) {
+  const int r = shape.r;
+  const int depth = shape.symmetric ? 2 : shape.depth;
+  const double l2 = shape.symmetric ? penalty / 2 : penalty;
   std::vector<double> s = spectrum;
   std::sort(s.begin(), s.end(), std::greater<>());
   double total = 0;
@@ -109,8 +120,10 @@ std::vector<int> record_steps(const RecordConfig& rec, int steps) {
     for (int i = 0; i < rec.points; ++i) {
       const double f = rec.points == 1 ? 1.0 : double(i) / double(rec.points - 1);
       double v;
-      if (rec.spacing == Spacing::log) v = std::expm1(f * std::log1p(double(steps)));
-      else v = f * steps;
+      if (rec.spacing == Spacing::log)
+        v = std::expm1(f * std::log1p(double(steps)));
+      else
+        v = f * steps;
       out.push_back(std::clamp(static_cast<int>(std::lround(v)), 0, steps));
     }
   } else {
@@ -128,10 +141,10 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell) {
   cp.cell = cell;
   cp.config = config;
   const ProblemConfig& p = config.problem;
-  cp.shape = Shape{p.m, p.n, p.rank, p.depth};
+  cp.shape = p.shape();
   cp.target = make_target(p);
   cp.modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
-  cp.optimum = optimum_loss(p.target.spectrum, p.rank, p.depth, p.l2);
+  cp.optimum = optimum_loss(p.target.spectrum, cp.shape, p.l2);
   cp.record_steps = record_steps(config.record, config.run.steps);
   return cp;
 }
@@ -139,7 +152,7 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell) {
 long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes) {
   const long long m = sh.m, n = sh.n, r = sh.r, depth = sh.depth, q = modes;
   auto rows = [&](long long k) { return k == 0 ? m : r; };
-  auto cols = [&](long long k) { return k == depth - 1 ? n : r; };
+  auto cols = [&](long long k) { return k == depth - 1 && !sh.symmetric ? n : r; };
   auto thin_svd = [](long long a, long long b) {
     const long long p = std::min(a, b), big = std::max(a, b);
     return big * p + 2 * p * jacobi_stride(static_cast<int>(p)) + p;
@@ -155,13 +168,15 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
   }
   const long long states = op.state_buffers();
   const long long stages = op.integrator == Integrator::rk4 ? 2 : 0;
-  const long long eval = residual_form(m, n, r, depth)
-                             ? r * n + m * n
-                             : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
+  const long long eval =
+      sh.symmetric || residual_form(m, n, r, depth)
+          ? r * n + m * n
+          : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
   const long long big = std::max(m, n);
   const long long p1 = std::min(m, r), p2 = std::min(n, r), pmax = std::max(p1, p2);
-  const long long record = n + big * std::min(big, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r + p1 * p2 +
-                           r * pmax + 3 * r + 2 * thin_svd(big, r) + r * n + pmax * pmax + 7 * pmax;
+  const long long record = n + big * std::min(big, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r +
+                           p1 * p2 + r * pmax + 3 * r + 2 * thin_svd(big, r) + r * n + pmax * pmax +
+                           7 * pmax;
   const long long metrics = r + q + depth + 3 + 2 * r * r;
   return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics;
 }
@@ -187,7 +202,7 @@ std::string bytes_text(double bytes) {
 
 double seed_cost(const Config& cell, bool traced) {
   const ProblemConfig& p = cell.problem;
-  const Shape sh{p.m, p.n, p.rank, p.depth};
+  const Shape sh = p.shape();
   const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
   const double trajectory = double(cell.run.steps) * step_flops(sh, cell.optimizer_params(), modes);
   double cost = (1.0 + cell.basin.probes) * trajectory;
@@ -197,7 +212,8 @@ double seed_cost(const Config& cell, bool traced) {
     OptimizerParams svd;
     svd.orth.kind = OrthKind::exact;
     double largest = 0;
-    for (int k = 0; k < sh.depth; ++k) largest = std::max(largest, orth_flops(svd, sh.rows(k), sh.cols(k)));
+    for (int k = 0; k < sh.depth; ++k)
+      largest = std::max(largest, orth_flops(svd, sh.rows(k), sh.cols(k)));
     cost += record_step_count(cell.record, cell.run.steps) * 4 * largest;
   }
   return cost;
@@ -223,7 +239,7 @@ RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp)
   // the precision and the optimizer's state.
   const Config& c0 = ex.cells.front();
   const ProblemConfig& p = c0.problem;
-  const Shape sh{p.m, p.n, p.rank, p.depth};
+  const Shape sh = p.shape();
   const double m = p.m, n = p.n, r = p.rank, spectrum = double(p.target.spectrum.size());
   const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
   const double q = modes;

@@ -22,15 +22,16 @@ struct Target {
 };
 
 // Builds the target of a problem. A random basis is Haar (QR of a Gaussian from the target stream
-// keyed by target.seed, sign-corrected); it depends only on (target.seed, m, n, basis_cols), so
-// cells that share those share the target.
+// keyed by target.seed, sign-corrected); it depends only on (kind, target.seed, m, n, basis_cols),
+// so cells that share those share the target. A symmetric problem's right basis is its left one.
 Target make_target(const ProblemConfig& problem);
 
 // The global minimum of 1/2||W - M||^2 + l2/2 sum ||F_k||^2 over depth-L factorizations of rank r:
 // per target mode, min_w 1/2 (s - w)^2 + (L l2 / 2) w^(2/L) for the r largest modes (the
 // balanced factorization), plus 1/2 sum_{i>r} s_i^2. For L = 2 this is soft-thresholding,
-// w = max(s - l2, 0).
-double optimum_loss(const std::vector<double>& spectrum, int r, int depth, double l2);
+// w = max(s - l2, 0). For W = X X^T (symmetric) the penalty l2/2 ||X||^2 is (l2 / 2) w per mode,
+// the L = 2 cost at half the l2: w = max(s - l2/2, 0).
+double optimum_loss(const std::vector<double>& spectrum, const Shape& shape, double l2);
 
 // Optimal singular value w of one mode (see optimum_loss).
 double optimal_mode_value(double s, int depth, double l2);
@@ -107,7 +108,7 @@ struct MachineLimits {
   double physical_memory = 0;  // RAM, or the cgroup's memory limit when lower
   double address_space = 0;    // RLIMIT_AS minus the address space already in use
   double thread_stack = 0;     // address space each thread's stack takes
-  double free_disk = -1;       // free bytes in the output's directory; < 0: unknown (a full disk is 0)
+  double free_disk = -1;  // free bytes in the output's directory; < 0: unknown (a full disk is 0)
 };
 
 // Throws InputError (exit 2) when the footprint cannot fit the machine, naming the config keys and

@@ -167,7 +167,8 @@ TEST(Config, EmptyConfigGivesDefaults) {
 TEST(Config, BlockAtolDefaultsToTheInitScale) {
   EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n").record.block_atol, 5e-5);
   EXPECT_DOUBLE_EQ(parse("", {"init.scale=0.25"}).record.block_atol, 0.25);
-  EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n[record]\nblock_atol = 0\n").record.block_atol, 0.0);
+  EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n[record]\nblock_atol = 0\n").record.block_atol,
+                   0.0);
   EXPECT_DOUBLE_EQ(parse("[record]\nblock_rtol = 1\n").record.block_rtol, 1.0);
 }
 
@@ -398,6 +399,43 @@ TEST(ConfigErrors, LrNonFinite) {
     EXPECT_HAS(msg, "finite");
     EXPECT_HAS(msg, "line 2");
   }
+}
+
+// problem.kind (DESIGN section 5): "symmetric" is W = X X^T, one n x r factor; one of m, n sets
+// both. The kinds the contract names but this version does not run are refused by name.
+TEST(Config, SymmetricKindHasOneSquareFactor) {
+  const Config c = parse(
+      "[problem]\nkind = \"symmetric\"\nn = 12\nrank = 3\n[init]\nfactors = [\"gaussian\"]\n");
+  EXPECT_EQ(c.problem.kind, ProblemKind::symmetric);
+  EXPECT_EQ(c.problem.m, 12);
+  EXPECT_EQ(c.problem.n, 12);
+  EXPECT_EQ(c.problem.depth, 1);
+  const Shape sh = c.problem.shape();
+  EXPECT_TRUE(sh.symmetric);
+  EXPECT_EQ(sh.total(), 12 * 3);
+  EXPECT_EQ(sh.cols(0), 3);
+  EXPECT_EQ(parse("[problem]\nkind = \"symmetric\"\nm = 9\n").problem.n, 9);
+  // X = 0 is a critical point, so the default init of the one factor is Gaussian, not zero.
+  const auto defaults = parse("[problem]\nkind = \"symmetric\"\nm = 9\n").init.factors;
+  ASSERT_EQ(defaults.size(), 1u);
+  EXPECT_EQ(defaults[0], InitKind::gaussian);
+  EXPECT_EQ(parse("").problem.kind, ProblemKind::factorization);
+}
+
+TEST(ConfigErrors, ProblemKind) {
+  for (const char* kind : {"icl", "sensing"}) {
+    const std::string msg = error_of(std::string("[problem]\nkind = \"") + kind + "\"\n");
+    EXPECT_HAS(msg, "problem.kind");
+    EXPECT_HAS(msg, "not implemented");
+    EXPECT_HAS(msg, "line 2");
+  }
+  expect_key_error("[problem]\nkind = \"lowrank\"\n", "problem.kind");
+  expect_key_error("[problem]\nkind = \"symmetric\"\nm = 6\nn = 7\n", "problem.n");
+  expect_key_error("[problem]\nkind = \"symmetric\"\nm = 6\ndepth = 2\n", "problem.depth");
+  expect_key_error(
+      "[problem]\nkind = \"symmetric\"\nm = 6\nrank = 2\n[init]\nfactors = [\"zero\", "
+      "\"gaussian\"]\n",
+      "init.factors");
 }
 
 TEST(ConfigErrors, NonFiniteInSpectrum) {
@@ -667,6 +705,16 @@ TEST(Footprint, EngineLaneValuesMatchTheEngineLayout) {
               EXPECT_EQ(engine_lane_values(sh, op, modes), EngineLayout(sh, op, modes).total)
                   << m << " x " << n << " r " << r << " L " << depth;
             }
+  for (const int n : {1, 5, 8})
+    for (const int r : {1, 2, 6, 20})
+      for (const auto kind : {OptimizerKind::gd, OptimizerKind::muon, OptimizerKind::adam}) {
+        OptimizerParams op;
+        op.kind = kind;
+        const Shape sh{n, n, r, 1, true};
+        const int modes = std::min(r, n);
+        EXPECT_EQ(engine_lane_values(sh, op, modes), EngineLayout(sh, op, modes).total)
+            << "symmetric " << n << " r " << r;
+      }
 }
 
 // Every term by hand for m = 8, n = 6, r = 2, L = 2, GD in fp64 (no optimizer state), spectrum
@@ -717,12 +765,14 @@ TEST(Footprint, HandComputedSmallRun) {
 // A seed's cost is its trajectory in the FLOP model, times 1 + its basin probes; a traced seed's
 // record steps add to it.
 TEST(WorkUnits, SeedCostFollowsTheFlopModel) {
-  const Config c = parse("[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\nsteps = 300\n");
+  const Config c = parse(
+      "[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\nsteps = 300\n");
   const double step = step_flops(Shape{20, 16, 4, 2}, c.optimizer_params(), 4);
   EXPECT_EQ(seed_cost(c, false), 300 * step);
   EXPECT_GT(seed_cost(c, true), seed_cost(c, false));
-  const Config probed = parse("[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\n"
-                              "steps = 300\n[basin]\nprobes = 3\n");
+  const Config probed = parse(
+      "[problem]\nm = 20\nn = 16\nrank = 4\n[optimizer]\nkind = \"gd\"\n[run]\n"
+      "steps = 300\n[basin]\nprobes = 3\n");
   EXPECT_EQ(seed_cost(probed, false), 4 * 300 * step);
 }
 
@@ -730,14 +780,15 @@ TEST(WorkUnits, SeedCostFollowsTheFlopModel) {
 // kMinUnitSeeds, run.seeds or kMaxUnitSeeds at the most; the costliest cell of a sweep sizes them.
 TEST(WorkUnits, SizedByTheCostliestCell) {
   auto experiment = [](long steps, long seeds, const std::string& sweep = "") {
-    return parse_experiment(fmt::format("[problem]\nm = 60\nn = 70\nrank = 5\n[run]\nsteps = {}\nseeds = {}\n{}",
-                                        steps, seeds, sweep),
-                            "units.toml", {});
+    return parse_experiment(
+        fmt::format("[problem]\nm = 60\nn = 70\nrank = 5\n[run]\nsteps = {}\nseeds = {}\n{}", steps,
+                    seeds, sweep),
+        "units.toml", {});
   };
   const double per_step = seed_cost(experiment(1, 1).cells[0], false);
-  EXPECT_EQ(unit_seeds(experiment(10, 1000).cells), 1000);        // cheap: one unit per cell
+  EXPECT_EQ(unit_seeds(experiment(10, 1000).cells), 1000);  // cheap: one unit per cell
   EXPECT_EQ(unit_seeds(experiment(10, 100000).cells), kMaxUnitSeeds);
-  EXPECT_EQ(unit_seeds(experiment(1000000, 5).cells), 5);         // costly, but fewer seeds than a pack
+  EXPECT_EQ(unit_seeds(experiment(1000000, 5).cells), 5);  // costly, but fewer seeds than a pack
   for (long steps : {1000L, 3000L, 20000L, 100000L, 3000000L}) {
     const long unit = unit_seeds(experiment(steps, 100000).cells);
     const double cost = double(steps) * per_step;
@@ -749,7 +800,8 @@ TEST(WorkUnits, SizedByTheCostliestCell) {
     }
     EXPECT_GT(double(unit + 16) * cost, kUnitFlops);
   }
-  const Experiment mixed = experiment(2000, 100000, "[sweep]\n\"optimizer.kind\" = [\"gd\", \"specgd\"]\n");
+  const Experiment mixed =
+      experiment(2000, 100000, "[sweep]\n\"optimizer.kind\" = [\"gd\", \"specgd\"]\n");
   ASSERT_LT(seed_cost(mixed.cells[0], false), seed_cost(mixed.cells[1], false));
   EXPECT_EQ(unit_seeds(mixed.cells), unit_seeds({mixed.cells[1]}));
   EXPECT_LT(unit_seeds(mixed.cells), unit_seeds({mixed.cells[0]}));
@@ -759,18 +811,21 @@ TEST(WorkUnits, SizedByTheCostliestCell) {
 TEST(UnusedKeys, AreThoseNoCellUses) {
   auto unused = [](const std::string& text) {
     std::vector<std::string> keys;
-    for (const UnusedKeys& u : unused_keys(parse_experiment(text, "unused.toml", {}))) keys.push_back(u.keys);
+    for (const UnusedKeys& u : unused_keys(parse_experiment(text, "unused.toml", {})))
+      keys.push_back(u.keys);
     return keys;
   };
   const std::string momentum = "optimizer.momentum, optimizer.nesterov, optimizer.shape_scale";
   const std::string adam = "optimizer.beta1, optimizer.beta2, optimizer.eps";
   const std::string ns = "optimizer.ns_coefficients, optimizer.ns_steps";
   const std::string smooth = "optimizer.smooth_eps";
-  EXPECT_EQ(unused("[optimizer]\nkind = \"specgd\"\n"), (std::vector<std::string>{momentum, adam, ns, smooth}));
+  EXPECT_EQ(unused("[optimizer]\nkind = \"specgd\"\n"),
+            (std::vector<std::string>{momentum, adam, ns, smooth}));
   EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n"),
             (std::vector<std::string>{momentum, adam, "optimizer.orthogonalizer", ns, smooth}));
   // A key one cell of a sweep uses is used.
-  EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n[sweep]\n\"optimizer.kind\" = [\"gd\", \"muon\", \"adam\"]\n"),
+  EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n[sweep]\n\"optimizer.kind\" = [\"gd\", \"muon\", "
+                   "\"adam\"]\n"),
             (std::vector<std::string>{ns, smooth}));
   EXPECT_EQ(unused("[optimizer]\nkind = \"muon\"\northogonalizer = \"newton_schulz\"\n"),
             (std::vector<std::string>{adam, smooth}));
@@ -890,6 +945,12 @@ void expect_round_trip(const std::string& text, const std::vector<std::string>& 
 
 TEST(ConfigRoundTrip, Defaults) {
   expect_round_trip("");
+}
+
+TEST(ConfigRoundTrip, Symmetric) {
+  expect_round_trip(
+      "[problem]\nkind = \"symmetric\"\nm = 6\nrank = 2\n[problem.target]\nspectrum = [2.0, 1.0]\n"
+      "[init]\nfactors = [\"gaussian\"]\n");
 }
 
 TEST(ConfigRoundTrip, Full) {

@@ -14,7 +14,8 @@ namespace {
 using testing::BackendSuite;
 using testing::config_from;
 
-std::string kang(const std::string& optimizer, int steps, long seeds, const std::string& extra = "") {
+std::string kang(const std::string& optimizer, int steps, long seeds,
+                 const std::string& extra = "") {
   return R"(
 [problem]
 m = 60
@@ -28,7 +29,8 @@ seed = 3
 factors = ["zero", "gaussian"]
 scale = 1e-3
 [optimizer]
-)" + optimizer + "\n[run]\nsteps = " + std::to_string(steps) + "\nseeds = " + std::to_string(seeds) +
+)" + optimizer +
+         "\n[run]\nsteps = " + std::to_string(steps) + "\nseeds = " + std::to_string(seeds) +
          "\n[record]\ntraced_seeds = 4\nevery = 25\n" + extra;
 }
 
@@ -102,7 +104,8 @@ delta_matrices = true
     for (int q = 0; q < rr; ++q) ref += first[q] * first[q];
     for (long t = 1; t < T; ++t) {
       double diff = 0;
-      for (int q = 0; q < rr; ++q) diff += std::pow(run.traces.delta2[(s * T + t) * rr + q] - first[q], 2);
+      for (int q = 0; q < rr; ++q)
+        diff += std::pow(run.traces.delta2[(s * T + t) * rr + q] - first[q], 2);
       EXPECT_LT(std::sqrt(diff / ref), 1e-6) << "seed " << s << " record " << t;
     }
     // ... while the loss itself decreased substantially.
@@ -143,7 +146,8 @@ loss_tolerance = 1e-10
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j)
       for (int k = 0; k < 4; ++k)
-        expected[i * n + j] += tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.5, 0.0) * tg.Vb[j * b + k];
+        expected[i * n + j] +=
+            tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.5, 0.0) * tg.Vb[j * b + k];
   for (long s = 0; s < 16; ++s) {
     EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::converged)) << "seed " << s;
     const double* F1 = &run.traces.final_factors[0][s * m * r];
@@ -203,7 +207,9 @@ loss_tolerance = 1e-8
   for (long s = 0; s < 8; ++s) {
     const long hit = run.outcomes.steps_to_tol[s];
     ASSERT_GT(hit, 0) << s;
-    auto excess = [&](long t) { return (run.traces.loss[s * T + t] - run.cp.optimum) / run.cp.target.norm2_half; };
+    auto excess = [&](long t) {
+      return (run.traces.loss[s * T + t] - run.cp.optimum) / run.cp.target.norm2_half;
+    };
     EXPECT_LE(excess(hit), 1e-8 * (1 + 1e-6)) << s;
     EXPECT_GT(excess(hit - 1), 1e-8 * (1 - 1e-6)) << s;
   }
@@ -241,7 +247,8 @@ loss_tolerance = 1e-6
   for (long s = 0; s < 64; ++s) {
     const long hit = run.outcomes.steps_to_tol[s];
     if (hit < 0) continue;
-    const double excess = (run.traces.loss[s * T + hit] - run.cp.optimum) / run.cp.target.norm2_half;
+    const double excess =
+        (run.traces.loss[s * T + hit] - run.cp.optimum) / run.cp.target.norm2_half;
     EXPECT_LE(excess, 1e-6 * (1 + 1e-3)) << "seed " << s << " step " << hit;
   }
 }
@@ -252,14 +259,16 @@ TEST_P(BackendSuite, DivergedSeedsHaveNoHittingTimes) {
   const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 5.0", 200, 40)));
   for (long s = 0; s < 40; ++s) {
     ASSERT_EQ(run.outcomes.status[s], static_cast<int>(Status::diverged)) << s;
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(run.outcomes.hit_step[s * run.outcomes.r + i], -1) << s << " mode " << i;
+    for (int i = 0; i < 5; ++i)
+      EXPECT_EQ(run.outcomes.hit_step[s * run.outcomes.r + i], -1) << s << " mode " << i;
   }
 }
 
 // Far above 2 / lambda_max every seed diverges: an outcome, not a crash.
 TEST_P(BackendSuite, GdFarAboveCriticalRateDivergesCleanly) {
   const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 5.0", 200, 40)));
-  for (long s = 0; s < 40; ++s) EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::diverged)) << s;
+  for (long s = 0; s < 40; ++s)
+    EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::diverged)) << s;
 }
 
 // A seed that converges computes the same bits whether its pack-mates diverge or not.
@@ -304,7 +313,8 @@ traced_seeds = 0
 
 // Bitwise identical per-seed results whatever the block size and thread count.
 TEST_P(BackendSuite, DeterministicAcrossBlockSizesAndThreads) {
-  for (const char* opt : {"kind = \"specgd\"\nlr = 0.02", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+  for (const char* opt : {"kind = \"specgd\"\nlr = 0.02",
+                          "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
                           "kind = \"adam\"\nlr = 0.01"}) {
     const auto cfg = config_from(kang(opt, 60, 50));
     const auto ref = this->run(cfg, 4096, 2);
@@ -326,10 +336,138 @@ TEST_P(BackendSuite, Fp32AgreesWithFp64) {
   const auto f64 = this->run(cfg);
   for (long s = 0; s < 16; ++s) {
     EXPECT_NEAR(f32.outcomes.final_loss[s] / f64.outcomes.final_loss[s], 1.0, 1e-3) << s;
-    for (int i = 0; i < 5; ++i) EXPECT_NEAR(f32.outcomes.hit_step[s * 5 + i], f64.outcomes.hit_step[s * 5 + i], 1);
+    for (int i = 0; i < 5; ++i)
+      EXPECT_NEAR(f32.outcomes.hit_step[s * 5 + i], f64.outcomes.hit_step[s * 5 + i], 1);
   }
   for (size_t i = 0; i < f32.traces.init_factors[1].size(); ++i)
     EXPECT_NEAR(f32.traces.init_factors[1][i], f64.traces.init_factors[1][i], 1e-9);
+}
+
+// Symmetric factorization W = X X^T (Ma et al.'s second problem), three closed forms.
+std::string symmetric(const std::string& problem, const std::string& rest) {
+  return "[problem]\nkind = \"symmetric\"\n" + problem + rest;
+}
+
+// From X_0 = a U_r (spectral init, identity basis) the gradient 2 (X X^T - M) X = 2 U diag((x^2 -
+// s) x) stays aligned and its polar factor is U diag(sign(x^2 - s)): each x_i grows by eta per step
+// from a until it passes sqrt(s_i), then stays within eta of it. So d_i = x_i^2 reaches 0.95 s_i at
+// exactly t = ceil((sqrt(0.95 s_i) - a) / eta) (here 194, 146, 97, 48, each at least 0.06 of a step
+// from an integer).
+TEST_P(BackendSuite, SymmetricSpecGdFromSpectralInitFollowsTheScalarRecursion) {
+  const auto run = this->run(config_from(symmetric("n = 12\nrank = 4\n", R"(
+[problem.target]
+spectrum = [4.0, 2.25, 1.0, 0.25]
+basis = "identity"
+[init]
+factors = ["spectral"]
+scale = 0.01
+[optimizer]
+kind = "specgd"
+lr = 0.01
+[run]
+steps = 300
+seeds = 2
+precision = "fp64"
+[record]
+traced_seeds = 2
+every = 300
+)")));
+  const double s[4] = {4.0, 2.25, 1.0, 0.25}, a = 0.01, eta = 0.01;
+  const int n = 12, r = 4;
+  ASSERT_EQ(run.traces.final_factors.size(), 1u);
+  for (long seed = 0; seed < 2; ++seed) {
+    for (int i = 0; i < r; ++i) {
+      EXPECT_EQ(run.outcomes.hit_step[seed * r + i],
+                static_cast<int>(std::ceil((std::sqrt(0.95 * s[i]) - a) / eta)))
+          << "mode " << i;
+      const double* X = &run.traces.final_factors[0][seed * n * r];
+      for (int row = 0; row < n; ++row) {
+        if (row == i)
+          EXPECT_NEAR(std::abs(X[row * r + i]), std::sqrt(s[i]), eta * (1 + 1e-9)) << "mode " << i;
+        else
+          EXPECT_NEAR(X[row * r + i], 0.0, 1e-12) << "row " << row << " column " << i;
+      }
+    }
+  }
+}
+
+// From a small random X, symmetric SpecGD grows the singular values of X at the same rate eta per
+// step (Kang et al.'s mechanism, with X in place of both factors): d_i = x_i^2 reaches 0.95 s_i
+// after sqrt(0.95 s_i) / eta steps, smallest mode first. (A float64 NumPy run of the same
+// recursion, 20 seeds: medians 218, 195, 169, 138, 98 against 217.9, 194.9, 168.8, 137.8, 97.5.)
+TEST_P(BackendSuite, SymmetricSpecGdHitsAtSqrtSOverEtaSmallestFirst) {
+  const auto run = this->run(config_from(symmetric("n = 30\nrank = 5\n", R"(
+[problem.target]
+spectrum = [5.0, 4.0, 3.0, 2.0, 1.0]
+basis = "random"
+seed = 3
+[init]
+factors = ["gaussian"]
+scale = 1e-3
+[optimizer]
+kind = "specgd"
+lr = 0.01
+[run]
+steps = 400
+seeds = 64
+[record]
+traced_seeds = 2
+every = 100
+)")));
+  const double s[5] = {5, 4, 3, 2, 1};
+  for (int i = 0; i < 5; ++i) {
+    const auto hits = hit_column(run.outcomes, i);
+    ASSERT_EQ(hits.size(), 64u) << "mode " << i;
+    EXPECT_NEAR(median(hits) / (std::sqrt(0.95 * s[i]) / 0.01), 1.0, 0.05) << "mode " << i;
+  }
+  long plus_one = 0;
+  for (double k : run.outcomes.order_kendall) plus_one += k == 1.0;
+  EXPECT_GE(plus_one, 0.95 * 64);
+}
+
+// With l2 > 0 the minimum of 1/2||X X^T - M||^2 + l2/2 ||X||^2 is X X^T = U diag(max(s - l2/2, 0))
+// U^T (per mode 1/2 (s - w)^2 + (l2/2) w), and GD reaches it from random starts; the run's optimum
+// (steps_to_tol, status) uses the same value.
+TEST_P(BackendSuite, L2RegularizedSymmetricGdConvergesToHalfThresholdedEigenvalues) {
+  const auto run = this->run(config_from(symmetric("n = 8\nrank = 4\nl2 = 0.5\n", R"(
+[problem.target]
+spectrum = [3.0, 2.0, 1.0, 0.1]
+[init]
+factors = ["gaussian"]
+scale = 0.3
+[optimizer]
+kind = "gd"
+lr = 0.02
+[run]
+steps = 4000
+seeds = 16
+precision = "fp64"
+[record]
+traced_seeds = 16
+every = 4000
+loss_tolerance = 1e-10
+)")));
+  const Target& tg = run.cp.target;
+  const int n = 8, r = 4, b = tg.basis_cols;
+  std::vector<double> expected(n * n, 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < 4; ++k)
+        expected[i * n + j] +=
+            tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.25, 0.0) * tg.U[j * b + k];
+  for (long seed = 0; seed < 16; ++seed) {
+    EXPECT_EQ(run.outcomes.status[seed], static_cast<int>(Status::converged)) << "seed " << seed;
+    const double* X = &run.traces.final_factors[0][seed * n * r];
+    double err = 0, norm = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        double w = 0;
+        for (int k = 0; k < r; ++k) w += X[i * r + k] * X[j * r + k];
+        err += std::pow(w - expected[i * n + j], 2);
+        norm += std::pow(expected[i * n + j], 2);
+      }
+    EXPECT_LT(std::sqrt(err / norm), 1e-6) << "seed " << seed;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::Values("cpu", "cuda"),

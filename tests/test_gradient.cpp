@@ -1,6 +1,7 @@
 // The factorization's loss and gradient against central finite differences in fp64, for depth 2
 // and 3 with l2 > 0, and the per-step loss and ||W||^2 against the explicit residual. Depth 2 runs
-// in both of evaluate()'s forms: the Gram form (20 x 18, r = 2) and the residual form (7 x 6, r = 3).
+// in both of evaluate()'s forms: the Gram form (20 x 18, r = 2) and the residual form (7 x 6, r =
+// 3); the symmetric problem W = X X^T (symmetric M, one factor) at r below, at and above n.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,17 +15,23 @@ namespace {
 struct GradCase {
   int m, n, r, depth;
   double l2;
+  bool symmetric = false;
 };
 
 class Gradient : public ::testing::TestWithParam<GradCase> {};
 
 TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   const auto c = GetParam();
-  const Shape sh{c.m, c.n, c.r, c.depth};
-  SCOPED_TRACE(residual_form(c.m, c.n, c.r, c.depth) ? "residual form" : "Gram form");
+  const Shape sh{c.m, c.n, c.r, c.depth, c.symmetric};
+  SCOPED_TRACE(c.symmetric                             ? "symmetric"
+               : residual_form(c.m, c.n, c.r, c.depth) ? "residual form"
+                                                       : "Gram form");
   const RandomStream stream(3, 0, 0, Purpose::init, 0);
   std::vector<double> M(c.m * c.n), F(sh.total()), G(sh.total()), work(EvalLayout(sh).total);
   for (int i = 0; i < c.m * c.n; ++i) M[i] = stream.normal(i);
+  if (c.symmetric)  // the symmetric problem's target is symmetric
+    for (int i = 0; i < c.n; ++i)
+      for (int j = 0; j < i; ++j) M[j * c.n + i] = M[i * c.n + j];
   for (int i = 0; i < sh.total(); ++i) F[i] = 0.5 * stream.normal(100000 + i);
   double half = 0;
   for (double v : M) half += 0.5 * v * v;
@@ -53,7 +60,16 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   double res = 0, pen = 0, w2 = 0;
   std::vector<double> W(c.m * c.n);
   const double* right = work.data() + EvalLayout(sh).right;
-  gemm_nn(c.m, c.n, c.r, F.data(), right, W.data());
+  if (c.symmetric)
+    gemm_nt(c.n, c.n, c.r, F.data(), F.data(), W.data());
+  else
+    gemm_nn(c.m, c.n, c.r, F.data(), right, W.data());
+  if (c.symmetric) {
+    // right holds X^T, through which the residual loss and the core diagonal read W = X X^T.
+    std::vector<double> W_right(c.m * c.n);
+    gemm_nn(c.m, c.n, c.r, F.data(), right, W_right.data());
+    for (int i = 0; i < c.m * c.n; ++i) EXPECT_NEAR(W_right[i], W[i], 1e-12 * (1 + std::abs(W[i])));
+  }
   for (int i = 0; i < c.m * c.n; ++i) res += 0.5 * (W[i] - M[i]) * (W[i] - M[i]), w2 += W[i] * W[i];
   for (double v : F) pen += 0.5 * c.l2 * v * v;
   EXPECT_NEAR(ev.loss, res + pen, 1e-10 * (res + pen));
@@ -64,7 +80,11 @@ INSTANTIATE_TEST_SUITE_P(Depths, Gradient,
                          ::testing::Values(GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3},
                                            GradCase{20, 18, 2, 2, 0.0}, GradCase{20, 18, 2, 2, 0.3},
                                            GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
-                                           GradCase{9, 4, 4, 3, 0.0}));
+                                           GradCase{9, 4, 4, 3, 0.0},
+                                           GradCase{7, 7, 3, 1, 0.0, true},
+                                           GradCase{7, 7, 3, 1, 0.3, true},
+                                           GradCase{5, 5, 5, 1, 0.1, true},
+                                           GradCase{4, 4, 6, 1, 0.0, true}));
 
 }  // namespace
 }  // namespace specsweep

@@ -313,9 +313,9 @@ TEST(SweepErrors, EmptyAxis) {
 }
 
 TEST(SweepErrors, ShapeKeysCannotBeSwept) {
-  for (const char* key :
-       {"problem.m", "problem.n", "problem.rank", "problem.depth", "run.seeds", "run.steps",
-        "record.every", "record.traced_seeds", "record.delta_matrices", "problem.target.spectrum.count"}) {
+  for (const char* key : {"problem.kind", "problem.m", "problem.n", "problem.rank", "problem.depth",
+                          "run.seeds", "run.steps", "record.every", "record.traced_seeds",
+                          "record.delta_matrices", "problem.target.spectrum.count"}) {
     const std::string msg = sweep_error(std::string("[sweep]\n\"") + key + "\" = [1, 2]\n");
     EXPECT_HAS(msg, key);
     EXPECT_HAS(msg, "cannot be swept: it changes the shape of the output (run separate configs)");
@@ -326,7 +326,8 @@ TEST(SweepErrors, ShapeKeysCannotBeSwept) {
 // The record tolerances classify seeds per cell and change no shape.
 TEST(Sweep, RecordTolerancesCanBeSwept) {
   const Experiment ex = parse_experiment(
-      "[sweep]\n\"record.loss_tolerance\" = [1e-6, 1e-3]\n\"record.hit_tolerance\" = [0.05, 0.2]\n", "t.toml");
+      "[sweep]\n\"record.loss_tolerance\" = [1e-6, 1e-3]\n\"record.hit_tolerance\" = [0.05, 0.2]\n",
+      "t.toml");
   ASSERT_EQ(ex.cells.size(), 4u);
   EXPECT_EQ(ex.cells[0].record.loss_tolerance, 1e-6);
   EXPECT_EQ(ex.cells[3].record.loss_tolerance, 1e-3);
@@ -595,7 +596,8 @@ TEST(SweepRoundTrip, BlockAtolFollowsASweptInitScale) {
   const std::string text = "[sweep]\n\"init.scale\" = [1e-5, 1e-4, 1e-3]\n";
   expect_experiment_round_trip(text);
   const Experiment ex = px(text);
-  for (size_t c = 0; c < 3; ++c) EXPECT_EQ(ex.cells[c].record.block_atol, ex.cells[c].init.scale) << c;
+  for (size_t c = 0; c < 3; ++c)
+    EXPECT_EQ(ex.cells[c].record.block_atol, ex.cells[c].init.scale) << c;
   EXPECT_EQ(ex.to_toml().find("block_atol"), std::string::npos) << ex.to_toml();
   EXPECT_NE(ex.to_toml().find("block_rtol = 0.08"), std::string::npos) << ex.to_toml();
   const Experiment fixed = px(text, {"record.block_atol=0.5"});

@@ -1,17 +1,22 @@
 #pragma once
-// The problem min 1/2 ||F1 F2 ... FL - M||_F^2 + l2/2 sum_k ||Fk||_F^2 (DESIGN section 2):
-// shapes, loss and gradient for any depth; the m x n residual is formed only at depth 2 where that
-// is the cheaper form (residual_form).
+// The problem min 1/2 ||W - M||_F^2 + l2/2 sum_k ||Fk||_F^2 (DESIGN section 2) with W = F1 F2 ...
+// FL (problem.kind = "factorization") or W = X X^T (kind = "symmetric", M symmetric positive
+// semidefinite, one factor X): shapes, loss and gradient for any depth; the m x n residual is
+// formed only at depth 2 where that is the cheaper form (residual_form), and always for X X^T.
 #include "linalg.hpp"
 
 namespace specsweep {
 
 inline constexpr int kMaxDepth = 8;
 
+// A symmetric problem has depth 1 and m = n: its one factor X is n x r, and W = X X^T. Everything
+// that reads W through F_1 and right1 = F_2 ... F_L (the residual loss, the core diagonal, the
+// record metrics) reads it through X and right1 = X^T.
 struct Shape {
   int m = 0, n = 0, r = 0, depth = 2;
+  bool symmetric = false;
   SPECSWEEP_HD int rows(int k) const { return k == 0 ? m : r; }
-  SPECSWEEP_HD int cols(int k) const { return k == depth - 1 ? n : r; }
+  SPECSWEEP_HD int cols(int k) const { return k == depth - 1 && !symmetric ? n : r; }
   SPECSWEEP_HD int size(int k) const { return rows(k) * cols(k); }
   SPECSWEEP_HD int total() const {
     int t = 0;
@@ -62,7 +67,7 @@ struct EvalLayout {
   SPECSWEEP_HD explicit EvalLayout(const Shape& s) {
     const int L = s.depth, m = s.m, n = s.n, r = s.r;
     right = 0;
-    if (residual_form<long>(m, n, r, L)) {
+    if (s.symmetric || residual_form<long>(m, n, r, L)) {
       residual = right + r * n;
       total = residual + m * n;
       return;
@@ -78,8 +83,8 @@ struct EvalLayout {
 
 template <class V>
 struct EvalResult {
-  V loss;     // 1/2 ||W - M||^2 + penalty
-  V w_norm2;  // ||W||_F^2
+  V loss;           // 1/2 ||W - M||^2 + penalty
+  V w_norm2;        // ||W||_F^2
   V factor_scale2;  // ||F_1||_F^2 ||F_2 ... F_L||_F^2: the size of the terms the loss cancels
 };
 
@@ -99,8 +104,8 @@ SPECSWEEP_HD LaneOf<P> add_l2_penalty(const Shape& sh, T l2, PF F, P G) {
 // evaluate() at depth 2 in the residual form (residual_form): D = F_1 F_2 - M (m x n, in
 // residual), G_1 = D F_2^T, G_2 = F_1^T D, loss 1/2||D||^2.
 template <class T, class PF, class P>
-SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const TargetView<T>& tg, T l2, PF F, P G,
-                                                         P residual) {
+SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const TargetView<T>& tg,
+                                                          T l2, PF F, P G, P residual) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r;
   const auto F1 = F + sh.offset(0), F2 = F + sh.offset(1);
@@ -122,13 +127,42 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const
   return res;
 }
 
+// evaluate() for W = X X^T (symmetric): right = X^T (r x n), D = X X^T - M (n x n, in residual),
+// G = 2 D X, loss 1/2||D||^2. Always the residual form: the Gram form 1/2||M||^2 - <M X, X> +
+// 1/2||X^T X||^2 saves FLOPs only for r < n/2 and brings back the loss's cancellation.
+template <class T, class PF, class P>
+SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_symmetric(const Shape& sh, const TargetView<T>& tg,
+                                                      T l2, PF F, P G, P right, P residual) {
+  using V = LaneOf<P>;
+  const int n = sh.n, r = sh.r;
+  transpose(n, r, F, right);
+  gemm_nn(n, n, r, F, right, residual);
+  V w_norm2 = V(T(0)), d_norm2 = V(T(0));
+  for (int i = 0; i < n * n; ++i) {
+    const V w = residual[i];
+    const V d = w - tg.M[i];
+    w_norm2 += w * w;
+    d_norm2 += d * d;
+    residual[i] = d;
+  }
+  gemm_nn(n, r, n, residual, F, G);
+  for (int i = 0; i < n * r; ++i) G[i] *= T(2);
+  EvalResult<V> res;
+  res.loss = T(0.5) * d_norm2 + add_l2_penalty(sh, l2, F, G);
+  res.w_norm2 = w_norm2;
+  const V x2 = frob2(n * r, F);
+  res.factor_scale2 = x2 * x2;
+  return res;
+}
+
 // Loss and gradient G (concatenated like F) at F.
 //   G_1 = F_1 (R_2 R_2^T) - M R_2^T
 //   G_k = (L_{k-1}^T L_{k-1}) F_k (R_{k+1} R_{k+1}^T) - L_{k-1}^T (M R_{k+1}^T)
 //   G_L = (L_{L-1}^T L_{L-1}) F_L - L_{L-1}^T M
 // plus l2 F_k; the target enters only through L products with M (one per factor).
 template <class T, class PF, class P>
-SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>& tg, T l2, PF F, P G, P work) {
+SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>& tg, T l2, PF F,
+                                            P G, P work) {
   using V = LaneOf<P>;
   const int L = sh.depth, m = sh.m, n = sh.n, r = sh.r;
   const EvalLayout lay(sh);
@@ -144,8 +178,11 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   P S3 = S2 + r * r;
   P ltm = work + lay.ltm;
 
+  if (sh.symmetric)
+    return evaluate_symmetric(sh, tg, l2, F, G, work + lay.right, work + lay.residual);
   copy(r * n, Fk(L - 1), right(L - 1));
-  if (residual_form<long>(m, n, r, L)) return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual);
+  if (residual_form<long>(m, n, r, L))
+    return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual);
   for (int k = L - 2; k >= 1; --k) gemm_nn(r, n, r, Fk(k), right(k + 1), right(k));
   copy(m * r, Fk(0), left(0));
   for (int k = 1; k <= L - 2; ++k) gemm_nn(m, r, r, left(k - 1), Fk(k), left(k));
@@ -165,9 +202,9 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   // Middle factors.
   for (int k = 1; k <= L - 2; ++k) {
     gemm_nt(m, r, n, tg.M, right(k + 1), mrt);
-    gemm_tn(r, r, m, left(k - 1), mrt, S3);       // L^T M R^T
-    gram_tn(m, r, left(k - 1), S0);               // L^T L
-    gram_nt(r, n, right(k + 1), S1);              // R R^T
+    gemm_tn(r, r, m, left(k - 1), mrt, S3);  // L^T M R^T
+    gram_tn(m, r, left(k - 1), S0);          // L^T L
+    gram_nt(r, n, right(k + 1), S1);         // R R^T
     gemm_nn(r, r, r, S0, Fk(k), S2);
     gemm_nn(r, r, r, S2, S1, Gk(k));
     for (int i = 0; i < r * r; ++i) Gk(k)[i] -= S3[i];
@@ -192,11 +229,12 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
 // The core diagonal d_i = (U^T W V)_ii = (U^T F_1)_{i,:} . (R_2 V)_{:,i}, i < modes, with right1 =
 // F_2 ... F_L (as evaluate() leaves it in its workspace). work: 2 * modes * r values.
 template <class T, class PF, class PR, class P>
-SPECSWEEP_HD void core_diagonal(const Shape& sh, const TargetView<T>& tg, PF F, PR right1, P diag, P work) {
+SPECSWEEP_HD void core_diagonal(const Shape& sh, const TargetView<T>& tg, PF F, PR right1, P diag,
+                                P work) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r, q = tg.modes;
-  P utf = work;         // q x r
-  P rv = utf + q * r;   // r x q
+  P utf = work;        // q x r
+  P rv = utf + q * r;  // r x q
   gemm_tn(q, r, m, tg.U, F, utf);
   gemm_nn(r, q, n, right1, tg.Vb, rv);
   for (int i = 0; i < q; ++i) {

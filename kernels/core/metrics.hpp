@@ -9,13 +9,13 @@ namespace specsweep {
 // core_diag[modes], factor_norm[depth], block_alignment[3], delta1/delta2[r * r] (depth 2 only).
 template <class V, class P = V*>
 struct RecordMetrics {
-  V loss;            // 1/2 ||W - M||^2 + penalty, from the explicit residual
-  P sv;              // singular values of W, descending; zeros beyond min(m, n, r)
-  P core_diag;       // (U^T W V)_ii
-  V alignment;       // ||off(U^T W V)||_F / ||diag(U^T W V)||_F
-  P factor_norm;     // ||F_k||_F
-  V delta1_norm;     // ||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2)
-  V delta2_norm;     // ||F1^T F1 - F2 F2^T||_F (depth 2)
+  V loss;             // 1/2 ||W - M||^2 + penalty, from the explicit residual
+  P sv;               // singular values of W, descending; zeros beyond min(m, n, r)
+  P core_diag;        // (U^T W V)_ii
+  V alignment;        // ||off(U^T W V)||_F / ||diag(U^T W V)||_F
+  P factor_norm;      // ||F_k||_F
+  V delta1_norm;      // ||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2)
+  V delta2_norm;      // ||F1^T F1 - F2 F2^T||_F (depth 2)
   P block_alignment;  // left, right, inner block alignment scores (depth 2, see block_alignment)
   P delta1;
   P delta2;
@@ -30,40 +30,45 @@ struct BlockTolerance {
 };
 
 // Scratch for block_alignment on bases of up to p columns, in lane values.
-SPECSWEEP_HD constexpr int block_alignment_workspace(int p) { return p * p + 7 * p; }
+SPECSWEEP_HD constexpr int block_alignment_workspace(int p) {
+  return p * p + 7 * p;
+}
 
 // Scratch for record_metrics, in lane values. Sized by what each buffer holds: with r above
 // min(m, n) (Rhee's d = 4N) the factors have rank p1 = min(m, r), p2 = min(n, r), and only the two
 // Grams of Delta are r x r (at 128^2, r = 512: 1.2 M values per lane instead of 2.8 M).
 struct RecordLayout {
-  int w_row, q, tall, r1, r2, b, vr, s1, s2, c, tmp, tau, sig, sig2, svd_work, rv, block_work, total;
+  int w_row, q, tall, r1, r2, b, vr, s1, s2, c, tmp, tau, sig, sig2, svd_work, rv, block_work,
+      total;
   SPECSWEEP_HD explicit RecordLayout(const Shape& sh) {
     const int m = sh.m, n = sh.n, r = sh.r;
     const int big = m > n ? m : n;
     const int p1 = m < r ? m : r, p2 = n < r ? n : r, pmax = p1 > p2 ? p1 : p2;
     const int big_rank = big < r ? big : r;
-    w_row = 0;                                   // one row of W (n)
-    q = w_row + n;                               // Householder Q or U_P (big x min(big, r))
-    tall = q + big * big_rank;                   // F_1 or (F_2...F_L)^T, then V_2 (big x r)
-    r1 = tall + big * r;                         // p1 x r
-    r2 = r1 + p1 * r;                            // p2 x r
-    b = r2 + p2 * r;                             // X1 X2^T (p1 x p2), then U_2 (r x p2)
-    vr = b + r * p2;                             // V_P (r x p1)
-    s1 = vr + r * p1;                            // r x r
-    s2 = s1 + r * r;                             // r x r
-    c = s2 + r * r;                              // modes x modes, modes <= min(p1, p2)
-    tmp = c + p1 * p2;                           // r x max(p1, p2) (modes x r first)
-    tau = tmp + r * pmax;                        // r
-    sig = tau + r;                               // r
-    sig2 = sig + r;                              // r
-    svd_work = sig2 + r;                         // 2 thin_svd workspaces
+    w_row = 0;                                       // one row of W (n)
+    q = w_row + n;                                   // Householder Q or U_P (big x min(big, r))
+    tall = q + big * big_rank;                       // F_1 or (F_2...F_L)^T, then V_2 (big x r)
+    r1 = tall + big * r;                             // p1 x r
+    r2 = r1 + p1 * r;                                // p2 x r
+    b = r2 + p2 * r;                                 // X1 X2^T (p1 x p2), then U_2 (r x p2)
+    vr = b + r * p2;                                 // V_P (r x p1)
+    s1 = vr + r * p1;                                // r x r
+    s2 = s1 + r * r;                                 // r x r
+    c = s2 + r * r;                                  // modes x modes, modes <= min(p1, p2)
+    tmp = c + p1 * p2;                               // r x max(p1, p2) (modes x r first)
+    tau = tmp + r * pmax;                            // r
+    sig = tau + r;                                   // r
+    sig2 = sig + r;                                  // r
+    svd_work = sig2 + r;                             // 2 thin_svd workspaces
     rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
-    block_work = rv + r * n;                     // block_alignment_workspace(max(p1, p2))
+    block_work = rv + r * n;                         // block_alignment_workspace(max(p1, p2))
     total = block_work + block_alignment_workspace(pmax);
   }
 };
 
-SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) { return RecordLayout(sh).total; }
+SPECSWEEP_HD inline int record_metrics_workspace(const Shape& sh) {
+  return RecordLayout(sh).total;
+}
 
 // Positions in descending order (ties by index) of the p values a, as lane values: pos[i] counts
 // the values ahead of a[i]. Branch-free, so each lane sorts its own values without moving them.
@@ -86,7 +91,8 @@ SPECSWEEP_HD void descending_positions(int p, PS a, P pos) {
 // the p values a (zeros beyond p, up to K) differ by more than rtol * larger + atol, else 0,
 // for k < K - 1. pos from descending_positions; sorted holds K scratch values.
 template <class PS, class P>
-SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& tol, P sorted, P split) {
+SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& tol, P sorted,
+                               P split) {
   using V = LaneOf<P>;
   using T = ScalarOf<V>;
   for (int k = 0; k < K; ++k) {
@@ -108,21 +114,22 @@ SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& 
 // divided by min(pa, pb): 1 when the two bases span the same subspace block by block (in
 // particular for equal bases), 0 when every block of one is orthogonal to the same block of the
 // other. A zero column (a zero singular value on the outer sides) adds nothing. b may be a
-// handle to lane values or to plain scalars (the target's). work: block_alignment_workspace(max(pa, pb)).
+// handle to lane values or to plain scalars (the target's). work: block_alignment_workspace(max(pa,
+// pb)).
 template <class PA, class PSA, class PB, class PSB, class P>
-SPECSWEEP_HD LaneOf<P> block_alignment(int N, int pa, PA A, PSA a, int pb, PB B, PSB b, const BlockTolerance& tol,
-                                       P work) {
+SPECSWEEP_HD LaneOf<P> block_alignment(int N, int pa, PA A, PSA a, int pb, PB B, PSB b,
+                                       const BlockTolerance& tol, P work) {
   using V = LaneOf<P>;
   using T = ScalarOf<V>;
   const int K = pa > pb ? pa : pb;
-  P overlap = work;              // pa x pb
-  P pos_a = overlap + pa * pb;   // pa
-  P pos_b = pos_a + pa;          // pb
-  P b_values = pos_b + pb;       // pb (b as lane values)
-  P sorted = b_values + pb;      // K
-  P split_a = sorted + K;        // K - 1
-  P split_b = split_a + K;       // K - 1
-  P block = split_b + K;         // K: block index by position
+  P overlap = work;             // pa x pb
+  P pos_a = overlap + pa * pb;  // pa
+  P pos_b = pos_a + pa;         // pb
+  P b_values = pos_b + pb;      // pb (b as lane values)
+  P sorted = b_values + pb;     // K
+  P split_a = sorted + K;       // K - 1
+  P split_b = split_a + K;      // K - 1
+  P block = split_b + K;        // K: block index by position
   for (int j = 0; j < pb; ++j) b_values[j] = V(b[j]);
   descending_positions(pa, a, pos_a);
   descending_positions(pb, b_values, pos_b);
@@ -134,7 +141,8 @@ SPECSWEEP_HD LaneOf<P> block_alignment(int N, int pa, PA A, PSA a, int pb, PB B,
   auto to_blocks = [&](int p, P pos) {
     for (int i = 0; i < p; ++i) {
       V v = V(T(0));
-      for (int k = 0; k < K; ++k) v += select(vabs(pos[i] - V(T(k))) < V(T(0.5)), block[k], V(T(0)));
+      for (int k = 0; k < K; ++k)
+        v += select(vabs(pos[i] - V(T(k))) < V(T(0.5)), block[k], V(T(0)));
       pos[i] = v;
     }
   };
@@ -170,7 +178,8 @@ SPECSWEEP_HD LaneOf<P> det_sign(int p, PA A, P work) {
   return sign;
 }
 
-// sign det(W) = prod_k sign det(F_k) when every factor is square (m = n = r), NaN otherwise. For
+// sign det(W) = prod_k sign det(F_k) when every factor is square (m = n = r), NaN otherwise
+// (for W = X X^T the square of sign det(X)). For
 // Rhee's orthogonal init F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2), which decides
 // whether the spike-then-halve schedule can succeed. work holds 3 r * r + r values.
 template <class PF, class P>
@@ -185,14 +194,15 @@ SPECSWEEP_HD LaneOf<P> product_det_sign(const Shape& sh, PF F, P work) {
     copy(r * r, F + sh.offset(k), copy_of);
     sign *= det_sign(r, copy_of, copy_of + r * r);
   }
-  return sign;
+  return sh.symmetric ? sign * sign : sign;  // det(X X^T) = det(X)^2
 }
 
 // 1/2 ||W - M||^2 + penalty from the explicit residual (W = F_1 right1 formed a row at a time in
 // w_row, n values): accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form
 // evaluate() uses per step.
 template <class T, class PF, class PR, class P>
-SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F, PR right1, P w_row) {
+SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F,
+                                     PR right1, P w_row) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r;
   // Row sums, then their sum: rounding grows like m + n rather than m n.
@@ -215,8 +225,9 @@ SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T
 // by evaluate() in its workspace. Any r >= 1: an overparameterized r > min(m, n) records
 // min(m, n) singular values of W, then zeros.
 template <class T, class PF, class PR, class P>
-SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2, const BlockTolerance& blocks, PF F,
-                                 PR right1, RecordMetrics<LaneOf<P>, P>& out, P work) {
+SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
+                                 const BlockTolerance& blocks, PF F, PR right1,
+                                 RecordMetrics<LaneOf<P>, P>& out, P work) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r, L = sh.depth;
   const int p1 = m < r ? m : r, p2 = n < r ? n : r;  // ranks of F_1 and of F_2...F_L at most
@@ -256,8 +267,10 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     copy(m * r, F, R1);
   }
   transpose(r, n, right1, tall);
-  if (n >= r) householder_qr(n, r, tall, Q, R2, tau);
-  else copy(n * r, tall, R2);
+  if (n >= r)
+    householder_qr(n, r, tall, Q, R2, tau);
+  else
+    copy(n * r, tall, R2);
   gemm_nt(p1, p2, r, R1, R2, B);
   const int p = p1 < p2 ? p1 : p2;
   if (p1 == p2) {
@@ -293,8 +306,10 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   for (int i = 0; i < q; ++i) {
     for (int j = 0; j < q; ++j) {
       const V c = C[i * q + j];
-      if (i == j) diag2 += c * c;
-      else off2 += c * c;
+      if (i == j)
+        diag2 += c * c;
+      else
+        off2 += c * c;
     }
     out.core_diag[i] = C[i * q + i];
   }
@@ -340,8 +355,8 @@ SPECSWEEP_HD constexpr int packed_record_width(int r, int depth, bool delta_matr
 // have (core_diag beyond the modes, the depth-2 quantities for depth != 2) is NaN. Backends pack on
 // the device or per lane and unpack on the host.
 template <class V, class P, class Out>
-SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth, bool delta_matrices,
-                              Out out) {
+SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth,
+                              bool delta_matrices, Out out) {
   using S = LaneOf<Out>;
   const S nan = std::numeric_limits<S>::quiet_NaN();
   const bool deltas = depth == 2;
@@ -372,10 +387,14 @@ SPECSWEEP_HD inline double kendall_tau_b(int count, const int* tau, const double
       const double tj = tau[j] < 0 ? 1e300 : double(tau[j]);
       const double dx = ti - tj, dy = s[i] - s[j];
       if (dx == 0 && dy == 0) continue;
-      if (dx == 0) ++tie_x;
-      else if (dy == 0) ++tie_y;
-      else if ((dx > 0) == (dy > 0)) ++concordant;
-      else ++discordant;
+      if (dx == 0)
+        ++tie_x;
+      else if (dy == 0)
+        ++tie_y;
+      else if ((dx > 0) == (dy > 0))
+        ++concordant;
+      else
+        ++discordant;
     }
   }
   const double n1 = double(concordant + discordant + tie_x);
