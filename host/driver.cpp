@@ -21,11 +21,8 @@
 #include "cluster.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
+#include "specsweep_revision.hpp"  // generated at build time (cmake/write_revision.cmake)
 #include "statistics.hpp"
-
-#ifndef SPECSWEEP_GIT_REVISION
-#define SPECSWEEP_GIT_REVISION "unknown"
-#endif
 
 namespace specsweep {
 
