@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times Rhee et al.'s Fig 3 grid at the paper's sizes (bench/configs/rhee_fig3.toml): nine
+"""Times Rhee et al.'s Fig 3 grid at the paper's sizes (examples/rhee_fig3.toml): nine
 `specsweep run`s, d in {32, 128, 512} x alpha in {1e-5, 1e-4, 1e-3}, lr = 0.2 alpha, the paper's
 step counts, 64 seeds each, all traced. Prints each cell's wall time and the total; the outputs
 (rhee_fig3_d{d}_a{alpha}.h5) go to --outdir.
@@ -13,7 +13,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG = os.path.join(HERE, "configs", "rhee_fig3.toml")
+CONFIG = os.path.join(HERE, "..", "examples", "rhee_fig3.toml")
 ALPHAS = ("1e-5", "1e-4", "1e-3")
 D_VALUES = (32, 128, 512)
 

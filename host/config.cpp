@@ -791,9 +791,10 @@ class Reader {
   }
 
   void read_record(const toml::table* t, long seeds, double init_scale, RecordConfig& r) const {
-    check_keys(t, "record",
-               {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
-                "grad_tolerance", "block_rtol", "block_atol", "delta_matrices"});
+    check_keys(
+        t, "record",
+        {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
+         "grad_tolerance", "block_rtol", "block_atol", "block_atol_inner", "delta_matrices"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -825,6 +826,9 @@ class Reader {
     r.block_atol = init_scale;
     if (auto n = get(t, "block_atol"))
       r.block_atol = float_in(*n, "record.block_atol", 0.0, false, kInf, false);
+    r.block_atol_inner = r.block_atol * r.block_atol;
+    if (auto n = get(t, "block_atol_inner"))
+      r.block_atol_inner = float_in(*n, "record.block_atol_inner", 0.0, false, kInf, false);
     if (auto n = get(t, "delta_matrices")) r.delta_matrices = as_bool(*n, "record.delta_matrices");
   }
 
@@ -1121,6 +1125,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("grad_tolerance", fmt_double(c.record.grad_tolerance));
   line("block_rtol", fmt_double(c.record.block_rtol));
   line("block_atol", fmt_double(c.record.block_atol));
+  line("block_atol_inner", fmt_double(c.record.block_atol_inner));
   line("delta_matrices", c.record.delta_matrices ? "true" : "false");
 
   table = "basin";
@@ -1247,7 +1252,7 @@ class SweepReader {
     // its tolerances only classify each cell's seeds, and every cell reads its own.
     static const std::initializer_list<std::string_view> record_tolerances = {
         "record.hit_tolerance", "record.loss_tolerance", "record.grad_tolerance",
-        "record.block_rtol", "record.block_atol"};
+        "record.block_rtol",    "record.block_atol",     "record.block_atol_inner"};
     if (contains(shape, key) || (parts[0] == "record" && !contains(record_tolerances, key)))
       fail(key, "cannot be swept: it changes the shape of the output (run separate configs)", r);
     if (key == "init.factors")

@@ -78,11 +78,14 @@ struct RecordConfig {
   double hit_tolerance = 0.05;
   double loss_tolerance = 1e-6;
   double grad_tolerance = 1e-6;  // stalled: ||grad f||_F <= grad_tolerance * ||M||_F, not converged
-  // Blocks of the block alignment score (/trace/block_alignment): neighbouring singular values
-  // a >= b are one block when a - b <= block_rtol * a + block_atol. block_atol defaults to
-  // init.scale: differences at the scale of the initialization carry no direction.
+  // Blocks of the block alignment score (/trace/block_alignment): a spectrum splits between
+  // neighbouring singular values a >= b only when a > (1 + block_rtol) b and a - b > block_atol
+  // (BlockTolerance). block_atol defaults to init.scale (differences at the scale of the
+  // initialization carry no direction), block_atol_inner, for the inner score, to block_atol^2:
+  // Rhee et al.'s alpha and alpha^2.
   double block_rtol = 0.08;
   double block_atol = 1e-3;
+  double block_atol_inner = 1e-6;
   // The full r x r Delta1, Delta2 at record steps (/trace/delta1, delta2): K T r^2 values each,
   // 13 GB at Rhee's r = 512 with 64 traced seeds and 100 record steps, so only when asked for.
   // Their norms are always recorded.

@@ -387,12 +387,12 @@ Plan plan_of(const OutputLayout& layout) {
       {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
       {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
       {"block_alignment", 3, "cell traced step side",
-       "block alignment scores (side 0 left: U_P with the target's U; 1 right: U_Q with V; 2 "
-       "inner: "
-       "V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of singular vectors within blocks "
-       "of singular values (neighbours a >= b merged when a - b <= record.block_rtol a + "
-       "record.block_atol in either spectrum), / min(ranks); 1 aligned, misalignment = 1 - score "
-       "(depth 2; NaN otherwise)"},
+       "block alignment scores (side 0 left: W's left singular vectors U_W with the target's U; 1 "
+       "right: V_W with V; 2 inner: V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of "
+       "singular vectors within blocks of singular values (a block ends between neighbours a >= b "
+       "only where both spectra have a > (1 + record.block_rtol) b and a - b > record.block_atol, "
+       "record.block_atol_inner for the inner side), / min(ranks); 1 aligned, misalignment = 1 - "
+       "score (depth 2; NaN otherwise)"},
   };
   for (const auto& t : traces) {
     std::vector<hsize_t> dims{C, K, T};

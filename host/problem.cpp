@@ -174,7 +174,7 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
           : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
   const long long big = std::max(m, n);
   const long long p1 = std::min(m, r), p2 = std::min(n, r), pmax = std::max(p1, p2);
-  const long long record = n + big * std::min(big, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r +
+  const long long record = n + big * std::min(big, r) + n * std::min(n, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r +
                            p1 * p2 + r * pmax + 3 * r + 2 * thin_svd(big, r) + r * n + pmax * pmax +
                            7 * pmax;
   const long long metrics = r + q + depth + 3 + 2 * r * r;

@@ -56,7 +56,8 @@ TEST(BlockAlignment, RotationWithinSeparatedModesGivesCosSquared) {
   // Pairs (0, 0) and (1, 1) overlap by cos^2, pair (2, 2) by 1; the cross terms are other blocks.
   EXPECT_NEAR(score(6, 3, Q, {3, 2, 1}, 3, B, {3, 2, 1}), (2 * c2 + 1) / 3, 1e-14);
   // Misalignment of a quarter turn: the two vectors swapped, score 1/3.
-  EXPECT_NEAR(score(6, 3, Q, {3, 2, 1}, 3, rotate(6, 3, Q, 0, 1, std::acos(0.0)), {3, 2, 1}), 1.0 / 3, 1e-14);
+  EXPECT_NEAR(score(6, 3, Q, {3, 2, 1}, 3, rotate(6, 3, Q, 0, 1, std::acos(0.0)), {3, 2, 1}),
+              1.0 / 3, 1e-14);
 }
 
 TEST(BlockAlignment, ADegeneratePairInEitherSpectrumIsOneBlock) {
@@ -70,15 +71,25 @@ TEST(BlockAlignment, ADegeneratePairInEitherSpectrumIsOneBlock) {
   EXPECT_NEAR(score(6, 3, Q, {2, 2, 1}, 3, C, {2, 2, 1}), (1 + c2 + c2) / 3, 1e-14);
 }
 
-TEST(BlockAlignment, NeighboursMergeWithinRtolTimesTheLargerPlusAtol) {
+// The authors' rule (muon-mfac fig3): a spectrum splits between a >= b only when a > (1 + rtol) b
+// and a - b > atol.
+TEST(BlockAlignment, NeighboursSplitOnlyBeyondBothRtolAndAtol) {
   const auto Q = orthonormal_columns(5, 3, 4);
   const auto B = rotate(5, 3, Q, 0, 1, 0.5);
   const double split = (2 * std::cos(0.5) * std::cos(0.5) + 1) / 3;
-  auto with = [&](std::vector<double> a, BlockTolerance tol) { return score(5, 3, Q, a, 3, B, a, tol); };
-  EXPECT_NEAR(with({1.0, 0.93, 0.1}, {0.08, 0.0}), 1.0, 1e-14);    // 0.07 <= 0.08 * 1
-  EXPECT_NEAR(with({1.0, 0.90, 0.1}, {0.08, 0.0}), split, 1e-14);  // 0.10 > 0.08
+  auto with = [&](std::vector<double> a, BlockTolerance tol) {
+    return score(5, 3, Q, a, 3, B, a, tol);
+  };
+  EXPECT_NEAR(with({1.0, 0.93, 0.1}, {0.08, 0.0}), 1.0, 1e-14);  // 1 / 0.93 = 1.075 <= 1.08
+  EXPECT_NEAR(with({1.0, 0.925, 0.1}, {0.08, 0.0}), split,
+              1e-14);  // 1.081 > 1.08: rtol of the smaller
+  EXPECT_NEAR(with({1.0, 0.90, 0.1}, {0.08, 0.0}), split, 1e-14);
   EXPECT_NEAR(with({1.0, 0.99, 0.1}, {0.0, 0.02}), 1.0, 1e-14);    // 0.01 <= atol
   EXPECT_NEAR(with({1.0, 0.97, 0.1}, {0.0, 0.02}), split, 1e-14);  // 0.03 > atol
+  // Both, not their sum: 0.1 exceeds 0.08 * 0.9 and 0.05 but not 0.08 * 0.9 + 0.05.
+  EXPECT_NEAR(with({1.0, 0.90, 0.1}, {0.08, 0.05}), split, 1e-14);
+  EXPECT_NEAR(with({1.0, 0.90, 0.1}, {0.08, 0.2}), 1.0, 1e-14);  // 0.1 <= atol
+  EXPECT_NEAR(with({1.0, 0.90, 0.1}, {0.2, 0.05}), 1.0, 1e-14);  // 1.11 <= 1.2
   // Chains merge: every neighbour within tolerance makes one block, however wide.
   EXPECT_NEAR(with({1.0, 0.95, 0.9}, {0.06, 0.0}), 1.0, 1e-14);
 }
@@ -123,7 +134,8 @@ TEST(BlockAlignment, LanesAreIndependent) {
     for (int j = 0; j < p; ++j) set_lane(a[j], l, av[j]), set_lane(b[j], l, bv[j]);
     expected[l] = score(N, p, Q, av, p, R, bv);
   }
-  const P got = block_alignment(N, p, A.data(), a.data(), p, B.data(), b.data(), BlockTolerance{}, work.data());
+  const P got = block_alignment(N, p, A.data(), a.data(), p, B.data(), b.data(), BlockTolerance{},
+                                work.data());
   for (int l = 0; l < W; ++l) EXPECT_NEAR(lane(got, l), expected[l], 1e-14) << "lane " << l;
 }
 
@@ -158,7 +170,7 @@ TEST(DetSign, KnownMatrices) {
   EXPECT_EQ(det_sign_of(3, {-1, 0, 0, 0, 1, 0, 0, 0, 1}), -1.0);
   EXPECT_EQ(det_sign_of(3, {0, 1, 0, 1, 0, 0, 0, 0, 1}), -1.0);  // a swap
   const double c = std::cos(2.0), s = std::sin(2.0);
-  EXPECT_EQ(det_sign_of(2, {c, -s, s, c}), 1.0);  // a rotation
+  EXPECT_EQ(det_sign_of(2, {c, -s, s, c}), 1.0);   // a rotation
   EXPECT_EQ(det_sign_of(2, {c, s, s, -c}), -1.0);  // a reflection
   EXPECT_EQ(det_sign_of(1, {-3}), -1.0);
   EXPECT_EQ(det_sign_of(3, {1, 0, 2, 4, 0, 5, 7, 0, 9}), 0.0);  // a zero column
@@ -188,9 +200,11 @@ TEST(DetSign, ProductOfSquareFactorsAndNaNOtherwise) {
     const auto O1 = orthonormal_columns(r, r, seed), O2 = orthonormal_columns(r, r, 50 + seed);
     Matrix F(2 * r * r);
     for (int i = 0; i < r; ++i)
-      for (int j = 0; j < r; ++j) F[i * r + j] = 1e-4 * O1[i * r + j], F[r * r + i * r + j] = 1e-4 * O2[j * r + i];
+      for (int j = 0; j < r; ++j)
+        F[i * r + j] = 1e-4 * O1[i * r + j], F[r * r + i * r + j] = 1e-4 * O2[j * r + i];
     std::vector<double> work(3 * r * r + r);
-    EXPECT_EQ(product_det_sign(Shape{r, r, r, 2}, F.data(), work.data()), lu_det_sign(r, O1) * lu_det_sign(r, O2));
+    EXPECT_EQ(product_det_sign(Shape{r, r, r, 2}, F.data(), work.data()),
+              lu_det_sign(r, O1) * lu_det_sign(r, O2));
   }
   Matrix F(3 * 16, 1.0);
   std::vector<double> work(3 * 16 + 4);
@@ -212,8 +226,8 @@ struct Recorded {
 
 // record_metrics of depth-2 factors F = [F1 (m x r), F2 (r x n)] against a target with the given
 // bases (m x q, n x q) and spectrum (q values).
-Recorded record(int m, int n, int r, const Matrix& F, const Matrix& U, const Matrix& V, const std::vector<double>& s,
-                BlockTolerance tol = {}) {
+Recorded record(int m, int n, int r, const Matrix& F, const Matrix& U, const Matrix& V,
+                const std::vector<double>& s, BlockTolerance tol = {}) {
   const int q = static_cast<int>(s.size());
   const Shape sh{m, n, r, 2};
   Matrix M(m * n, 0.0);
@@ -241,7 +255,8 @@ class Overparameterized : public ::testing::TestWithParam<Wide> {};
 // then zeros up to r; the effective rank from them.
 TEST_P(Overparameterized, SingularValuesMatchTheExplicitProduct) {
   const auto [m, n, r] = GetParam();
-  const RandomStream stream(11, 0, static_cast<std::uint32_t>(m * 100 + n * 10 + r), Purpose::init, 0);
+  const RandomStream stream(11, 0, static_cast<std::uint32_t>(m * 100 + n * 10 + r), Purpose::init,
+                            0);
   Matrix F(m * r + r * n);
   for (size_t i = 0; i < F.size(); ++i) F[i] = stream.normal(i);
   Matrix W(m * n, 0.0);
@@ -273,20 +288,61 @@ TEST_P(Overparameterized, SingularValuesMatchTheExplicitProduct) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Overparameterized,
-                         ::testing::Values(Wide{6, 5, 20}, Wide{5, 8, 12}, Wide{9, 4, 6}, Wide{7, 7, 28},
-                                           Wide{4, 4, 4}),
+                         ::testing::Values(Wide{6, 5, 20}, Wide{5, 8, 12}, Wide{9, 4, 6},
+                                           Wide{7, 7, 28}, Wide{4, 4, 4}),
                          [](const ::testing::TestParamInfo<Wide>& p) {
-                           return std::to_string(p.param.m) + "x" + std::to_string(p.param.n) + "_r" +
-                                  std::to_string(p.param.r);
+                           return std::to_string(p.param.m) + "x" + std::to_string(p.param.n) +
+                                  "_r" + std::to_string(p.param.r);
                          });
+
+// Eigenvalues and eigenvectors (columns of an n x n matrix) of a symmetric A by cyclic two-sided
+// Jacobi in double: the reference for W's singular vectors, independent of the one-sided Jacobi the
+// engine runs on the rows of a QR triangle.
+std::pair<std::vector<double>, Matrix> symmetric_eigen(int n, Matrix A) {
+  Matrix Z(n * n, 0.0);
+  for (int i = 0; i < n; ++i) Z[i * n + i] = 1;
+  for (int sweep = 0; sweep < 50; ++sweep) {
+    double off = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        if (i != j) off += A[i * n + j] * A[i * n + j];
+    if (off < 1e-30) break;
+    for (int p = 0; p < n; ++p)
+      for (int q = p + 1; q < n; ++q) {
+        if (A[p * n + q] == 0) continue;
+        const double tau = (A[q * n + q] - A[p * n + p]) / (2 * A[p * n + q]);
+        const double t = (tau >= 0 ? 1 : -1) / (std::abs(tau) + std::sqrt(1 + tau * tau));
+        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
+        for (int k = 0; k < n; ++k) {  // A <- A J (columns p, q)
+          const double x = A[k * n + p], y = A[k * n + q];
+          A[k * n + p] = c * x - s * y;
+          A[k * n + q] = s * x + c * y;
+        }
+        for (int k = 0; k < n; ++k) {  // A <- J^T A (rows p, q)
+          const double x = A[p * n + k], y = A[q * n + k];
+          A[p * n + k] = c * x - s * y;
+          A[q * n + k] = s * x + c * y;
+        }
+        for (int k = 0; k < n; ++k) {  // Z <- Z J
+          const double x = Z[k * n + p], y = Z[k * n + q];
+          Z[k * n + p] = c * x - s * y;
+          Z[k * n + q] = s * x + c * y;
+        }
+      }
+  }
+  std::vector<double> values(n);
+  for (int i = 0; i < n; ++i) values[i] = A[i * n + i];
+  return {values, Z};
+}
 
 // Aligned factors of Rhee's overparameterized case d/n = 4: P = U diag(a) R^T, Q = V diag(b) R^T
 // with R (r x q) orthonormal (F1 = P, F2 = Q^T): every score is 1, sqrt(P^T P) - sqrt(Q^T Q) =
-// R diag(a - b) R^T, and W = U diag(a b) V^T. Rotating two of Q's inner vectors by theta leaves
-// the outer scores at 1 and gives the inner score (2 cos^2 theta + q - 2) / q.
+// R diag(a - b) R^T, and W = U diag(a b) V^T. Rotating two of Q's inner vectors by theta gives the
+// inner score (2 cos^2 theta + q - 2) / q and turns W's singular vectors away from U and V.
 TEST(OverparameterizedMetrics, AlignedFactorsScoreOneAndDeltaHasItsClosedForm) {
   const int m = 4, n = 4, r = 16, q = 4;
-  const auto U = orthonormal_columns(m, q, 21), V = orthonormal_columns(n, q, 22), R = orthonormal_columns(r, q, 23);
+  const auto U = orthonormal_columns(m, q, 21), V = orthonormal_columns(n, q, 22),
+             R = orthonormal_columns(r, q, 23);
   const std::vector<double> a = {2.0, 1.5, 1.0, 0.5}, b = {1.8, 1.2, 0.9, 0.4};
   std::vector<double> s(q);
   for (int k = 0; k < q; ++k) s[k] = a[k] * b[k];
@@ -301,7 +357,8 @@ TEST(OverparameterizedMetrics, AlignedFactorsScoreOneAndDeltaHasItsClosedForm) {
     return F;
   };
   const Recorded aligned = record(m, n, r, factors(R), U, V, s);
-  for (int side = 0; side < 3; ++side) EXPECT_NEAR(aligned.m.block_alignment[side], 1.0, 1e-13) << side;
+  for (int side = 0; side < 3; ++side)
+    EXPECT_NEAR(aligned.m.block_alignment[side], 1.0, 1e-13) << side;
   for (int k = 0; k < q; ++k) {
     EXPECT_NEAR(aligned.m.sv[k], s[k], 1e-13);
     EXPECT_NEAR(aligned.m.core_diag[k], s[k], 1e-13);
@@ -318,19 +375,45 @@ TEST(OverparameterizedMetrics, AlignedFactorsScoreOneAndDeltaHasItsClosedForm) {
       EXPECT_NEAR(aligned.m.delta2[i * r + j], d2, 1e-13) << i << "," << j;
     }
   const double theta = 0.25, c2 = std::cos(theta) * std::cos(theta);
-  const Recorded turned = record(m, n, r, factors(rotate(r, q, R, 1, 2, theta)), U, V, s);
-  EXPECT_NEAR(turned.m.block_alignment[0], 1.0, 1e-13);
-  EXPECT_NEAR(turned.m.block_alignment[1], 1.0, 1e-13);
+  const Matrix Rq = rotate(r, q, R, 1, 2, theta);
+  const Recorded turned = record(m, n, r, factors(Rq), U, V, s);
   EXPECT_NEAR(turned.m.block_alignment[2], (2 * c2 + q - 2) / q, 1e-13);
+  // W = U C V^T with C = diag(a) R^T Rq diag(b), so W's singular vectors are U U_C and V V_C, and
+  // with every singular value apart (sigma(C) ~ 3.6, 1.78, 0.85, 0.2; s = 3.6, 1.8, 0.9, 0.2) the
+  // outer scores are the mean squared diagonal of U_C and V_C, columns by descending sigma(C).
+  Matrix C(q * q, 0.0);
+  for (int i = 0; i < q; ++i)
+    for (int j = 0; j < q; ++j)
+      for (int k = 0; k < r; ++k) C[i * q + j] += a[i] * R[k * q + i] * Rq[k * q + j] * b[j];
+  auto diagonal_score = [&](bool left) {
+    Matrix G(q * q, 0.0);  // C C^T (left) or C^T C (right)
+    for (int i = 0; i < q; ++i)
+      for (int j = 0; j < q; ++j)
+        for (int k = 0; k < q; ++k)
+          G[i * q + j] += left ? C[i * q + k] * C[j * q + k] : C[k * q + i] * C[k * q + j];
+    const auto [values, vectors] = symmetric_eigen(q, G);
+    std::vector<int> order(q);
+    for (int k = 0; k < q; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](int x, int y) { return values[x] > values[y]; });
+    double sum = 0;
+    for (int k = 0; k < q; ++k) sum += vectors[k * q + order[k]] * vectors[k * q + order[k]];
+    return sum / q;
+  };
+  const double left = diagonal_score(true), right = diagonal_score(false);
+  EXPECT_LT(left, 0.999);
+  EXPECT_NEAR(turned.m.block_alignment[0], left, 1e-13);
+  EXPECT_NEAR(turned.m.block_alignment[1], right, 1e-13);
   // With rtol = 0.5 P's spectrum (2, 1.5, 1, 0.5) is one chain, one block: the turn is invisible.
-  const Recorded merged = record(m, n, r, factors(rotate(r, q, R, 1, 2, theta)), U, V, s, {0.5, 0.0});
+  const Recorded merged =
+      record(m, n, r, factors(rotate(r, q, R, 1, 2, theta)), U, V, s, {0.5, 0.0});
   EXPECT_NEAR(merged.m.block_alignment[2], 1.0, 1e-13);
 }
 
 // The narrow case d/n = 1/4: P (m x r) spans r of the target's m left directions.
 TEST(OverparameterizedMetrics, NarrowFactorsAreScoredAgainstTheLeadingTargetModes) {
   const int m = 8, n = 8, r = 2;
-  const auto U = orthonormal_columns(m, 4, 31), V = orthonormal_columns(n, 4, 32), R = orthonormal_columns(r, r, 33);
+  const auto U = orthonormal_columns(m, 4, 31), V = orthonormal_columns(n, 4, 32),
+             R = orthonormal_columns(r, r, 33);
   // P = [u_0 u_2] diag(2, 1) R^T: the second column is the target's third mode, not its second.
   Matrix F(m * r + r * n, 0.0);
   const int left_modes[] = {0, 2};
@@ -341,7 +424,8 @@ TEST(OverparameterizedMetrics, NarrowFactorsAreScoredAgainstTheLeadingTargetMode
   for (int i = 0; i < r; ++i)
     for (int j = 0; j < n; ++j)
       for (int k = 0; k < r; ++k) F[m * r + i * n + j] += R[i * r + k] * a[k] * V[j * 4 + k];
-  const Recorded got = record(m, n, r, F, columns(m, 4, U, {0, 1}), columns(n, 4, V, {0, 1}), {4.0, 2.0});
+  const Recorded got =
+      record(m, n, r, F, columns(m, 4, U, {0, 1}), columns(n, 4, V, {0, 1}), {4.0, 2.0});
   EXPECT_NEAR(got.m.block_alignment[0], 0.5, 1e-13);
   EXPECT_NEAR(got.m.block_alignment[1], 1.0, 1e-13);
   EXPECT_NEAR(got.m.block_alignment[2], 1.0, 1e-13);

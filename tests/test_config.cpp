@@ -170,6 +170,10 @@ TEST(Config, BlockAtolDefaultsToTheInitScale) {
   EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n[record]\nblock_atol = 0\n").record.block_atol,
                    0.0);
   EXPECT_DOUBLE_EQ(parse("[record]\nblock_rtol = 1\n").record.block_rtol, 1.0);
+  // The inner score's atol follows block_atol squared (Rhee et al.'s alpha^2) unless given.
+  EXPECT_DOUBLE_EQ(parse("[init]\nscale = 5e-5\n").record.block_atol_inner, 2.5e-9);
+  EXPECT_DOUBLE_EQ(parse("[record]\nblock_atol = 0.1\n").record.block_atol_inner, 0.01);
+  EXPECT_DOUBLE_EQ(parse("[record]\nblock_atol_inner = 0.3\n").record.block_atol_inner, 0.3);
 }
 
 // Overparameterized factorizations (Rhee et al.'s d/n = 4): r up to 8 max(m, n).
@@ -730,16 +734,16 @@ TEST(Footprint, HandComputedSmallRun) {
   // (2 r (m + n) = 56 > m n = 48: residual_form), F_2's copy 12 and the 8 x 6 residual 48 = 60;
   // diag 2 + diag_work 8; update max(16 + 82, 12 + 70) = 98 (orthogonalize 8 x 2: 32 + 16 + 4 +
   // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record (RecordLayout,
-  // p1 = p2 = 2) W row 6, Q 16, tall 16, R1 + R2 + B + V_P 16, S1 + S2 8, C 4, tmp 4, 3 * 2, two
-  // thin SVDs 2 * 30, rv 12, block alignment 4 + 14 = 166; metrics 2 + 2 + 2 + 3 + 8 = 17.
-  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 435);
+  // p1 = p2 = 2) W row 6, Q 16, Q2 12, tall 16, R1 + R2 + B + V_P 16, S1 + S2 8, C 4, tmp 4, 3 * 2,
+  // two thin SVDs 2 * 30, rv 12, block alignment 4 + 14 = 178; metrics 2 + 2 + 2 + 3 + 8 = 17.
+  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 447);
   FootprintParams params;
   params.threads = 2;
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
-  // Lanes 435 + 2 * 2 + 2 * 28 = 495 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
+  // Lanes 447 + 2 * 2 + 2 * 28 = 507 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
   // 4 + 8 + 2) + 28 + 2 + 14 (a packed record step without the Delta matrices) = 122 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 495 * 16 + 122 * 8 + 2 * 4);
+  EXPECT_EQ(f.thread_bytes, 507 * 16 + 122 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);

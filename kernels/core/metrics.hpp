@@ -22,11 +22,15 @@ struct RecordMetrics {
   V effective_rank;  // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
 };
 
-// Blocks of the block alignment score: neighbours a >= b of a descending spectrum belong to one
-// block when a - b <= rtol * a + atol (config record.block_rtol, record.block_atol).
+// Blocks of the block alignment score, the rule of Rhee, Simon and Karkada's fig3 notebook
+// (github dkarkada/muon-mfac): a descending spectrum splits between neighbours a >= b only when
+// they differ by both tolerances, a > (1 + rtol) b and a - b > atol (config record.block_rtol,
+// record.block_atol); the inner score (two factors' singular values, the square roots of the
+// outer ones' scale) uses atol_inner (record.block_atol_inner, by default block_atol^2).
 struct BlockTolerance {
   double rtol = 0.08;
   double atol = 0.0;
+  double atol_inner = 0.0;
 };
 
 // Scratch for block_alignment on bases of up to p columns, in lane values.
@@ -38,29 +42,30 @@ SPECSWEEP_HD constexpr int block_alignment_workspace(int p) {
 // min(m, n) (Rhee's d = 4N) the factors have rank p1 = min(m, r), p2 = min(n, r), and only the two
 // Grams of Delta are r x r (at 128^2, r = 512: 1.2 M values per lane instead of 2.8 M).
 struct RecordLayout {
-  int w_row, q, tall, r1, r2, b, vr, s1, s2, c, tmp, tau, sig, sig2, svd_work, rv, block_work,
+  int w_row, q, q2, tall, r1, r2, b, vr, s1, s2, c, tmp, tau, sig, sig2, svd_work, rv, block_work,
       total;
   SPECSWEEP_HD explicit RecordLayout(const Shape& sh) {
     const int m = sh.m, n = sh.n, r = sh.r;
     const int big = m > n ? m : n;
     const int p1 = m < r ? m : r, p2 = n < r ? n : r, pmax = p1 > p2 ? p1 : p2;
     const int big_rank = big < r ? big : r;
-    w_row = 0;                                       // one row of W (n)
-    q = w_row + n;                                   // Householder Q or U_P (big x min(big, r))
-    tall = q + big * big_rank;                       // F_1 or (F_2...F_L)^T, then V_2 (big x r)
-    r1 = tall + big * r;                             // p1 x r
-    r2 = r1 + p1 * r;                                // p2 x r
-    b = r2 + p2 * r;                                 // X1 X2^T (p1 x p2), then U_2 (r x p2)
-    vr = b + r * p2;                                 // V_P (r x p1)
-    s1 = vr + r * p1;                                // r x r
-    s2 = s1 + r * r;                                 // r x r
-    c = s2 + r * r;                                  // modes x modes, modes <= min(p1, p2)
-    tmp = c + p1 * p2;                               // r x max(p1, p2) (modes x r first)
-    tau = tmp + r * pmax;                            // r
-    sig = tau + r;                                   // r
-    sig2 = sig + r;                                  // r
-    svd_work = sig2 + r;                             // 2 thin_svd workspaces
-    rv = svd_work + 2 * thin_svd_workspace(big, r);  // r x n
+    w_row = 0;                        // one row of W (n)
+    q = w_row + n;                    // Householder Q or U_P (big x min(big, r))
+    q2 = q + big * big_rank;          // Q of (F_2...F_L)^T (n x min(n, r))
+    tall = q2 + n * (n < r ? n : r);  // F_1 or (F_2...F_L)^T, then U_W, V_2 (big x r)
+    r1 = tall + big * r;              // p1 x r
+    r2 = r1 + p1 * r;                 // p2 x r
+    b = r2 + p2 * r;                  // X1 X2^T (p1 x p2), then U_2 (r x p2)
+    vr = b + r * p2;                  // V_P (r x p1)
+    s1 = vr + r * p1;                 // r x r
+    s2 = s1 + r * r;                  // r x r
+    c = s2 + r * r;                   // modes x modes, modes <= min(p1, p2)
+    tmp = c + p1 * p2;                // r x max(p1, p2) (modes x r first)
+    tau = tmp + r * pmax;             // r
+    sig = tau + r;                    // r
+    sig2 = sig + r;                   // r
+    svd_work = sig2 + r;              // 2 thin_svd workspaces
+    rv = svd_work + 2 * thin_svd_workspace(big, r);  // V_W (n x p), then r x n
     block_work = rv + r * n;                         // block_alignment_workspace(max(p1, p2))
     total = block_work + block_alignment_workspace(pmax);
   }
@@ -88,8 +93,9 @@ SPECSWEEP_HD void descending_positions(int p, PS a, P pos) {
 }
 
 // Block boundaries of a spectrum by position: split[k] = 1 when the k-th and (k+1)-th largest of
-// the p values a (zeros beyond p, up to K) differ by more than rtol * larger + atol, else 0,
-// for k < K - 1. pos from descending_positions; sorted holds K scratch values.
+// the p values a (zeros beyond p, up to K), a_k >= a_{k+1}, differ by both tolerances
+// (BlockTolerance), else 0, for k < K - 1. pos from descending_positions; sorted holds K scratch
+// values.
 template <class PS, class P>
 SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& tol, P sorted,
                                P split) {
@@ -102,7 +108,8 @@ SPECSWEEP_HD void block_splits(int p, int K, PS a, P pos, const BlockTolerance& 
   }
   for (int k = 0; k + 1 < K; ++k) {
     const V gap = sorted[k] - sorted[k + 1];
-    split[k] = select(gap > T(tol.rtol) * sorted[k] + V(T(tol.atol)), V(T(1)), V(T(0)));
+    const auto apart = (gap > T(tol.rtol) * sorted[k + 1]) & (gap > V(T(tol.atol)));
+    split[k] = select(apart, V(T(1)), V(T(0)));
   }
 }
 
@@ -259,21 +266,42 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
 
   // sigma(W) = sigma(X1 X2^T), never squaring W: X1 (p1 x r) is R1 of F_1 = Q1 R1 when F_1 is tall
   // (m >= r), else F_1 itself; X2 (p2 x r) is R2 of (F_2...F_L)^T = Q2 R2 when that is tall
-  // (n >= r), else (F_2...F_L)^T itself. X1 X2^T is p1 x p2.
+  // (n >= r), else (F_2...F_L)^T itself. X1 X2^T is p1 x p2. At depth 2 its thin SVD
+  // U_B diag(sigma) V_B^T also gives W's singular vectors, U_W = Q1 U_B and V_W = Q2 V_B, for the
+  // outer block alignment scores.
+  P Q2 = work + lay.q2;
+  transpose(r, n, right1, tall);
+  if (n >= r) {
+    householder_qr(n, r, tall, Q, R2, tau);
+    copy(n * r, Q, Q2);
+  } else {
+    copy(n * r, tall, R2);
+  }
   if (m >= r) {
     copy(m * r, F, tall);
     householder_qr(m, r, tall, Q, R1, tau);
   } else {
     copy(m * r, F, R1);
   }
-  transpose(r, n, right1, tall);
-  if (n >= r)
-    householder_qr(n, r, tall, Q, R2, tau);
-  else
-    copy(n * r, tall, R2);
   gemm_nt(p1, p2, r, R1, R2, B);
   const int p = p1 < p2 ? p1 : p2;
-  if (p1 == p2) {
+  const int q = tg.modes;
+  if (L == 2) {
+    P UB = S1, VB = S2, UW = tall, VW = rv;
+    thin_svd(p1, p2, B, UB, sig, VB, svd_work);
+    if (m >= r)
+      gemm_nn(m, p, r, Q, UB, UW);
+    else
+      copy(m * p, UB, UW);
+    if (n >= r)
+      gemm_nn(n, p, r, Q2, VB, VW);
+    else
+      copy(n * p, VB, VW);
+    // Left: W's left singular vectors against the target's U, right: W's right ones against V,
+    // both blocked by sigma(W) and the target's spectrum (the authors' fig3 notebook).
+    out.block_alignment[0] = block_alignment(m, p, UW, sig, q, tg.U, tg.s, blocks, block_work);
+    out.block_alignment[1] = block_alignment(n, p, VW, sig, q, tg.Vb, tg.s, blocks, block_work);
+  } else if (p1 == p2) {
     const int ld = jacobi_stride(p);
     for (int i = 0; i < p; ++i)
       for (int j = 0; j < p; ++j) svd_work[i * ld + j] = B[i * p + j];
@@ -298,7 +326,6 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   out.effective_rank = select(positive, vexp(entropy), V(T(0)));
 
   // Core matrix C = (U^T F_1)(F_2...F_L V) over the target's modes.
-  const int q = tg.modes;
   gemm_tn(q, r, m, tg.U, F, tmp);
   gemm_nn(r, q, n, right1, tg.Vb, rv);
   gemm_nn(q, q, r, tmp, rv, C);
@@ -334,11 +361,11 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     gemm_nt(r, r, p2, tmp, B, S2);
     for (int i = 0; i < r * r; ++i) out.delta1[i] = S1[i] - S2[i];
     out.delta1_norm = vsqrt(frob2(r * r, out.delta1));
-    // Block alignment of P with the target's left basis, of Q with its right basis, and of the
-    // two inner bases with each other (README, "What the numbers mean").
-    out.block_alignment[0] = block_alignment(m, p1, Q, sig, q, tg.U, tg.s, blocks, block_work);
-    out.block_alignment[1] = block_alignment(n, p2, tall, sig2, q, tg.Vb, tg.s, blocks, block_work);
-    out.block_alignment[2] = block_alignment(r, p1, Vr, sig, p2, B, sig2, blocks, block_work);
+    // Inner block alignment: the right singular vectors of P against the left ones of F_2 = Q^T
+    // (README, "What the numbers mean").
+    BlockTolerance inner = blocks;
+    inner.atol = blocks.atol_inner;
+    out.block_alignment[2] = block_alignment(r, p1, Vr, sig, p2, B, sig2, inner, block_work);
   }
 }
 

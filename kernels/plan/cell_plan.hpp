@@ -76,7 +76,8 @@ struct CellPlan {
     rp.blowup = problem.config.run.blowup;
     rp.record_steps = problem.record_steps.data();
     rp.record_count = static_cast<int>(problem.record_steps.size());
-    rp.blocks = BlockTolerance{problem.config.record.block_rtol, problem.config.record.block_atol};
+    const RecordConfig& rec = problem.config.record;
+    rp.blocks = BlockTolerance{rec.block_rtol, rec.block_atol, rec.block_atol_inner};
     rp.delta_matrices = problem.config.record.delta_matrices;
     layout = EngineLayout(sh, op, q);
   }

@@ -278,19 +278,24 @@ def rhee_misalign(exe, workdir):
               f"median left misalignment falls {fall:.1f}x from t = {step[at30]:g} to {step[at300]:g}")
     inner = float(np.abs(np.median(mis[:, :, step >= 30, 2], axis=1)).max())
     check("rhee misalign d/n=1/4 inner aligned", inner <= 1e-12, f"largest |median inner misalignment| {inner:.1e}")
-    # d/n = 1: Muon keeps each factor's singular values equal, so a factor alone is aligned with any
-    # basis; what decides is det W(0): with alpha << lr, P = Q = lr (A + B) after step 1 with A, B
+    # d/n = 1: what decides is det W(0): with alpha << lr, P = Q = lr (A + B) after step 1 with A, B
     # orthogonal and det(A^T B) = sign det W(0), singular when it is -1 (as in Fig 4). det > 0: the
-    # outer scores are 1 to rounding (measured <= 7e-16) and the joint ||off(U^T W V)|| / ||diag||
-    # falls like 1/t (measured <= 6.4e-3 at t = 300); det < 0: one direction stays near 0 and the joint
-    # measure stalls (measured median 0.25). Accept 1e-12, 0.02 and 0.1.
+    # outer scores (W's singular vectors against the target's, the authors' definition) are 1 to
+    # rounding from t ~ 90 (measured <= 7e-16; up to 0.33 at t = 27) and the joint
+    # ||off(U^T W V)|| / ||diag|| falls like 1/t (measured <= 6.4e-3 at t = 300); det < 0: one
+    # direction stays near 0, the outer misalignment stays (median 0.066 and 0.165 at t = 300) and
+    # the joint measure stalls (median 0.25). Accept 1e-12, 0.03, 0.02 and 0.1.
     mis = 1 - runs[8]["trace/block_alignment"]
     joint, det = runs[8]["trace/alignment"], runs[8]["outcome/init_det_sign"]
     pos, neg = det > 0, det < 0
-    late = step >= 30
+    late = step >= 90
     outer = float(mis[:, :, late, :2][pos].max())
     check("rhee misalign d/n=1 det>0 outer aligned", outer <= 1e-12 and pos.sum() >= 2,
-          f"{int(pos.sum())} seeds, largest outer misalignment after t = 30: {outer:.1e}")
+          f"{int(pos.sum())} seeds, largest outer misalignment from t = 90: {outer:.1e}")
+    for c, alpha in enumerate((1e-5, 1e-4)):
+        held = float(np.median(mis[c, neg[c], at300, :2]))
+        check(f"rhee misalign d/n=1 det<0 outer misaligned (alpha {alpha:g})", held >= 0.03,
+              f"{int(neg[c].sum())} seeds, median outer misalignment at t = {step[at300]:g}: {held:.3f}")
     worst = float(joint[:, :, at300][pos].max())
     check("rhee misalign d/n=1 det>0 joint decays", worst <= 0.02, f"largest joint measure at t = {step[at300]:g}: {worst:.2e}")
     stalled = float(np.median(joint[:, :, at300][neg]))
