@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,7 +17,8 @@ namespace specsweep {
 
 enum class Status : std::int8_t { converged = 0, stalled = 1, diverged = 2, unconverged = 3 };
 // Indexed by Status: reports, the summary's status axis and its coordinate in the run file.
-inline constexpr std::array<const char*, 4> kStatusNames = {"converged", "stalled", "diverged", "unconverged"};
+inline constexpr std::array<const char*, 4> kStatusNames = {"converged", "stalled", "diverged",
+                                                            "unconverged"};
 
 // Outcomes of seeds [first_seed, first_seed + count) of one cell; per-mode arrays are count x r
 // (entries beyond min(r, rank M) stay -1).
@@ -27,6 +28,8 @@ struct SeedOutcomes {
   int r = 0;
   std::vector<std::int8_t> status;
   std::vector<double> final_loss, excess, final_grad_norm, uniformity_cv, order_kendall;
+  // Mean of loss / (1/2 ||M||^2) over the last record.loss_window steps; NaN if diverged.
+  std::vector<double> window_loss;
   std::vector<std::int32_t> steps_to_tol;
   std::vector<std::int32_t> hit_step;  // count x r, -1 never
   // Basin probe (config.basin.probes > 0): per converged seed, the fraction of its probes that
@@ -48,6 +51,7 @@ void for_each_outcome_array(Outcomes& o, F&& f) {
   f("final_loss", o.final_loss, 1);
   f("excess", o.excess, 1);
   f("final_grad_norm", o.final_grad_norm, 1);
+  f("window_loss", o.window_loss, 1);
   f("uniformity_cv", o.uniformity_cv, 1);
   f("order_kendall", o.order_kendall, 1);
   f("basin_converged", o.basin_converged, 1);
@@ -66,10 +70,10 @@ struct SeedTraces {
   int steps = 0;  // T
   int r = 0, depth = 0;
   std::vector<double> loss, alignment, effective_rank, delta1_norm, delta2_norm;  // count x T
-  std::vector<double> sv, core_diag;                                               // count x T x r
-  std::vector<double> factor_norm;                                                 // count x T x depth
+  std::vector<double> sv, core_diag;                                              // count x T x r
+  std::vector<double> factor_norm;      // count x T x depth
   std::vector<double> block_alignment;  // count x T x 3: left, right, inner
-  std::vector<double> delta1, delta2;  // count x T x r x r with record.delta_matrices, else empty
+  std::vector<double> delta1, delta2;   // count x T x r x r with record.delta_matrices, else empty
   bool delta_matrices = false;
   std::vector<std::vector<double>> init_factors, final_factors;  // [depth] count x rows x cols
 
@@ -128,7 +132,8 @@ class Backend {
   // batches, sized by time, never take fewer when there are more to run.
   virtual long min_call_seeds() const { return 1; }
   // Convenience: one item.
-  void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes, SeedTraces& traces) {
+  void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes,
+           SeedTraces& traces) {
     run({WorkItem{&cp, first_seed, count, &outcomes, &traces}});
   }
 };

@@ -254,7 +254,7 @@ class Reader {
     read_problem(table_at(&root, "", "problem"), c.problem);
     read_init(table_at(&root, "", "init"), c.problem.depth, c.init);
     read_optimizer(table_at(&root, "", "optimizer"), c.run.steps, c.optimizer);
-    read_record(table_at(&root, "", "record"), c.run.seeds, c.init.scale, c.record);
+    read_record(table_at(&root, "", "record"), c.run, c.init.scale, c.record);
     read_basin(table_at(&root, "", "basin"), c.basin);
     check_engine_size(root, c);
     check_spectrum_range(root, c);
@@ -790,11 +790,13 @@ class Reader {
     }
   }
 
-  void read_record(const toml::table* t, long seeds, double init_scale, RecordConfig& r) const {
-    check_keys(
-        t, "record",
-        {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
-         "grad_tolerance", "block_rtol", "block_atol", "block_atol_inner", "delta_matrices"});
+  void read_record(const toml::table* t, const RunConfig& run, double init_scale,
+                   RecordConfig& r) const {
+    const long seeds = run.seeds;
+    check_keys(t, "record",
+               {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
+                "grad_tolerance", "block_rtol", "block_atol", "block_atol_inner", "delta_matrices",
+                "loss_window"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -830,6 +832,10 @@ class Reader {
     if (auto n = get(t, "block_atol_inner"))
       r.block_atol_inner = float_in(*n, "record.block_atol_inner", 0.0, false, kInf, false);
     if (auto n = get(t, "delta_matrices")) r.delta_matrices = as_bool(*n, "record.delta_matrices");
+    if (auto n = get(t, "loss_window"))
+      r.loss_window =
+          static_cast<int>(int_in(*n, "record.loss_window", 1, run.steps + 1,
+                                  fmt::format("in [1, run.steps + 1 = {}]", run.steps + 1)));
   }
 
   void read_basin(const toml::table* t, BasinConfig& b) const {
@@ -1127,6 +1133,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("block_atol", fmt_double(c.record.block_atol));
   line("block_atol_inner", fmt_double(c.record.block_atol_inner));
   line("delta_matrices", c.record.delta_matrices ? "true" : "false");
+  line("loss_window", std::to_string(c.record.loss_window));
 
   table = "basin";
   line("probes", std::to_string(c.basin.probes));
@@ -1252,7 +1259,8 @@ class SweepReader {
     // its tolerances only classify each cell's seeds, and every cell reads its own.
     static const std::initializer_list<std::string_view> record_tolerances = {
         "record.hit_tolerance", "record.loss_tolerance", "record.grad_tolerance",
-        "record.block_rtol",    "record.block_atol",     "record.block_atol_inner"};
+        "record.block_rtol",    "record.block_atol",     "record.block_atol_inner",
+        "record.loss_window"};
     if (contains(shape, key) || (parts[0] == "record" && !contains(record_tolerances, key)))
       fail(key, "cannot be swept: it changes the shape of the output (run separate configs)", r);
     if (key == "init.factors")

@@ -90,6 +90,9 @@ struct RecordConfig {
   // 13 GB at Rhee's r = 512 with 64 traced seeds and 100 record steps, so only when asked for.
   // Their norms are always recorded.
   bool delta_matrices = false;
+  // /outcome/window_loss averages loss / (1/2 ||M||^2) over the last loss_window steps (Rhee et
+  // al.'s Fig 1c: 2, for Muon's period-2 oscillation above lr ~1.2).
+  int loss_window = 1;
 };
 
 // Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points

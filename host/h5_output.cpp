@@ -321,6 +321,10 @@ Plan plan_of(const OutputLayout& layout) {
       {"final_loss", "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
       {"excess", "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
       {"final_grad_norm", "||grad f||_F over all factors at the last iterate"},
+      {"window_loss",
+       "mean of loss / (1/2 ||M||_F^2) over the last record.loss_window steps (the per-step loss); "
+       "NaN "
+       "for a diverged seed"},
       {"uniformity_cv", "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
       {"order_kendall",
        "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "

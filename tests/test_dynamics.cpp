@@ -267,8 +267,54 @@ TEST_P(BackendSuite, DivergedSeedsHaveNoHittingTimes) {
 // Far above 2 / lambda_max every seed diverges: an outcome, not a crash.
 TEST_P(BackendSuite, GdFarAboveCriticalRateDivergesCleanly) {
   const auto run = this->run(config_from(kang("kind = \"gd\"\nlr = 5.0", 200, 40)));
-  for (long s = 0; s < 40; ++s)
+  for (long s = 0; s < 40; ++s) {
     EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::diverged)) << s;
+    EXPECT_TRUE(std::isnan(run.outcomes.window_loss[s])) << s;
+  }
+}
+
+// /outcome/window_loss is the mean of loss / (1/2 ||M||^2) over the last record.loss_window steps:
+// against the traced explicit-residual losses of those steps (recorded at every step). Muon at
+// lr 1.5 on Rhee's M* = diag(10/k) oscillates with period 2 (the quantity of the paper's Fig 1c),
+// so the last two losses differ and a window of 1 would not do.
+TEST_P(BackendSuite, WindowLossAveragesTheLastSteps) {
+  const auto run = this->run(config_from(R"(
+[problem]
+m = 8
+n = 8
+rank = 8
+[problem.target]
+spectrum = { kind = "power", scale = 10.0, exponent = 1.0, count = 8 }
+basis = "identity"
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.1
+[optimizer]
+kind = "muon"
+lr = 1.5
+orthogonalizer = "exact"
+momentum = 0.0
+nesterov = false
+[run]
+steps = 120
+seeds = 8
+precision = "fp64"
+[record]
+every = 1
+traced_seeds = 8
+loss_window = 2
+)"));
+  const double half = run.cp.target.norm2_half;
+  const int T = run.traces.steps;
+  for (long seed = 0; seed < 8; ++seed) {
+    const double last = run.traces.loss[seed * T + T - 1],
+                 before = run.traces.loss[seed * T + T - 2];
+    EXPECT_GT(std::abs(last - before), 0.05 * std::max(last, before))
+        << "not oscillating, seed " << seed;
+    EXPECT_NEAR(run.outcomes.window_loss[seed], 0.5 * (last + before) / half,
+                1e-9 * (last + before) / half)
+        << "seed " << seed;
+  }
 }
 
 // A seed that converges computes the same bits whether its pack-mates diverge or not.

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Rhee, Simon, Karkada (arXiv 2606.30509), Fig 1c: final loss against the learning rate.
 
+The loss plotted is the paper's: loss / (1/2 ||M||^2) averaged over the last two steps, the
+per-seed /outcome/window_loss with record.loss_window = 2 (both example configs set it): above
+lr ~1.2 Muon's loss alternates between two values, so the last step alone depends on the parity of
+the step count.
+
     make_rhee_lr.py GD.h5 MUON.h5 [--out docs/figures/rhee_lr.png]
 
 GD.h5, MUON.h5: runs of examples/rhee_lr_gd.toml and examples/rhee_lr_muon.toml. Prints
@@ -29,7 +34,7 @@ def load(path):
     with h5py.File(path, "r") as f:
         lr = np.asarray(f["cells/optimizer.lr"][()], dtype=float)
         st = np.asarray(f["outcome/status"][()])
-        fl = np.asarray(f["outcome/final_loss"][()], dtype=float)
+        fl = np.asarray(f["outcome/window_loss"][()], dtype=float)
     o = np.argsort(lr)
     return lr[o], st[o], fl[o]
 
@@ -70,7 +75,7 @@ def main():
               f"  diverged fraction never reaches {level}")
     band = (lr > 0.095) & (lr < 0.14)
     for x, c, d, m in zip(lr[band], conv[band], div[band], np.median(fl[band], axis=1)):
-        print(f"    lr {x:.4f}: converged {c:.2f}, diverged {d:.2f}, median final loss {m:.3g}")
+        print(f"    lr {x:.4f}: converged {c:.2f}, diverged {d:.2f}, median final relative loss {m:.3g}")
     print("  prediction 2/lambda_max = 2/(2 s_max) = 0.1")
 
     mlr, mst, mfl = load(a.muon)
@@ -79,7 +84,7 @@ def main():
     stable = ~(mst == 2).any(axis=1)
     for name, sel in (("lr 0.007-0.14", stable & (mlr <= 0.14)), ("all stable rates", stable)):
         b, ci = slope_ci(mlr, mfl, sel, rng)
-        print(f"  slope of log median final loss vs log lr ({name}): {b:.3f} "
+        print(f"  slope of log median final relative loss vs log lr ({name}): {b:.3f} "
               f"[bootstrap 95%: {ci[0]:.3f}, {ci[1]:.3f}]")
 
     fig, (ax, axd) = plt.subplots(2, 1, figsize=(6.6, 5.0), sharex=True, layout="constrained",
@@ -103,7 +108,7 @@ def main():
             transform=ax.get_xaxis_transform())
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylabel("final loss (non-diverged seeds)\nmedian, 5–95%")
+    ax.set_ylabel("loss / ½‖M‖², mean of the last 2 steps\n(non-diverged seeds) median, 5–95%")
     ax.set_title("Rhee et al. Fig 1c: N = d = 32, M* = diag(10/k), α = 0.1", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

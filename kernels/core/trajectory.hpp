@@ -14,14 +14,15 @@ inline constexpr int kMaxSteps = 1 << 24;
 struct RunParams {
   int steps = 0;
   double l2 = 0;
-  double optimum = 0;         // loss at a global minimum
+  double optimum = 0;  // loss at a global minimum
   double hit_tolerance = 0.05;
   double loss_tolerance = 1e-6;
-  double blowup = 1e6;        // diverged once ||W||_F > blowup * max(1, ||M||_F)
+  double blowup = 1e6;                // diverged once ||W||_F > blowup * max(1, ||M||_F)
   const int* record_steps = nullptr;  // ascending, within [0, steps]
   int record_count = 0;
-  BlockTolerance blocks;  // of the block alignment score at record steps
+  BlockTolerance blocks;        // of the block alignment score at record steps
   bool delta_matrices = false;  // records carry the r x r Delta1, Delta2 (record.delta_matrices)
+  int loss_window = 1;  // steps averaged into TrajectoryOutcome::window_loss (record.loss_window)
   // One schedule per lane, for a pack that holds seeds of cells differing only in their learning
   // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
   // the optimizer's schedule.
@@ -45,10 +46,14 @@ struct TrajectoryOutcome {
   V final_loss;       // from the explicit residual at the last iterate
   V final_grad_norm;  // ||grad f||_F over all factors at the last iterate
   V steps_to_tol;
-  V diverged;         // 1 if the run diverged (non-finite or blow-up), else 0
-  V init_det_sign;    // sign det(W) at the start (product_det_sign): +1, -1, 0; NaN unless m = n = r
-  P hit_step;         // [modes]
-  P hit_value;        // [modes] d_i at the hitting step
+  V diverged;       // 1 if the run diverged (non-finite or blow-up), else 0
+  V init_det_sign;  // sign det(W) at the start (product_det_sign): +1, -1, 0; NaN unless m = n = r
+  // Mean of loss / (1/2 ||M||^2) over the last rp.loss_window steps (t = steps - k + 1 ... steps),
+  // summed as the steps are observed; NaN for a diverged lane. Rhee et al.'s Fig 1c plots it with
+  // k = 2, since Muon above lr ~1.2 settles into a period-2 oscillation of the loss.
+  V window_loss;
+  P hit_step;   // [modes]
+  P hit_value;  // [modes] d_i at the hitting step
 };
 
 // A finished run counts as converged (DESIGN section 3) when it did not diverge and its relative
@@ -57,7 +62,6 @@ SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, const Run
                                            double norm2_half) {
   return !diverged && (loss - rp.optimum) / norm2_half <= rp.loss_tolerance;
 }
-
 
 // Lane values behind the arrays of RecordMetrics (metrics_view): sv[r], core_diag[modes],
 // factor_norm[depth], block_alignment[3], delta1/2[r * r].
@@ -124,6 +128,7 @@ SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
   using T = ScalarOf<V>;
   out.diverged = V(T(0));
   out.steps_to_tol = V(T(-1));
+  out.window_loss = V(T(0));
   for (int i = 0; i < modes; ++i) {
     out.hit_step[i] = V(T(-1));
     out.hit_value[i] = V(T(0));
@@ -150,8 +155,9 @@ SPECSWEEP_HD V gram_loss_error(const TargetView<T>& tg, const EvalResult<V>& ev)
 // of the tolerance, the decision is made on accurate_loss() (the explicit residual, called only
 // then), so a step counted as reaching the tolerance has reached it.
 template <class T, class V, class PD, class PO, class AccurateLoss>
-SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const TargetView<T>& tg, const RunParams& rp,
-                               V& alive, TrajectoryOutcome<V, PO>& out, AccurateLoss&& accurate_loss) {
+SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const TargetView<T>& tg,
+                               const RunParams& rp, V& alive, TrajectoryOutcome<V, PO>& out,
+                               AccurateLoss&& accurate_loss) {
   const T zero = T(0), one = T(1);
   const T bound = T(rp.blowup) * vmax(one, T(sqrt(2.0 * double(tg.norm2_half))));
   const T bound2 = bound * bound;
@@ -175,6 +181,11 @@ SPECSWEEP_HD void observe_step(int t, const EvalResult<V>& ev, PD diag, const Ta
   const V excess = (loss - T(rp.optimum)) / tg.norm2_half;
   const auto reached = pending & (excess <= V(T(rp.loss_tolerance)));
   out.steps_to_tol = select(reached, tv, out.steps_to_tol);
+  if (t > rp.steps - rp.loss_window) {
+    const T weight = T(1) / (T(rp.loss_window) * tg.norm2_half);
+    out.window_loss = select(live, out.window_loss + loss * weight, out.window_loss);
+  }
+  out.window_loss = select(diverging, V(std::numeric_limits<T>::quiet_NaN()), out.window_loss);
   for (int i = 0; i < tg.modes; ++i) {
     const T threshold = (one - T(rp.hit_tolerance)) * tg.s[i];
     const auto hit = live & (out.hit_step[i] < V(zero)) & (diag[i] >= V(threshold));
@@ -194,8 +205,9 @@ struct NeverInterrupted {
 // run returns at once and its outcome is meaningless (the CPU backend then throws Cancelled), so a
 // large cell's pack does not keep a SIGINT waiting for the rest of its trajectory.
 template <class T, class P, class PO, class OnRecord, class Interrupted = NeverInterrupted>
-SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const OptimizerParams& op,
-                                 const RunParams& rp, const EngineLayout& lay, P arena,
+SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
+                                 const OptimizerParams& op, const RunParams& rp,
+                                 const EngineLayout& lay, P arena,
                                  TrajectoryOutcome<LaneOf<P>, PO>& out, OnRecord&& on_record,
                                  Interrupted&& interrupted = {}) {
   using V = LaneOf<P>;
@@ -244,7 +256,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg, const
 
     if (t == rp.steps) {
       out.final_grad_norm = vsqrt(frob2(lay.params, G));
-      out.final_loss = record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);
+      out.final_loss =
+          record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);
       return;
     }
 

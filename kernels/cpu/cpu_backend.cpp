@@ -30,7 +30,8 @@ struct ThreadBuffers {
     size_t total = 0, params = 0, modes = 0, big = 0, scratch_n = 0, record_n = 0;
     for (const auto& p : plans) {
       const Shape& sh = p.cp->shape;
-      record_n = std::max<size_t>(record_n, packed_record_width(sh.r, sh.depth, p.rp.delta_matrices));
+      record_n =
+          std::max<size_t>(record_n, packed_record_width(sh.r, sh.depth, p.rp.delta_matrices));
       total = std::max<size_t>(total, p.layout.total);
       params = std::max<size_t>(params, p.layout.params);
       modes = std::max<size_t>(modes, p.cp->modes);
@@ -68,10 +69,15 @@ class PackRun {
   using V = NativePack<T>;
   static constexpr int W = LaneTraits<V>::width;
 
-  PackRun(const std::vector<CellPlan<T>>& plans, const LaneSeed* lanes, int valid, ThreadBuffers<V>& buf,
-          const std::atomic<bool>* cancel)
-      : plans_(plans), plan_(plans[lanes[0].plan]), target_(plan_.target()), sh_(plan_.cp->shape), buf_(buf),
-        cancel_(cancel), valid_(valid) {
+  PackRun(const std::vector<CellPlan<T>>& plans, const LaneSeed* lanes, int valid,
+          ThreadBuffers<V>& buf, const std::atomic<bool>* cancel)
+      : plans_(plans),
+        plan_(plans[lanes[0].plan]),
+        target_(plan_.target()),
+        sh_(plan_.cp->shape),
+        buf_(buf),
+        cancel_(cancel),
+        valid_(valid) {
     // Padding lanes repeat the last seed so they compute finite values; their results are dropped.
     for (int i = 0; i < W; ++i) {
       lanes_[i] = lanes[std::min(i, valid - 1)];
@@ -86,7 +92,8 @@ class PackRun {
     RunParams rp = run_params();
     bool traced = false;
     for (int i = 0; i < W; ++i) traced |= traced_row(i) >= 0;
-    if (!traced) rp.record_count = 0;  // record-step metrics only where a traced seed will keep them
+    if (!traced)
+      rp.record_count = 0;  // record-step metrics only where a traced seed will keep them
     std::copy_n(arena() + plan_.layout.F, plan_.layout.params, buf_.start.data());
     run_trajectory(
         sh_, target_, plan_.op, rp, plan_.layout, arena(), out,
@@ -125,8 +132,9 @@ class PackRun {
       V* F = arena() + plan_.layout.F + sh_.offset(k);
       for (int i = 0; i < W; ++i) {
         const CellPlan<T>& plan = plan_of(i);
-        init_factor(plan.factors[k], k, sh_.depth, sh_.rows(k), sh_.cols(k), plan.init_stream(lanes_[i].seed, k),
-                    plan.basis(), buf_.factor.data(), buf_.scratch.data());
+        init_factor(plan.factors[k], k, sh_.depth, sh_.rows(k), sh_.cols(k),
+                    plan.init_stream(lanes_[i].seed, k), plan.basis(), buf_.factor.data(),
+                    buf_.scratch.data());
         for (int e = 0; e < sh_.size(k); ++e) set_lane(F[e], i, T(buf_.factor[e]));
         if (const long row = traced_row(i); row >= 0)
           std::copy_n(buf_.factor.data(), sh_.size(k),
@@ -139,7 +147,8 @@ class PackRun {
     for (int i = 0; i < W; ++i) {
       const long row = traced_row(i);
       if (row < 0) continue;
-      pack_record(m, i, sh_.r, plan_.cp->modes, sh_.depth, plan_.rp.delta_matrices, buf_.record.data());
+      pack_record(m, i, sh_.r, plan_.cp->modes, sh_.depth, plan_.rp.delta_matrices,
+                  buf_.record.data());
       unpack_record(buf_.record.data(), row, j, *lanes_[i].item->traces);
     }
   }
@@ -157,6 +166,7 @@ class PackRun {
       r.steps_to_tol = static_cast<int>(lane(out.steps_to_tol, i));
       r.diverged = lane(out.diverged, i) != T(0);
       r.init_det_sign = lane(out.init_det_sign, i);
+      r.window_loss = lane(out.window_loss, i);
       r.hit_step = buf_.tau.data();
       r.hit_value = buf_.hit_d.data();
       plan_of(i).store(outcome_row(i), r, *lanes_[i].item->outcomes);
@@ -192,7 +202,8 @@ class PackRun {
     const int probes = plan_.cp->config.basin.probes, params = plan_.layout.params;
     double radius[W];
     int converged_count[W] = {}, closer_count[W] = {};
-    for (int i = 0; i < W; ++i) radius[i] = lane_distance(buf_.start.data(), buf_.final_point.data(), i);
+    for (int i = 0; i < W; ++i)
+      radius[i] = lane_distance(buf_.start.data(), buf_.final_point.data(), i);
     RunParams rp = run_params();
     rp.record_count = 0;
     V* F = arena() + plan_.layout.F;
@@ -211,18 +222,20 @@ class PackRun {
       }
       TrajectoryOutcome<V> probe = outcome_buffers();
       run_trajectory(
-          sh_, target_, plan_.op, rp, plan_.layout, arena(), probe, [](int, const RecordMetrics<V>&) {},
-          [this] { return cancelled(); });
+          sh_, target_, plan_.op, rp, plan_.layout, arena(), probe,
+          [](int, const RecordMetrics<V>&) {}, [this] { return cancelled(); });
       if (cancelled()) return;
       for (int i = 0; i < W; ++i) {
-        converged_count[i] += plan_of(i).converged(lane(probe.diverged, i) != T(0), lane(probe.final_loss, i));
+        converged_count[i] +=
+            plan_of(i).converged(lane(probe.diverged, i) != T(0), lane(probe.final_loss, i));
         closer_count[i] += lane_distance(F, buf_.final_point.data(), i) < radius[i];
       }
     }
     for (int i = 0; i < valid_; ++i) {
       SeedOutcomes& o = *lanes_[i].item->outcomes;
       const long row = outcome_row(i);
-      if (o.status[row] == converged) plan_of(i).store_basin(row, converged_count[i], closer_count[i], o);
+      if (o.status[row] == converged)
+        plan_of(i).store_basin(row, converged_count[i], closer_count[i], o);
     }
   }
 
@@ -251,7 +264,8 @@ std::string pack_key(const CellProblem& cp) {
 // a pack takes seeds of several cells where pack_key allows (a learning-rate sweep of 200 cells x
 // 8 seeds fills 16-lane packs).
 template <class T>
-void run_items(const std::vector<const WorkItem*>& items, int threads, const std::atomic<bool>* cancel) {
+void run_items(const std::vector<const WorkItem*>& items, int threads,
+               const std::atomic<bool>* cancel) {
   using V = NativePack<T>;
   constexpr int W = LaneTraits<V>::width;
   if (items.empty()) return;
@@ -273,7 +287,8 @@ void run_items(const std::vector<const WorkItem*>& items, int threads, const std
       for (long s = items[it]->first_seed; s < items[it]->first_seed + items[it]->count; ++s)
         lanes.push_back({it, items[it], s});
     for (long at = group_start; at < static_cast<long>(lanes.size()); at += W)
-      packs.emplace_back(at, static_cast<int>(std::min<long>(W, static_cast<long>(lanes.size()) - at)));
+      packs.emplace_back(at,
+                         static_cast<int>(std::min<long>(W, static_cast<long>(lanes.size()) - at)));
   }
   const long pack_count = static_cast<long>(packs.size());
   // An exception must not leave an OpenMP region (that is std::terminate): the first one (e.g.
@@ -315,7 +330,8 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   void run(const std::vector<WorkItem>& items) override {
     std::vector<const WorkItem*> fp32, fp64;
-    for (const WorkItem& w : items) (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
+    for (const WorkItem& w : items)
+      (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
     run_items<float>(fp32, options_.threads, options_.cancel);
     run_items<double>(fp64, options_.threads, options_.cancel);
   }
@@ -336,7 +352,8 @@ std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
 }
 
 int cpu_pack_width(Precision precision) {
-  return precision == Precision::fp64 ? LaneTraits<NativePack<double>>::width : LaneTraits<NativePack<float>>::width;
+  return precision == Precision::fp64 ? LaneTraits<NativePack<double>>::width
+                                      : LaneTraits<NativePack<float>>::width;
 }
 
 }  // namespace specsweep

@@ -21,6 +21,7 @@ struct SeedResult {
   int steps_to_tol = -1;
   bool diverged = false;
   double init_det_sign = 0;           // TrajectoryOutcome::init_det_sign
+  double window_loss = 0;             // TrajectoryOutcome::window_loss
   const int* hit_step = nullptr;      // [modes], -1 never
   const double* hit_value = nullptr;  // [modes], d_i at the hitting step
 };
@@ -79,6 +80,7 @@ struct CellPlan {
     const RecordConfig& rec = problem.config.record;
     rp.blocks = BlockTolerance{rec.block_rtol, rec.block_atol, rec.block_atol_inner};
     rp.delta_matrices = problem.config.record.delta_matrices;
+    rp.loss_window = problem.config.record.loss_window;
     layout = EngineLayout(sh, op, q);
   }
 
@@ -114,6 +116,7 @@ struct CellPlan {
     o.final_grad_norm[row] = r.final_grad_norm;
     o.steps_to_tol[row] = r.steps_to_tol;
     o.init_det_sign[row] = r.init_det_sign;
+    o.window_loss[row] = r.window_loss;
     for (int q = 0; q < modes; ++q) o.hit_step[row * cp->shape.r + q] = r.hit_step[q];
     o.uniformity_cv[row] = uniformity_cv(modes, r.hit_step, r.hit_value);
     o.order_kendall[row] = kendall_tau_b(modes, r.hit_step, cp->target.spectrum.data());

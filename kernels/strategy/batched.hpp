@@ -19,7 +19,8 @@
 //                                                    // eigenvectors over A's columns
 //                                                    // (column-major), as cusolverDnXsyevBatched;
 //                                                    // work: p x p doubles per matrix, for an
-//                                                    // executor without cuSOLVER (small_linalg.hpp)
+//                                                    // executor without cuSOLVER
+//                                                    (small_linalg.hpp)
 //   void zero(U* data, long count);
 //   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below);
 //                                                    // 0: none, records go to the seeds' arenas
@@ -95,8 +96,9 @@ struct NonDeduced {
 SPECSWEEP_EXEC_CHECK_OFF
 template <class T, class Exec>
 SPECSWEEP_HD void gemm(Exec& exec, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
-          MatrixBatch<const typename NonDeduced<T>::type> A,
-          MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C, int batch) {
+                       MatrixBatch<const typename NonDeduced<T>::type> A,
+                       MatrixBatch<const typename NonDeduced<T>::type> B, T beta, MatrixBatch<T> C,
+                       int batch) {
   exec.gemm_cm(trans_b, trans_a, n, m, k, alpha, B.data, B.ld, B.stride, A.data, A.ld, A.stride,
                beta, C.data, C.ld, C.stride, batch);
 }
@@ -260,12 +262,16 @@ struct BatchedSteps {
   }
 
   // Per-seed scalars: slots of scalars_.
-  SPECSWEEP_HD_EXEC T* loss_terms() const { return scalars_.data(); }           // <F1, M F2^T>
-  SPECSWEEP_HD_EXEC T* w_norm2() const { return scalars_.data() + S_; }         // ||W||^2 = <F1^T F1, F2 F2^T>
-  SPECSWEEP_HD_EXEC T* penalty() const { return scalars_.data() + 2 * S_; }     // sum ||F_k||^2
-  SPECSWEEP_HD_EXEC T* alive() const { return scalars_.data() + 3 * S_; }       // 1 live, 0 diverged
+  SPECSWEEP_HD_EXEC T* loss_terms() const { return scalars_.data(); }  // <F1, M F2^T>
+  SPECSWEEP_HD_EXEC T* w_norm2() const {
+    return scalars_.data() + S_;
+  }  // ||W||^2 = <F1^T F1, F2 F2^T>
+  SPECSWEEP_HD_EXEC T* penalty() const { return scalars_.data() + 2 * S_; }  // sum ||F_k||^2
+  SPECSWEEP_HD_EXEC T* alive() const { return scalars_.data() + 3 * S_; }    // 1 live, 0 diverged
   SPECSWEEP_HD_EXEC T* seed_norm2() const { return scalars_.data() + 4 * S_; }  // scratch per seed
-  SPECSWEEP_HD_EXEC T* factor_scale2() const { return scalars_.data() + 5 * S_; }  // ||F1||^2 ||F2||^2 (gram_loss_error)
+  SPECSWEEP_HD_EXEC T* factor_scale2() const {
+    return scalars_.data() + 5 * S_;
+  }  // ||F1||^2 ||F2||^2 (gram_loss_error)
   SPECSWEEP_HD_EXEC T* gram_of(int k) const { return grams_.data() + long(k) * S_ * sh_.r * sh_.r; }
 
   SPECSWEEP_HD_EXEC void initialize() {
@@ -291,6 +297,7 @@ struct BatchedSteps {
       begin_outcome(c.target.modes, out);
       outcome[slots.steps_to_tol()] = out.steps_to_tol;
       outcome[slots.diverged()] = out.diverged;
+      outcome[slots.window_loss()] = out.window_loss;
       outcome[slots.init_det_sign()] = product_det_sign(sh, arena, arena + params);
       alive_of[s] = T(1);
     });
@@ -328,7 +335,8 @@ struct BatchedSteps {
     T* scale2 = factor_scale2();
     x_.for_each(S_, [=] SPECSWEEP_HD(long s) {
       T trace0 = T(0), trace1 = T(0);
-      for (int i = 0; i < r; ++i) trace0 += S0[s * rr + i * r + i], trace1 += S1[s * rr + i * r + i];
+      for (int i = 0; i < r; ++i)
+        trace0 += S0[s * rr + i * r + i], trace1 += S1[s * rr + i * r + i];
       scale2[s] = trace0 * trace1;
     });
     // G1 <- F1 S0 - M F2^T; G2 <- S1 F2 - F1^T M (F1^T M for all seeds at once).
@@ -385,6 +393,7 @@ struct BatchedSteps {
       TrajectoryOutcome<T, WarpArray<T>> out{};
       out.steps_to_tol = outcome[slots.steps_to_tol()];
       out.diverged = outcome[slots.diverged()];
+      out.window_loss = outcome[slots.window_loss()];
       out.hit_step = outcome + slots.hit_step();
       out.hit_value = outcome + slots.hit_value();
       const T penalty_term = penalized ? T(0.5) * T(c.rp.l2) * pen[s] : T(0);
@@ -397,11 +406,13 @@ struct BatchedSteps {
         WarpArray<T> arena = seed_row(task.arena, s, aw);
         factors.to_arena(s, arena);
         const Shape& sh = c.shape;
-        return residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + c.layout.params);
+        return residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r,
+                             arena + c.layout.params);
       });
       alive_of[s] = live;
       outcome[slots.steps_to_tol()] = out.steps_to_tol;
       outcome[slots.diverged()] = out.diverged;
+      outcome[slots.window_loss()] = out.window_loss;
     });
   }
 
@@ -569,7 +580,8 @@ struct BatchedSteps {
   }
 
   // out_s = X_s K_s (tall) or K_s X_s (wide) + beta out_s.
-  SPECSWEEP_HD_EXEC void act(const GramSide& g, MatrixBatch<const T> X, const T* K, T beta, MatrixBatch<T> out) {
+  SPECSWEEP_HD_EXEC void act(const GramSide& g, MatrixBatch<const T> X, const T* K, T beta,
+                             MatrixBatch<T> out) {
     const MatrixBatch<const T> Kb{K, g.p, g.pp};
     if (g.tall)
       gemm<T>(x_, false, false, g.rows, g.cols, g.cols, T(1), X, Kb, beta, out, int(S_));
@@ -654,7 +666,8 @@ struct BatchedSteps {
       gemm<T>(x_, false, false, p, p, p, T(1), {A, p, pp}, {A, p, pp}, T(0), {A2, p, pp}, int(S_));
       x_.for_each(S_ * pp, [=] SPECSWEEP_HD(long i) { P[i] = b * A[i] + c * A2[i]; });
       // Z = a Y + Y P (tall) or a Y + P Y (wide), then Y <- Z.
-      x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) { Z[l.at(s, e)] = Y[l.at(s, e)]; });
+      x_.for_each_element(S_, per,
+                          [=] SPECSWEEP_HD(long s, int e) { Z[l.at(s, e)] = Y[l.at(s, e)]; });
       act(g, l.batch(Y), P, a, l.batch(Z));
       Buffer<T> next = static_cast<Buffer<T>&&>(f.Z);
       f.Z = static_cast<Buffer<T>&&>(f.Y);
@@ -663,7 +676,8 @@ struct BatchedSteps {
       Z = f.Z.data();
     }
     T* D = f.D.data();
-    x_.for_each_element(S_, per, [=] SPECSWEEP_HD(long s, int e) { D[l.at(s, e)] = Y[l.at(s, e)]; });
+    x_.for_each_element(S_, per,
+                        [=] SPECSWEEP_HD(long s, int e) { D[l.at(s, e)] = Y[l.at(s, e)]; });
   }
 
   // F <- F - eta D for live seeds; a diverged seed stays frozen (trajectory.hpp's apply).
@@ -731,7 +745,7 @@ struct BatchedSteps {
 SPECSWEEP_EXEC_CHECK_OFF
 template <class T, class Exec>
 SPECSWEEP_HD void run_batched(Exec& exec, const CellParams<T>& c, const SeedTask<T>& task,
-                                   const int* record_steps) {
+                              const int* record_steps) {
   BatchedSteps<T, Exec>(exec, c, task, record_steps).run();
 }
 

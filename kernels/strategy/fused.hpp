@@ -27,10 +27,14 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   RunParams rp = c.rp;
   if (!traced) rp.record_count = 0;
   const int width = packed_record_width(sh.r, sh.depth, rp.delta_matrices);
-  const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr, width,
-                           sh.r, c.target.modes, sh.depth, rp.delta_matrices};
+  const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr,
+                           width,
+                           sh.r,
+                           c.target.modes,
+                           sh.depth,
+                           rp.delta_matrices};
   TrajectoryOutcome<T, WarpArray<T>> out{
-      T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(), outcome + slots.hit_value()};
+      T(0), T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(), outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;
   WarpArray<T> keep = seed_row(task.keep, i, keep_width(c));
   if (probe)
@@ -42,6 +46,7 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   outcome[slots.steps_to_tol()] = out.steps_to_tol;
   outcome[slots.diverged()] = out.diverged;
   outcome[slots.init_det_sign()] = out.init_det_sign;
+  outcome[slots.window_loss()] = out.window_loss;
   if (traced)
     for (int e = 0; e < lay.params; ++e)
       task.final_factors[trow * lay.params + e] = arena[lay.F + e];
@@ -64,8 +69,14 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   const double radius = distance_to_final(start);
   rp.record_count = 0;
   int converged_count = 0, closer_count = 0;
-  TrajectoryOutcome<T, WarpArray<T>> restart{
-      T(0), T(0), T(0), T(0), T(0), keep + 2 * lay.params, keep + 2 * lay.params + c.target.modes};
+  TrajectoryOutcome<T, WarpArray<T>> restart{T(0),
+                                             T(0),
+                                             T(0),
+                                             T(0),
+                                             T(0),
+                                             T(0),
+                                             keep + 2 * lay.params,
+                                             keep + 2 * lay.params + c.target.modes};
   for (int j = 0; j < c.basin_probes; ++j) {
     const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
                               Purpose::basin, static_cast<std::uint32_t>(j));

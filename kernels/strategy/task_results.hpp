@@ -66,6 +66,7 @@ void store_task_results(const CellPlan<T>& plan, const CellParams<T>& c, const S
     r.steps_to_tol = static_cast<int>(value(slots.steps_to_tol()));
     r.diverged = value(slots.diverged()) != T(0);
     r.init_det_sign = double(value(slots.init_det_sign()));
+    r.window_loss = double(value(slots.window_loss()));
     r.hit_step = tau.data();
     r.hit_value = hit_value.data();
     const long row = task.first_seed + i - item.outcomes->first_seed;
@@ -76,7 +77,8 @@ void store_task_results(const CellPlan<T>& plan, const CellParams<T>& c, const S
                        static_cast<int>(value(slots.basin_closer())), *item.outcomes);
   }
   SeedTraces& t = *item.traces;
-  const int steps = c.rp.record_count, width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices),
+  const int steps = c.rp.record_count,
+            width = packed_record_width(sh.r, sh.depth, c.rp.delta_matrices),
             params = c.layout.params;
   for (long k = 0; k < task.traced_count; ++k) {
     const long row = task.traced_first + k - t.first_seed;
