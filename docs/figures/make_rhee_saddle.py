@@ -4,7 +4,8 @@
 
     make_rhee_saddle.py RUN.h5
 
-RUN.h5 is a run of examples/rhee_saddle.toml (cell 0 GD, cell 1 Muon). Prints per cell:
+RUN.h5 is a run of examples/rhee_saddle.toml (cells: GD and Muon, each at the authors' two rates).
+Prints per cell:
 - order_kendall over all seeds (median, 25-75%): -1 largest mode first, +1 smallest first;
 - the median hitting step of modes 1 and r (d_i >= 0.95 s_i);
 - escape times: the first record step at which the core diagonal d_i (= W_ii, identity basis)
@@ -32,6 +33,8 @@ def main(argv):
         return 2
     with h5py.File(argv[1], "r") as f:
         kinds = [k.decode() if isinstance(k, bytes) else str(k) for k in f["cells/optimizer.kind"][()]]
+        rates = (np.asarray(f["cells/optimizer.lr"][()], dtype=float) if "optimizer.lr" in f["cells"]
+                 else [np.nan] * len(kinds))
         step = np.asarray(f["trace/step"][()], dtype=float)
         for c, kind in enumerate(kinds):
             ok = np.asarray(f["outcome/order_kendall"][c], dtype=float)
@@ -42,7 +45,7 @@ def main(argv):
             spread = np.log10(esc.max(axis=1) / esc.min(axis=1))
             q = np.percentile(ok, [25, 50, 75])
             sq = np.percentile(spread, [25, 50, 75])
-            print(f"{kind}: order_kendall median {q[1]:+.3f} [25-75%: {q[0]:+.3f}, {q[2]:+.3f}] "
+            print(f"{kind}, lr {rates[c]:g}: order_kendall median {q[1]:+.3f} [25-75%: {q[0]:+.3f}, {q[2]:+.3f}] "
                   f"over {len(ok)} seeds; median hitting step mode 1: {np.median(hit[:, 0]):.0f}, "
                   f"mode {hit.shape[1]}: {np.median(hit[:, -1]):.0f}")
             print(f"  escape step (d_i >= 0.1), median over {esc.shape[0]} traced seeds: mode 1 "
