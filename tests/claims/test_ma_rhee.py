@@ -27,11 +27,12 @@ def check(name, ok, detail):
         failures.append(name)
 
 
-def run(exe, workdir, stem, *settings):
-    """Runs tests/claims/STEM.toml with --set SETTINGS; the run file is named after both."""
+def run(exe, workdir, stem, *settings, config=None):
+    """Runs tests/claims/STEM.toml (or CONFIG) with --set SETTINGS; the run file is named after both."""
     name = "_".join([stem] + [x.split("=")[-1] for x in settings])
     out = os.path.join(workdir, name + ".h5")
-    cmd = [exe, "run", os.path.join(HERE, stem + ".toml"), "--out", out, "--backend", "cpu", "--quiet", "--force"]
+    cmd = [exe, "run", config or os.path.join(HERE, stem + ".toml"), "--out", out, "--backend", "cpu", "--quiet",
+           "--force"]
     for x in settings:
         cmd += ["--set", x]
     t0 = time.time()
@@ -303,6 +304,28 @@ def rhee_misalign(exe, workdir):
           f"{int(neg.sum())} seeds, median joint measure at t = {step[at300]:g}: {stalled:.2f}")
 
 
+def rhee_fig3(exe, workdir):
+    # Rhee et al. Fig 3 at the authors' protocol (examples/rhee_fig3.toml), its d/N = 1/4, alpha = 1e-4
+    # cell (1,000 steps) with 8 seeds instead of 64 (3 s): the outer misalignment 1 - a^2 decays with
+    # a local exponent near the prediction 2 (1 - 1/g) = 1.21 of the target draw while it falls
+    # through [1e-2, 0.5]. Full size: median 1.218 [1.179, 1.248] over 64 seeds, per-seed 25-75%
+    # 1.14-1.26; these 8 seeds give 1.23 (range 0.74-1.30). Accept a median in [1.0, 1.45].
+    config = os.path.join(HERE, "..", "..", "examples", "rhee_fig3.toml")
+    with run(exe, workdir, "rhee_fig3", "problem.rank=32", "init.scale=1e-4", "optimizer.lr=2e-5",
+             "run.steps=1000", "run.seeds=8", "record.traced_seeds=8", config=config) as f:
+        step = f["trace/step"][()].astype(float)
+        mis = 1 - f["trace/block_alignment"][0].astype(float) ** 2  # K x T x 3
+        for side, name in ((0, "left"), (1, "right")):
+            exps = []
+            for row in mis[:, :, side]:
+                sel = (step > 0) & (row >= 1e-2) & (row <= 0.5)
+                if np.count_nonzero(sel) >= 4:
+                    exps.append(-np.polyfit(np.log(step[sel]), np.log(row[sel]), 1)[0])
+            p = float(np.median(exps)) if exps else float("nan")
+            check(f"rhee fig3 d/N=1/4 {name} exponent near 2(1 - 1/g) = 1.21", 1.0 <= p <= 1.45 and len(exps) >= 6,
+                  f"median local exponent {p:.3f} over {len(exps)} seeds")
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__)
@@ -313,6 +336,7 @@ def main(argv):
     ma(exe, workdir, "asymmetric")
     ma(exe, workdir, "symmetric")
     rhee_saddle(exe, workdir)
+    rhee_fig3(exe, workdir)
     rhee_lr(exe, workdir)
     rhee_spike(exe, workdir)
     rhee_delta(exe, workdir)
