@@ -6,8 +6,8 @@
 
 Each RUN.h5 is a run of examples/rhee_misalign.toml at one rank d (--set problem.rank=d); its
 cells are the init scales alpha. The misalignment of a traced seed at a record step is
-1 - /trace/block_alignment (side 0 left: P's left singular vectors against the target's U; 1 right:
-Q's against V; 2 inner: P's right singular vectors against Q's), and the joint one is
+1 - /trace/block_alignment (side 0 left: W's left singular vectors against the target's U; 1 right:
+W's right ones against V; 2 inner: P's right singular vectors against Q's), and the joint one is
 /trace/alignment = ||off(U^T W V)|| / ||diag(U^T W V)||.
 
 For every (d/n, alpha, side) the script fits a power law median(t) ~ t^-p to the median over seeds,
@@ -133,7 +133,7 @@ def main():
                       + ", ".join(f"{SIDES[s]} {worst[s]:.1e}" for s in range(3)))
                 med = np.median(run["mis"][c, :, :, 2], axis=0)
                 ax.plot(t, np.maximum(med, 1e-16), STYLES[2], color=color, lw=1.0,
-                        label=f"α = {alpha:g}, inner (left, right ≤ 1e-15)")
+                        label=f"α = {alpha:g}, inner (left, right ≤ {max(worst[0], worst[1], 1e-16):.0e})")
                 # Square factors: the seeds split by the sign of det W(0) (the spike schedule's
                 # failure mode: det < 0 leaves one direction near zero after step 1).
                 det = run["det"][c, :K]
