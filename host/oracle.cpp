@@ -198,7 +198,9 @@ const std::vector<OracleCase>& oracle_cases() {
        kRank20Spectrum},
       // W = X X^T (problem.kind = "symmetric"): one n x r factor, on every strategy that runs it.
       {"symmetric_muon_exact",
-       "kind = \"muon\"\nlr = 0.05\northogonalizer = \"exact\"\nmomentum = 0.5",
+       "kind = \"muon\"\nlr = 0.05\northogonalizer = \"exact\"\nmomentum = "
+       "0.5\n[optimizer.schedule]\nkind = "
+       "\"exponential\"\ndecay = 0.95",
        "kind = \"symmetric\"\nn = 14\nrank = 4", "factors = [\"gaussian\"]\nscale = 0.1"},
       {"symmetric_gd_l2", "kind = \"gd\"\nlr = 0.02",
        "kind = \"symmetric\"\nn = 14\nrank = 6\nl2 = 0.05",

@@ -39,6 +39,33 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// sum_k u_k max(s_k - shift, 0) v_k^T over the target's first `modes` modes (m x n): the minimum of
+// an l2-regularized problem.
+std::vector<double> thresholded_target(const Target& tg, int modes, double shift) {
+  const int b = tg.basis_cols;
+  std::vector<double> out(static_cast<size_t>(tg.m) * tg.n, 0.0);
+  for (int i = 0; i < tg.m; ++i)
+    for (int j = 0; j < tg.n; ++j)
+      for (int k = 0; k < modes; ++k)
+        out[i * tg.n + j] +=
+            tg.U[i * b + k] * std::max(tg.spectrum[k] - shift, 0.0) * tg.Vb[j * b + k];
+  return out;
+}
+
+// ||A B - E||_F / ||E||_F for A (m x r) and B (r x n) given by b(k, j).
+template <class B>
+double relative_error(int m, int n, int r, const double* A, B b, const std::vector<double>& E) {
+  double err = 0, norm = 0;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double w = 0;
+      for (int k = 0; k < r; ++k) w += A[i * r + k] * b(k, j);
+      err += std::pow(w - E[i * n + j], 2);
+      norm += std::pow(E[i * n + j], 2);
+    }
+  return std::sqrt(err / norm);
+}
+
 std::vector<double> hit_column(const SeedOutcomes& o, int mode) {
   std::vector<double> v;
   for (long i = 0; i < o.count; ++i)
@@ -140,27 +167,15 @@ every = 4000
 loss_tolerance = 1e-10
 )");
   const auto run = this->run(cfg);
-  const Target& tg = run.cp.target;
-  const int m = 10, n = 8, r = 4, b = tg.basis_cols;
-  std::vector<double> expected(m * n, 0.0);
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j)
-      for (int k = 0; k < 4; ++k)
-        expected[i * n + j] +=
-            tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.5, 0.0) * tg.Vb[j * b + k];
+  const int m = 10, n = 8, r = 4;
+  const auto expected = thresholded_target(run.cp.target, 4, 0.5);
   for (long s = 0; s < 16; ++s) {
     EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::converged)) << "seed " << s;
     const double* F1 = &run.traces.final_factors[0][s * m * r];
     const double* F2 = &run.traces.final_factors[1][s * r * n];
-    double err = 0, norm = 0;
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < n; ++j) {
-        double w = 0;
-        for (int k = 0; k < r; ++k) w += F1[i * r + k] * F2[k * n + j];
-        err += std::pow(w - expected[i * n + j], 2);
-        norm += std::pow(expected[i * n + j], 2);
-      }
-    EXPECT_LT(std::sqrt(err / norm), 1e-6) << "seed " << s;
+    const double error = relative_error(
+        m, n, r, F1, [&](int k, int j) { return F2[k * n + j]; }, expected);
+    EXPECT_LT(error, 1e-6) << "seed " << s;
   }
 }
 
@@ -493,26 +508,14 @@ traced_seeds = 16
 every = 4000
 loss_tolerance = 1e-10
 )")));
-  const Target& tg = run.cp.target;
-  const int n = 8, r = 4, b = tg.basis_cols;
-  std::vector<double> expected(n * n, 0.0);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j)
-      for (int k = 0; k < 4; ++k)
-        expected[i * n + j] +=
-            tg.U[i * b + k] * std::max(tg.spectrum[k] - 0.25, 0.0) * tg.U[j * b + k];
+  const int n = 8, r = 4;
+  const auto expected = thresholded_target(run.cp.target, 4, 0.25);  // symmetric: Vb = U
   for (long seed = 0; seed < 16; ++seed) {
     EXPECT_EQ(run.outcomes.status[seed], static_cast<int>(Status::converged)) << "seed " << seed;
     const double* X = &run.traces.final_factors[0][seed * n * r];
-    double err = 0, norm = 0;
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) {
-        double w = 0;
-        for (int k = 0; k < r; ++k) w += X[i * r + k] * X[j * r + k];
-        err += std::pow(w - expected[i * n + j], 2);
-        norm += std::pow(expected[i * n + j], 2);
-      }
-    EXPECT_LT(std::sqrt(err / norm), 1e-6) << "seed " << seed;
+    const double error = relative_error(
+        n, n, r, X, [&](int k, int j) { return X[j * r + k]; }, expected);
+    EXPECT_LT(error, 1e-6) << "seed " << seed;
   }
 }
 

@@ -101,6 +101,21 @@ SPECSWEEP_HD LaneOf<P> add_l2_penalty(const Shape& sh, T l2, PF F, P G) {
   return penalty * (T(0.5) * l2);
 }
 
+// residual <- W - M in place (residual holds W, count entries), with ||W||^2 and ||W - M||^2
+// accumulated in the same pass.
+template <class T, class P>
+SPECSWEEP_HD void subtract_target(int count, const T* M, P residual, LaneOf<P>& w_norm2,
+                                  LaneOf<P>& d_norm2) {
+  using V = LaneOf<P>;
+  for (int i = 0; i < count; ++i) {
+    const V w = residual[i];
+    const V d = w - M[i];
+    w_norm2 += w * w;
+    d_norm2 += d * d;
+    residual[i] = d;
+  }
+}
+
 // evaluate() at depth 2 in the residual form (residual_form): D = F_1 F_2 - M (m x n, in
 // residual), G_1 = D F_2^T, G_2 = F_1^T D, loss 1/2||D||^2.
 template <class T, class PF, class P>
@@ -111,13 +126,7 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const
   const auto F1 = F + sh.offset(0), F2 = F + sh.offset(1);
   gemm_nn(m, n, r, F1, F2, residual);
   V w_norm2 = V(T(0)), d_norm2 = V(T(0));
-  for (int i = 0; i < m * n; ++i) {
-    const V w = residual[i];
-    const V d = w - tg.M[i];
-    w_norm2 += w * w;
-    d_norm2 += d * d;
-    residual[i] = d;
-  }
+  subtract_target(m * n, tg.M, residual, w_norm2, d_norm2);
   gemm_nt(m, r, n, residual, F2, G + sh.offset(0));
   gemm_tn(r, n, m, F1, residual, G + sh.offset(1));
   EvalResult<V> res;
@@ -138,13 +147,7 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_symmetric(const Shape& sh, const Tar
   transpose(n, r, F, right);
   gemm_nn(n, n, r, F, right, residual);
   V w_norm2 = V(T(0)), d_norm2 = V(T(0));
-  for (int i = 0; i < n * n; ++i) {
-    const V w = residual[i];
-    const V d = w - tg.M[i];
-    w_norm2 += w * w;
-    d_norm2 += d * d;
-    residual[i] = d;
-  }
+  subtract_target(n * n, tg.M, residual, w_norm2, d_norm2);
   gemm_nn(n, r, n, residual, F, G);
   for (int i = 0; i < n * r; ++i) G[i] *= T(2);
   EvalResult<V> res;
