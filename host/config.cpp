@@ -469,34 +469,44 @@ class Reader {
   }
 
   void read_problem(const toml::table* t, ProblemConfig& p) const {
-    check_keys(t, "problem", {"kind", "m", "n", "rank", "depth", "l2", "target"});
+    check_keys(t, "problem", {"kind", "m", "n", "rank", "depth", "l2", "context_length", "target"});
     if (auto n = get(t, "kind")) {
       p.kind = as_enum(*n, "problem.kind", kProblemKinds);
-      if (p.kind == ProblemKind::icl || p.kind == ProblemKind::sensing)
+      if (p.kind == ProblemKind::sensing)
         fail("problem.kind",
-             fmt::format("\"{}\" is not implemented yet; this version runs \"factorization\" and "
-                         "\"symmetric\"",
-                         enum_name(p.kind, kProblemKinds)),
+             "\"sensing\" is not implemented yet; this version runs \"factorization\", "
+             "\"symmetric\" and \"icl\"",
              &n->source());
     }
-    const bool symmetric = p.kind == ProblemKind::symmetric;
+    const bool symmetric = p.kind == ProblemKind::symmetric, icl = p.kind == ProblemKind::icl;
+    const std::string kind_text = fmt::format("kind = \"{}\"", enum_name(p.kind, kProblemKinds));
     const toml::node* m_node = get(t, "m");
     const toml::node* n_node = get(t, "n");
     if (m_node) p.m = static_cast<int>(int_in(*m_node, "problem.m", 1, kMaxDim));
     if (n_node) p.n = static_cast<int>(int_in(*n_node, "problem.n", 1, kMaxDim));
-    if (symmetric) {
-      // W = X X^T is n x n: one of m, n sets both.
+    if (symmetric || icl) {
+      // W = X X^T, and icl's W (d x d, from the query's features to the context's), are square:
+      // one of m, n sets both.
       if (m_node && n_node && p.m != p.n)
         fail("problem.n",
-             fmt::format(
-                 "must equal problem.m = {} for kind = \"symmetric\" (W = X X^T is square), got {}",
-                 p.m, p.n),
+             fmt::format("must equal problem.m = {} for {} (W is square), got {}", p.m, kind_text,
+                         p.n),
              &n_node->source());
       if (n_node)
         p.m = p.n;
       else
         p.n = p.m;
-      p.depth = 1;
+      if (symmetric) p.depth = 1;
+    }
+    const toml::node* context = get(t, "context_length");
+    if (icl && context == nullptr)
+      fail("problem.context_length",
+           "missing (required for kind = \"icl\": the examples N in each prompt)", &t->source());
+    if (context) {
+      if (!icl)
+        fail("problem.context_length",
+             fmt::format("applies to kind = \"icl\" only, not {}", kind_text), &context->source());
+      p.context_length = static_cast<int>(int_in(*context, "problem.context_length", 1, kMaxDim));
     }
     const int max_rank = kMaxRankFactor * std::max(p.m, p.n);
     const toml::node* rank = get(t, "rank");
@@ -511,10 +521,23 @@ class Reader {
       if (symmetric)
         int_in(*n, "problem.depth", 1, 1,
                "1 for kind = \"symmetric\" (W = X X^T has one factor X)");
+      else if (icl)
+        int_in(*n, "problem.depth", 2, 2,
+               "2 for kind = \"icl\" (W = W_PV W_KQ: the value and key-query factors)");
       else
         p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
     }
-    if (auto n = get(t, "l2")) p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);
+    if (auto n = get(t, "l2")) {
+      // icl's optimum with a penalty on the factors has no closed form (its loss weighs W's
+      // entries, the penalty the factors'), and the relative excess needs the optimum.
+      p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);
+      if (icl && p.l2 != 0)
+        fail("problem.l2",
+             fmt::format("must be 0 for kind = \"icl\" (its optimum with a penalty has no "
+                         "closed form), got {}",
+                         p.l2),
+             &n->source());
+    }
     read_target(table_at(t, "problem", "target"), p);
   }
 
@@ -552,6 +575,16 @@ class Reader {
     }
     if (static_cast<int>(s.size()) > mn)
       fail_at(key, fmt::format("has {} values, more than min(m, n) = {}", s.size(), mn), sp);
+    if (p.kind == ProblemKind::icl) {
+      // The spectrum is the token covariance Lambda's, which must be nonsingular: a zero
+      // eigenvalue's direction carries no label and its W* entry is 0/0.
+      if (static_cast<int>(s.size()) != p.n)
+        fail_at(key,
+                fmt::format("must have exactly problem.n = {} values for kind = \"icl\" (the "
+                            "eigenvalues of the token covariance), got {}",
+                            p.n, s.size()),
+                sp);
+    }
     if (auto n = get(t, "basis")) p.target.basis = as_enum(*n, "problem.target.basis", kBases);
     if (auto n = get(t, "seed"))
       p.target.seed = static_cast<std::uint64_t>(
@@ -1044,6 +1077,8 @@ std::vector<Entry> config_entries(const Config& c) {
   line("rank", std::to_string(c.problem.rank));
   line("depth", std::to_string(c.problem.depth));
   line("l2", fmt_double(c.problem.l2));
+  if (c.problem.kind == ProblemKind::icl)
+    line("context_length", std::to_string(c.problem.context_length));
   table = "problem.target";
   line("spectrum", num_list(c.problem.target.spectrum.data(), c.problem.target.spectrum.size()));
   line("basis", str(enum_name(c.problem.target.basis, kBases)));

@@ -14,8 +14,8 @@
 namespace specsweep {
 
 enum class Basis { random, identity };
-// problem.kind (DESIGN section 5). icl and sensing are named by the contract and refused with
-// exit 2 until their engines exist.
+// problem.kind (DESIGN section 5). sensing is named by the contract and refused with exit 2 until
+// its engine exists.
 enum class ProblemKind { factorization, symmetric, icl, sensing };
 enum class ScaleMode { absolute, fan };
 enum class Precision { fp32, fp64 };
@@ -36,8 +36,13 @@ struct ProblemConfig {
   int m = 60, n = 70, rank = 5,
       depth = 2;  // rank r in [1, kMaxRankFactor * max(m, n)]; symmetric: m = n, depth 1
   double l2 = 0.0;
+  // icl only: the examples N in each prompt (problem.context_length). Its target.spectrum is the
+  // token covariance's eigenvalues, m = n = d, depth 2, l2 = 0 (host/problem.hpp icl_target).
+  int context_length = 0;
   TargetConfig target;
-  Shape shape() const { return Shape{m, n, rank, depth, kind == ProblemKind::symmetric}; }
+  Shape shape() const {
+    return Shape{m, n, rank, depth, kind == ProblemKind::symmetric, kind == ProblemKind::icl};
+  }
 };
 
 struct InitConfig {

@@ -215,6 +215,7 @@ OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   layout.r = first.shape.r;
   layout.depth = first.shape.depth;
   layout.symmetric = first.shape.symmetric;
+  layout.weighted = first.shape.weighted;
   layout.delta_matrices = c.record.delta_matrices;
   layout.spectrum_length = static_cast<int>(first.target.spectrum.size());
   layout.unit_seeds = unit_seeds(ex.cells);

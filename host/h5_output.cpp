@@ -425,7 +425,7 @@ Plan plan_of(const OutputLayout& layout) {
                "Delta2 = F1^T F1 - F2 F2^T, r x r (depth 2; NaN otherwise); 0 x 0 unless "
                "record.delta_matrices",
                "cell traced step row col"});
-  const Shape shape{layout.m, layout.n, layout.r, layout.depth, layout.symmetric};
+  const Shape shape{layout.m, layout.n, layout.r, layout.depth, layout.symmetric, layout.weighted};
   for (int k = 0; k < layout.depth; ++k) {
     const hsize_t rows = to_hsize(shape.rows(k)), cols = to_hsize(shape.cols(k));
     for (const char* which : {"init", "final"}) {
@@ -457,8 +457,30 @@ Plan plan_of(const OutputLayout& layout) {
                {C, to_hsize(layout.spectrum_length)},
                {},
                &kNaN,
-               "target singular values s_i as configured",
+               "target singular values s_i (as configured, except kind = \"icl\": those of "
+               "W* = Gamma^-1 Lambda)",
                "cell mode"});
+  // kind = "icl" only (0 x 0 otherwise): the loss is 1/2 <W - M, A (W - M) B>.
+  const hsize_t wm = layout.weighted ? to_hsize(layout.m) : 0,
+                wn = layout.weighted ? to_hsize(layout.n) : 0;
+  d.push_back({"/target/row_weight",
+               f64,
+               nf64,
+               {C, wm, wm},
+               {},
+               &kNaN,
+               "A of the weighted loss 1/2 <W - M, A (W - M) B>, m x m: kind = \"icl\": Gamma "
+               "(0 x 0 otherwise)",
+               "cell row col"});
+  d.push_back({"/target/col_weight",
+               f64,
+               nf64,
+               {C, wn, wn},
+               {},
+               &kNaN,
+               "B of the weighted loss (see row_weight), n x n: kind = \"icl\": the token "
+               "covariance Lambda (0 x 0 otherwise)",
+               "cell row col"});
 
   p.groups.push_back({"/progress",
                       "work units: unit u of a cell holds seeds [u * unit_seeds, "
@@ -2013,6 +2035,14 @@ void RunFile::write_target(long cell, const Target& target) {
   expect_size(where, "target spectrum", target.spectrum, p);
   impl_->write("/target/M", H5T_NATIVE_DOUBLE, {c, 0, 0}, {1, m, n}, target.M.data());
   impl_->write("/target/spectrum", H5T_NATIVE_DOUBLE, {c, 0}, {1, p}, target.spectrum.data());
+  if (layout_.weighted) {
+    expect_size(where, "target row weight", target.row_weight, m * m);
+    expect_size(where, "target column weight", target.col_weight, n * n);
+    impl_->write("/target/row_weight", H5T_NATIVE_DOUBLE, {c, 0, 0}, {1, m, m},
+                 target.row_weight.data());
+    impl_->write("/target/col_weight", H5T_NATIVE_DOUBLE, {c, 0, 0}, {1, n, n},
+                 target.col_weight.data());
+  }
 }
 
 void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
@@ -2107,7 +2137,8 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
     bad_block(where, "traces hold " + std::to_string(t.init_factors.size()) + "/" +
                          std::to_string(t.final_factors.size()) + " factors, expected " +
                          std::to_string(t.depth));
-  const Shape shape{layout_.m, layout_.n, layout_.r, layout_.depth, layout_.symmetric};
+  const Shape shape{layout_.m,     layout_.n,         layout_.r,
+                    layout_.depth, layout_.symmetric, layout_.weighted};
   for (int k = 0; k < t.depth; ++k) {
     const hsize_t size = count * to_hsize(shape.rows(k)) * to_hsize(shape.cols(k));
     expect_size(where, "init factor", t.init_factors[static_cast<std::size_t>(k)], size);

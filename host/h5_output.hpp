@@ -56,6 +56,7 @@ struct OutputLayout {
   std::vector<int> record_steps;  // T
   int m = 0, n = 0, r = 0, depth = 2;
   bool symmetric = false;  // W = X X^T: one factor X, n x r
+  bool weighted = false;   // kind = "icl": /target/row_weight, col_weight are m x m, n x n
   int spectrum_length = 0;
   bool delta_matrices = false;  // /trace/delta1, delta2 are r x r per record step (else 0 x 0)
   // The sweep axes, in order (the last varies fastest); the product of their sizes is C. None

@@ -205,6 +205,16 @@ const std::vector<OracleCase>& oracle_cases() {
       {"symmetric_gd_l2", "kind = \"gd\"\nlr = 0.02",
        "kind = \"symmetric\"\nn = 14\nrank = 6\nl2 = 0.05",
        "factors = [\"gaussian\"]\nscale = 0.3"},
+      // In-context regression (problem.kind = "icl"): the weighted residual, on every strategy
+      // that runs it (batched and block hand it to fused).
+      {"icl_muon_newton_schulz", "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
+       "kind = \"icl\"\nn = 8\nrank = 8\ncontext_length = 12",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2, 0.1]"},
+      {"icl_adam_low_rank", "kind = \"adam\"\nlr = 0.01",
+       "kind = \"icl\"\nn = 8\nrank = 3\ncontext_length = 12",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2, 0.1]"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy

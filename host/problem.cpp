@@ -31,7 +31,78 @@ std::vector<double> haar_columns(int rows, int cols, const RandomStream& stream)
 
 }  // namespace
 
+namespace {
+
+std::vector<double> icl_gamma(const std::vector<double>& lambda, int context_length) {
+  const double N = context_length;
+  double trace = 0;
+  for (double l : lambda) trace += l;
+  std::vector<double> gamma;
+  for (double l : lambda) gamma.push_back((1 + 1 / N) * l * l + trace / N * l);
+  return gamma;
+}
+
+}  // namespace
+
+Target icl_target(const std::vector<double>& lambda, int context_length,
+                  const std::vector<double>& Q) {
+  const int d = static_cast<int>(lambda.size());
+  const std::vector<double> gamma = icl_gamma(lambda, context_length);
+  Target t;
+  t.m = t.n = d;
+  // W*'s eigenvalues lambda_i / gamma_i = 1 / ((1 + 1/N) lambda_i + tr Lambda / N) fall as lambda_i
+  // grows: its singular values in descending order are those of the smallest lambda first.
+  std::vector<int> order(static_cast<size_t>(d));
+  for (int i = 0; i < d; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return lambda[a] / gamma[a] > lambda[b] / gamma[b]; });
+  t.basis_cols = d;
+  t.U.assign(static_cast<size_t>(d) * d, 0.0);
+  for (int j = 0; j < d; ++j) {
+    const int k = order[j];
+    const double w = lambda[k] / gamma[k];
+    t.spectrum.push_back(w);
+    for (int i = 0; i < d; ++i)
+      t.U[static_cast<size_t>(i) * d + j] = Q[static_cast<size_t>(i) * d + k];
+    t.norm2_half += 0.5 * gamma[k] * lambda[k] * w * w;
+  }
+  t.Vb = t.U;
+  // Q diag(v) Q^T for the weights A = Gamma, B = Lambda and the target W*.
+  auto conjugate = [&](auto value) {
+    std::vector<double> out(static_cast<size_t>(d) * d, 0.0);
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j) {
+        double acc = 0;
+        for (int k = 0; k < d; ++k)
+          acc += Q[static_cast<size_t>(i) * d + k] * value(k) * Q[static_cast<size_t>(j) * d + k];
+        out[static_cast<size_t>(i) * d + j] = acc;
+      }
+    return out;
+  };
+  t.row_weight = conjugate([&](int k) { return gamma[k]; });
+  t.col_weight = conjugate([&](int k) { return lambda[k]; });
+  t.M = conjugate([&](int k) { return lambda[k] / gamma[k]; });
+  return t;
+}
+
+double icl_irreducible_loss(const std::vector<double>& lambda, int context_length) {
+  const std::vector<double> gamma = icl_gamma(lambda, context_length);
+  double loss = 0;
+  for (size_t i = 0; i < lambda.size(); ++i)
+    loss += 0.5 * (lambda[i] - lambda[i] * lambda[i] * lambda[i] / gamma[i]);
+  return loss;
+}
+
 Target make_target(const ProblemConfig& p) {
+  if (p.kind == ProblemKind::icl) {
+    const int d = p.n;
+    std::vector<double> Q(static_cast<size_t>(d) * d, 0.0);
+    if (p.target.basis == Basis::identity)
+      for (int i = 0; i < d; ++i) Q[static_cast<size_t>(i) * d + i] = 1.0;
+    else
+      Q = haar_columns(d, d, RandomStream(p.target.seed, 0, 0, Purpose::target, 0));
+    return icl_target(p.target.spectrum, p.context_length, Q);
+  }
   Target t;
   t.m = p.m;
   t.n = p.n;
@@ -114,6 +185,16 @@ double optimum_loss(const std::vector<double>& spectrum, const Shape& shape, dou
   return total;
 }
 
+double problem_optimum(const ProblemConfig& p) {
+  if (p.kind != ProblemKind::icl) return optimum_loss(p.target.spectrum, p.shape(), p.l2);
+  const std::vector<double>& lambda = p.target.spectrum;
+  const std::vector<double> gamma = icl_gamma(lambda, p.context_length);
+  std::vector<double> scaled;  // sqrt(gamma_i lambda_i) w*_i
+  for (size_t i = 0; i < lambda.size(); ++i)
+    scaled.push_back(std::sqrt(gamma[i] * lambda[i]) * lambda[i] / gamma[i]);
+  return optimum_loss(scaled, p.shape(), 0.0);
+}
+
 std::vector<int> record_steps(const RecordConfig& rec, int steps) {
   std::vector<int> out;
   if (rec.points > 0) {
@@ -143,8 +224,8 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell) {
   const ProblemConfig& p = config.problem;
   cp.shape = p.shape();
   cp.target = make_target(p);
-  cp.modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
-  cp.optimum = optimum_loss(p.target.spectrum, cp.shape, p.l2);
+  cp.modes = std::min<int>(p.rank, static_cast<int>(cp.target.spectrum.size()));
+  cp.optimum = problem_optimum(p);
   cp.record_steps = record_steps(config.record, config.run.steps);
   return cp;
 }
@@ -168,15 +249,16 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
   }
   const long long states = op.state_buffers();
   const long long stages = op.integrator == Integrator::rk4 ? 2 : 0;
+  const long long weighting = sh.weighted ? m * n + n : 0;  // EvalLayout::weighting
   const long long eval =
-      sh.symmetric || residual_form(m, n, r, depth)
-          ? r * n + m * n
-          : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
+      forms_residual(sh) ? r * n + m * n + weighting
+                         : (depth - 1) * r * n + (depth - 1) * m * r + m * r + 4 * r * r + r * n;
   const long long big = std::max(m, n);
   const long long p1 = std::min(m, r), p2 = std::min(n, r), pmax = std::max(p1, p2);
-  const long long record = n + big * std::min(big, r) + n * std::min(n, r) + big * r + 2 * (p1 + p2) * r + 2 * r * r +
-                           p1 * p2 + r * pmax + 3 * r + 2 * thin_svd(big, r) + r * n + pmax * pmax +
-                           7 * pmax;
+  const long long w_row = sh.weighted ? 2 * m * n + n : n;  // RecordLayout::w_row
+  const long long record = w_row + big * std::min(big, r) + n * std::min(n, r) + big * r +
+                           2 * (p1 + p2) * r + 2 * r * r + p1 * p2 + r * pmax + 3 * r +
+                           2 * thin_svd(big, r) + r * n + pmax * pmax + 7 * pmax;
   const long long metrics = r + q + depth + 3 + 2 * r * r;
   return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics;
 }

@@ -11,27 +11,55 @@ namespace specsweep {
 
 struct Target {
   int m = 0, n = 0;
-  std::vector<double> spectrum;  // as configured (length = rank of M)
-  std::vector<double> M;         // m x n, row-major
+  // M's singular values, descending (length = rank of M): as configured, except for kind = "icl",
+  // whose configured spectrum is the covariance's and whose M is the optimum Gamma^-1 Lambda.
+  std::vector<double> spectrum;
+  std::vector<double> M;  // m x n, row-major
+  // kind = "icl" only (empty otherwise): the loss is 1/2 <W - M, A (W - M) B> with A = row_weight
+  // = Gamma (m x m) and B = col_weight = Lambda (n x n).
+  std::vector<double> row_weight, col_weight;
   // Orthonormal bases with basis_cols = max(rank M, min(r, m, n)) columns: the first rank(M) are
   // M's singular vectors; the rest complete them for spectral initialization when r > rank M.
   int basis_cols = 0;
   std::vector<double> U;   // m x basis_cols
   std::vector<double> Vb;  // n x basis_cols
-  double norm2_half = 0;   // 1/2 ||M||_F^2
+  double norm2_half = 0;   // the loss of W = 0: 1/2 ||M||_F^2, weighted for kind = "icl"
 };
 
 // Builds the target of a problem. A random basis is Haar (QR of a Gaussian from the target stream
 // keyed by target.seed, sign-corrected); it depends only on (kind, target.seed, m, n, basis_cols),
 // so cells that share those share the target. A symmetric problem's right basis is its left one.
+// An icl problem's target is the optimum of the population loss (icl_target).
 Target make_target(const ProblemConfig& problem);
 
-// The global minimum of 1/2||W - M||^2 + l2/2 sum ||F_k||^2 over depth-L factorizations of rank r:
+// In-context linear regression (kind = "icl", docs/REFERENCE.md): tokens x_i ~ N(0, Lambda) in
+// R^d, Lambda = Q diag(covariance) Q^T (Q: d x d orthogonal, row-major, its columns Lambda's
+// eigenvectors), a task w ~ N(0, I_d), labels y_i = w^T x_i, and a linear attention whose
+// prediction for the query is h^T W x_q with h = (1/N) sum_i y_i x_i over the N = context_length
+// examples. The population loss E[(h^T W x_q - w^T x_q)^2] / 2 is
+// 1/2 <W - W*, Gamma (W - W*) Lambda> + L* with Gamma = (1 + 1/N) Lambda^2 + (tr Lambda / N) Lambda
+// (the Wishart second moment E[h h^T]) and W* = Gamma^-1 Lambda: M = W*, row_weight = Gamma,
+// col_weight = Lambda. The engine's loss is the excess over L* (icl_irreducible_loss).
+Target icl_target(const std::vector<double>& covariance, int context_length,
+                  const std::vector<double>& Q);
+
+// L* = 1/2 (tr Lambda - sum_i lambda_i^3 / gamma_i): the population loss at W*, which no W goes
+// below (the prediction sees w only through N noisy examples).
+double icl_irreducible_loss(const std::vector<double>& covariance, int context_length);
+
+// The global minimum of 1/2||W - M||^2 + l2/2 sum ||F_k||^2 over depth-L factorizations of rank r
+// (problem_optimum for any kind):
 // per target mode, min_w 1/2 (s - w)^2 + (L l2 / 2) w^(2/L) for the r largest modes (the
 // balanced factorization), plus 1/2 sum_{i>r} s_i^2. For L = 2 this is soft-thresholding,
 // w = max(s - l2, 0). For W = X X^T (symmetric) the penalty l2/2 ||X||^2 is (l2 / 2) w per mode,
 // the L = 2 cost at half the l2: w = max(s - l2/2, 0).
 double optimum_loss(const std::vector<double>& spectrum, const Shape& shape, double l2);
+
+// The global minimum of the engine's loss for a problem of any kind. For icl (l2 = 0), the weighted
+// loss of W is 1/2 ||G (W - W*) L||^2 with G = Gamma^1/2, L = Lambda^1/2 (invertible, and diagonal
+// in Lambda's eigenbasis), and rank W = rank G W L: Eckart-Young on G W* L, whose singular values
+// are sqrt(gamma_i lambda_i) w*_i.
+double problem_optimum(const ProblemConfig& problem);
 
 // Optimal singular value w of one mode (see optimum_loss).
 double optimal_mode_value(double s, int depth, double l2);

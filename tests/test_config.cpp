@@ -426,13 +426,38 @@ TEST(Config, SymmetricKindHasOneSquareFactor) {
   EXPECT_EQ(parse("").problem.kind, ProblemKind::factorization);
 }
 
+// "icl" is in-context regression: W = W_PV W_KQ (d x d, depth 2) against a population loss whose
+// target.spectrum is the token covariance's, context_length examples per prompt.
+TEST(Config, IclKindIsSquareWithTheCovarianceAsSpectrum) {
+  const Config c = parse(
+      "[problem]\nkind = \"icl\"\nn = 4\nrank = 2\ncontext_length = 16\n"
+      "[problem.target]\nspectrum = { kind = \"geometric\", max = 1.0, condition = 100.0, count = "
+      "4 "
+      "}\n");
+  EXPECT_EQ(c.problem.kind, ProblemKind::icl);
+  EXPECT_EQ(c.problem.m, 4);
+  EXPECT_EQ(c.problem.depth, 2);
+  EXPECT_EQ(c.problem.context_length, 16);
+  EXPECT_TRUE(c.problem.shape().weighted);
+  EXPECT_FALSE(parse("").problem.shape().weighted);
+}
+
 TEST(ConfigErrors, ProblemKind) {
-  for (const char* kind : {"icl", "sensing"}) {
-    const std::string msg = error_of(std::string("[problem]\nkind = \"") + kind + "\"\n");
-    EXPECT_HAS(msg, "problem.kind");
-    EXPECT_HAS(msg, "not implemented");
-    EXPECT_HAS(msg, "line 2");
-  }
+  const std::string msg = error_of("[problem]\nkind = \"sensing\"\n");
+  EXPECT_HAS(msg, "problem.kind");
+  EXPECT_HAS(msg, "not implemented");
+  EXPECT_HAS(msg, "line 2");
+  const std::string icl = "[problem]\nkind = \"icl\"\nn = 3\nrank = 3\n";
+  const std::string spectrum = "[problem.target]\nspectrum = [1.0, 0.5, 0.1]\n";
+  expect_key_error(icl + spectrum, "problem.context_length");  // required
+  expect_key_error(icl + "context_length = 0\n" + spectrum, "problem.context_length");
+  expect_key_error("[problem]\ncontext_length = 4\n", "problem.context_length");  // icl only
+  expect_key_error(icl + "context_length = 4\nl2 = 0.1\n" + spectrum, "problem.l2");
+  expect_key_error(icl + "context_length = 4\ndepth = 3\n" + spectrum, "problem.depth");
+  expect_key_error("[problem]\nkind = \"icl\"\nm = 3\nn = 4\ncontext_length = 4\n", "problem.n");
+  // The covariance needs all d eigenvalues.
+  expect_key_error(icl + "context_length = 4\n[problem.target]\nspectrum = [1.0, 0.5]\n",
+                   "problem.target.spectrum");
   expect_key_error("[problem]\nkind = \"lowrank\"\n", "problem.kind");
   expect_key_error("[problem]\nkind = \"symmetric\"\nm = 6\nn = 7\n", "problem.n");
   expect_key_error("[problem]\nkind = \"symmetric\"\nm = 6\ndepth = 2\n", "problem.depth");
@@ -955,6 +980,12 @@ TEST(ConfigRoundTrip, Symmetric) {
   expect_round_trip(
       "[problem]\nkind = \"symmetric\"\nm = 6\nrank = 2\n[problem.target]\nspectrum = [2.0, 1.0]\n"
       "[init]\nfactors = [\"gaussian\"]\n");
+}
+
+TEST(ConfigRoundTrip, Icl) {
+  expect_round_trip(
+      "[problem]\nkind = \"icl\"\nn = 3\nrank = 3\ncontext_length = 7\n[problem.target]\n"
+      "spectrum = [1.0, 0.5, 0.1]\n");
 }
 
 TEST(ConfigRoundTrip, Full) {

@@ -519,6 +519,114 @@ loss_tolerance = 1e-10
   }
 }
 
+// In-context regression (kind = "icl", Ma et al.'s second problem): W = F1 F2 against the
+// population loss 1/2 <W - W*, Gamma (W - W*) Lambda>, Lambda = diag(lambda), Gamma = (1 + 1/N)
+// Lambda^2 + (tr Lambda / N) Lambda, W* = Gamma^-1 Lambda, computed here from lambda and N.
+std::string icl(const std::string& problem, const std::string& rest) {
+  return "[problem]\nkind = \"icl\"\n" + problem + rest;
+}
+
+std::vector<double> icl_optimum_diagonal(const std::vector<double>& lambda, int N) {
+  double trace = 0;
+  for (double l : lambda) trace += l;
+  std::vector<double> w;
+  for (double l : lambda) w.push_back(l / ((1 + 1.0 / N) * l * l + trace / N * l));
+  return w;
+}
+
+// From the spectral start F1 = a U, F2 = a U^T (U the coordinate vectors ordered by W*'s diagonal)
+// the gradient Gamma (W - W*) Lambda F2^T is diagonal in that basis, with the sign of x_i^2 - w*_i
+// whatever the weights: SpecGD moves every x_i by eta per step, and d_i = x_i^2 reaches 0.95 w*_i
+// at exactly t = ceil((sqrt(0.95 w*_i) - a) / eta), independently of Lambda's conditioning (Ma et
+// al.'s decoupling into scalar sequences).
+TEST_P(BackendSuite, IclSpecGdFromSpectralInitFollowsTheScalarRecursion) {
+  const auto run = this->run(config_from(icl("n = 4\nrank = 4\ncontext_length = 8\n", R"(
+[problem.target]
+spectrum = [4.0, 1.0, 0.25, 0.0625]
+[init]
+factors = ["spectral", "spectral"]
+scale = 0.1
+[optimizer]
+kind = "specgd"
+lr = 0.01
+[run]
+steps = 150
+seeds = 2
+precision = "fp64"
+[record]
+traced_seeds = 2
+every = 150
+)")));
+  std::vector<double> w = icl_optimum_diagonal({4.0, 1.0, 0.25, 0.0625}, 8);
+  std::sort(w.rbegin(), w.rend());   // the modes, descending
+  const double a = 0.1, eta = 0.01;  // spectral init: every singular value of each factor is a
+  for (long seed = 0; seed < 2; ++seed)
+    for (int i = 0; i < 4; ++i) {
+      const double steps = (std::sqrt(0.95 * w[i]) - a) / eta;
+      ASSERT_GT(std::abs(steps - std::round(steps)), 0.01) << "mode " << i << ": too near a step";
+      EXPECT_EQ(run.outcomes.hit_step[seed * 4 + i], static_cast<int>(std::ceil(steps)))
+          << "mode " << i;
+    }
+}
+
+// GD from random factors reaches W* = Gamma^-1 Lambda (Lambda diagonal here; the rotated case's
+// closed form is Problem.IclPopulationLossMatchesSimulatedPrompts) at full rank, and below it the
+// weighted Eckart-Young optimum: with A = Gamma^1/2, B = Lambda^1/2 the loss is 1/2||A W B - A W*
+// B||^2, so a rank-r W loses the d - r smallest of sqrt(gamma_i lambda_i) w*_i.
+TEST_P(BackendSuite, IclGdConvergesToThePopulationOptimum) {
+  const std::vector<double> lambda = {1.0, 0.6, 0.4, 0.25};
+  const std::vector<double> w = icl_optimum_diagonal(lambda, 10);
+  for (int rank : {4, 2}) {
+    SCOPED_TRACE("rank " + std::to_string(rank));
+    const auto run = this->run(
+        config_from(icl("n = 4\nrank = " + std::to_string(rank) + "\ncontext_length = 10\n", R"(
+[problem.target]
+spectrum = [1.0, 0.6, 0.4, 0.25]
+basis = "identity"
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.3
+[optimizer]
+kind = "gd"
+lr = 0.2
+[run]
+steps = 6000
+seeds = 8
+precision = "fp64"
+[record]
+traced_seeds = 8
+every = 6000
+loss_tolerance = 1e-10
+)")));
+    std::vector<double> scaled;
+    double trace = 0;
+    for (double l : lambda) trace += l;
+    for (int i = 0; i < 4; ++i) {
+      const double gamma = (1 + 0.1) * lambda[i] * lambda[i] + trace / 10 * lambda[i];
+      scaled.push_back(std::sqrt(gamma * lambda[i]) * w[i]);
+    }
+    std::sort(scaled.begin(), scaled.end());
+    double optimum = 0, at_zero = 0;
+    for (int i = 0; i < 4; ++i) {
+      at_zero += 0.5 * scaled[i] * scaled[i];
+      if (i < 4 - rank) optimum += 0.5 * scaled[i] * scaled[i];
+    }
+    for (long seed = 0; seed < 8; ++seed) {
+      EXPECT_EQ(run.outcomes.status[seed], static_cast<int>(Status::converged)) << "seed " << seed;
+      EXPECT_NEAR(run.outcomes.final_loss[seed], optimum, 1e-9 * at_zero) << "seed " << seed;
+      if (rank < 4) continue;
+      const double* F1 = &run.traces.final_factors[0][seed * 16];
+      const double* F2 = &run.traces.final_factors[1][seed * 16];
+      std::vector<double> expected(16, 0.0);
+      for (int i = 0; i < 4; ++i) expected[i * 4 + i] = w[i];
+      EXPECT_LT(relative_error(
+                    4, 4, 4, F1, [&](int k, int j) { return F2[k * 4 + j]; }, expected),
+                1e-6)
+          << "seed " << seed;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::Values("cpu", "cuda"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 

@@ -1,10 +1,14 @@
 // The factorization's loss and gradient against central finite differences in fp64, for depth 2
 // and 3 with l2 > 0, and the per-step loss and ||W||^2 against the explicit residual. Depth 2 runs
 // in both of evaluate()'s forms: the Gram form (20 x 18, r = 2) and the residual form (7 x 6, r =
-// 3); the symmetric problem W = X X^T (symmetric M, one factor) at r below, at and above n.
+// 3); the symmetric problem W = X X^T (symmetric M, one factor) at r below, at and above n; the
+// weighted loss 1/2 sum a_i b_j (W - M)_ij^2 of kind = "icl", also at a shape whose unweighted loss
+// takes the Gram form.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "core/metrics.hpp"
 #include "test_helpers.hpp"
@@ -16,14 +20,16 @@ struct GradCase {
   int m, n, r, depth;
   double l2;
   bool symmetric = false;
+  bool weighted = false;
 };
 
 class Gradient : public ::testing::TestWithParam<GradCase> {};
 
 TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   const auto c = GetParam();
-  const Shape sh{c.m, c.n, c.r, c.depth, c.symmetric};
+  const Shape sh{c.m, c.n, c.r, c.depth, c.symmetric, c.weighted};
   SCOPED_TRACE(c.symmetric                             ? "symmetric"
+               : c.weighted                            ? "weighted"
                : residual_form(c.m, c.n, c.r, c.depth) ? "residual form"
                                                        : "Gram form");
   const RandomStream stream(3, 0, 0, Purpose::init, 0);
@@ -33,10 +39,47 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
     for (int i = 0; i < c.n; ++i)
       for (int j = 0; j < i; ++j) M[j * c.n + i] = M[i * c.n + j];
   for (int i = 0; i < sh.total(); ++i) F[i] = 0.5 * stream.normal(100000 + i);
-  double half = 0;
-  for (double v : M) half += 0.5 * v * v;
+  // Symmetric positive definite weights A (m x m) and B (n x n), spread over a factor of ~10 as
+  // icl's Gamma and Lambda are: S S^T / k + 0.1 I for a Gaussian S.
+  auto spd = [&](int k, std::uint64_t at) {
+    std::vector<double> S(k * k), out(k * k);
+    for (int i = 0; i < k * k; ++i) S[i] = stream.normal(at + i);
+    for (int i = 0; i < k; ++i)
+      for (int j = 0; j < k; ++j) {
+        double acc = i == j ? 0.1 : 0.0;
+        for (int l = 0; l < k; ++l) acc += S[i * k + l] * S[j * k + l] / k;
+        out[i * k + j] = acc;
+      }
+    return out;
+  };
+  const std::vector<double> A = c.weighted ? spd(c.m, 200000) : std::vector<double>(),
+                            B = c.weighted ? spd(c.n, 300000) : std::vector<double>();
+  // The weighted loss of a residual D: 1/2 <D, A D B> (1/2 ||D||^2 unweighted), summed plainly.
+  auto half_weighted = [&](const std::vector<double>& D) {
+    double total = 0;
+    for (int i = 0; i < c.m; ++i)
+      for (int j = 0; j < c.n; ++j) {
+        if (!c.weighted) {
+          total += 0.5 * D[i * c.n + j] * D[i * c.n + j];
+          continue;
+        }
+        double adb = 0;
+        for (int k = 0; k < c.m; ++k)
+          for (int l = 0; l < c.n; ++l) adb += A[i * c.m + k] * D[k * c.n + l] * B[l * c.n + j];
+        total += 0.5 * D[i * c.n + j] * adb;
+      }
+    return total;
+  };
+  const double half = half_weighted(M);
   const std::vector<double> none(1, 0.0);
-  const TargetView<double> tg{M.data(), none.data(), none.data(), none.data(), 0, half};
+  const TargetView<double> tg{M.data(),
+                              none.data(),
+                              none.data(),
+                              none.data(),
+                              0,
+                              half,
+                              c.weighted ? A.data() : nullptr,
+                              c.weighted ? B.data() : nullptr};
   auto loss_at = [&](const std::vector<double>& x) {
     std::vector<double> g(sh.total());
     return evaluate(sh, tg, c.l2, x.data(), g.data(), work.data()).loss;
@@ -70,21 +113,28 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
     gemm_nn(c.m, c.n, c.r, F.data(), right, W_right.data());
     for (int i = 0; i < c.m * c.n; ++i) EXPECT_NEAR(W_right[i], W[i], 1e-12 * (1 + std::abs(W[i])));
   }
-  for (int i = 0; i < c.m * c.n; ++i) res += 0.5 * (W[i] - M[i]) * (W[i] - M[i]), w2 += W[i] * W[i];
+  std::vector<double> D(c.m * c.n);
+  for (int i = 0; i < c.m * c.n; ++i) D[i] = W[i] - M[i], w2 += W[i] * W[i];
+  res = half_weighted(D);
   for (double v : F) pen += 0.5 * c.l2 * v * v;
   EXPECT_NEAR(ev.loss, res + pen, 1e-10 * (res + pen));
   EXPECT_NEAR(ev.w_norm2, w2, 1e-12 * w2);
+  // The record steps' accurate loss reads W through the same right factor.
+  std::vector<double> w_row(RecordLayout(sh).q);
+  EXPECT_NEAR(residual_loss(sh, tg, c.l2, F.data(), right, w_row.data()), res + pen,
+              1e-10 * (res + pen));
 }
 
-INSTANTIATE_TEST_SUITE_P(Depths, Gradient,
-                         ::testing::Values(GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3},
-                                           GradCase{20, 18, 2, 2, 0.0}, GradCase{20, 18, 2, 2, 0.3},
-                                           GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
-                                           GradCase{9, 4, 4, 3, 0.0},
-                                           GradCase{7, 7, 3, 1, 0.0, true},
-                                           GradCase{7, 7, 3, 1, 0.3, true},
-                                           GradCase{5, 5, 5, 1, 0.1, true},
-                                           GradCase{4, 4, 6, 1, 0.0, true}));
+INSTANTIATE_TEST_SUITE_P(
+    Depths, Gradient,
+    ::testing::Values(GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3},
+                      GradCase{20, 18, 2, 2, 0.0}, GradCase{20, 18, 2, 2, 0.3},
+                      GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
+                      GradCase{9, 4, 4, 3, 0.0}, GradCase{7, 7, 3, 1, 0.0, true},
+                      GradCase{7, 7, 3, 1, 0.3, true}, GradCase{5, 5, 5, 1, 0.1, true},
+                      GradCase{4, 4, 6, 1, 0.0, true}, GradCase{7, 7, 3, 2, 0.0, false, true},
+                      GradCase{20, 20, 2, 2, 0.0, false, true},
+                      GradCase{5, 5, 8, 2, 0.0, false, true}));
 
 }  // namespace
 }  // namespace specsweep

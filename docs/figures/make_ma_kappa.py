@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Ma, Huang, Chi, Chen (arXiv 2601.13474): iterations to a relative loss of 1e-6 against kappa.
 
-    make_ma_kappa.py GD.h5 ADAM.h5 MUON.h5 [--problem asymmetric|symmetric] [--out PNG]
+    make_ma_kappa.py GD.h5 ADAM.h5 MUON.h5 [--problem asymmetric|symmetric|icl] [--out PNG]
 
-Reads the runs of examples/ma_kappa_{gd,adam,muon}.toml (asymmetric W = F1 F2, the default) or of
-examples/ma_symmetric_{gd,adam,muon}.toml (--problem symmetric, W = X X^T). Prints, per optimizer and kappa, the median
+Reads the runs of examples/ma_kappa_{gd,adam,muon}.toml (asymmetric W = F1 F2, the default), of
+examples/ma_symmetric_{gd,adam,muon}.toml (--problem symmetric, W = X X^T) or of
+examples/ma_icl_{gd,adam,muon}.toml (--problem icl, in-context regression). Prints, per optimizer and kappa, the median
 /outcome/steps_to_tol over the seeds that reached the tolerance with its 25-75% range, the reached
 fraction (status converged) with its Wilson 95% interval, and the log-log slope of the median
 against kappa; draws steps vs kappa (log-log), one series per optimizer.
@@ -45,10 +46,16 @@ def load(path):
     return rows
 
 
-# The two problems of the paper, as examples/ma_kappa_*.toml and examples/ma_symmetric_*.toml set them.
+# The problems of the paper, as examples/ma_kappa_*.toml, ma_symmetric_*.toml and ma_icl_*.toml set them.
+TARGET_KAPPA = "condition number κ of the target (s_1 = 1, s_8 = 1/κ)"
 PROBLEMS = {
-    "asymmetric": {"title": "W = F1 F2, 32×32 rank 8", "gd_lr": 0.9, "out": "docs/figures/ma_kappa.png"},
-    "symmetric": {"title": "W = X Xᵀ, 32×32 rank 8", "gd_lr": 0.45, "out": "docs/figures/ma_symmetric_kappa.png"},
+    "asymmetric": {"title": "W = F1 F2, 32×32 rank 8", "gd_lr": 0.9, "muon_lr": "0.2·0.95^t",
+                   "kappa": TARGET_KAPPA, "out": "docs/figures/ma_kappa.png"},
+    "symmetric": {"title": "W = X Xᵀ, 32×32 rank 8", "gd_lr": 0.45, "muon_lr": "0.2·0.95^t",
+                  "kappa": TARGET_KAPPA, "out": "docs/figures/ma_symmetric_kappa.png"},
+    "icl": {"title": "in-context regression, d = 16, N = 32", "gd_lr": 0.9, "muon_lr": "0.5·0.95^t",
+            "kappa": "condition number κ of the token covariance Λ (λ_1 = 1, λ_16 = 1/κ)",
+            "out": "docs/figures/ma_icl_kappa.png"},
 }
 
 
@@ -58,12 +65,12 @@ def main():
     ap.add_argument("adam")
     ap.add_argument("muon")
     ap.add_argument("--problem", choices=sorted(PROBLEMS), default="asymmetric")
-    ap.add_argument("--out", help="default docs/figures/ma_kappa.png or ma_symmetric_kappa.png")
+    ap.add_argument("--out", help="default docs/figures/ma_kappa.png, ma_symmetric_kappa.png or ma_icl_kappa.png")
     a = ap.parse_args()
     problem = PROBLEMS[a.problem]
     out = a.out or problem["out"]
     series = [(f"GD (lr {problem['gd_lr']})", a.gd, "#0072B2", "o"), ("Adam (0.01·0.999^t)", a.adam, "#E69F00", "s"),
-              ("Muon, exact polar, no momentum (0.2·0.95^t)", a.muon, "#009E73", "^")]
+              (f"Muon, exact polar, no momentum ({problem['muon_lr']})", a.muon, "#009E73", "^")]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     for name, path, col, mk in series:
         rows = load(path)
@@ -82,7 +89,7 @@ def main():
                     ms=5, capsize=3, lw=1.5, label=f"{name}; slope {slope:.2f} (κ ≤ 1e3)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("condition number κ of the target (s_1 = 1, s_8 = 1/κ)")
+    ax.set_xlabel(problem["kappa"])
     ax.set_ylabel("steps to relative loss 1e-6 (median, 25–75%)")
     ax.set_title(f"Ma et al. (2601.13474): iterations vs κ, {problem['title']}, fp64", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)

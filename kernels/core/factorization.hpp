@@ -1,8 +1,11 @@
 #pragma once
 // The problem min 1/2 ||W - M||_F^2 + l2/2 sum_k ||Fk||_F^2 (DESIGN section 2) with W = F1 F2 ...
 // FL (problem.kind = "factorization") or W = X X^T (kind = "symmetric", M symmetric positive
-// semidefinite, one factor X): shapes, loss and gradient for any depth; the m x n residual is
-// formed only at depth 2 where that is the cheaper form (residual_form), and always for X X^T.
+// semidefinite, one factor X), and its weighted form 1/2 <W - M, A (W - M) B> with symmetric
+// positive definite A, B (kind = "icl", the population loss of in-context regression:
+// docs/REFERENCE.md): shapes, loss and gradient for any depth; the m x n residual is formed only at
+// depth 2 where that is the cheaper form (residual_form), and always for X X^T and for a weighted
+// loss.
 #include "linalg.hpp"
 
 namespace specsweep {
@@ -15,6 +18,9 @@ inline constexpr int kMaxDepth = 8;
 struct Shape {
   int m = 0, n = 0, r = 0, depth = 2;
   bool symmetric = false;
+  // The loss is 1/2 <D, A D B> with D = W - M (TargetView::row_weight A, col_weight B), which only
+  // the residual form can compute: the Gram form never holds D.
+  bool weighted = false;
   SPECSWEEP_HD int rows(int k) const { return k == 0 ? m : r; }
   SPECSWEEP_HD int cols(int k) const { return k == depth - 1 && !symmetric ? n : r; }
   SPECSWEEP_HD int size(int k) const { return rows(k) * cols(k); }
@@ -40,7 +46,10 @@ struct TargetView {
   const T* Vb = nullptr;
   const T* s = nullptr;  // modes leading singular values
   int modes = 0;
-  T norm2_half = 0;  // 1/2 ||M||_F^2
+  T norm2_half = 0;  // the loss of W = 0 without penalty: 1/2 ||M||_F^2, weighted when weighted
+  // Shape::weighted only: the loss is 1/2 <W - M, A (W - M) B>, A and B symmetric.
+  const T* row_weight = nullptr;  // A, m x m
+  const T* col_weight = nullptr;  // B, n x n
 };
 
 // Whether evaluate() forms the residual W - M (depth 2): the gradient (W - M) F_2^T, F_1^T (W - M)
@@ -53,23 +62,31 @@ SPECSWEEP_HD constexpr bool residual_form(I m, I n, I r, I depth) {
   return depth == 2 && 2 * r * (m + n) > m * n;
 }
 
+// Whether evaluate() forms the residual for this shape (EvalLayout, evaluate and the host's
+// sizing all ask here).
+SPECSWEEP_HD inline bool forms_residual(const Shape& s) {
+  return s.symmetric || s.weighted || residual_form<long>(s.m, s.n, s.r, s.depth);
+}
+
 // Workspace layout of evaluate(), in lane values.
 struct EvalLayout {
-  int right = 0;     // R_k = F_k ... F_L, k = 1..L-1: (L-1) blocks of r x n
-  int left = 0;      // L_k = F_1 ... F_k, k = 1..L-1: (L-1) blocks of m x r
-  int mrt = 0;       // M R_{k+1}^T (m x r), one at a time
-  int small = 0;     // four r x r scratch matrices
-  int ltm = 0;       // L_{L-1}^T M (r x n)
-  int residual = 0;  // W - M (m x n), residual_form only
+  int right = 0;      // R_k = F_k ... F_L, k = 1..L-1: (L-1) blocks of r x n
+  int left = 0;       // L_k = F_1 ... F_k, k = 1..L-1: (L-1) blocks of m x r
+  int mrt = 0;        // M R_{k+1}^T (m x r), one at a time
+  int small = 0;      // four r x r scratch matrices
+  int ltm = 0;        // L_{L-1}^T M (r x n)
+  int residual = 0;   // W - M (m x n), residual_form only
+  int weighting = 0;  // weighted only: (W - M) B (m x n) and one row (n)
   int total = 0;
   // The residual form needs right (F_2, for the callers) and the residual only: at 128^2, r = 512
   // the Gram form's four r x r would be 64 MiB per fp64 pack.
   SPECSWEEP_HD explicit EvalLayout(const Shape& s) {
     const int L = s.depth, m = s.m, n = s.n, r = s.r;
     right = 0;
-    if (s.symmetric || residual_form<long>(m, n, r, L)) {
+    if (forms_residual(s)) {
       residual = right + r * n;
-      total = residual + m * n;
+      weighting = residual + m * n;
+      total = weighting + (s.weighted ? m * n + n : 0);
       return;
     }
     left = right + (L - 1) * r * n;
@@ -116,17 +133,36 @@ SPECSWEEP_HD void subtract_target(int count, const T* M, P residual, LaneOf<P>& 
   }
 }
 
-// evaluate() at depth 2 in the residual form (residual_form): D = F_1 F_2 - M (m x n, in
-// residual), G_1 = D F_2^T, G_2 = F_1^T D, loss 1/2||D||^2.
+// D <- A D B (m x n, in place) for the weighted loss, returning <D, A D B>, twice its unpenalized
+// value. D B goes to db (m x n); each row of A (D B) is formed in row (n) and dotted with D's row
+// before it replaces it, which later rows no longer read.
+template <class T, class P>
+SPECSWEEP_HD LaneOf<P> weigh_residual(int m, int n, const TargetView<T>& tg, P D, P db, P row) {
+  using V = LaneOf<P>;
+  gemm_nn(m, n, n, D, tg.col_weight, db);
+  V loss2 = V(T(0));
+  for (int i = 0; i < m; ++i) {
+    gemm_nn(1, n, m, tg.row_weight + i * m, db, row);
+    loss2 += dot(n, D + i * n, row);
+    copy(n, row, D + i * n);
+  }
+  return loss2;
+}
+
+// evaluate() at depth 2 in the residual form (forms_residual): D = F_1 F_2 - M (m x n, in
+// residual), G_1 = D F_2^T, G_2 = F_1^T D, loss 1/2||D||^2; weighted, D becomes A D B and the loss
+// 1/2 <D, A D B> (weighting: EvalLayout::weighting).
 template <class T, class PF, class P>
 SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const TargetView<T>& tg,
-                                                          T l2, PF F, P G, P residual) {
+                                                          T l2, PF F, P G, P residual,
+                                                          P weighting) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r;
   const auto F1 = F + sh.offset(0), F2 = F + sh.offset(1);
   gemm_nn(m, n, r, F1, F2, residual);
   V w_norm2 = V(T(0)), d_norm2 = V(T(0));
   subtract_target(m * n, tg.M, residual, w_norm2, d_norm2);
+  if (sh.weighted) d_norm2 = weigh_residual(m, n, tg, residual, weighting, weighting + m * n);
   gemm_nt(m, r, n, residual, F2, G + sh.offset(0));
   gemm_tn(r, n, m, F1, residual, G + sh.offset(1));
   EvalResult<V> res;
@@ -184,8 +220,8 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   if (sh.symmetric)
     return evaluate_symmetric(sh, tg, l2, F, G, work + lay.right, work + lay.residual);
   copy(r * n, Fk(L - 1), right(L - 1));
-  if (residual_form<long>(m, n, r, L))
-    return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual);
+  if (forms_residual(sh))
+    return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual, work + lay.weighting);
   for (int k = L - 2; k >= 1; --k) gemm_nn(r, n, r, Fk(k), right(k + 1), right(k));
   copy(m * r, Fk(0), left(0));
   for (int k = 1; k <= L - 2; ++k) gemm_nn(m, r, r, left(k - 1), Fk(k), left(k));

@@ -49,22 +49,22 @@ struct RecordLayout {
     const int big = m > n ? m : n;
     const int p1 = m < r ? m : r, p2 = n < r ? n : r, pmax = p1 > p2 ? p1 : p2;
     const int big_rank = big < r ? big : r;
-    w_row = 0;                        // one row of W (n)
-    q = w_row + n;                    // Householder Q or U_P (big x min(big, r))
-    q2 = q + big * big_rank;          // Q of (F_2...F_L)^T (n x min(n, r))
-    tall = q2 + n * (n < r ? n : r);  // F_1 or (F_2...F_L)^T, then U_W, V_2 (big x r)
-    r1 = tall + big * r;              // p1 x r
-    r2 = r1 + p1 * r;                 // p2 x r
-    b = r2 + p2 * r;                  // X1 X2^T (p1 x p2), then U_2 (r x p2)
-    vr = b + r * p2;                  // V_P (r x p1)
-    s1 = vr + r * p1;                 // r x r
-    s2 = s1 + r * r;                  // r x r
-    c = s2 + r * r;                   // modes x modes, modes <= min(p1, p2)
-    tmp = c + p1 * p2;                // r x max(p1, p2) (modes x r first)
-    tau = tmp + r * pmax;             // r
-    sig = tau + r;                    // r
-    sig2 = sig + r;                   // r
-    svd_work = sig2 + r;              // 2 thin_svd workspaces
+    w_row = 0;  // one row of W (n); weighted: W - M, (W - M) B and a row (2 m n + n)
+    q = w_row + (sh.weighted ? 2 * m * n + n : n);  // Householder Q or U_P (big x min(big, r))
+    q2 = q + big * big_rank;                        // Q of (F_2...F_L)^T (n x min(n, r))
+    tall = q2 + n * (n < r ? n : r);                // F_1 or (F_2...F_L)^T, then U_W, V_2 (big x r)
+    r1 = tall + big * r;                            // p1 x r
+    r2 = r1 + p1 * r;                               // p2 x r
+    b = r2 + p2 * r;                                // X1 X2^T (p1 x p2), then U_2 (r x p2)
+    vr = b + r * p2;                                // V_P (r x p1)
+    s1 = vr + r * p1;                               // r x r
+    s2 = s1 + r * r;                                // r x r
+    c = s2 + r * r;                                 // modes x modes, modes <= min(p1, p2)
+    tmp = c + p1 * p2;                              // r x max(p1, p2) (modes x r first)
+    tau = tmp + r * pmax;                           // r
+    sig = tau + r;                                  // r
+    sig2 = sig + r;                                 // r
+    svd_work = sig2 + r;                            // 2 thin_svd workspaces
     rv = svd_work + 2 * thin_svd_workspace(big, r);  // V_W (n x p), then r x n
     block_work = rv + r * n;                         // block_alignment_workspace(max(p1, p2))
     total = block_work + block_alignment_workspace(pmax);
@@ -204,17 +204,25 @@ SPECSWEEP_HD LaneOf<P> product_det_sign(const Shape& sh, PF F, P work) {
   return sh.symmetric ? sign * sign : sign;  // det(X X^T) = det(X)^2
 }
 
-// 1/2 ||W - M||^2 + penalty from the explicit residual (W = F_1 right1 formed a row at a time in
-// w_row, n values): accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form
-// evaluate() uses per step.
+// 1/2 ||W - M||^2 + penalty (weighted as the shape's loss is) from the explicit residual (W = F_1
+// right1 formed a row at a time in w_row, n values; weighted: all of it, RecordLayout::w_row):
+// accurate even when the loss is ~1e-7 of
+// ||M||^2, unlike the Gram form evaluate() uses per step.
 template <class T, class PF, class PR, class P>
 SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F,
                                      PR right1, P w_row) {
   using V = LaneOf<P>;
   const int m = sh.m, n = sh.n, r = sh.r;
-  // Row sums, then their sum: rounding grows like m + n rather than m n.
   V res2 = V(T(0));
-  for (int i = 0; i < m; ++i) {
+  if (sh.weighted) {
+    // The weighted loss couples D's rows: D whole, then weigh_residual.
+    gemm_nn(m, n, r, F, right1, w_row);
+    V w_norm2 = V(T(0)), d_norm2 = V(T(0));
+    subtract_target(m * n, tg.M, w_row, w_norm2, d_norm2);
+    res2 = weigh_residual(m, n, tg, w_row, w_row + m * n, w_row + 2 * m * n);
+  }
+  // Row sums, then their sum: rounding grows like m + n rather than m n.
+  for (int i = 0; i < m && !sh.weighted; ++i) {
     gemm_nn(1, n, r, F + i * r, right1, w_row);
     V row = V(T(0));
     for (int j = 0; j < n; ++j) {

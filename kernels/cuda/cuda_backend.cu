@@ -62,7 +62,8 @@ enum class Strategy { fused, batched, block };
 // block strategy's advantage is counted, not yet measured: its constant is the first thing a GPU
 // run calibrates.
 template <class T>
-Strategy choose_strategy(const CellParams<T>& cell, int group_seeds, BackendOptions::GpuStrategy forced) {
+Strategy choose_strategy(const CellParams<T>& cell, int group_seeds,
+                         BackendOptions::GpuStrategy forced) {
   using Forced = BackendOptions::GpuStrategy;
   if (!strategy::batched_supports(cell)) return Strategy::fused;
   switch (forced) {
@@ -83,7 +84,7 @@ Strategy choose_strategy(const CellParams<T>& cell, int group_seeds, BackendOpti
 template <class T>
 struct DevicePlan {
   CellPlan<T> host;
-  DeviceBuffer<T> M, U, Vb, s;
+  DeviceBuffer<T> M, U, Vb, s, row_weight, col_weight;
   DeviceBuffer<double> basis_U, basis_V;
   DeviceBuffer<int> record_steps;
   CellParams<T> cell;
@@ -97,15 +98,19 @@ struct DevicePlan {
         U(host.U, stream),
         Vb(host.Vb, stream),
         s(host.s, stream),
+        row_weight(host.row_weight, stream),
+        col_weight(host.col_weight, stream),
         basis_U(host.basis_U, stream),
         basis_V(host.basis_V, stream),
         record_steps(cp.record_steps, stream),
-        cell(strategy::make_cell_params(
-            host,
-            TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp.modes, T(host.norm2_half)},
-            SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())),
+        cell(strategy::make_cell_params(host,
+                                        host.target_over(M.data(), U.data(), Vb.data(), s.data(),
+                                                         row_weight.data(), col_weight.data()),
+                                        SpectralBasis{basis_U.data(), basis_V.data()},
+                                        record_steps.data())),
         group_seeds(strategy::block_group_seeds(cell, shared)),
-        group_shared_bytes(group_seeds > 0 ? strategy::block_shared_bytes(cell, group_seeds, 0) : 0) {}
+        group_shared_bytes(group_seeds > 0 ? strategy::block_shared_bytes(cell, group_seeds, 0)
+                                           : 0) {}
 
   int outcome_width() const { return strategy::OutcomeSlots{cell.target.modes}.width(); }
   int record_width() const {
@@ -165,11 +170,14 @@ class ItemRunner {
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
     int device = 0, shared_per_block = 0, shared_per_sm = 0, reserved = 0;
     SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&shared_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
-    const strategy::SharedMemoryLimits shared{std::size_t(shared_per_block), std::size_t(shared_per_sm),
-                                              std::size_t(reserved)};
+    SPECSWEEP_CUDA_CHECK(
+        cudaDeviceGetAttribute(&shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(
+        &shared_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+    SPECSWEEP_CUDA_CHECK(
+        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+    const strategy::SharedMemoryLimits shared{std::size_t(shared_per_block),
+                                              std::size_t(shared_per_sm), std::size_t(reserved)};
     plans_.reserve(items.size());
     for (const WorkItem* w : items)
       plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, shared, stream.get()));
@@ -182,7 +190,8 @@ class ItemRunner {
     SPECSWEEP_CUDA_CHECK(cudaFuncGetAttributes(&block, cuda::block_kernel<T>));
     const std::size_t local_bytes = std::max(fused.localSizeBytes, block.localSizeBytes);
     int per_sm = 0, sms = 0;
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
+    SPECSWEEP_CUDA_CHECK(
+        cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
     SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
     kernel_local_bytes_ = local_bytes * std::size_t(per_sm) * std::size_t(sms);
   }
@@ -230,7 +239,8 @@ class ItemRunner {
         try {
           planner.retry_smaller();
         } catch (const RuntimeFailure& gave_up) {
-          throw RuntimeFailure(std::string("CUDA backend: ") + gave_up.what() + " (" + e.what() + ")");
+          throw RuntimeFailure(std::string("CUDA backend: ") + gave_up.what() + " (" + e.what() +
+                               ")");
         }
         if (!std::exchange(warned, true))
           std::fprintf(stderr,
@@ -389,17 +399,21 @@ std::string cuda_unavailable_reason() {
   int driver = 0, runtime = 0;
   cudaDriverGetVersion(&driver);  // 0 when no driver is installed
   cudaRuntimeGetVersion(&runtime);
-  auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
-  const std::string versions = (driver == 0 ? " (no CUDA driver is installed" : " (the driver supports CUDA " + version(driver)) +
+  auto version = [](int v) {
+    return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+  };
+  const std::string versions = (driver == 0 ? " (no CUDA driver is installed"
+                                            : " (the driver supports CUDA " + version(driver)) +
                                ", this binary needs CUDA " + version(runtime) + ")";
   if (probe != cudaSuccess)
-    return std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(probe) + ": " + cudaGetErrorString(probe) +
-           versions;
+    return std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(probe) + ": " +
+           cudaGetErrorString(probe) + versions;
   return "no CUDA device is visible" + versions;
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
-  if (const std::string why = cuda_unavailable_reason(); !why.empty()) throw RuntimeFailure("CUDA backend: " + why);
+  if (const std::string why = cuda_unavailable_reason(); !why.empty())
+    throw RuntimeFailure("CUDA backend: " + why);
   return std::make_unique<CudaBackend>(options);
 }
 

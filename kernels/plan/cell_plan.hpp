@@ -31,8 +31,9 @@ struct CellPlan {
   const CellProblem* cp = nullptr;
   // The target with the mode bases made contiguous (m x modes, n x modes).
   std::vector<T> M, U, Vb, s;
-  // 1/2 ||M||^2 of M as rounded to T: the problem this precision actually solves, so the relative
-  // excess of W = 0 is exactly 1 in fp32 too.
+  std::vector<T> row_weight, col_weight;  // empty unless the shape is weighted (kind = "icl")
+  // The loss of W = 0 (1/2 ||M||^2, weighted as the loss is) of M as rounded to T: the problem
+  // this precision actually solves, so the relative excess of W = 0 is exactly 1 in fp32 too.
   double norm2_half = 0;
   // Initialization: per-factor kind and scale, and r basis columns for spectral init (the
   // target's first ones; zero beyond them when r > min(m, n)).
@@ -48,7 +49,24 @@ struct CellPlan {
     const Shape& sh = problem.shape;
     const int q = problem.modes, b = tg.basis_cols;
     M.assign(tg.M.begin(), tg.M.end());
-    for (T v : M) norm2_half += 0.5 * double(v) * double(v);
+    row_weight.assign(tg.row_weight.begin(), tg.row_weight.end());
+    col_weight.assign(tg.col_weight.begin(), tg.col_weight.end());
+    if (row_weight.empty()) {
+      for (T v : M) norm2_half += 0.5 * double(v) * double(v);
+    } else {  // 1/2 <M, A M B>
+      const int m = tg.m, n = tg.n;
+      auto at = [](const std::vector<T>& X, int cols, int i, int j) {
+        return double(X[static_cast<size_t>(i) * cols + j]);
+      };
+      std::vector<double> mb(static_cast<size_t>(m) * n, 0.0);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j)
+          for (int k = 0; k < n; ++k) mb[i * n + j] += at(M, n, i, k) * at(col_weight, n, k, j);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j)
+          for (int k = 0; k < m; ++k)
+            norm2_half += 0.5 * at(M, n, i, j) * at(row_weight, m, i, k) * mb[k * n + j];
+    }
     for (int i = 0; i < tg.m; ++i)
       for (int j = 0; j < q; ++j) U.push_back(T(tg.U[i * b + j]));
     for (int i = 0; i < tg.n; ++i)
@@ -84,9 +102,22 @@ struct CellPlan {
     layout = EngineLayout(sh, op, q);
   }
 
-  // The target over host arrays; a device backend builds its own over device copies of M, U, Vb, s.
+  // The target over host arrays; a device backend passes its device copies of them.
   TargetView<T> target() const {
-    return TargetView<T>{M.data(), U.data(), Vb.data(), s.data(), cp->modes, T(norm2_half)};
+    return target_over(M.data(), U.data(), Vb.data(), s.data(), row_weight.data(),
+                       col_weight.data());
+  }
+  TargetView<T> target_over(const T* M_at, const T* U_at, const T* Vb_at, const T* s_at,
+                            const T* row_weight_at, const T* col_weight_at) const {
+    const bool weighted = !row_weight.empty();
+    return TargetView<T>{M_at,
+                         U_at,
+                         Vb_at,
+                         s_at,
+                         cp->modes,
+                         T(norm2_half),
+                         weighted ? row_weight_at : nullptr,
+                         weighted ? col_weight_at : nullptr};
   }
 
   // The init stream of factor k of one seed.

@@ -121,7 +121,8 @@ struct FactorLayout {
   }
 };
 
-// Whether the batched strategy computes this cell: depth 2, the step integrator (RK4 runs fused),
+// Whether the batched strategy computes this cell: depth 2 unweighted (its Gram-form loss cannot
+// weigh the residual's entries, so icl runs fused), the step integrator (RK4 runs fused),
 // no basin probe (its restarts run fused, seed by seed), and not the exact or smoothed polar
 // factor in fp64: through the Gram, a singular value sigma of G is resolved only to
 // eps * sigma_max^2 / sigma, well within fp32's rounding but not within fp64's, so those cells run
@@ -130,8 +131,8 @@ template <class T>
 bool batched_supports(const CellParams<T>& c) {
   const bool spectral = c.op.kind == OptimizerKind::specgd || c.op.kind == OptimizerKind::muon;
   const bool gram_polar = spectral && c.op.orth.kind != OrthKind::newton_schulz;
-  return c.shape.depth == 2 && c.op.integrator == Integrator::step && c.basin_probes == 0 &&
-         !(gram_polar && std::is_same_v<T, double>);
+  return c.shape.depth == 2 && !c.shape.weighted && c.op.integrator == Integrator::step &&
+         c.basin_probes == 0 && !(gram_polar && std::is_same_v<T, double>);
 }
 
 // T values per seed of the task's interleaved arena under this strategy: the factors in the
