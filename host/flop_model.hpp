@@ -34,7 +34,7 @@ inline double step_flops(const Shape& sh, const OptimizerParams& op, int modes) 
     f += 2 * r * r * (m + n) * 2 + 2 * m * r * 2;          // Grams, F1 S0, S0 FL, loss dots
     f += (L - 2) * (2 * r * r * (n + m) + 6 * r * r * r);  // partial products and middle gradients
   }
-  if (sh.weighted) f += 3 * m * n;  // a_i b_j (W - M)_ij: icl's weighted residual
+  if (sh.weighted) f += 2 * m * n * (m + n);  // A (W - M) B: icl's weighted residual
   f += 2 * q * r * (m + n);         // U^T F1 and R2 V for d_i
   for (int k = 0; k < sh.depth; ++k) {
     const double size = sh.size(k);
