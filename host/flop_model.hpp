@@ -35,7 +35,7 @@ inline double step_flops(const Shape& sh, const OptimizerParams& op, int modes) 
     f += (L - 2) * (2 * r * r * (n + m) + 6 * r * r * r);  // partial products and middle gradients
   }
   if (sh.weighted) f += 2 * m * n * (m + n);  // A (W - M) B: icl's weighted residual
-  f += 2 * q * r * (m + n);         // U^T F1 and R2 V for d_i
+  f += 2 * q * r * (m + n);                   // U^T F1 and R2 V for d_i
   for (int k = 0; k < sh.depth; ++k) {
     const double size = sh.size(k);
     switch (op.kind) {
