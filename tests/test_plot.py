@@ -11,7 +11,8 @@ steps apart and the Muon cells' step-to-step oscillation is not resolved):
   and name the GD stability line on loss_vs_lr;
 - hitting_times of a 9-cell sweep leaves no cell out;
 - --cells 0,3 and --cells 1-2 plot only those cells; a malformed or out-of-range --cells exits 2
-  and names --cells.
+  and names --cells;
+- an in-context regression run's relative excess is divided by its weighted loss at W = 0.
 
 Usage: test_plot.py SPECSWEEP_EXE WORKDIR   (SPECSWEEP_PYTHON: a python3 with h5py and matplotlib)
 """
@@ -53,6 +54,32 @@ NINE = SWEEP.replace('"optimizer.lr" = [0.1, 0.6]', '"optimizer.lr" = [0.05, 0.1
     .replace("steps = 120", "steps = 60").replace("seeds = 12", "seeds = 4")
 WARNING = "oscillations faster than that are not resolved"
 FAILURES = []
+
+
+ICL = """
+[problem]
+kind = "icl"
+n = 6
+rank = 6
+context_length = 8
+[problem.target]
+spectrum = [1.0, 0.5, 0.3, 0.2, 0.1, 0.05]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 1e-3
+[optimizer]
+kind = "muon"
+lr = 0.05
+orthogonalizer = "exact"
+momentum = 0.0
+[run]
+steps = 40
+seeds = 2
+precision = "fp64"
+[record]
+traced_seeds = 2
+every = 10
+"""
 
 
 def check(ok, what):
@@ -163,6 +190,21 @@ def main():
     cap = captions(out).get("nine.hitting_times.png")
     check(rc == 0 and cap is not None and "left out" not in cap,
           f"9 cells: hitting_times.png leaves none out: {cap}")
+
+    # In-context regression weighs its loss: the relative excess the figures draw divides by the
+    # loss at W = 0 (1/2 <M, Gamma M Lambda>, not 1/2 ||M||^2), so from an init of 1e-3 it starts at
+    # 1 (W(0) ~ 1e-6), and at the end it agrees with the run's own /outcome/excess.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host", "plot"))
+    import specsweep_plot  # noqa: E402
+    icl = make_run(exe, work, "icl", ICL)
+    loaded = specsweep_plot.load_run(icl)
+    with h5py.File(icl, "r") as f:
+        excess = f["outcome/excess"][0, :2]
+    start = loaded.excess_trace[0][:, 0]
+    check(loaded.loss_is_excess and abs(start - 1).max() < 1e-3,
+          f"icl: the plotted relative excess starts at 1 (got {start})")
+    end = loaded.excess_trace[0][:, -1]
+    check(abs(end / excess - 1).max() < 1e-6, f"icl: the plotted final excess {end} is the run's {excess}")
 
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")

@@ -398,12 +398,12 @@ def find_aliasing(step, traces, floor):
     return None
 
 
-def _optimum(spectrum, rank, l2, final_loss, excess, norm):
+def _optimum(spectrum, rank, l2, final_loss, excess, norm, weighted=False):
     """The smallest loss a rank-r product reaches (REFERENCE section 1): without l2 the tail
-    1/2 sum_{i>r} s_i^2; with l2 the value the run's own excess implies, median over seeds of
-    final_loss - excess * 1/2|M|^2 (NaN when the file has no excess)."""
+    1/2 sum_{i>r} s_i^2; with l2 (or a weighted loss) the value the run's own excess implies, median
+    over seeds of final_loss - excess * norm (NaN when the file has no excess)."""
     s = spectrum[np.isfinite(spectrum)]
-    if l2 == 0 and rank > 0:
+    if l2 == 0 and rank > 0 and not weighted:
         return 0.5 * float(np.sum(s[int(rank):] ** 2))
     if final_loss is None or excess is None:
         return np.nan
@@ -441,7 +441,16 @@ def _load(path, f, selected):
     spectrum = np.asarray(f["target/spectrum"][()], dtype=float) if "target/spectrum" in f \
         else np.full((cells, rank), np.nan)
     modes = np.minimum(rank, np.isfinite(spectrum).sum(axis=1)).astype(int)
-    norm = 0.5 * np.nansum(spectrum ** 2, axis=1)  # 1/2 |M|_F^2
+    norm = 0.5 * np.nansum(spectrum ** 2, axis=1)  # 1/2 |M|_F^2: the loss at W = 0
+    # problem.kind = "icl" weighs the loss, 1/2 <W - M, A (W - M) B> (REFERENCE section 1): its value
+    # at W = 0 is 1/2 <M, A M B>, and its optimum below full rank is not the tail of M's spectrum,
+    # so it is read from the run's own excess as for l2 (weighted).
+    weighted = "target/row_weight" in f and f["target/row_weight"].shape[1] > 0
+    if weighted:
+        for c in range(cells):
+            A, B = f["target/row_weight"][c], f["target/col_weight"][c]
+            M = np.asarray(f["target/M"][c], dtype=float)
+            norm[c] = 0.5 * float(np.sum(M * (A @ M @ B)))
     step = np.asarray(f["trace/step"][()], dtype=float) if "trace/step" in f else np.zeros(0)
     levels = _summary_levels(f) if "summary" in f else None
 
@@ -460,7 +469,7 @@ def _load(path, f, selected):
         alive = ok & (st != 2)
         fl = np.asarray(f["outcome/final_loss"][c], dtype=float) if has_loss else None
         ex = np.asarray(f["outcome/excess"][c], dtype=float) if has_excess else None
-        optimum[c] = _optimum(spectrum[c], rank_c[c], l2[c], fl, ex, norm[c])
+        optimum[c] = _optimum(spectrum[c], rank_c[c], l2[c], fl, ex, norm[c], weighted)
         if fl is not None:
             keep = alive & np.isfinite(fl)
             if keep.any():
@@ -943,7 +952,7 @@ def plot_loss(run, outdir, log_time, written):
         for ax, c in zip(grid.flat, cells):
             if c not in blown:
                 ax.set_ylim(lo, hi)
-    ylabel = (r"relative excess loss $(f - f^*)\,/\,\frac{1}{2}\|M\|_F^2$" if run.loss_is_excess
+    ylabel = (r"relative excess loss $(f - f^*)\,/\,f(W{=}0)$" if run.loss_is_excess
               else r"loss $f$")
     if single:
         grid[0, 0].set_xlabel(step_label(run))
@@ -961,7 +970,8 @@ def plot_loss(run, outdir, log_time, written):
         caption = (f"Line: median over the {seeds} of each cell (those with a finite loss at the "
                    "step); band: 25–75%.")
     if run.loss_is_excess:
-        caption += (" f* = the optimum of a rank-r product (REFERENCE section 1)."
+        caption += (" f* = the optimum of a rank-r product; f(W=0) = 1/2 ||M||_F^2, weighted for"
+                    " in-context regression (REFERENCE section 1)."
                     + (" Values at or below f* (rounding) are not drawn." if nonpositive else ""))
     else:
         caption += " The optimum is unknown for this file: the loss itself."
