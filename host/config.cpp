@@ -188,6 +188,8 @@ const EnumTable<OptimizerKind> kOptimizers = {{"gd", OptimizerKind::gd},
 const EnumTable<OrthKind> kOrthKinds = {{"exact", OrthKind::exact},
                                         {"smooth", OrthKind::smooth},
                                         {"newton_schulz", OrthKind::newton_schulz}};
+const EnumTable<MomentumOrder> kMomentumOrders = {{"pre_polar", MomentumOrder::pre_polar},
+                                                  {"post_polar", MomentumOrder::post_polar}};
 const EnumTable<ShapeScale> kShapeScales = {
     {"none", ShapeScale::none}, {"sqrt_ratio", ShapeScale::sqrt_ratio}, {"rms", ShapeScale::rms}};
 const EnumTable<Integrator> kIntegrators = {{"step", Integrator::step}, {"rk4", Integrator::rk4}};
@@ -661,10 +663,10 @@ class Reader {
   }
 
   void read_optimizer(const toml::table* t, int steps, OptimizerConfig& o) const {
-    check_keys(
-        t, "optimizer",
-        {"kind", "lr", "orthogonalizer", "ns_coefficients", "ns_steps", "smooth_eps", "momentum",
-         "nesterov", "shape_scale", "beta1", "beta2", "eps", "integrator", "schedule"});
+    check_keys(t, "optimizer",
+               {"kind", "lr", "orthogonalizer", "ns_coefficients", "ns_steps", "smooth_eps",
+                "momentum", "nesterov", "momentum_order", "shape_scale", "beta1", "beta2", "eps",
+                "integrator", "schedule"});
     if (auto n = get(t, "kind")) o.kind = as_enum(*n, "optimizer.kind", kOptimizers);
     if (auto n = get(t, "lr")) o.lr = positive(*n, "optimizer.lr");
     if (auto n = get(t, "orthogonalizer"))
@@ -720,6 +722,8 @@ class Reader {
     if (auto n = get(t, "momentum"))
       o.momentum = float_in(*n, "optimizer.momentum", 0.0, false, 1.0, true);
     if (auto n = get(t, "nesterov")) o.nesterov = as_bool(*n, "optimizer.nesterov");
+    if (auto n = get(t, "momentum_order"))
+      o.momentum_order = as_enum(*n, "optimizer.momentum_order", kMomentumOrders);
     if (auto n = get(t, "shape_scale"))
       o.shape_scale = as_enum(*n, "optimizer.shape_scale", kShapeScales);
     if (auto n = get(t, "beta1")) o.beta1 = float_in(*n, "optimizer.beta1", 0.0, false, 1.0, true);
@@ -1114,6 +1118,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("smooth_eps", fmt_double(op.smooth_eps));
   line("momentum", fmt_double(op.momentum));
   line("nesterov", op.nesterov ? "true" : "false");
+  line("momentum_order", str(enum_name(op.momentum_order, kMomentumOrders)));
   line("shape_scale", str(enum_name(op.shape_scale, kShapeScales)));
   line("beta1", fmt_double(op.beta1));
   line("beta2", fmt_double(op.beta2));
@@ -1679,7 +1684,8 @@ std::vector<UnusedKeys> unused_keys(const Experiment& experiment) {
     const char* used_by;
     bool (*uses)(const OptimizerConfig&);
   } rules[] = {
-      {"optimizer.momentum, optimizer.nesterov, optimizer.shape_scale", "optimizer.kind = \"muon\"",
+      {"optimizer.momentum, optimizer.nesterov, optimizer.momentum_order, optimizer.shape_scale",
+       "optimizer.kind = \"muon\"",
        [](const OptimizerConfig& o) { return o.kind == OptimizerKind::muon; }},
       {"optimizer.beta1, optimizer.beta2, optimizer.eps", "optimizer.kind = \"adam\"",
        [](const OptimizerConfig& o) { return o.kind == OptimizerKind::adam; }},
@@ -1721,6 +1727,7 @@ OptimizerParams Config::optimizer_params() const {
   p.orth.ns.norm_scale = ns_norm_scale(o.ns_preset);
   p.momentum = o.momentum;
   p.nesterov = o.nesterov;
+  p.momentum_order = o.momentum_order;
   p.shape_scale = o.shape_scale;
   p.beta1 = o.beta1;
   p.beta2 = o.beta2;

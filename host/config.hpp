@@ -61,6 +61,7 @@ struct OptimizerConfig {
   double smooth_eps = 1e-6;
   double momentum = 0.95;
   bool nesterov = true;
+  MomentumOrder momentum_order = MomentumOrder::pre_polar;
   ShapeScale shape_scale = ShapeScale::none;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   Integrator integrator = Integrator::step;
@@ -176,7 +177,8 @@ struct Experiment {
 // error. At most 1,000,000 cells.
 // Keys of the resolved config that no cell of the experiment uses, so their values change
 // nothing (optimizer.momentum when no cell runs Muon, say), grouped by what would use them:
-// {"optimizer.momentum, optimizer.nesterov, optimizer.shape_scale", "optimizer.kind = \"muon\""}.
+// {"optimizer.momentum, optimizer.nesterov, optimizer.momentum_order, optimizer.shape_scale",
+// "optimizer.kind = \"muon\""}.
 struct UnusedKeys {
   std::string keys, used_by;
 };

@@ -148,6 +148,16 @@ const std::vector<OracleCase>& oracle_cases() {
       {"muon_rms_heavy_ball",
        "kind = \"muon\"\nlr = 0.01\northogonalizer = \"exact\"\nshape_scale = \"rms\"\nnesterov = "
        "false"},
+      // post_polar accumulates unit-size steps that do not shrink near the optimum, so at lr 0.02
+      // with Nesterov and momentum 0.95 (steps of up to 39 lr) it oscillates chaotically: a
+      // decaying step and momentum 0.5 keep the case well-conditioned.
+      {"muon_post_polar_newton_schulz",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\nmomentum = 0.5\n"
+       "momentum_order = \"post_polar\"\n[optimizer.schedule]\nkind = \"exponential\"\ndecay = "
+       "0.95"},
+      {"muon_post_polar_exact_heavy_ball",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"exact\"\nmomentum_order = "
+       "\"post_polar\"\nnesterov = false"},
       {"adam", "kind = \"adam\"\nlr = 0.01"},
       {"gd_rk4", "kind = \"gd\"\nlr = 0.02\nintegrator = \"rk4\""},
       {"specgd_rk4", "kind = \"specgd\"\nlr = 0.02\nintegrator = \"rk4\""},

@@ -42,6 +42,7 @@ ns_coefficients = "polar_express"
 smooth_eps = 1e-5
 momentum = 0.9
 nesterov = false
+momentum_order = "post_polar"
 shape_scale = "rms"
 beta1 = 0.8
 beta2 = 0.99
@@ -117,6 +118,7 @@ TEST(Config, FullConfigParses) {
   EXPECT_DOUBLE_EQ(o.smooth_eps, 1e-5);
   EXPECT_DOUBLE_EQ(o.momentum, 0.9);
   EXPECT_FALSE(o.nesterov);
+  EXPECT_EQ(o.momentum_order, MomentumOrder::post_polar);
   EXPECT_EQ(o.shape_scale, ShapeScale::rms);
   EXPECT_DOUBLE_EQ(o.beta1, 0.8);
   EXPECT_DOUBLE_EQ(o.beta2, 0.99);
@@ -278,6 +280,7 @@ TEST(Config, OptimizerParams) {
   EXPECT_EQ(p.orth.ns.steps[7].a, 1.875);
   EXPECT_EQ(p.momentum, 0.9);
   EXPECT_FALSE(p.nesterov);
+  EXPECT_EQ(p.momentum_order, MomentumOrder::post_polar);
   EXPECT_EQ(p.shape_scale, ShapeScale::rms);
   EXPECT_EQ(p.beta1, 0.8);
   EXPECT_EQ(p.beta2, 0.99);
@@ -844,7 +847,8 @@ TEST(UnusedKeys, AreThoseNoCellUses) {
       keys.push_back(u.keys);
     return keys;
   };
-  const std::string momentum = "optimizer.momentum, optimizer.nesterov, optimizer.shape_scale";
+  const std::string momentum =
+      "optimizer.momentum, optimizer.nesterov, optimizer.momentum_order, optimizer.shape_scale";
   const std::string adam = "optimizer.beta1, optimizer.beta2, optimizer.eps";
   const std::string ns = "optimizer.ns_coefficients, optimizer.ns_steps";
   const std::string smooth = "optimizer.smooth_eps";
@@ -1061,6 +1065,7 @@ TEST(ConfigRoundTrip, ResolvedTextHasEveryKey) {
                           "smooth_eps = ",
                           "momentum = ",
                           "nesterov = ",
+                          "momentum_order = ",
                           "shape_scale = ",
                           "beta1 = ",
                           "beta2 = ",

@@ -30,13 +30,13 @@ TEST(Init, OrthogonalIsScaledIsometryTallAndWide) {
 TEST(Init, GaussianHasTheRequestedScaleAndZeroIsZero) {
   const int rows = 200, cols = 50;
   std::vector<double> F(rows * cols), work(init_factor_workspace(rows, cols));
-  init_factor({InitKind::gaussian, 1e-3}, 1, 2, rows, cols, RandomStream(1, 0, 0, Purpose::init, 1), {}, F.data(),
-              work.data());
+  init_factor({InitKind::gaussian, 1e-3}, 1, 2, rows, cols, RandomStream(1, 0, 0, Purpose::init, 1),
+              {}, F.data(), work.data());
   double s2 = 0;
   for (double v : F) s2 += v * v;
   EXPECT_NEAR(std::sqrt(s2 / F.size()), 1e-3, 5 * 1e-3 / std::sqrt(2.0 * F.size()));
-  init_factor({InitKind::zero, 1.0}, 0, 2, rows, cols, RandomStream(1, 0, 0, Purpose::init, 0), {}, F.data(),
-              work.data());
+  init_factor({InitKind::zero, 1.0}, 0, 2, rows, cols, RandomStream(1, 0, 0, Purpose::init, 0), {},
+              F.data(), work.data());
   for (double v : F) EXPECT_EQ(v, 0.0);
 }
 
@@ -77,9 +77,9 @@ TEST(Schedule, EachKindMatchesItsClosedForm) {
   s.kind = ScheduleKind::cosine;
   s.warmup = 10;
   s.min_lr = 0.01;
-  EXPECT_DOUBLE_EQ(s.rate(0), 0.01);   // warmup: lr (t + 1) / warmup
+  EXPECT_DOUBLE_EQ(s.rate(0), 0.01);  // warmup: lr (t + 1) / warmup
   EXPECT_DOUBLE_EQ(s.rate(9), 0.1);
-  EXPECT_DOUBLE_EQ(s.rate(10), 0.1);   // start of the cosine
+  EXPECT_DOUBLE_EQ(s.rate(10), 0.1);                  // start of the cosine
   EXPECT_NEAR(s.rate(55), 0.01 + 0.09 * 0.5, 1e-15);  // halfway
   EXPECT_NEAR(s.rate(100), 0.01, 1e-15);
   s.kind = ScheduleKind::piecewise;
@@ -92,8 +92,9 @@ TEST(Schedule, EachKindMatchesItsClosedForm) {
   EXPECT_EQ(s.rate(99), 3);
 }
 
-std::vector<double> direction(const OptimizerParams& op, int t, int rows, int cols, const std::vector<double>& G,
-                              std::vector<double>& s1, std::vector<double>& s2) {
+std::vector<double> direction(const OptimizerParams& op, int t, int rows, int cols,
+                              const std::vector<double>& G, std::vector<double>& s1,
+                              std::vector<double>& s2) {
   std::vector<double> D(G.size()), work(update_direction_workspace(rows, cols));
   update_direction(op, t, rows, cols, G.data(), s1.data(), s2.data(), D.data(), work.data());
   return D;
@@ -123,6 +124,46 @@ TEST(Muon, ReducesToSpecGdWithoutMomentumAndOnItsFirstStep) {
   for (size_t i = 0; i < G.size(); ++i) EXPECT_NEAR(scaled[i], expected[i] * 1.5, 1e-13);
   // The momentum buffer accumulates B <- beta B + G.
   for (size_t i = 0; i < G.size(); ++i) EXPECT_NEAR(s1[i], G[i], 1e-15);
+}
+
+// momentum_order = "post_polar" accumulates polar factors: B_t = beta B_{t-1} + orth(G_t), and the
+// step is orth(G_t) + beta B_t (Nesterov) or B_t. Two steps from two gradients of different
+// spectra, against that definition with SpecGD's orth; pre_polar's orth(G_1 + beta B_1) is
+// another matrix (the gradients' scales enter it).
+TEST(Muon, PostPolarMomentumAccumulatesPolarFactors) {
+  const int rows = 9, cols = 4;
+  const auto G0 = testing::with_spectrum(rows, cols, {2.0, 1.0, 0.5, 0.1}, 3);
+  const auto G1 = testing::with_spectrum(rows, cols, {30.0, 0.2, 0.1, 0.05}, 4);
+  std::vector<double> s1(G0.size(), 0.0), s2(G0.size(), 0.0), none(G0.size(), 0.0);
+  OptimizerParams spec;
+  spec.kind = OptimizerKind::specgd;
+  const auto O0 = direction(spec, 0, rows, cols, G0, none, none);
+  const auto O1 = direction(spec, 1, rows, cols, G1, none, none);
+  const double beta = 0.9;
+  for (bool nesterov : {true, false}) {
+    OptimizerParams post = spec;
+    post.kind = OptimizerKind::muon;
+    post.momentum = beta;
+    post.nesterov = nesterov;
+    post.momentum_order = MomentumOrder::post_polar;
+    std::fill(s1.begin(), s1.end(), 0.0);
+    direction(post, 0, rows, cols, G0, s1, s2);
+    const auto D1 = direction(post, 1, rows, cols, G1, s1, s2);
+    double gap_to_pre = 0;
+    OptimizerParams pre = post;
+    pre.momentum_order = MomentumOrder::pre_polar;
+    std::vector<double> p1(G0.size(), 0.0);
+    direction(pre, 0, rows, cols, G0, p1, s2);
+    const auto P1 = direction(pre, 1, rows, cols, G1, p1, s2);
+    for (size_t i = 0; i < G0.size(); ++i) {
+      const double buffer = beta * O0[i] + O1[i];
+      EXPECT_NEAR(s1[i], buffer, 1e-13);
+      EXPECT_NEAR(D1[i], nesterov ? O1[i] + beta * buffer : buffer, 1e-13)
+          << "nesterov " << nesterov;
+      gap_to_pre = std::max(gap_to_pre, std::abs(D1[i] - P1[i]));
+    }
+    EXPECT_GT(gap_to_pre, 0.1) << "post_polar must not coincide with pre_polar here";
+  }
 }
 
 // Adam's first step is g / (|g| + eps) per entry after bias correction.

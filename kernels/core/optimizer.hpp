@@ -8,6 +8,11 @@ namespace specsweep {
 
 enum class OptimizerKind { gd, specgd, muon, adam };
 enum class ShapeScale { none, sqrt_ratio, rms };
+// Muon's order of momentum and orthogonalization: pre_polar accumulates gradients and steps along
+// the polar factor of the buffer (Jordan et al.'s Muon); post_polar accumulates the gradients'
+// polar factors and steps along the buffer, so momentum averages directions of equal weight
+// instead of filtering the gradient's spectrum.
+enum class MomentumOrder { pre_polar, post_polar };
 enum class Integrator { step, rk4 };
 enum class ScheduleKind { constant, exponential, spike_geometric, cosine, piecewise };
 
@@ -16,21 +21,24 @@ inline constexpr int kMaxPieces = 32;
 struct Schedule {
   ScheduleKind kind = ScheduleKind::constant;
   double lr = 0.01;
-  double decay = 1.0;    // exponential: lr * decay^t
-  double eta1 = 0.0;     // spike_geometric: lr at t = 0, eta1 at t = 1, then x factor per step
+  double decay = 1.0;  // exponential: lr * decay^t
+  double eta1 = 0.0;   // spike_geometric: lr at t = 0, eta1 at t = 1, then x factor per step
   double factor = 0.5;
-  int warmup = 0;        // cosine: linear warmup steps, then cosine from lr down to min_lr
+  int warmup = 0;  // cosine: linear warmup steps, then cosine from lr down to min_lr
   double min_lr = 0.0;
   int total_steps = 1;
-  int pieces = 0;        // piecewise: value[i] from step start[i] (start[0] = 0)
+  int pieces = 0;  // piecewise: value[i] from step start[i] (start[0] = 0)
   int start[kMaxPieces] = {};
   double value[kMaxPieces] = {};
 
   SPECSWEEP_HD double rate(int t) const {
     switch (kind) {
-      case ScheduleKind::constant: return lr;
-      case ScheduleKind::exponential: return lr * pow(decay, double(t));
-      case ScheduleKind::spike_geometric: return t == 0 ? lr : eta1 * pow(factor, double(t - 1));
+      case ScheduleKind::constant:
+        return lr;
+      case ScheduleKind::exponential:
+        return lr * pow(decay, double(t));
+      case ScheduleKind::spike_geometric:
+        return t == 0 ? lr : eta1 * pow(factor, double(t - 1));
       case ScheduleKind::cosine: {
         if (t < warmup) return lr * double(t + 1) / double(warmup);
         const int span = total_steps - warmup > 1 ? total_steps - warmup : 1;
@@ -52,6 +60,7 @@ struct OptimizerParams {
   OrthParams orth;
   double momentum = 0.95;
   bool nesterov = true;
+  MomentumOrder momentum_order = MomentumOrder::pre_polar;
   ShapeScale shape_scale = ShapeScale::none;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   Integrator integrator = Integrator::step;
@@ -65,9 +74,12 @@ struct OptimizerParams {
 
 SPECSWEEP_HD inline double shape_scale_factor(ShapeScale s, int rows, int cols) {
   switch (s) {
-    case ShapeScale::none: return 1.0;
-    case ShapeScale::sqrt_ratio: return sqrt(rows > cols ? double(rows) / double(cols) : 1.0);
-    case ShapeScale::rms: return 0.2 * sqrt(double(rows > cols ? rows : cols));
+    case ShapeScale::none:
+      return 1.0;
+    case ShapeScale::sqrt_ratio:
+      return sqrt(rows > cols ? double(rows) / double(cols) : 1.0);
+    case ShapeScale::rms:
+      return 0.2 * sqrt(double(rows > cols ? rows : cols));
   }
   return 1.0;
 }
@@ -76,8 +88,8 @@ SPECSWEEP_HD inline double shape_scale_factor(ShapeScale s, int rows, int cols) 
 // state1/state2 are that factor's optimizer buffers (zero at t = 0); work holds
 // orthogonalize_workspace(rows, cols) + rows * cols values.
 template <class PG, class P>
-SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, int cols, PG G, P state1, P state2,
-                                   P D, P work) {
+SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, int cols, PG G,
+                                   P state1, P state2, P D, P work) {
   using T = ScalarOf<LaneOf<P>>;
   const int count = rows * cols;
   switch (op.kind) {
@@ -89,12 +101,21 @@ SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, i
       return;
     case OptimizerKind::muon: {
       const T beta = T(op.momentum);
-      P lookahead = work;
-      for (int i = 0; i < count; ++i) {
-        state1[i] = beta * state1[i] + G[i];
-        lookahead[i] = op.nesterov ? G[i] + beta * state1[i] : state1[i];
+      if (op.momentum_order == MomentumOrder::post_polar) {
+        P polar = work;
+        orthogonalize(op.orth, rows, cols, G, polar, work + count);
+        for (int i = 0; i < count; ++i) {
+          state1[i] = beta * state1[i] + polar[i];
+          D[i] = op.nesterov ? polar[i] + beta * state1[i] : state1[i];
+        }
+      } else {
+        P lookahead = work;
+        for (int i = 0; i < count; ++i) {
+          state1[i] = beta * state1[i] + G[i];
+          lookahead[i] = op.nesterov ? G[i] + beta * state1[i] : state1[i];
+        }
+        orthogonalize(op.orth, rows, cols, lookahead, D, work + count);
       }
-      orthogonalize(op.orth, rows, cols, lookahead, D, work + count);
       const T s = T(shape_scale_factor(op.shape_scale, rows, cols));
       if (s != T(1))
         for (int i = 0; i < count; ++i) D[i] *= s;

@@ -520,12 +520,21 @@ struct BatchedSteps {
         const T beta = T(op.momentum);
         const bool nesterov = op.nesterov;
         T* look = f.lookahead.data();
-        x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
-          const long at = l.at(s, e);
-          B[at] = beta * B[at] + G[at];
-          look[at] = nesterov ? G[at] + beta * B[at] : B[at];
-        });
-        orthogonalize(k, look);
+        if (op.momentum_order == MomentumOrder::post_polar) {
+          orthogonalize(k, G);  // D = orth(G), then D <- the buffer of polar factors
+          x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+            const long at = l.at(s, e);
+            B[at] = beta * B[at] + D[at];
+            D[at] = nesterov ? D[at] + beta * B[at] : B[at];
+          });
+        } else {
+          x_.for_each_element(S_, l.per_seed(), [=] SPECSWEEP_HD(long s, int e) {
+            const long at = l.at(s, e);
+            B[at] = beta * B[at] + G[at];
+            look[at] = nesterov ? G[at] + beta * B[at] : B[at];
+          });
+          orthogonalize(k, look);
+        }
         const T s = T(shape_scale_factor(op.shape_scale, l.rows, l.cols));
         if (s != T(1))
           x_.for_each_element(S_, l.per_seed(),
