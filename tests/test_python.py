@@ -153,6 +153,16 @@ except specsweep.InputError as e:
     check("nothing" in str(e), f"missing group: {e}")
 ds.close()
 summary.close()
+# One swept axis (a plain index, not a MultiIndex): its values become the dimension.
+one_axis = specsweep.run(CONFIG_TEXT.split("[sweep]")[0] + '[sweep]\n"optimizer.lr" = [0.01, 0.02]\n',
+                         set={"run.steps": 20}, out="one_axis.h5", progress=False)
+one = specsweep.open(one_axis.path)
+check(one["excess"].dims == ("optimizer.lr", "seed") and list(one["optimizer.lr"].values) == [0.01, 0.02],
+      f"one axis: dims {one['excess'].dims}, values {one['optimizer.lr'].values}")
+with h5py.File(one_axis.path, "r") as f:
+    check(np.array_equal(one["excess"].values, f["outcome/excess"][()], equal_nan=True),
+          "one axis: open() differs from h5py")
+check("row_weight" in specsweep.open(one_axis.path, "target"), "one axis: target group")
 
 # --- Ctrl-C: Interrupted with the partial kept; resume=True gives the uninterrupted file
 with open("long.toml", "w") as f:

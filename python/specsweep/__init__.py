@@ -209,7 +209,12 @@ def open(path, group="outcome"):
     with xr.open_dataset(path, group=group, engine="h5netcdf") as lazy:
         ds = lazy.load()
     ds.attrs = {**attrs, **ds.attrs}
-    if axes and "cell" in ds.dims and all(a in ds.coords for a in axes):
+    if len(axes) == 1 and "cell" in ds.dims and axes[0] in ds.coords:
+        # One axis: its values label the cells directly (set_index would give a plain index, which
+        # unstack refuses), in the config's order already.
+        if len(set(ds[axes[0]].values.tolist())) == ds.sizes["cell"]:
+            ds = ds.swap_dims({"cell": axes[0]})
+    elif axes and "cell" in ds.dims and all(a in ds.coords for a in axes):
         stacked = ds.set_index(cell=axes)
         # unstack sorts each axis; the config's order is the one a reader expects.
         order = {a: list(dict.fromkeys(ds[a].values.tolist())) for a in axes}
