@@ -43,7 +43,8 @@
 // - resume() checks the file through a read-only handle first (HDF5 writes to files it opens for
 //   writing, and a refused partial must stay as it was): the config and layout, every dataset's
 //   shape, type, chunk shape and filters (a wrong chunk shape makes HDF5 write past its buffers),
-//   every chunk index, and that every per-seed value reads back. A kill inside a flush can leave
+//   every chunk index (each chunk inside the file, no two sharing bytes), and that every per-seed
+//   value reads back. A kill inside a flush can leave
 //   index entries, written before the superblock, that point past the superblock's old
 //   end-of-allocation address at data that did reach the disk; when the file is longer than that
 //   address, the index and data checks run after moving it to the end of the file
@@ -64,8 +65,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -74,6 +79,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "core/factorization.hpp"
@@ -692,6 +699,63 @@ std::string first_difference(const std::string& was, const std::string& now) {
   }
 }
 
+// Ends the process with exit 2 when checking a partial stops making progress. HDF5 1.10 loops
+// forever on some damage (an object header zeroed inside a global heap collection, where every
+// string lives: the fault test's zeroed blocks found it once in ~100 partials), and a hang is the
+// one outcome the resume contract rules out. It watches only while the partial is read, never
+// while it is written, so the partial is left as it was. A stall is no progress for `limit`
+// seconds (one HDF5 call reading at most one cell of one dataset; 60 by default, longer through
+// SPECSWEEP_RESUME_STALL_SECONDS where a file system can pause that long).
+class StallWatch {
+ public:
+  // `cannot`: "cannot resume RUN.h5: RUN.h5.partial", the start of the message.
+  explicit StallWatch(const std::string& cannot) {
+    long seconds = 60;
+    if (const char* env = std::getenv("SPECSWEEP_RESUME_STALL_SECONDS")) {
+      char* end = nullptr;
+      const long value = std::strtol(env, &end, 10);
+      if (end != env && *end == '\0' && value > 0) seconds = value;
+    }
+    limit_ = std::chrono::seconds(seconds);
+    message_ = "specsweep: error: " + cannot + " is damaged: reading it made no progress for " +
+               std::to_string(seconds) +
+               " s (HDF5 loops forever on some damage; SPECSWEEP_RESUME_STALL_SECONDS sets the "
+               "limit); it is left as it was (remove it or run without --resume)\n";
+    progress();
+    thread_ = std::thread([this] { watch(); });
+  }
+  StallWatch(const StallWatch&) = delete;
+  StallWatch& operator=(const StallWatch&) = delete;
+  ~StallWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void progress() { last_ = Clock::now().time_since_epoch().count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; })) {
+      if (Clock::now() - Clock::time_point(Clock::duration(last_.load())) < limit_) continue;
+      std::fputs(message_.c_str(), stderr);
+      std::fflush(stderr);
+      std::_Exit(2);  // HDF5 holds its lock in the stalled call: nothing else can close cleanly
+    }
+  }
+  std::string message_;
+  Clock::duration limit_{};
+  std::atomic<Clock::rep> last_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 // The netCDF-4 view of a run file (xarray, h5netcdf and netCDF4 open each group with named
@@ -820,6 +884,11 @@ struct RunFile::Impl {
   bool compress = false;
   long cells = 0, units = 0;
   std::vector<std::int8_t> progress;  // C x U, as in /progress/unit_done
+  StallWatch* stall_watch = nullptr;  // while resume() checks the partial
+
+  void note_progress() const {
+    if (stall_watch) stall_watch->progress();
+  }
 
   [[noreturn]] void fail(const std::string& what) const {
     throw RuntimeFailure(where + ": " + what + ": " + hdf5_error_text());
@@ -910,13 +979,21 @@ struct RunFile::Impl {
     return true;
   }
 
-  bool read_int64_attribute(hid_t object, const char* name, std::int64_t& out) const {
+  // A scalar integer attribute (unit_seeds, master_seed) of the stored width and signedness.
+  template <class Integer>
+  bool read_integer_attribute(hid_t object, const char* name, Integer& out) const {
+    static_assert(sizeof(Integer) == 8, "run files store 64-bit integer attributes");
     if (H5Aexists(object, name) <= 0) return false;
     AttributeHandle attr(H5Aopen(object, name, H5P_DEFAULT));
     if (attr.get() < 0) return false;
     TypeHandle stored(H5Aget_type(attr.get()));
-    if (H5Tget_class(stored.get()) != H5T_INTEGER) return false;
-    return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
+    const H5T_sign_t sign = std::is_signed<Integer>::value ? H5T_SGN_2 : H5T_SGN_NONE;
+    if (H5Tget_class(stored.get()) != H5T_INTEGER || H5Tget_size(stored.get()) != 8 ||
+        H5Tget_sign(stored.get()) != sign)
+      return false;
+    return H5Aread(attr.get(),
+                   std::is_signed<Integer>::value ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64,
+                   &out) >= 0;
   }
 
   // "" or why an attribute of `object` (at `path`) does not read back. The commit reads and
@@ -1011,6 +1088,7 @@ struct RunFile::Impl {
   // other than create() makes (chunk shape, contiguous or chunked) is damage, added to `damage`:
   // HDF5 trusts it and would write past its buffers.
   std::string open_existing(const DatasetSpec& spec, std::vector<std::string>& damage) {
+    note_progress();
     auto broken = [&](const std::string& what) {
       damage.push_back(what);
       return std::string();
@@ -1090,6 +1168,7 @@ struct RunFile::Impl {
     std::vector<unsigned char> buffer(values * H5Tget_size(spec.memory_type));
     for (hsize_t c = 0; c < spec.dims[0]; ++c) {
       start[0] = c;
+      note_progress();
       try {
         read(spec.name, spec.memory_type, start, count, buffer.data());
       } catch (const RuntimeFailure&) {
@@ -1328,14 +1407,26 @@ struct RunFile::Impl {
     return result;
   }
 
-  // "" or why the dataset's chunk index cannot be walked (damaged by an interrupted flush).
+  // Where a dataset's data lie in the file: the byte range of one chunk, or of contiguous storage.
+  struct StorageSpan {
+    haddr_t address;
+    hsize_t size;
+    std::string owner;  // the dataset, and the chunk's coordinates
+  };
+
   // "" or why the dataset's chunk index is not sound: an entry that cannot be read, a chunk that
   // is not allocated (every chunk is, from creation on) or that skips a filter (its filter mask
-  // would have HDF5 read it without unshuffling, or without its checksum).
-  std::string index_problem(const std::string& name) const {
+  // would have HDF5 read it without unshuffling, or without its checksum). Adds where each chunk
+  // (or the contiguous data) lies to `spans`, for storage_overlap().
+  std::string index_problem(const std::string& name, std::vector<StorageSpan>& spans) const {
     const hid_t ds = open_dataset(name);
     PlistHandle dcpl(H5Dget_create_plist(ds));
-    if (dcpl.get() < 0 || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return "";
+    if (dcpl.get() < 0) return hdf5_error_text();
+    if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) {
+      const haddr_t address = H5Dget_offset(ds);
+      if (address != HADDR_UNDEF) spans.push_back({address, H5Dget_storage_size(ds), name});
+      return "";
+    }
     SpaceHandle space(H5Dget_space(ds));
     const int rank = H5Sget_simple_extent_ndims(space.get());
     std::vector<hsize_t> dims(rank > 0 ? static_cast<std::size_t>(rank) : 0), chunk = dims;
@@ -1344,14 +1435,16 @@ struct RunFile::Impl {
       return hdf5_error_text();
     std::vector<hsize_t> at(dims.size(), 0);
     while (true) {
+      note_progress();
       unsigned mask = 0;
       haddr_t address = HADDR_UNDEF;
       hsize_t size = 0;
       if (H5Dget_chunk_info_by_coord(ds, at.data(), &mask, &address, &size) < 0)
         return hdf5_error_text();
-      if (address == HADDR_UNDEF || size == 0)
-        return "the chunk at (" + join_dims(at) + ") is missing";
-      if (mask != 0) return "the chunk at (" + join_dims(at) + ") skips filters";
+      const std::string chunk_name = "the chunk at (" + join_dims(at) + ")";
+      if (address == HADDR_UNDEF || size == 0) return chunk_name + " is missing";
+      if (mask != 0) return chunk_name + " skips filters";
+      spans.push_back({address, size, name + " (chunk at " + join_dims(at) + ")"});
       std::size_t axis = at.size();
       while (axis-- > 0) {
         at[axis] += chunk[axis];
@@ -1360,6 +1453,39 @@ struct RunFile::Impl {
       }
       if (axis == static_cast<std::size_t>(-1)) return "";
     }
+  }
+
+  // "" or why visiting every object with all of its information fails.
+  std::string visit_problem() const {
+    auto visit_one = [](hid_t, const char*, const H5O_info_t*, void* self) -> herr_t {
+      static_cast<const Impl*>(self)->note_progress();
+      return 0;
+    };
+    if (H5Ovisit2(file.get(), H5_INDEX_NAME, H5_ITER_NATIVE, visit_one, const_cast<Impl*>(this),
+                  H5O_INFO_ALL) < 0)
+      return "its objects cannot all be visited (" + hdf5_error_text() + ")";
+    return "";
+  }
+
+  // "" or why the data's places cannot all be right: one past the end of the file's allocated
+  // space, or two that share bytes. HDF5 reads neither as an error until it touches those bytes,
+  // and /target and /summary are never read on resume, only rewritten in place: a damaged index
+  // entry would then fail at the next flush (after the partial changed) or overwrite another
+  // dataset's finished data.
+  std::string storage_overlap(std::vector<StorageSpan>& spans) const {
+    haddr_t end_of_allocation = 0;
+    if (H5Fget_eoa(file.get(), &end_of_allocation) < 0) return hdf5_error_text();
+    std::sort(spans.begin(), spans.end(),
+              [](const StorageSpan& a, const StorageSpan& b) { return a.address < b.address; });
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      const StorageSpan& span = spans[i];
+      if (span.size > end_of_allocation || span.address > end_of_allocation - span.size)
+        return "the data of " + span.owner + " lie past the end of the file (at byte " +
+               std::to_string(span.address) + ")";
+      if (i > 0 && spans[i - 1].address + spans[i - 1].size > span.address)
+        return "the data of " + spans[i - 1].owner + " and of " + span.owner + " overlap";
+    }
+    return "";
   }
 
   void flush() const {
@@ -1769,7 +1895,7 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     std::string config;
     std::int64_t unit_seeds = 0;
     if (!probe.read_string_attribute(root, "config", config) ||
-        !probe.read_int64_attribute(root, "unit_seeds", unit_seeds) ||
+        !probe.read_integer_attribute(root, "unit_seeds", unit_seeds) ||
         H5Lexists(root, "/progress", H5P_DEFAULT) <= 0 ||
         H5Lexists(root, "/progress/unit_done", H5P_DEFAULT) <= 0)
       throw UnusablePartial(cannot +
@@ -1863,6 +1989,16 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
     }
     std::vector<std::string> damage;
     if (differences.empty()) {
+      // The config fixes these two; the commit keeps them as they are in the file.
+      std::uint64_t master_seed = 0;
+      std::string precision;
+      if (!probe.read_integer_attribute(root, "master_seed", master_seed) ||
+          master_seed != attributes.master_seed)
+        damage.push_back("/@master_seed does not read back as " +
+                         std::to_string(attributes.master_seed));
+      if (!probe.read_string_attribute(root, "precision", precision) ||
+          precision != attributes.precision)
+        damage.push_back("/@precision does not read back as \"" + attributes.precision + "\"");
       for (const DatasetSpec& d : plan.datasets) {
         const std::string problem = probe.open_existing(d, damage);
         if (!problem.empty()) differences.push_back(problem);
@@ -1872,11 +2008,17 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       for (const GroupSpec& g : plan.groups) objects.push_back(g.name);
       for (const SweepAxis& axis : layout.axes) objects.push_back("/cells/" + axis.key);
       for (const std::string& name : objects) {
+        probe.note_progress();
         ObjectHandle object(H5Oopen(root, name.c_str(), H5P_DEFAULT));
         const std::string problem =
             object.get() < 0 ? "cannot open " + name : Impl::attribute_problem(object.get(), name);
         if (!problem.empty()) damage.push_back(problem);
       }
+      // What readers do first (h5py's visititems, xarray's walk of the groups): every object's
+      // header, attribute storage and chunk index, siblings of its B-tree nodes included, which
+      // nothing above reads; a damaged one would be committed and the finished file not open.
+      const std::string visit = probe.visit_problem();
+      if (!visit.empty()) damage.push_back(visit);
     }
     if (!differences.empty())
       throw InputError(cannot + " was written by a different config: " + join(differences, "; ") +
@@ -1888,10 +2030,13 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   // data), not after the remaining units ran: units written later and the statistics read them.
   // /target and /summary are written whole again before the commit.
   auto check_data = [&](Impl& probe) {
+    std::vector<Impl::StorageSpan> spans;
     for (const DatasetSpec& d : plan.datasets) {
-      const std::string problem = probe.index_problem(d.name);
+      const std::string problem = probe.index_problem(d.name, spans);
       if (!problem.empty()) damaged("the chunk index of " + d.name + " is unreadable: " + problem);
     }
+    const std::string overlap = probe.storage_overlap(spans);
+    if (!overlap.empty()) damaged(overlap);
     for (const DatasetSpec& d : plan.datasets) {
       const std::string problem = probe.unreadable_cells(d);
       if (!problem.empty()) damaged(problem);
@@ -1904,8 +2049,11 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   auto impl = std::make_unique<Impl>();
   // A damaged size (of a dataspace, an attribute) can ask for more memory than there is.
   try {
+    StallWatch stall_watch(cannot);
+    impl->stall_watch = &stall_watch;
     {
       Impl probe;
+      probe.stall_watch = &stall_watch;
       open(probe, H5F_ACC_RDONLY);
       check_structure(probe);
       haddr_t eoa = 0;
@@ -1923,6 +2071,7 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
 #endif
       check_data(*impl);
     }
+    impl->stall_watch = nullptr;
   } catch (const std::bad_alloc&) {
     damaged("a size in it is impossible (out of memory reading it)");
   } catch (const std::length_error&) {

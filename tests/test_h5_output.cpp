@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -1209,6 +1210,140 @@ TEST_F(RunFileTest, ResumeRefusesUnreadableDataOfAFinishedUnit) {
     expect_refused_as_damaged(path("run.h5"), c, dataset);
     fs::remove(path("run.h5.partial"));
   }
+}
+
+// The bytes of a little-endian integer as they lie in the file.
+template <class T>
+std::string bytes_of(T value) {
+  return std::string(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// /summary is never read on resume, only rewritten in place: a chunk index entry pointing past
+// the end of the file (a flipped high address bit, seen by the fault test) failed at the first
+// flush with exit 3 after the partial had changed, and one pointing at another dataset's chunk
+// would overwrite finished data. Both are refused before anything is written.
+TEST_F(RunFileTest, ResumeRefusesChunksPastTheEndOrSharingBytes) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  const auto summary = chunk_location(partial, "/summary/final_loss", {1, 0});
+  const auto outcome = chunk_location(partial, "/outcome/excess", {0, 0});
+  const std::string entry = bytes_of<std::uint64_t>(summary.first);
+  const std::size_t at = pristine.find(entry);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(pristine.find(entry, at + 1), std::string::npos) << "the address is not unique";
+  const struct {
+    std::uint64_t address;
+    const char* why;
+  } damages[] = {{summary.first | std::uint64_t{1} << 35, "past the end of the file"},
+                 {outcome.first, "overlap"}};
+  for (const auto& damage : damages) {
+    SCOPED_TRACE(damage.why);
+    overwrite(partial, at, bytes_of(damage.address));
+    expect_refused_as_damaged(path("run.h5"), c, "/summary/final_loss (chunk at 1 x 0)");
+    try {
+      RunFile::resume(path("run.h5"), layout_of(c), attributes());
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(damage.why), std::string::npos) << e.what();
+    }
+  }
+  overwrite(partial, at, entry);
+  EXPECT_EQ(file_bytes(partial), pristine);
+  RunFile resumed = RunFile::resume(path("run.h5"), layout_of(c), attributes());
+  EXPECT_EQ(resumed.units_done(), 1);
+}
+
+// Readers walk every object first (h5py's visititems; HDF5 then sums each chunk index, following
+// the siblings of its B-tree nodes), which resume did not: a node whose missing sibling (all bits
+// set) lost a bit was resumed, and the committed file did not open in h5py (the fault test).
+TEST_F(RunFileTest, ResumeRefusesAChunkIndexThatReadersCannotWalk) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  // A version 1 B-tree node: "TREE", its type (1: chunks), level and entries (2 bytes), then the
+  // addresses of its left and right siblings, all bits set where there is none.
+  const std::string undefined(8, '\xff');
+  const std::size_t node = pristine.find("TREE\x01");
+  ASSERT_NE(node, std::string::npos);
+  ASSERT_EQ(pristine.substr(node + 16, 8), undefined);
+  overwrite(partial, node + 16 + 6, "\xdf");  // the right sibling: readers follow that one
+  expect_refused_as_damaged(path("run.h5"), c, "its objects cannot all be visited");
+}
+
+// The config fixes the master seed and the precision, and the commit keeps the file's: a damaged
+// one would be reported as the run's.
+TEST_F(RunFileTest, ResumeRefusesADamagedMasterSeedOrPrecision) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  const struct {
+    std::string stored, damaged, attribute;
+  } damages[] = {{bytes_of(kMasterSeed), bytes_of(kMasterSeed ^ 2), "/@master_seed"},
+                 {"fp64", "fp32", "/@precision"}};
+  for (const auto& damage : damages) {
+    SCOPED_TRACE(damage.attribute);
+    const std::size_t at = pristine.find(damage.stored);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(pristine.find(damage.stored, at + 1), std::string::npos) << "not unique";
+    overwrite(partial, at, damage.damaged);
+    expect_refused_as_damaged(path("run.h5"), c, damage.attribute);
+    overwrite(partial, at, damage.stored);
+  }
+  EXPECT_EQ(file_bytes(partial), pristine);
+}
+
+// Every string of a run file lies in a global heap collection, and HDF5 1.10 reads a collection
+// whose object header is zeroed (index 0, size 0) forever: the fault test's zeroed blocks hung
+// resume there. Reading that makes no progress ends the process with exit 2 and the message of a
+// damaged partial, which is left as it was (a later HDF5 may refuse the collection itself: the
+// same outcome through an InputError).
+TEST_F(RunFileTest, ResumeOfAPartialWhoseReadingStallsExitsTwo) {
+  const Case c = unit_case();
+  {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  // A collection: "GCOL", version 1, 3 reserved bytes, its size (8 bytes), then the objects,
+  // each headed by its index (2 bytes), reference count (2), 4 reserved bytes and its size (8).
+  int zeroed = 0;
+  for (std::size_t at = pristine.find("GCOL\x01"); at != std::string::npos;
+       at = pristine.find("GCOL\x01", at + 1), ++zeroed)
+    overwrite(partial, at + 16, std::string(16, '\0'));
+  ASSERT_GT(zeroed, 0) << "no global heap collection found";
+  const std::string damaged = file_bytes(partial);
+  const std::string final_path = path("run.h5");
+  const Case resumed = c;
+  EXPECT_EXIT(
+      {
+        ::setenv("SPECSWEEP_RESUME_STALL_SECONDS", "1", 1);
+        try {
+          RunFile::resume(final_path, layout_of(resumed), attributes());
+        } catch (const InputError& e) {
+          std::fprintf(stderr, "specsweep: error: %s\n", e.what());
+          std::_Exit(2);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(2), partial + " is damaged");
+  EXPECT_EQ(file_bytes(partial), damaged);
 }
 
 // A partial whose creation never finished, or a damaged one with no finished unit, is nobody's
