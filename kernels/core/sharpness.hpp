@@ -1,8 +1,9 @@
 #pragma once
-// Curvature of the loss in all factors (docs/REFERENCE.md, "Sharpness"): Hessian-vector products
-// in closed form, the product rule applied to evaluate()'s gradient (no finite differences), and
-// the largest Hessian eigenvalue by Lanczos on them. Written against lane values like the rest of
-// the core, so the CPU packs and a GPU thread run the same arithmetic.
+// Curvature of the loss in all factors: Hessian-vector products in closed form, the product rule
+// applied to evaluate()'s gradient (no finite differences), the curvature along a direction, and
+// the largest Hessian eigenvalue (the sharpness) by Lanczos on them. Written against lane values
+// like the rest of the core, so the CPU packs and a GPU thread run the same arithmetic. Not yet
+// recorded by the engine (issue 14: record steps, /trace and the edge-of-stability row next).
 #include "factorization.hpp"
 
 namespace specsweep {
