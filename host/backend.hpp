@@ -70,7 +70,9 @@ struct SeedTraces {
   int steps = 0;  // T
   int r = 0, depth = 0;
   std::vector<double> loss, alignment, effective_rank, delta1_norm, delta2_norm;  // count x T
-  std::vector<double> sv, core_diag;                                              // count x T x r
+  std::vector<double> sharpness,
+      step_sharpness;                   // count x T, NaN without record.sharpness_iterations
+  std::vector<double> sv, core_diag;    // count x T x r
   std::vector<double> factor_norm;      // count x T x depth
   std::vector<double> block_alignment;  // count x T x 3: left, right, inner
   std::vector<double> delta1, delta2;   // count x T x r x r with record.delta_matrices, else empty
@@ -92,6 +94,8 @@ void for_each_trace_array(Traces& t, F&& f) {
   f("effective_rank", t.effective_rank, 1);
   f("delta1_norm", t.delta1_norm, 1);
   f("delta2_norm", t.delta2_norm, 1);
+  f("sharpness", t.sharpness, 1);
+  f("step_sharpness", t.step_sharpness, 1);
   f("sv", t.sv, t.r);
   f("core_diag", t.core_diag, t.r);
   f("factor_norm", t.factor_norm, t.depth);

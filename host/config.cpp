@@ -85,6 +85,8 @@ constexpr std::string_view kOverrideSource = "--set";
 constexpr int kMaxDim = 1 << 20;
 constexpr int kMaxNsSteps = 100;
 constexpr int kMaxBasinProbes = 10000;
+// Lanczos finds lambda_max in a few dozen steps; more is a typo, and each costs a gradient.
+constexpr int kMaxSharpnessIterations = 1000;
 constexpr size_t kMaxCells = 1000000;
 // Seeds are numbered by a 32-bit word of their Philox counter (core/random.hpp): more would repeat.
 constexpr long long kMaxSeeds = 1LL << 32;
@@ -323,7 +325,8 @@ class Reader {
   void check_engine_size(const toml::table& root, const Config& c) const {
     const ProblemConfig& p = c.problem;
     const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
-    const long long values = engine_lane_values(p.shape(), c.optimizer_params(), modes);
+    const long long values =
+        engine_lane_values(p.shape(), c.optimizer_params(), modes, c.record.sharpness_iterations);
     if (values > std::numeric_limits<int>::max())
       fail_at("problem.rank",
               fmt::format("a seed's working set of {} values for problem.m = {}, problem.n = {}, "
@@ -833,7 +836,7 @@ class Reader {
     check_keys(t, "record",
                {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
                 "grad_tolerance", "block_rtol", "block_atol", "block_atol_inner", "delta_matrices",
-                "loss_window"});
+                "loss_window", "sharpness_iterations"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -873,6 +876,9 @@ class Reader {
       r.loss_window =
           static_cast<int>(int_in(*n, "record.loss_window", 1, run.steps + 1,
                                   fmt::format("in [1, run.steps + 1 = {}]", run.steps + 1)));
+    if (auto n = get(t, "sharpness_iterations"))
+      r.sharpness_iterations =
+          static_cast<int>(int_in(*n, "record.sharpness_iterations", 0, kMaxSharpnessIterations));
   }
 
   void read_basin(const toml::table* t, BasinConfig& b) const {
@@ -1174,6 +1180,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("block_atol_inner", fmt_double(c.record.block_atol_inner));
   line("delta_matrices", c.record.delta_matrices ? "true" : "false");
   line("loss_window", std::to_string(c.record.loss_window));
+  line("sharpness_iterations", std::to_string(c.record.sharpness_iterations));
 
   table = "basin";
   line("probes", std::to_string(c.basin.probes));

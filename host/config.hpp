@@ -99,6 +99,10 @@ struct RecordConfig {
   // /outcome/window_loss averages loss / (1/2 ||M||^2) over the last loss_window steps (Rhee et
   // al.'s Fig 1c: 2, for Muon's period-2 oscillation above lr ~1.2).
   int loss_window = 1;
+  // Lanczos steps for /trace/sharpness (the Hessian's largest eigenvalue) and
+  // /trace/step_sharpness at record steps of traced seeds; 0 records neither. Each step is one
+  // Hessian-vector product (~14 m n r FLOPs at depth 2).
+  int sharpness_iterations = 0;
 };
 
 // Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points

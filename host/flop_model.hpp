@@ -56,4 +56,14 @@ inline double step_flops(const Shape& sh, const OptimizerParams& op, int modes) 
   return op.integrator == Integrator::rk4 ? 4 * f : f;
 }
 
+// One Hessian-vector product (kernels/core/sharpness.hpp): W and dW, then per factor the products
+// with E and dE on both sides; the prefix and suffix products and their derivatives at depth > 2.
+inline double hessian_vector_flops(const Shape& sh) {
+  const double m = sh.m, n = sh.n, r = sh.r, L = sh.depth;
+  double f = sh.symmetric ? 2 * n * n * r * 4
+                          : 2 * m * n * r * (3 * L + 1) + (L - 2) * 2 * r * r * (m + n) * 3;
+  if (sh.weighted) f += 2 * 2 * m * n * (m + n);
+  return f;
+}
+
 }  // namespace specsweep

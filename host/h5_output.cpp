@@ -394,6 +394,12 @@ Plan plan_of(const OutputLayout& layout) {
       {"delta1_norm", 0, "cell traced step",
        "||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2; NaN otherwise)"},
       {"delta2_norm", 0, "cell traced step", "||F1^T F1 - F2 F2^T||_F (depth 2; NaN otherwise)"},
+      {"sharpness", 0, "cell traced step",
+       "largest eigenvalue of the loss's Hessian in all factors, by record.sharpness_iterations "
+       "Lanczos steps (NaN when 0)"},
+      {"step_sharpness", 0, "cell traced step",
+       "curvature u^T H u / ||u||^2 along the step u taken from this point (NaN at the last step "
+       "and when record.sharpness_iterations is 0)"},
       {"sv", R, "cell traced step mode", "singular values sigma_1 >= ... >= sigma_r of W"},
       {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
       {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
@@ -2252,6 +2258,8 @@ auto trace_arrays(Traces& t) {
       {"effective_rank", &t.effective_rank, 0},
       {"delta1_norm", &t.delta1_norm, 0},
       {"delta2_norm", &t.delta2_norm, 0},
+      {"sharpness", &t.sharpness, 0},
+      {"step_sharpness", &t.step_sharpness, 0},
       {"sv", &t.sv, t.r},
       {"core_diag", &t.core_diag, t.r},
       {"factor_norm", &t.factor_norm, t.depth},

@@ -225,6 +225,14 @@ const std::vector<OracleCase>& oracle_cases() {
        "kind = \"icl\"\nn = 8\nrank = 3\ncontext_length = 12",
        "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
        "[2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2, 0.1]"},
+      // The sharpness at record steps (Lanczos on Hessian-vector products) and the curvature
+      // along the step taken: the step integrator, and RK4's combined direction.
+      {"sharpness_gd", "kind = \"gd\"\nlr = 0.05", "m = 20\nn = 16\nrank = 4",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.0, 2.0, 1.5, 1.0]",
+       "traced_seeds = 4\nevery = 10\nsharpness_iterations = 12"},
+      {"sharpness_specgd_rk4", "kind = \"specgd\"\nlr = 0.02\nintegrator = \"rk4\"",
+       "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10\nsharpness_iterations = 12"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy

@@ -230,7 +230,8 @@ CellProblem make_cell_problem(const Config& config, std::uint32_t cell) {
   return cp;
 }
 
-long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes) {
+long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes,
+                             int sharpness_iterations) {
   const long long m = sh.m, n = sh.n, r = sh.r, depth = sh.depth, q = modes;
   auto rows = [&](long long k) { return k == 0 ? m : r; };
   auto cols = [&](long long k) { return k == depth - 1 && !sh.symmetric ? n : r; };
@@ -260,7 +261,15 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
                            2 * (p1 + p2) * r + 2 * r * r + p1 * p2 + r * pmax + 3 * r +
                            2 * thin_svd(big, r) + r * n + pmax * pmax + 7 * pmax;
   const long long metrics = r + q + depth + 3 + 2 * r * r;
-  return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics;
+  // The Lanczos start and lanczos_workspace (HessianLayout: left and right products with their
+  // derivatives, E and dE, two r x n and one max(m, r) x max(n, r) scratch).
+  const long long blocks = sh.symmetric ? 0 : depth - 1;
+  const long long hessian = 2 * blocks * (m * r + r * n) + 2 * m * n + 2 * r * n +
+                            std::max(m, r) * std::max(n, r) + weighting;
+  const long long k = sharpness_iterations;
+  const long long sharpness = k > 0 ? 4 * params + 3 * k + 1 + hessian : 0;
+  return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics +
+         sharpness;
 }
 
 namespace {
@@ -296,7 +305,11 @@ double seed_cost(const Config& cell, bool traced) {
     double largest = 0;
     for (int k = 0; k < sh.depth; ++k)
       largest = std::max(largest, orth_flops(svd, sh.rows(k), sh.cols(k)));
-    cost += record_step_count(cell.record, cell.run.steps) * 4 * largest;
+    // With record.sharpness_iterations = k: k Lanczos products and one along the step.
+    const double sharpness = cell.record.sharpness_iterations > 0
+                                 ? (cell.record.sharpness_iterations + 1) * hessian_vector_flops(sh)
+                                 : 0.0;
+    cost += record_step_count(cell.record, cell.run.steps) * (4 * largest + sharpness);
   }
   return cost;
 }
@@ -357,8 +370,9 @@ RunFootprint estimate_footprint(const Experiment& ex, const FootprintParams& fp)
   for (const Config& c : ex.cells) {
     const int fp64 = c.run.precision == Precision::fp64;
     precision_used[fp64] = true;
-    max_lane_values[fp64] = std::max(max_lane_values[fp64],
-                                     double(engine_lane_values(sh, c.optimizer_params(), modes)));
+    max_lane_values[fp64] = std::max(
+        max_lane_values[fp64],
+        double(engine_lane_values(sh, c.optimizer_params(), modes, c.record.sharpness_iterations)));
   }
   const double pack_bytes[2] = {double(fp.pack_bytes_fp32), double(fp.pack_bytes_fp64)};
   const double scalar_bytes[2] = {4, 8};

@@ -102,10 +102,11 @@ double seed_cost(const Config& cell, bool traced);
 // widest SIMD pack), at least kMinUnitSeeds and at most kMaxUnitSeeds; run.seeds when fewer.
 long unit_seeds(const std::vector<Config>& cells);
 
-// EngineLayout(sh, op, modes).total (kernels/core/trajectory.hpp) computed in 64 bits: the lane
-// values one trajectory works in. The engine indexes them with int, so a shape whose count exceeds
-// INT_MAX cannot run; the config refuses it.
-long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes);
+// EngineLayout(sh, op, modes, sharpness_iterations).total (kernels/core/trajectory.hpp) in 64 bits:
+// the lane values one trajectory works in. The engine indexes them with int, so a shape whose count
+// exceeds INT_MAX cannot run; the config refuses it.
+long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int modes,
+                             int sharpness_iterations = 0);
 
 // What a run needs besides its config, from the machine it runs on (host/main.cpp fills it).
 struct FootprintParams {

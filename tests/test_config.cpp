@@ -605,6 +605,14 @@ TEST(ConfigErrors, Tolerances) {
   expect_key_error("[record]\nblock_atol = \"alpha\"\n", "record.block_atol");
 }
 
+TEST(ConfigErrors, SharpnessIterations) {
+  expect_key_error("[record]\nsharpness_iterations = -1\n", "record.sharpness_iterations");
+  expect_key_error("[record]\nsharpness_iterations = 1001\n", "record.sharpness_iterations");
+  expect_key_error("[record]\nsharpness_iterations = 2.5\n", "record.sharpness_iterations");
+  EXPECT_EQ(parse("").record.sharpness_iterations, 0);
+  EXPECT_EQ(parse("[record]\nsharpness_iterations = 30\n").record.sharpness_iterations, 30);
+}
+
 // A single Config cannot hold a sweep; parse_experiment reads it (tests/test_sweep.cpp).
 TEST(ConfigErrors, SweepNeedsTheExperimentPath) {
   const std::string msg = error_of("[run]\nsteps = 5\n[sweep]\n\"optimizer.lr\" = [0.1, 0.2]\n");
@@ -734,18 +742,27 @@ TEST(Footprint, EngineLaneValuesMatchTheEngineLayout) {
               op.integrator = integrator;
               const Shape sh{m, n, r, depth};
               const int modes = std::min({r, m, n});
-              EXPECT_EQ(engine_lane_values(sh, op, modes), EngineLayout(sh, op, modes).total)
-                  << m << " x " << n << " r " << r << " L " << depth;
+              for (const int sharpness : {0, 7})
+                EXPECT_EQ(engine_lane_values(sh, op, modes, sharpness),
+                          EngineLayout(sh, op, modes, sharpness).total)
+                    << m << " x " << n << " r " << r << " L " << depth << " sharpness "
+                    << sharpness;
             }
   for (const int n : {1, 5, 8})
     for (const int r : {1, 2, 6, 20})
       for (const auto kind : {OptimizerKind::gd, OptimizerKind::muon, OptimizerKind::adam}) {
         OptimizerParams op;
         op.kind = kind;
-        const Shape sh{n, n, r, 1, true};
-        const int modes = std::min(r, n);
-        EXPECT_EQ(engine_lane_values(sh, op, modes), EngineLayout(sh, op, modes).total)
-            << "symmetric " << n << " r " << r;
+        for (const bool weighted : {false, true}) {
+          // W = X X^T, and the weighted loss (icl is depth 2, m = n).
+          const Shape sh = weighted ? Shape{n, n, r, 2, false, true} : Shape{n, n, r, 1, true};
+          const int modes = std::min(r, n);
+          for (const int sharpness : {0, 7})
+            EXPECT_EQ(engine_lane_values(sh, op, modes, sharpness),
+                      EngineLayout(sh, op, modes, sharpness).total)
+                << (weighted ? "weighted " : "symmetric ") << n << " r " << r << " sharpness "
+                << sharpness;
+        }
       }
 }
 
@@ -770,15 +787,15 @@ TEST(Footprint, HandComputedSmallRun) {
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
   // Lanes 447 + 2 * 2 + 2 * 28 = 507 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
-  // 4 + 8 + 2) + 28 + 2 + 14 (a packed record step without the Delta matrices) = 122 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 507 * 16 + 122 * 8 + 2 * 4);
+  // 4 + 8 + 2) + 28 + 2 + 16 (a packed record step without the Delta matrices) = 124 at 8; 2 ints.
+  EXPECT_EQ(f.thread_bytes, 507 * 16 + 124 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);
   // One cell of 10 seeds is one unit and one batch; per seed 1 + 9 * 8 + 4 + 2 * 4 = 85 outcome
-  // bytes; per traced seed 21 steps x (5 + 2 * 2 + 2 + 3 = 14; no record.delta_matrices) values and
+  // bytes; per traced seed 21 steps x (7 + 2 * 2 + 2 + 3 = 16; no record.delta_matrices) values and
   // the initial and final factors (2 x 28), in double.
-  const double trace = 8 * (21 * 14 + 56);
+  const double trace = 8 * (21 * 16 + 56);
   EXPECT_EQ(f.cells_in_flight, 1);
   EXPECT_EQ(f.batch_bytes, 10 * 85 + 3 * trace);
   EXPECT_EQ(f.finish_bytes, 10 * (85 + 16) + 3 * trace + f.cell_bytes);

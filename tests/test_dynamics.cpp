@@ -98,6 +98,87 @@ TEST_P(BackendSuite, GdLearnsLargestFirst) {
   EXPECT_LT(median(hit_column(run.outcomes, 0)), median(hit_column(run.outcomes, 4)));
 }
 
+// lambda_max of J^T J for J(V1, V2) = V1 F2 + F1 V2 (F1 m x r, F2 r x n), by power iteration:
+// the Hessian of 1/2 ||F1 F2 - M||^2 at a minimum, where the residual's term vanishes.
+double gauss_newton_lambda_max(int m, int n, int r, const double* F1, const double* F2) {
+  std::vector<double> v1(m * r), v2(r * n), d(m * n);
+  for (int i = 0; i < m * r; ++i) v1[i] = 1.0 + 0.1 * i;
+  for (int i = 0; i < r * n; ++i) v2[i] = 1.0 - 0.05 * i;
+  double lambda = 0;
+  for (int it = 0; it < 5000; ++it) {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int k = 0; k < r; ++k)
+          acc += v1[i * r + k] * F2[k * n + j] + F1[i * r + k] * v2[k * n + j];
+        d[i * n + j] = acc;
+      }
+    std::vector<double> g1(m * r, 0.0), g2(r * n, 0.0);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int k = 0; k < r; ++k) {
+          g1[i * r + k] += d[i * n + j] * F2[k * n + j];
+          g2[k * n + j] += F1[i * r + k] * d[i * n + j];
+        }
+    double gg = 0, vv = 0;
+    for (int i = 0; i < m * r; ++i) gg += g1[i] * g1[i], vv += v1[i] * v1[i];
+    for (int i = 0; i < r * n; ++i) gg += g2[i] * g2[i], vv += v2[i] * v2[i];
+    lambda = std::sqrt(gg / vv);
+    const double scale = 1 / std::sqrt(gg);
+    for (int i = 0; i < m * r; ++i) v1[i] = g1[i] * scale;
+    for (int i = 0; i < r * n; ++i) v2[i] = g2[i] * scale;
+  }
+  return lambda;
+}
+
+// GD from a small initialization ends at a minimum with nearly balanced factors, where the
+// Hessian's largest eigenvalue is 2 s_1 (and in general ||J||^2, computed here from the final
+// factors by power iteration); it converged with eta lambda_max below 2, and the curvature along
+// any step is at most lambda_max. Without record.sharpness_iterations both traces are NaN.
+TEST_P(BackendSuite, GdSharpnessAtItsMinimumIsTwiceTheLargestTargetValue) {
+  const std::string text = R"(
+[problem]
+m = 8
+n = 6
+rank = 3
+[problem.target]
+spectrum = [3.0, 2.0, 1.0]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 1e-3
+[optimizer]
+kind = "gd"
+lr = 0.05
+[run]
+steps = 4000
+seeds = 4
+precision = "fp64"
+[record]
+traced_seeds = 4
+every = 4000
+loss_tolerance = 1e-12
+)";
+  // 42 Lanczos steps: as many as parameters, so the Ritz value is lambda_max itself.
+  const auto run = this->run(config_from(text + "sharpness_iterations = 42\n"));
+  const long T = run.traces.steps;
+  ASSERT_EQ(T, 2);
+  for (long s = 0; s < 4; ++s) {
+    SCOPED_TRACE("seed " + std::to_string(s));
+    EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::converged));
+    const double final_sharpness = run.traces.sharpness[s * T + 1];
+    const double expected = gauss_newton_lambda_max(8, 6, 3, &run.traces.final_factors[0][s * 24],
+                                                    &run.traces.final_factors[1][s * 18]);
+    EXPECT_NEAR(final_sharpness, expected, 1e-7 * expected);
+    EXPECT_NEAR(final_sharpness, 6.0, 0.01 * 6.0);
+    EXPECT_LT(0.05 * final_sharpness, 2.0);
+    EXPECT_LE(run.traces.step_sharpness[s * T], run.traces.sharpness[s * T] + 1e-12);
+    EXPECT_TRUE(std::isnan(run.traces.step_sharpness[s * T + 1])) << "no step from the last point";
+  }
+  const auto without = this->run(config_from(text));
+  for (double v : without.traces.sharpness) EXPECT_TRUE(std::isnan(v));
+  for (double v : without.traces.step_sharpness) EXPECT_TRUE(std::isnan(v));
+}
+
 // GD flow conserves F1^T F1 - F2 F2^T; RK4 at small dt keeps it to 1e-6 relative.
 TEST_P(BackendSuite, GdFlowConservesBalance) {
   const auto cfg = config_from(R"(

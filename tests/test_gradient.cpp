@@ -39,19 +39,7 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
     for (int i = 0; i < c.n; ++i)
       for (int j = 0; j < i; ++j) M[j * c.n + i] = M[i * c.n + j];
   for (int i = 0; i < sh.total(); ++i) F[i] = 0.5 * stream.normal(100000 + i);
-  // Symmetric positive definite weights A (m x m) and B (n x n), spread over a factor of ~10 as
-  // icl's Gamma and Lambda are: S S^T / k + 0.1 I for a Gaussian S.
-  auto spd = [&](int k, std::uint64_t at) {
-    std::vector<double> S(k * k), out(k * k);
-    for (int i = 0; i < k * k; ++i) S[i] = stream.normal(at + i);
-    for (int i = 0; i < k; ++i)
-      for (int j = 0; j < k; ++j) {
-        double acc = i == j ? 0.1 : 0.0;
-        for (int l = 0; l < k; ++l) acc += S[i * k + l] * S[j * k + l] / k;
-        out[i * k + j] = acc;
-      }
-    return out;
-  };
+  auto spd = [&](int k, std::uint64_t at) { return testing::random_spd(k, stream, at); };
   const std::vector<double> A = c.weighted ? spd(c.m, 200000) : std::vector<double>(),
                             B = c.weighted ? spd(c.n, 300000) : std::vector<double>();
   // The weighted loss of a residual D: 1/2 <D, A D B> (1/2 ||D||^2 unweighted), summed plainly.

@@ -133,7 +133,7 @@ double trace_value(int id, long cell, long seed, long j) {
 
 // Dataset ids for traces: 0 loss, 1 alignment, 2 effective_rank, 3 delta1_norm, 4 delta2_norm,
 // 5 sv, 6 core_diag, 7 factor_norm, 8 delta1, 9 delta2, 10 + k init F(k+1), 20 + k final F(k+1),
-// 30 block_alignment.
+// 30 block_alignment, 40 sharpness, 41 step_sharpness.
 SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   SeedTraces t;
   t.resize(first, count, problem_of(c));
@@ -147,6 +147,8 @@ SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   };
   for (int id = 0; id < static_cast<int>(arrays.size()); ++id) fill(id, *arrays[id]);
   fill(30, t.block_alignment);
+  fill(40, t.sharpness);
+  fill(41, t.step_sharpness);
   for (int k = 0; k < c.depth; ++k) {
     fill(10 + k, t.init_factors[k]);
     fill(20 + k, t.final_factors[k]);
@@ -402,6 +404,8 @@ void verify_case(const std::string& path, const Case& c) {
       {"delta1", 8, {C, K, T, RD, RD}},
       {"delta2", 9, {C, K, T, RD, RD}},
       {"block_alignment", 30, {C, K, T, 3}},
+      {"sharpness", 40, {C, K, T}},
+      {"step_sharpness", 41, {C, K, T}},
   };
   for (const auto& t : traces) {
     const std::string name = std::string("/trace/") + t.name;
@@ -509,6 +513,12 @@ std::string file_bytes(const std::string& path) {
 // A fresh directory per test (tests may run in parallel processes).
 class RunFileTest : public testing::TempDirTest {
  protected:
+  // run.h5.partial with unit 0 of cell 0 finished, as a stopped run leaves it.
+  void keep_partial_with_a_finished_unit(const Case& c) {
+    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
+    write_unit(file, c, 0, 0);
+    file.keep_partial();
+  }
   std::vector<std::string> listing() const {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(dir_))
@@ -1020,11 +1030,7 @@ TEST_F(RunFileTest, ResumeRecordsAnotherBackend) {
 
 TEST_F(RunFileTest, ResumeOfAnotherConfigIsAnInputError) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string before = file_bytes(partial);
   auto expect_refused = [&](const OutputLayout& layout, const RunAttributes& attrs,
@@ -1136,11 +1142,7 @@ void expect_refused_as_damaged(const std::string& final_path, const Case& c,
 // must refuse it before writing anything.
 TEST_F(RunFileTest, ResumeRefusesAChangedChunkShape) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   // /summary/sv_band is C x T x r x Q = 2 x 3 x 3 x 5, chunked per cell: its layout message
   // holds the chunk (1, 3, 3, 5) and the element size 8 as 32-bit integers.
   const std::string partial = path("run.h5.partial");
@@ -1160,11 +1162,7 @@ TEST_F(RunFileTest, ResumeRefusesAChangedChunkShape) {
 // in turn gets an impossible dataspace rank (a bit flip seen by the fault test).
 TEST_F(RunFileTest, ResumeRefusesADamagedAttribute) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string pristine = file_bytes(partial);
   // An attribute message (version 1): version, reserved, then the sizes of the name (5 with its
@@ -1224,11 +1222,7 @@ std::string bytes_of(T value) {
 // would overwrite finished data. Both are refused before anything is written.
 TEST_F(RunFileTest, ResumeRefusesChunksPastTheEndOrSharingBytes) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string pristine = file_bytes(partial);
   const auto summary = chunk_location(partial, "/summary/final_loss", {1, 0});
@@ -1263,11 +1257,7 @@ TEST_F(RunFileTest, ResumeRefusesChunksPastTheEndOrSharingBytes) {
 // set) lost a bit was resumed, and the committed file did not open in h5py (the fault test).
 TEST_F(RunFileTest, ResumeRefusesAChunkIndexThatReadersCannotWalk) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string pristine = file_bytes(partial);
   // A version 1 B-tree node: "TREE", its type (1: chunks), level and entries (2 bytes), then the
@@ -1284,11 +1274,7 @@ TEST_F(RunFileTest, ResumeRefusesAChunkIndexThatReadersCannotWalk) {
 // one would be reported as the run's.
 TEST_F(RunFileTest, ResumeRefusesADamagedMasterSeedOrPrecision) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string pristine = file_bytes(partial);
   const struct {
@@ -1314,11 +1300,7 @@ TEST_F(RunFileTest, ResumeRefusesADamagedMasterSeedOrPrecision) {
 // same outcome through an InputError).
 TEST_F(RunFileTest, ResumeOfAPartialWhoseReadingStallsExitsTwo) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   const std::string partial = path("run.h5.partial");
   const std::string pristine = file_bytes(partial);
   // A collection: "GCOL", version 1, 3 reserved bytes, its size (8 bytes), then the objects,
@@ -1647,11 +1629,7 @@ TEST_F(RunFileTest, CellsHoldTheSweepAxes) {
 
 TEST_F(RunFileTest, KeepPartialKeepsTheFileAndCommitStillWorks) {
   const Case c = unit_case();
-  {
-    RunFile file = RunFile::create(path("run.h5"), layout_of(c), attributes());
-    write_unit(file, c, 0, 0);
-    file.keep_partial();
-  }
+  keep_partial_with_a_finished_unit(c);
   EXPECT_EQ(listing(), std::vector<std::string>{"run.h5.partial"});
   {
     RunFile file = RunFile::resume(path("run.h5"), layout_of(c), attributes());

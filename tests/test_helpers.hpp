@@ -18,7 +18,8 @@ inline std::vector<double> orthonormal_columns(int rows, int cols, std::uint32_t
 }
 
 // A = U diag(sigma) V^T, rows x cols, with p = min(rows, cols) = sigma.size().
-inline std::vector<double> with_spectrum(int rows, int cols, const std::vector<double>& sigma, std::uint32_t seed) {
+inline std::vector<double> with_spectrum(int rows, int cols, const std::vector<double>& sigma,
+                                         std::uint32_t seed) {
   const int p = static_cast<int>(sigma.size());
   const auto U = orthonormal_columns(rows, p, seed);
   const auto V = orthonormal_columns(cols, p, seed + 1000);
@@ -38,9 +39,24 @@ inline std::vector<double> singular_values(int rows, int cols, const std::vector
   return s;
 }
 
+// Symmetric positive definite k x k weights spread over a factor of ~10, as icl's Gamma and Lambda
+// are: S S^T / k + 0.1 I for S of normals at + 0 ... at + k^2 - 1 of the stream.
+inline std::vector<double> random_spd(int k, const RandomStream& stream, std::uint64_t at) {
+  std::vector<double> S(k * k), out(k * k);
+  for (int i = 0; i < k * k; ++i) S[i] = stream.normal(at + i);
+  for (int i = 0; i < k; ++i)
+    for (int j = 0; j < k; ++j) {
+      double acc = i == j ? 0.1 : 0.0;
+      for (int l = 0; l < k; ++l) acc += S[i * k + l] * S[j * k + l] / k;
+      out[i * k + j] = acc;
+    }
+  return out;
+}
+
 inline std::vector<double> geometric(int count, double max, double condition) {
   std::vector<double> s(count);
-  for (int i = 0; i < count; ++i) s[i] = max * std::pow(condition, -double(i) / (count > 1 ? count - 1 : 1));
+  for (int i = 0; i < count; ++i)
+    s[i] = max * std::pow(condition, -double(i) / (count > 1 ? count - 1 : 1));
   return s;
 }
 

@@ -75,17 +75,8 @@ Vector normals(int count, std::uint64_t at, double scale = 1.0) {
   return v;
 }
 
-// S S^T / k + 0.1 I for a Gaussian S: symmetric positive definite, spread like icl's weights.
 Vector spd(int k, std::uint64_t at) {
-  const Vector S = normals(k * k, at);
-  Vector out(k * k);
-  for (int i = 0; i < k; ++i)
-    for (int j = 0; j < k; ++j) {
-      double acc = i == j ? 0.1 : 0.0;
-      for (int l = 0; l < k; ++l) acc += S[i * k + l] * S[j * k + l] / k;
-      out[i * k + j] = acc;
-    }
-  return out;
+  return testing::random_spd(k, RandomStream(5, 0, 0, Purpose::init, 0), at);
 }
 
 Problem random_problem(const HessianCase& c, std::uint64_t salt = 0) {

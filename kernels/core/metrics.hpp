@@ -20,6 +20,10 @@ struct RecordMetrics {
   P delta1;
   P delta2;
   V effective_rank;  // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
+  // run_trajectory fills these two (NaN unless RunParams::sharpness_iterations > 0): lambda_max of
+  // the Hessian in all factors, and the curvature along the step taken from this point.
+  V sharpness;
+  V step_sharpness;
 };
 
 // Blocks of the block alignment score, the rule of Rhee, Simon and Karkada's fig3 notebook
@@ -332,6 +336,8 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     entropy -= select(pos, pr * vlog(select(pos, pr, V(T(1)))), V(T(0)));
   }
   out.effective_rank = select(positive, vexp(entropy), V(T(0)));
+  // Only run_trajectory knows the step and whether the sharpness is asked for.
+  out.sharpness = out.step_sharpness = V(std::numeric_limits<T>::quiet_NaN());
 
   // Core matrix C = (U^T F_1)(F_2...F_L V) over the target's modes.
   gemm_tn(q, r, m, tg.U, F, tmp);
@@ -380,15 +386,15 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
 // Values in one packed record step (pack_record); the r x r Delta1, Delta2 only when asked for
 // (record.delta_matrices), since at r = 512 they would be 2 MB per traced seed and record step.
 SPECSWEEP_HD constexpr int packed_record_width(int r, int depth, bool delta_matrices) {
-  return 8 + 2 * r + depth + (delta_matrices ? 2 * r * r : 0);
+  return 10 + 2 * r + depth + (delta_matrices ? 2 * r * r : 0);
 }
 
 // Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
 // widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
-// alignment, effective_rank, delta1_norm, delta2_norm, sv[r], core_diag[r], factor_norm[depth],
-// block_alignment[3], then with delta_matrices delta1[r * r], delta2[r * r]. What a shape does not
-// have (core_diag beyond the modes, the depth-2 quantities for depth != 2) is NaN. Backends pack on
-// the device or per lane and unpack on the host.
+// alignment, effective_rank, delta1_norm, delta2_norm, sharpness, step_sharpness, sv[r],
+// core_diag[r], factor_norm[depth], block_alignment[3], then with delta_matrices delta1[r * r],
+// delta2[r * r]. What a shape does not have (core_diag beyond the modes, the depth-2 quantities for
+// depth != 2) is NaN. Backends pack on the device or per lane and unpack on the host.
 template <class V, class P, class Out>
 SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth,
                               bool delta_matrices, Out out) {
@@ -402,6 +408,8 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   put(S(lane(m.effective_rank, i)));
   put(deltas ? S(lane(m.delta1_norm, i)) : nan);
   put(deltas ? S(lane(m.delta2_norm, i)) : nan);
+  put(S(lane(m.sharpness, i)));
+  put(S(lane(m.step_sharpness, i)));
   for (int q = 0; q < r; ++q) put(S(lane(m.sv[q], i)));
   for (int q = 0; q < r; ++q) put(q < modes ? S(lane(m.core_diag[q], i)) : nan);
   for (int k = 0; k < depth; ++k) put(S(lane(m.factor_norm[k], i)));

@@ -2,17 +2,19 @@
 // Counter-based randomness (DESIGN section 7). Every draw is a pure function of
 // (key, cell, seed index, purpose, draw index) through Philox4x32-10, so a seed's numbers do not
 // depend on batch size, thread count, device or resume point.
+#include <Random123/philox.h>
+
 #include <cmath>
 #include <cstdint>
-
-#include <Random123/philox.h>
 
 #include "hd.hpp"
 
 namespace specsweep {
 
 // What a stream is for; part of the counter, so streams never overlap.
-enum class Purpose : std::uint32_t { target = 1, init = 2, basin = 3 };
+// sharpness: the Lanczos start vector, one stream shared by every seed
+// (kernels/core/trajectory.hpp).
+enum class Purpose : std::uint32_t { target = 1, init = 2, basin = 3, sharpness = 4 };
 
 class RandomStream {
  public:

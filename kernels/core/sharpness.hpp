@@ -107,7 +107,7 @@ SPECSWEEP_HD void hessian_vector_product(const Shape& sh, const TargetView<T>& t
     if (k > 0) {
       X = lhs;
       dX = dlhs;
-      gemm_tn(r, n, m, left(k), residual, X);
+      if (k < L - 1) gemm_tn(r, n, m, left(k), residual, X);  // the last factor needs dX only
       gemm_tn(r, n, m, dleft(k), residual, dX);
       gemm_tn(r, n, m, left(k), dresidual, tmp);
       for (int i = 0; i < r * n; ++i) dX[i] += tmp[i];

@@ -5,6 +5,8 @@
 // mathematics of a run.
 #include "metrics.hpp"
 #include "optimizer.hpp"
+#include "random.hpp"
+#include "sharpness.hpp"
 
 namespace specsweep {
 
@@ -23,6 +25,8 @@ struct RunParams {
   BlockTolerance blocks;        // of the block alignment score at record steps
   bool delta_matrices = false;  // records carry the r x r Delta1, Delta2 (record.delta_matrices)
   int loss_window = 1;  // steps averaged into TrajectoryOutcome::window_loss (record.loss_window)
+  // Lanczos steps for the sharpness at record steps (record.sharpness_iterations); 0: none.
+  int sharpness_iterations = 0;
   // One schedule per lane, for a pack that holds seeds of cells differing only in their learning
   // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
   // the optimizer's schedule.
@@ -74,10 +78,12 @@ struct EngineLayout {
   int params = 0;  // size of one concatenated set of factors
   int F = 0, G = 0, D = 0, state1 = 0, state2 = 0, stage = 0, stage_acc = 0;
   int eval = 0, diag = 0, diag_work = 0, update = 0, record = 0, metrics = 0;
+  int sharpness = 0;  // the Lanczos start vector (params), then lanczos_workspace
   int total = 0;
 
   EngineLayout() = default;
-  SPECSWEEP_HD EngineLayout(const Shape& sh, const OptimizerParams& op, int modes) {
+  SPECSWEEP_HD EngineLayout(const Shape& sh, const OptimizerParams& op, int modes,
+                            int sharpness_iterations = 0) {
     params = sh.total();
     int at = 0;
     auto take = [&at](int count) {
@@ -106,6 +112,8 @@ struct EngineLayout {
     // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], block_alignment[3],
     // delta1/2[r*r].
     metrics = take(metrics_values(sh, modes));
+    sharpness =
+        take(sharpness_iterations > 0 ? params + lanczos_workspace(sh, sharpness_iterations) : 0);
     total = at;
   }
 };
@@ -221,6 +229,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
   RecordMetrics<V, P> metrics = metrics_view(sh, modes, arena + lay.metrics);
 
   const T l2 = T(rp.l2);
+  const bool sharp = rp.sharpness_iterations > 0;
+  const RandomStream start_stream(0, 0, 0, Purpose::sharpness);
 
   V alive = V(T(1));
   out.init_det_sign = product_det_sign(sh, F, arena + lay.record);
@@ -247,14 +257,28 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     observe_step(t, ev, diag, tg, rp, alive, out,
                  [&] { return residual_loss(sh, tg, l2, F, right1, arena + lay.record); });
 
+    // A record step's metrics are passed on once the step taken from it is known (its curvature).
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {
       record_metrics(sh, tg, l2, rp.blocks, F, right1, metrics, arena + lay.record);
+      if (sharp) {
+        P start = arena + lay.sharpness;
+        for (int i = 0; i < lay.params; ++i) start[i] = V(T(start_stream.normal(std::uint64_t(i))));
+        metrics.sharpness = top_hessian_eigenvalue(sh, tg, l2, F, rp.sharpness_iterations, start,
+                                                   start + lay.params);
+      }
+    }
+    auto pass_record = [&](const P* step) {  // null at the last step: none is taken
+      if (!record) return;
+      if (sharp && step != nullptr)
+        metrics.step_sharpness =
+            curvature_along(sh, tg, l2, F, *step, arena + lay.sharpness + lay.params);
       on_record(next_record, static_cast<const RecordMetrics<V, P>&>(metrics));
       ++next_record;
-    }
+    };
 
     if (t == rp.steps) {
+      pass_record(nullptr);
       out.final_grad_norm = vsqrt(frob2(lay.params, G));
       out.final_loss =
           record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);
@@ -264,6 +288,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     const V eta = step_rate<V>(op, rp, t);
     if (op.integrator == Integrator::step) {
       directions(t, G, D);
+      pass_record(&D);
       apply(F, F, D, eta);
       continue;
     }
@@ -281,6 +306,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
       directions(t, G, D);
       for (int i = 0; i < lay.params; ++i) acc[i] += weight[s] * D[i];
     }
+    pass_record(&acc);
     apply(F, F, acc, eta / T(6));
   }
 }

@@ -99,7 +99,8 @@ struct CellPlan {
     rp.blocks = BlockTolerance{rec.block_rtol, rec.block_atol, rec.block_atol_inner};
     rp.delta_matrices = problem.config.record.delta_matrices;
     rp.loss_window = problem.config.record.loss_window;
-    layout = EngineLayout(sh, op, q);
+    rp.sharpness_iterations = problem.config.record.sharpness_iterations;
+    layout = EngineLayout(sh, op, q, rp.sharpness_iterations);
   }
 
   // The target over host arrays; a device backend passes its device copies of them.

@@ -159,14 +159,24 @@ def rhee_saddle(exe, workdir):
 
 def rhee_lr(exe, workdir):
     # Rhee et al. Fig 1c. GD: lambda_max at the balanced minima is 2 s_max = 20, so 2/lambda_max = 0.1.
-    with run(exe, workdir, "rhee_lr_gd_fast") as f:
+    # The sharpness is measured too (record.sharpness_iterations; docs/REPRODUCTION.md, "Beyond the
+    # papers"): eta lambda_max at the end is 20 eta (< 2) where GD converges and above 2 where it
+    # does not; Muon stays bounded with eta lambda_max far above 2.
+    sharpness = ("record.traced_seeds=2", "record.sharpness_iterations=20")
+    with run(exe, workdir, "rhee_lr_gd_fast", *sharpness) as f:
         lr = f["cells/optimizer.lr"][()]
         st = f["outcome/status"][()]
+        end = f["trace/sharpness"][()][:, :, -1]  # C x K
         for c, x in enumerate(lr):
             conv, div = float(np.mean(st[c] == 0)), float(np.mean(st[c] == 2))
+            eta_lambda = x * end[c]
             if x < 0.1:
                 check(f"rhee gd converges below 2/lambda_max (lr {x:g})", conv == 1.0, f"converged {conv:.2f}")
+                check(f"rhee gd ends at eta lambda_max = 20 eta < 2 (lr {x:g})",
+                      np.all(np.abs(eta_lambda - 20 * x) <= 0.02 * 20 * x), f"eta lambda_max {eta_lambda}")
             elif x < 0.13:
+                check(f"rhee gd stays above the edge, eta lambda_max > 2 (lr {x:g})", np.all(eta_lambda > 2),
+                      f"eta lambda_max {eta_lambda}")
                 # Above 0.1 no minimum is stable: no convergence (full size: none from 0.102 on);
                 # GD oscillates with loss O(1) before it blows up (full size: blow-up from 0.134).
                 check(f"rhee gd does not converge above 2/lambda_max (lr {x:g})", conv == 0.0,
@@ -174,7 +184,7 @@ def rhee_lr(exe, workdir):
             else:
                 # Full size: every seed diverged for lr >= 0.138.
                 check(f"rhee gd diverges well above 2/lambda_max (lr {x:g})", div == 1.0, f"diverged {div:.2f}")
-    with run(exe, workdir, "rhee_lr_muon_fast") as f:
+    with run(exe, workdir, "rhee_lr_muon_fast", *sharpness) as f:
         lr = f["cells/optimizer.lr"][()]
         st = f["outcome/status"][()]
         fl = f["outcome/final_loss"][()]
@@ -182,6 +192,9 @@ def rhee_lr(exe, workdir):
         # Muon moves each factor by exactly lr per step in spectral norm: no divergence, even at
         # lr = 2.8 = 28x GD's critical rate (full size: 0 of 1600 seeds).
         check("rhee muon never diverges", ndiv == 0, f"{ndiv} diverged of {st.size}, lr up to {lr.max():g}")
+        top = lr.max() * f["trace/sharpness"][()][np.argmax(lr), :, -1]
+        check("rhee muon bounded with eta lambda_max > 10 (5x GD's limit)", np.all(top > 10),
+              f"eta lambda_max {top} at lr {lr.max():g}")
         sel = lr <= 0.2
         slope = float(np.polyfit(np.log(lr[sel]), np.log(np.median(fl[sel], axis=1)), 1)[0])
         # Final loss ~ lr^2 (paper: "roughly eta^2"; full size 2.003 [1.997, 2.010] on 0.007-0.14).
