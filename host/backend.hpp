@@ -69,11 +69,14 @@ struct SeedTraces {
   long count = 0;
   int steps = 0;  // T
   int r = 0, depth = 0;
-  std::vector<double> loss, alignment, effective_rank, delta1_norm, delta2_norm;  // count x T
+  std::vector<double> loss, alignment, effective_rank, spectral_entropy, delta1_norm,
+      delta2_norm;  // count x T
   std::vector<double> sharpness,
-      step_sharpness;                   // count x T, NaN without record.sharpness_iterations
-  std::vector<double> sv, core_diag;    // count x T x r
-  std::vector<double> factor_norm;      // count x T x depth
+      step_sharpness;                 // count x T, NaN without record.sharpness_iterations
+  std::vector<double> sv, core_diag;  // count x T x r
+  std::vector<double> factor_norm;    // count x T x depth
+  // count x T x depth, NaN without record.orth_error
+  std::vector<double> orth_error, orth_band_min, orth_band_max;
   std::vector<double> block_alignment;  // count x T x 3: left, right, inner
   std::vector<double> delta1, delta2;   // count x T x r x r with record.delta_matrices, else empty
   bool delta_matrices = false;
@@ -92,6 +95,7 @@ void for_each_trace_array(Traces& t, F&& f) {
   f("loss", t.loss, 1);
   f("alignment", t.alignment, 1);
   f("effective_rank", t.effective_rank, 1);
+  f("spectral_entropy", t.spectral_entropy, 1);
   f("delta1_norm", t.delta1_norm, 1);
   f("delta2_norm", t.delta2_norm, 1);
   f("sharpness", t.sharpness, 1);
@@ -99,6 +103,9 @@ void for_each_trace_array(Traces& t, F&& f) {
   f("sv", t.sv, t.r);
   f("core_diag", t.core_diag, t.r);
   f("factor_norm", t.factor_norm, t.depth);
+  f("orth_error", t.orth_error, t.depth);
+  f("orth_band_min", t.orth_band_min, t.depth);
+  f("orth_band_max", t.orth_band_max, t.depth);
   f("block_alignment", t.block_alignment, 3);
   f("delta1", t.delta1, t.delta_matrices ? t.r * t.r : 0);
   f("delta2", t.delta2, t.delta_matrices ? t.r * t.r : 0);

@@ -836,7 +836,7 @@ class Reader {
     check_keys(t, "record",
                {"every", "points", "spacing", "traced_seeds", "hit_tolerance", "loss_tolerance",
                 "grad_tolerance", "block_rtol", "block_atol", "block_atol_inner", "delta_matrices",
-                "loss_window", "sharpness_iterations"});
+                "loss_window", "sharpness_iterations", "orth_error"});
     const toml::node* every = get(t, "every");
     const toml::node* points = get(t, "points");
     if (every) r.every = static_cast<int>(int_in(*every, "record.every", 1, kMaxSteps));
@@ -879,6 +879,7 @@ class Reader {
     if (auto n = get(t, "sharpness_iterations"))
       r.sharpness_iterations =
           static_cast<int>(int_in(*n, "record.sharpness_iterations", 0, kMaxSharpnessIterations));
+    if (auto n = get(t, "orth_error")) r.orth_error = as_bool(*n, "record.orth_error");
   }
 
   void read_basin(const toml::table* t, BasinConfig& b) const {
@@ -1181,6 +1182,7 @@ std::vector<Entry> config_entries(const Config& c) {
   line("delta_matrices", c.record.delta_matrices ? "true" : "false");
   line("loss_window", std::to_string(c.record.loss_window));
   line("sharpness_iterations", std::to_string(c.record.sharpness_iterations));
+  line("orth_error", c.record.orth_error ? "true" : "false");
 
   table = "basin";
   line("probes", std::to_string(c.basin.probes));
@@ -1696,7 +1698,7 @@ std::vector<UnusedKeys> unused_keys(const Experiment& experiment) {
        [](const OptimizerConfig& o) { return o.kind == OptimizerKind::muon; }},
       {"optimizer.beta1, optimizer.beta2, optimizer.eps", "optimizer.kind = \"adam\"",
        [](const OptimizerConfig& o) { return o.kind == OptimizerKind::adam; }},
-      {"optimizer.orthogonalizer", "optimizer.kind = \"specgd\" or \"muon\"",
+      {"optimizer.orthogonalizer, record.orth_error", "optimizer.kind = \"specgd\" or \"muon\"",
        [](const OptimizerConfig& o) {
          return o.kind == OptimizerKind::specgd || o.kind == OptimizerKind::muon;
        }},

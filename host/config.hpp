@@ -103,6 +103,11 @@ struct RecordConfig {
   // /trace/step_sharpness at record steps of traced seeds; 0 records neither. Each step is one
   // Hessian-vector product (~14 m n r FLOPs at depth 2).
   int sharpness_iterations = 0;
+  // /trace/orth_error, orth_band_min, orth_band_max at record steps of traced seeds: how far the
+  // orthogonalizer (specgd, muon) is from the exact polar factor of its own input, per factor. One
+  // thin SVD per factor and record step; the batched GPU strategy hands such cells to the fused
+  // one.
+  bool orth_error = false;
 };
 
 // Basin probe (DESIGN section 3): for each converged seed, `probes` restarts from random points

@@ -296,11 +296,69 @@ std::string factor_name(const char* which, int k) {
   return std::string("/trace/") + which + "/F" + std::to_string(k + 1);
 }
 
+// The /trace datasets of the per-step arrays of SeedTraces (for_each_trace_array, which names them
+// and sizes them), each with its trailing axis (none for one value per step) and description. The
+// r x r delta1, delta2 are the caller's: two trailing axes, 0 x 0 without record.delta_matrices.
+struct TraceDataset {
+  const char* name;
+  const char* trailing_axis;  // nullptr: a C x K x T dataset
+  const char* description;
+};
+constexpr TraceDataset kTraceDatasets[] = {
+    {"loss", nullptr, "loss 1/2 ||W - M||_F^2 + penalty"},
+    {"alignment", nullptr, "||off(U_r^T W V_r)||_F / ||diag(U_r^T W V_r)||_F"},
+    {"effective_rank", nullptr, "exp(-sum p_i log p_i), p_i = sigma_i / sum sigma_j"},
+    {"spectral_entropy", nullptr,
+     "-sum q_i log q_i (nats), q_i = sigma_i^2 / sum sigma_j^2: the spread of W's energy over its "
+     "singular values; 0 for W = 0"},
+    {"delta1_norm", nullptr, "||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2; NaN otherwise)"},
+    {"delta2_norm", nullptr, "||F1^T F1 - F2 F2^T||_F (depth 2; NaN otherwise)"},
+    {"sharpness", nullptr,
+     "largest eigenvalue of the loss's Hessian in all factors, by record.sharpness_iterations "
+     "Lanczos steps (NaN when 0)"},
+    {"step_sharpness", nullptr,
+     "curvature u^T H u / ||u||^2 along the step u taken from this point (NaN at the last step "
+     "and when record.sharpness_iterations is 0)"},
+    {"sv", "mode", "singular values sigma_1 >= ... >= sigma_r of W"},
+    {"core_diag", "mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
+    {"factor_norm", "factor", "||F_k||_F"},
+    {"orth_error", "factor",
+     "||O - U_k V_k^T||_F / sqrt(k): the orthogonalizer's output O for factor F_k's step against "
+     "the exact polar factor of the same input X = U diag(sigma) V^T (its k modes above the rank "
+     "cut); NaN at the last step (none is taken from it) and unless record.orth_error"},
+    {"orth_band_min", "factor",
+     "min over the kept modes of u_i^T O v_i, the value the orthogonalizer gave sigma_i (1 for the "
+     "exact polar factor); NaN unless record.orth_error or with no mode kept"},
+    {"orth_band_max", "factor", "max over the kept modes of u_i^T O v_i (see orth_band_min)"},
+    {"block_alignment", "side",
+     "block alignment scores (side 0 left: W's left singular vectors U_W with the target's U; 1 "
+     "right: V_W with V; 2 inner: V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of "
+     "singular vectors within blocks of singular values (a block ends between neighbours a >= b "
+     "only where both spectra have a > (1 + record.block_rtol) b and a - b > record.block_atol, "
+     "record.block_atol_inner for the inner side), / min(ranks); 1 aligned, misalignment = 1 - "
+     "score (depth 2; NaN otherwise)"},
+};
+
+bool is_delta_matrix(const char* name) {
+  return std::strcmp(name, "delta1") == 0 || std::strcmp(name, "delta2") == 0;
+}
+
+// Calls f(dataset, values, trailing length or 0) for each per-step trace of t but the r x r ones.
+template <class Traces, class F>
+void for_each_trace_dataset(Traces& t, F&& f) {
+  for_each_trace_array(t, [&f](const char* name, auto& values, int per_step) {
+    if (is_delta_matrix(name)) return;
+    for (const TraceDataset& d : kTraceDatasets)
+      if (std::strcmp(d.name, name) == 0) return f(d, values, d.trailing_axis ? per_step : 0);
+    throw std::logic_error(std::string("trace ") + name + " has no /trace dataset description");
+  });
+}
+
 Plan plan_of(const OutputLayout& layout) {
   Plan p;
   const hsize_t C = to_hsize(layout.cells), S = to_hsize(layout.seeds), K = to_hsize(layout.traced),
                 T = static_cast<hsize_t>(layout.record_steps.size()), R = to_hsize(layout.r),
-                L = to_hsize(layout.depth), U = to_hsize(layout.units());
+                U = to_hsize(layout.units());
   const hsize_t schunk = seed_chunk(S, to_hsize(layout.seeds_per_unit()));
   const hid_t f64 = H5T_IEEE_F64LE, i64 = H5T_STD_I64LE, i32 = H5T_STD_I32LE, i8 = H5T_STD_I8LE;
   const hid_t nf64 = H5T_NATIVE_DOUBLE, ni64 = H5T_NATIVE_INT64, ni32 = H5T_NATIVE_INT32,
@@ -381,42 +439,16 @@ Plan plan_of(const OutputLayout& layout) {
   p.groups.push_back({"/trace/init", "initial factors F1..FL of the traced seeds"});
   p.groups.push_back({"/trace/final", "final factors F1..FL of the traced seeds"});
   d.push_back({"/trace/step", i32, ni32, {T}, {}, nullptr, "the record steps", "step"});
-  const struct {
-    const char* name;
-    hsize_t last;  // trailing axis length (0: none)
-    const char* axes;
-    const char* description;
-  } traces[] = {
-      {"loss", 0, "cell traced step", "loss 1/2 ||W - M||_F^2 + penalty"},
-      {"alignment", 0, "cell traced step", "||off(U_r^T W V_r)||_F / ||diag(U_r^T W V_r)||_F"},
-      {"effective_rank", 0, "cell traced step",
-       "exp(-sum p_i log p_i), p_i = sigma_i / sum sigma_j"},
-      {"delta1_norm", 0, "cell traced step",
-       "||sqrt(F1^T F1) - sqrt(F2 F2^T)||_F (depth 2; NaN otherwise)"},
-      {"delta2_norm", 0, "cell traced step", "||F1^T F1 - F2 F2^T||_F (depth 2; NaN otherwise)"},
-      {"sharpness", 0, "cell traced step",
-       "largest eigenvalue of the loss's Hessian in all factors, by record.sharpness_iterations "
-       "Lanczos steps (NaN when 0)"},
-      {"step_sharpness", 0, "cell traced step",
-       "curvature u^T H u / ||u||^2 along the step u taken from this point (NaN at the last step "
-       "and when record.sharpness_iterations is 0)"},
-      {"sv", R, "cell traced step mode", "singular values sigma_1 >= ... >= sigma_r of W"},
-      {"core_diag", R, "cell traced step mode", "d_i = (U^T W V)_ii; NaN beyond min(r, rank M)"},
-      {"factor_norm", L, "cell traced step factor", "||F_k||_F"},
-      {"block_alignment", 3, "cell traced step side",
-       "block alignment scores (side 0 left: W's left singular vectors U_W with the target's U; 1 "
-       "right: V_W with V; 2 inner: V_P with V_Q; P = F1, Q = F2^T): sum of squared overlaps of "
-       "singular vectors within blocks of singular values (a block ends between neighbours a >= b "
-       "only where both spectra have a > (1 + record.block_rtol) b and a - b > record.block_atol, "
-       "record.block_atol_inner for the inner side), / min(ranks); 1 aligned, misalignment = 1 - "
-       "score (depth 2; NaN otherwise)"},
-  };
-  for (const auto& t : traces) {
+  SeedTraces shape_of_traces;
+  shape_of_traces.r = layout.r;
+  shape_of_traces.depth = layout.depth;
+  for_each_trace_dataset(shape_of_traces, [&](const TraceDataset& t, const auto&, int last) {
     std::vector<hsize_t> dims{C, K, T};
-    if (t.last) dims.push_back(t.last);
-    d.push_back(
-        {std::string("/trace/") + t.name, f64, nf64, dims, dims, &kNaN, t.description, t.axes});
-  }
+    if (last) dims.push_back(to_hsize(last));
+    d.push_back({std::string("/trace/") + t.name, f64, nf64, dims, dims, &kNaN, t.description,
+                 std::string("cell traced step") + (t.trailing_axis ? " " : "") +
+                     (t.trailing_axis ? t.trailing_axis : "")});
+  });
   // r x r per record step only with record.delta_matrices; otherwise 0 x 0 (the names stay).
   const hsize_t RD = layout.delta_matrices ? R : 0;
   d.push_back(
@@ -2241,34 +2273,6 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   return o;
 }
 
-namespace {
-
-// The per-step trace arrays of SeedTraces with their dataset names and trailing axis lengths.
-template <class Traces>
-auto trace_arrays(Traces& t) {
-  using V = decltype(&t.loss);
-  struct Entry {
-    const char* name;
-    V values;
-    int last;  // trailing axis length (0: none)
-  };
-  return std::vector<Entry>{
-      {"loss", &t.loss, 0},
-      {"alignment", &t.alignment, 0},
-      {"effective_rank", &t.effective_rank, 0},
-      {"delta1_norm", &t.delta1_norm, 0},
-      {"delta2_norm", &t.delta2_norm, 0},
-      {"sharpness", &t.sharpness, 0},
-      {"step_sharpness", &t.step_sharpness, 0},
-      {"sv", &t.sv, t.r},
-      {"core_diag", &t.core_diag, t.r},
-      {"factor_norm", &t.factor_norm, t.depth},
-      {"block_alignment", &t.block_alignment, 3},
-  };
-}
-
-}  // namespace
-
 void RunFile::write_traces(long cell, const SeedTraces& t) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (!impl_) throw RuntimeFailure("run file " + partial_path_ + ": write after commit");
@@ -2283,9 +2287,9 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
   const hsize_t c = to_hsize(cell), first = to_hsize(t.first_seed), count = to_hsize(t.count),
                 T = to_hsize(t.steps), r = to_hsize(t.r);
   const hid_t f64 = H5T_NATIVE_DOUBLE;
-  const auto per_step = trace_arrays(t);
-  for (const auto& d : per_step)
-    expect_size(where, d.name, *d.values, count * T * (d.last ? to_hsize(d.last) : 1));
+  for_each_trace_dataset(t, [&](const TraceDataset& d, const auto& values, int last) {
+    expect_size(where, d.name, values, count * T * (last ? to_hsize(last) : 1));
+  });
   const hsize_t rd = layout_.delta_matrices ? r : 0;
   expect_size(where, "delta1", t.delta1, count * T * rd * rd);
   expect_size(where, "delta2", t.delta2, count * T * rd * rd);
@@ -2302,14 +2306,14 @@ void RunFile::write_traces(long cell, const SeedTraces& t) {
     expect_size(where, "final factor", t.final_factors[static_cast<std::size_t>(k)], size);
   }
 
-  for (const auto& d : per_step) {
+  for_each_trace_dataset(t, [&](const TraceDataset& d, const auto& values, int last) {
     std::vector<hsize_t> start{c, first, 0}, block{1, count, T};
-    if (d.last) {
+    if (last) {
       start.push_back(0);
-      block.push_back(to_hsize(d.last));
+      block.push_back(to_hsize(last));
     }
-    impl_->write(std::string("/trace/") + d.name, f64, start, block, d.values->data());
-  }
+    impl_->write(std::string("/trace/") + d.name, f64, start, block, values.data());
+  });
   impl_->write("/trace/delta1", f64, {c, first, 0, 0, 0}, {1, count, T, rd, rd}, t.delta1.data());
   impl_->write("/trace/delta2", f64, {c, first, 0, 0, 0}, {1, count, T, rd, rd}, t.delta2.data());
   for (int k = 0; k < t.depth; ++k) {
@@ -2336,14 +2340,14 @@ SeedTraces RunFile::read_traces(long cell, const CellProblem& cp) const {
   const hsize_t c = to_hsize(cell), K = to_hsize(layout_.traced), T = to_hsize(t.steps),
                 r = to_hsize(t.r);
   const hid_t f64 = H5T_NATIVE_DOUBLE;
-  for (const auto& d : trace_arrays(t)) {
+  for_each_trace_dataset(t, [&](const TraceDataset& d, auto& values, int last) {
     std::vector<hsize_t> start{c, 0, 0}, block{1, K, T};
-    if (d.last) {
+    if (last) {
       start.push_back(0);
-      block.push_back(to_hsize(d.last));
+      block.push_back(to_hsize(last));
     }
-    impl_->read(std::string("/trace/") + d.name, f64, start, block, d.values->data());
-  }
+    impl_->read(std::string("/trace/") + d.name, f64, start, block, values.data());
+  });
   const hsize_t rd = layout_.delta_matrices ? r : 0;
   impl_->read("/trace/delta1", f64, {c, 0, 0, 0, 0}, {1, K, T, rd, rd}, t.delta1.data());
   impl_->read("/trace/delta2", f64, {c, 0, 0, 0, 0}, {1, K, T, rd, rd}, t.delta2.data());

@@ -233,6 +233,13 @@ const std::vector<OracleCase>& oracle_cases() {
       {"sharpness_specgd_rk4", "kind = \"specgd\"\nlr = 0.02\nintegrator = \"rk4\"",
        "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
        "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10\nsharpness_iterations = 12"},
+      // The orthogonalizer against the exact polar factor of its own input, per factor (Muon's
+      // Nesterov lookahead) at record steps.
+      {"orth_error_muon_jordan5",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\nns_coefficients = "
+       "\"jordan5\"",
+       "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10\north_error = true"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy

@@ -260,7 +260,12 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
   const long long record = w_row + big * std::min(big, r) + n * std::min(n, r) + big * r +
                            2 * (p1 + p2) * r + 2 * r * r + p1 * p2 + r * pmax + 3 * r +
                            2 * thin_svd(big, r) + r * n + pmax * pmax + 7 * pmax;
-  const long long metrics = r + q + depth + 3 + 2 * r * r;
+  long long orth_deviation = 0;  // orth_deviation_workspace, at record steps after the metrics
+  for (long long k = 0; k < depth; ++k) {
+    const long long a = rows(k), b = cols(k), p = std::min(a, b);
+    orth_deviation = std::max(orth_deviation, (a + b + 1) * p + a * b + thin_svd(a, b));
+  }
+  const long long metrics = r + q + 4 * depth + 3 + 2 * r * r;
   // The Lanczos start and lanczos_workspace (HessianLayout: left and right products with their
   // derivatives, E and dE, two r x n and one max(m, r) x max(n, r) scratch).
   const long long blocks = sh.symmetric ? 0 : depth - 1;
@@ -268,8 +273,8 @@ long long engine_lane_values(const Shape& sh, const OptimizerParams& op, int mod
                             std::max(m, r) * std::max(n, r) + weighting;
   const long long k = sharpness_iterations;
   const long long sharpness = k > 0 ? 4 * params + 3 * k + 1 + hessian : 0;
-  return (3 + states + stages) * params + eval + q + 2 * q * r + update + record + metrics +
-         sharpness;
+  return (3 + states + stages) * params + eval + q + 2 * q * r + update +
+         std::max(record, orth_deviation) + metrics + sharpness;
 }
 
 namespace {

@@ -238,7 +238,7 @@ Recorded record(int m, int n, int r, const Matrix& F, const Matrix& U, const Mat
   for (double v : s) half += 0.5 * v * v;
   const TargetView<double> tg{M.data(), U.data(), V.data(), s.data(), q, half};
   Recorded out;
-  out.arrays.resize(r + q + 2 + 3 + 2 * r * r);
+  out.arrays.resize(metrics_values(sh, q));
   out.m = metrics_view(sh, q, out.arrays.data());
   std::vector<double> work(record_metrics_workspace(sh));
   record_metrics(sh, tg, 0.0, tol, F.data(), F.data() + m * r, out.m, work.data());
@@ -275,6 +275,14 @@ TEST_P(Overparameterized, SingularValuesMatchTheExplicitProduct) {
     if (k < p) entropy -= want / total * std::log(want / total);
   }
   EXPECT_NEAR(got.m.effective_rank, std::exp(entropy), 1e-10);
+  // The energy's entropy from the same values: q_k = sigma_k^2 / sum sigma^2.
+  double energy = 0, energy_entropy = 0;
+  for (int k = 0; k < p; ++k) energy += expected[k] * expected[k];
+  for (int k = 0; k < p; ++k) {
+    const double share = expected[k] * expected[k] / energy;
+    if (share > 0) energy_entropy -= share * std::log(share);
+  }
+  EXPECT_NEAR(got.m.spectral_entropy, energy_entropy, 1e-10);
   // ||F1^T F1 - F2 F2^T||_F from the explicit Grams.
   double d2 = 0;
   for (int a = 0; a < r; ++a)

@@ -780,22 +780,24 @@ TEST(Footprint, HandComputedSmallRun) {
   // diag 2 + diag_work 8; update max(16 + 82, 12 + 70) = 98 (orthogonalize 8 x 2: 32 + 16 + 4 +
   // thin SVD 30, which is 8 * 2 + 2 * 2 * 3 (Jacobi rows of stride 3) + 2); record (RecordLayout,
   // p1 = p2 = 2) W row 6, Q 16, Q2 12, tall 16, R1 + R2 + B + V_P 16, S1 + S2 8, C 4, tmp 4, 3 * 2,
-  // two thin SVDs 2 * 30, rv 12, block alignment 4 + 14 = 178; metrics 2 + 2 + 2 + 3 + 8 = 17.
-  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 447);
+  // two thin SVDs 2 * 30, rv 12, block alignment 4 + 14 = 178 (above orth_deviation's 8 x 2:
+  // 11 * 2 + 16 + 30 = 68); metrics sv 2, core_diag 2, factor_norm and the three orth 4 * 2,
+  // block alignment 3, Delta 8 = 23.
+  EXPECT_EQ(engine_lane_values(Shape{8, 6, 2, 2}, ex.cells[0].optimizer_params(), 2), 453);
   FootprintParams params;
   params.threads = 2;
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
-  // Lanes 447 + 2 * 2 + 2 * 28 = 507 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
-  // 4 + 8 + 2) + 28 + 2 + 16 (a packed record step without the Delta matrices) = 124 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 507 * 16 + 124 * 8 + 2 * 4);
+  // Lanes 453 + 2 * 2 + 2 * 28 = 513 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
+  // 4 + 8 + 2) + 28 + 2 + 23 (a packed record step without the Delta matrices) = 131 at 8; 2 ints.
+  EXPECT_EQ(f.thread_bytes, 513 * 16 + 131 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);
   // One cell of 10 seeds is one unit and one batch; per seed 1 + 9 * 8 + 4 + 2 * 4 = 85 outcome
-  // bytes; per traced seed 21 steps x (7 + 2 * 2 + 2 + 3 = 16; no record.delta_matrices) values and
-  // the initial and final factors (2 x 28), in double.
-  const double trace = 8 * (21 * 16 + 56);
+  // bytes; per traced seed 21 steps x (8 + 2 * 2 + 4 * 2 + 3 = 23; no record.delta_matrices)
+  // values and the initial and final factors (2 x 28), in double.
+  const double trace = 8 * (21 * 23 + 56);
   EXPECT_EQ(f.cells_in_flight, 1);
   EXPECT_EQ(f.batch_bytes, 10 * 85 + 3 * trace);
   EXPECT_EQ(f.finish_bytes, 10 * (85 + 16) + 3 * trace + f.cell_bytes);
@@ -872,7 +874,8 @@ TEST(UnusedKeys, AreThoseNoCellUses) {
   EXPECT_EQ(unused("[optimizer]\nkind = \"specgd\"\n"),
             (std::vector<std::string>{momentum, adam, ns, smooth}));
   EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n"),
-            (std::vector<std::string>{momentum, adam, "optimizer.orthogonalizer", ns, smooth}));
+            (std::vector<std::string>{momentum, adam, "optimizer.orthogonalizer, record.orth_error",
+                                      ns, smooth}));
   // A key one cell of a sweep uses is used.
   EXPECT_EQ(unused("[optimizer]\nkind = \"gd\"\n[sweep]\n\"optimizer.kind\" = [\"gd\", \"muon\", "
                    "\"adam\"]\n"),

@@ -179,6 +179,94 @@ loss_tolerance = 1e-12
   for (double v : without.traces.step_sharpness) EXPECT_TRUE(std::isnan(v));
 }
 
+// record.orth_error at step 0, against the first gradients computed here from the traced initial
+// factors: SpecGD's input is G_k itself, and jordan5 maps each of its singular values sigma_i to
+// its scalar quintic f(sigma_i / ||G_k||_F) iterated 5 times, so the band is [min f, max f] and the
+// error sqrt(mean (f_i - 1)^2). The exact polar factor is at distance 0 at every record step.
+TEST_P(BackendSuite, OrthErrorIsJordan5sScalarMapOfTheFirstGradient) {
+  const std::string text = R"(
+[problem]
+m = 8
+n = 6
+rank = 3
+[problem.target]
+spectrum = [3.0, 2.0, 1.0]
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.3
+[run]
+steps = 20
+seeds = 4
+precision = "fp64"
+[record]
+traced_seeds = 4
+every = 10
+)";
+  const int m = 8, n = 6, r = 3;
+  const auto ns = this->run(
+      config_from(text + "orth_error = true\n[optimizer]\nkind = \"specgd\"\nlr = 0.01\n"
+                         "orthogonalizer = \"newton_schulz\"\nns_coefficients = \"jordan5\"\n"));
+  const long T = ns.traces.steps;
+  ASSERT_EQ(T, 3);
+  auto jordan5 = [](double x) {
+    for (int it = 0; it < 5; ++it) x = 3.4445 * x - 4.7750 * x * x * x + 2.0315 * std::pow(x, 5);
+    return x;
+  };
+  const std::vector<double>& M = ns.cp.target.M;
+  for (long s = 0; s < 4; ++s) {
+    const double* F1 = &ns.traces.init_factors[0][s * m * r];
+    const double* F2 = &ns.traces.init_factors[1][s * r * n];
+    std::vector<double> R(m * n), G1(m * r, 0.0), G2(r * n, 0.0);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double w = 0;
+        for (int k = 0; k < r; ++k) w += F1[i * r + k] * F2[k * n + j];
+        R[i * n + j] = w - M[i * n + j];
+      }
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int k = 0; k < r; ++k) {
+          G1[i * r + k] += R[i * n + j] * F2[k * n + j];
+          G2[k * n + j] += F1[i * r + k] * R[i * n + j];
+        }
+    const std::vector<double>* grads[2] = {&G1, &G2};
+    const int rows[2] = {m, r}, cols[2] = {r, n};
+    for (int f = 0; f < 2; ++f) {
+      SCOPED_TRACE("seed " + std::to_string(s) + " factor " + std::to_string(f));
+      const auto sigma = testing::singular_values(rows[f], cols[f], *grads[f]);
+      double fro = 0;
+      for (double v : sigma) fro += v * v;
+      fro = std::sqrt(fro);
+      double lo = 1e300, hi = -1e300, err2 = 0;
+      for (double v : sigma) {
+        const double y = jordan5(v / fro);
+        lo = std::min(lo, y), hi = std::max(hi, y), err2 += (y - 1) * (y - 1);
+      }
+      const long at = (s * T + 0) * 2 + f;
+      EXPECT_NEAR(ns.traces.orth_band_min[at], lo, 1e-9);
+      EXPECT_NEAR(ns.traces.orth_band_max[at], hi, 1e-9);
+      EXPECT_NEAR(ns.traces.orth_error[at], std::sqrt(err2 / double(sigma.size())), 1e-9);
+      EXPECT_GT(ns.traces.orth_error[at], 1e-3) << "jordan5 is not the polar factor";
+    }
+  }
+  const auto exact = this->run(
+      config_from(text + "orth_error = true\n[optimizer]\nkind = \"specgd\"\nlr = 0.01\n"));
+  for (long s = 0; s < 4; ++s)
+    for (long t = 0; t < T; ++t)
+      for (long f = 0; f < 2; ++f) {
+        const long at = (s * T + t) * 2 + f;
+        if (t == T - 1) {  // the last point: no step is taken from it
+          EXPECT_TRUE(std::isnan(exact.traces.orth_error[at]));
+          continue;
+        }
+        EXPECT_LT(exact.traces.orth_error[at], 1e-12) << at;
+        EXPECT_NEAR(exact.traces.orth_band_min[at], 1.0, 1e-12) << at;
+        EXPECT_NEAR(exact.traces.orth_band_max[at], 1.0, 1e-12) << at;
+      }
+  const auto without = this->run(config_from(text + "[optimizer]\nkind = \"specgd\"\n"));
+  for (double v : without.traces.orth_error) EXPECT_TRUE(std::isnan(v));
+}
+
 // GD flow conserves F1^T F1 - F2 F2^T; RK4 at small dt keeps it to 1e-6 relative.
 TEST_P(BackendSuite, GdFlowConservesBalance) {
   const auto cfg = config_from(R"(

@@ -133,7 +133,8 @@ double trace_value(int id, long cell, long seed, long j) {
 
 // Dataset ids for traces: 0 loss, 1 alignment, 2 effective_rank, 3 delta1_norm, 4 delta2_norm,
 // 5 sv, 6 core_diag, 7 factor_norm, 8 delta1, 9 delta2, 10 + k init F(k+1), 20 + k final F(k+1),
-// 30 block_alignment, 40 sharpness, 41 step_sharpness.
+// 30 block_alignment, 40 sharpness, 41 step_sharpness, 42 spectral_entropy, 43 orth_error,
+// 44 orth_band_min, 45 orth_band_max.
 SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   SeedTraces t;
   t.resize(first, count, problem_of(c));
@@ -149,6 +150,10 @@ SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   fill(30, t.block_alignment);
   fill(40, t.sharpness);
   fill(41, t.step_sharpness);
+  fill(42, t.spectral_entropy);
+  fill(43, t.orth_error);
+  fill(44, t.orth_band_min);
+  fill(45, t.orth_band_max);
   for (int k = 0; k < c.depth; ++k) {
     fill(10 + k, t.init_factors[k]);
     fill(20 + k, t.final_factors[k]);
@@ -406,6 +411,10 @@ void verify_case(const std::string& path, const Case& c) {
       {"block_alignment", 30, {C, K, T, 3}},
       {"sharpness", 40, {C, K, T}},
       {"step_sharpness", 41, {C, K, T}},
+      {"spectral_entropy", 42, {C, K, T}},
+      {"orth_error", 43, {C, K, T, L}},
+      {"orth_band_min", 44, {C, K, T, L}},
+      {"orth_band_max", 45, {C, K, T, L}},
   };
   for (const auto& t : traces) {
     const std::string name = std::string("/trace/") + t.name;
@@ -564,8 +573,11 @@ TEST(SeedBuffers, TracesResizeShapes) {
     EXPECT_EQ(t.steps, 3);
     EXPECT_EQ(t.r, 3);
     EXPECT_EQ(t.depth, depth);
-    for (const auto* v : {&t.loss, &t.alignment, &t.effective_rank, &t.delta1_norm, &t.delta2_norm})
+    for (const auto* v : {&t.loss, &t.alignment, &t.effective_rank, &t.spectral_entropy,
+                          &t.delta1_norm, &t.delta2_norm, &t.sharpness, &t.step_sharpness})
       EXPECT_EQ(v->size(), 2u * 3);
+    for (const auto* v : {&t.orth_error, &t.orth_band_min, &t.orth_band_max})
+      EXPECT_EQ(v->size(), 2u * 3 * depth);
     EXPECT_EQ(t.sv.size(), 2u * 3 * 3);
     EXPECT_EQ(t.core_diag.size(), 2u * 3 * 3);
     EXPECT_EQ(t.factor_norm.size(), 2u * 3 * depth);

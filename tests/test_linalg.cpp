@@ -52,8 +52,9 @@ TEST_P(ThinSvd, RecoversPrescribedSpectrumAndFactors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ThinSvd,
-                         ::testing::Values(SvdCase{60, 5, 10}, SvdCase{5, 70, 10}, SvdCase{16, 16, 100},
-                                           SvdCase{128, 8, 1e3}, SvdCase{3, 3, 1}, SvdCase{1, 9, 1}));
+                         ::testing::Values(SvdCase{60, 5, 10}, SvdCase{5, 70, 10},
+                                           SvdCase{16, 16, 100}, SvdCase{128, 8, 1e3},
+                                           SvdCase{3, 3, 1}, SvdCase{1, 9, 1}));
 
 // The exact polar factor and the singular values at the shapes the papers use, in both precisions,
 // against what holds independently of the algorithm: singular values against the prescribed
@@ -91,9 +92,11 @@ void check_polar_and_spectrum(const PolarCase& c) {
     for (int b = 0; b < p; ++b) {
       double acc = 0;
       if (c.rows >= c.cols)
-        for (int i = 0; i < c.rows; ++i) acc += double(P[i * c.cols + a]) * double(P[i * c.cols + b]);
+        for (int i = 0; i < c.rows; ++i)
+          acc += double(P[i * c.cols + a]) * double(P[i * c.cols + b]);
       else
-        for (int j = 0; j < c.cols; ++j) acc += double(P[a * c.cols + j]) * double(P[b * c.cols + j]);
+        for (int j = 0; j < c.cols; ++j)
+          acc += double(P[a * c.cols + j]) * double(P[b * c.cols + j]);
       orth = std::max(orth, std::abs(acc - (a == b)));
     }
   EXPECT_LT(orth, 4 * p * eps) << "orthogonality";
@@ -103,9 +106,11 @@ void check_polar_and_spectrum(const PolarCase& c) {
   for (int a = 0; a < p; ++a)
     for (int b = 0; b < p; ++b)
       if (c.rows >= c.cols)
-        for (int i = 0; i < c.rows; ++i) H[a * p + b] += double(P[i * c.cols + a]) * rounded[i * c.cols + b];
+        for (int i = 0; i < c.rows; ++i)
+          H[a * p + b] += double(P[i * c.cols + a]) * rounded[i * c.cols + b];
       else
-        for (int j = 0; j < c.cols; ++j) H[a * p + b] += rounded[a * c.cols + j] * double(P[b * c.cols + j]);
+        for (int j = 0; j < c.cols; ++j)
+          H[a * p + b] += rounded[a * c.cols + j] * double(P[b * c.cols + j]);
   double asym = 0;
   for (int a = 0; a < p; ++a)
     for (int b = 0; b < p; ++b) asym = std::max(asym, std::abs(H[a * p + b] - H[b * p + a]));
@@ -113,7 +118,9 @@ void check_polar_and_spectrum(const PolarCase& c) {
 }
 
 class PolarAndSpectrum : public ::testing::TestWithParam<PolarCase> {};
-TEST_P(PolarAndSpectrum, Fp64) { check_polar_and_spectrum<double>(GetParam()); }
+TEST_P(PolarAndSpectrum, Fp64) {
+  check_polar_and_spectrum<double>(GetParam());
+}
 TEST_P(PolarAndSpectrum, Fp32) {
   PolarCase c = GetParam();
   c.condition = std::min(c.condition, 1e6);
@@ -123,10 +130,11 @@ TEST_P(PolarAndSpectrum, Fp32) {
 // Square shapes around the powers of two (the stride of the Jacobi rows), Rhee's N = d = 32 and
 // 128, the wide and tall factors of an overparameterized d = 4 N, and conditions to 1e12.
 INSTANTIATE_TEST_SUITE_P(Shapes, PolarAndSpectrum,
-                         ::testing::Values(PolarCase{8, 8, 1e3}, PolarCase{31, 31, 1e6}, PolarCase{32, 32, 1e12},
-                                           PolarCase{33, 33, 1e6}, PolarCase{64, 64, 1e12},
-                                           PolarCase{128, 128, 1e6}, PolarCase{512, 128, 1e12},
-                                           PolarCase{128, 512, 1e3}, PolarCase{65, 40, 1e9}));
+                         ::testing::Values(PolarCase{8, 8, 1e3}, PolarCase{31, 31, 1e6},
+                                           PolarCase{32, 32, 1e12}, PolarCase{33, 33, 1e6},
+                                           PolarCase{64, 64, 1e12}, PolarCase{128, 128, 1e6},
+                                           PolarCase{512, 128, 1e12}, PolarCase{128, 512, 1e3},
+                                           PolarCase{65, 40, 1e9}));
 
 TEST(PolarExact, RankDeficientSquareGivesPartialIsometryAtAnyStride) {
   for (int p : {31, 32, 33}) {
@@ -178,7 +186,7 @@ TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
   std::vector<float> M(m * n, 0.f), Ut(m, 0.f), Vt(n, 0.f), s = {1.f};
   Ut[0] = Vt[0] = 1.f;
   const TargetView<float> tg{M.data(), Ut.data(), Vt.data(), s.data(), 1, 0.5f};
-  std::vector<float> work(record_metrics_workspace(sh)), arrays(r + 1 + 2 + 3 + 2 * r * r);
+  std::vector<float> work(record_metrics_workspace(sh)), arrays(metrics_values(sh, 1));
   RecordMetrics<float> out = metrics_view(sh, 1, arrays.data());
   record_metrics(sh, tg, 0.0f, BlockTolerance{}, F.data(), F.data() + m * r, out, work.data());
   std::vector<double> expected = {3.0, 0.02, 3e-5, 2e-6};  // a_k b_k, sorted
@@ -188,7 +196,8 @@ TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
   for (int i = 0; i < r; ++i) {
     for (int j = 0; j < r; ++j) {
       EXPECT_NEAR(out.delta1[i * r + j], i == j ? a[i] - b[i] : 0.0, 2e-6) << i << "," << j;
-      EXPECT_NEAR(out.delta2[i * r + j], i == j ? a[i] * a[i] - b[i] * b[i] : 0.0, 2e-6) << i << "," << j;
+      EXPECT_NEAR(out.delta2[i * r + j], i == j ? a[i] * a[i] - b[i] * b[i] : 0.0, 2e-6)
+          << i << "," << j;
     }
     d1 += (a[i] - b[i]) * (a[i] - b[i]);
     d2 += std::pow(a[i] * a[i] - b[i] * b[i], 2);
@@ -200,6 +209,11 @@ TEST(RecordMetrics, SingularValuesOfProductAreRelativelyAccurateInFp32) {
   for (double e : expected) total += e;
   for (double e : expected) ent -= e / total * std::log(e / total);
   EXPECT_NEAR(out.effective_rank, std::exp(ent), 1e-4);
+  // The energy's entropy: W is almost rank one, q_1 = 1 - 4.4e-5.
+  double energy = 0, energy_entropy = 0;
+  for (double e : expected) energy += e * e;
+  for (double e : expected) energy_entropy -= e * e / energy * std::log(e * e / energy);
+  EXPECT_NEAR(out.spectral_entropy / energy_entropy, 1.0, 1e-3);
 }
 
 // Lane i of a pack computes exactly what it would compute with any other pack-mates.

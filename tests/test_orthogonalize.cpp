@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "core/orthogonalize.hpp"
 #include "test_helpers.hpp"
@@ -54,7 +55,8 @@ double ns_scalar(const NsSchedule& ns, double x) {
 }
 
 template <class T>
-std::vector<double> ns_output_spectrum(int rows, int cols, const std::vector<double>& A, const NsSchedule& ns) {
+std::vector<double> ns_output_spectrum(int rows, int cols, const std::vector<double>& A,
+                                       const NsSchedule& ns) {
   std::vector<T> G(A.begin(), A.end()), X(rows * cols), work(orthogonalize_workspace(rows, cols));
   newton_schulz(rows, cols, G.data(), X.data(), work.data(), ns);
   return singular_values(rows, cols, std::vector<double>(X.begin(), X.end()));
@@ -104,7 +106,8 @@ TEST_P(NewtonSchulz, PolarExpressAndLongCubicReachOrthogonality) {
 
 INSTANTIATE_TEST_SUITE_P(ShapesAndConditions, NewtonSchulz,
                          ::testing::Values(NsCase{60, 5, 1}, NsCase{60, 5, 10}, NsCase{5, 70, 20},
-                                           NsCase{16, 16, 10}, NsCase{128, 8, 10}, NsCase{8, 3, 40}));
+                                           NsCase{16, 16, 10}, NsCase{128, 8, 10},
+                                           NsCase{8, 3, 40}));
 
 TEST(NewtonSchulz, IsScaleInvariantAndMapsZeroToZero) {
   const auto A = with_spectrum(30, 4, {1.0, 0.5, 0.2, 0.1}, 31);
@@ -141,7 +144,8 @@ TEST(PolarExact, RankDeficientInputGivesPartialIsometry) {
       }
     std::vector<double> P(rows * cols), work(orthogonalize_workspace(rows, cols));
     polar_exact(rows, cols, G.data(), P.data(), work.data());
-    for (int i = 0; i < rows * cols; ++i) EXPECT_NEAR(P[i], expected[i], 1e-13) << (tall ? "tall " : "wide ") << i;
+    for (int i = 0; i < rows * cols; ++i)
+      EXPECT_NEAR(P[i], expected[i], 1e-13) << (tall ? "tall " : "wide ") << i;
   }
 }
 
@@ -174,10 +178,82 @@ TEST(PolarExact, Fp32ExactlyRankDeficientAndZero) {
   for (float v : Z) EXPECT_EQ(v, 0.f);
 }
 
+// orth_deviation against each orthogonalizer's closed form on every singular value of its input:
+// O = U diag(f(sigma)) V^T with f the scalar map of Newton-Schulz (on sigma / ||G||_F), of the
+// smoothed factor (sigma / sqrt(sigma^2 + eps)) or 1 (exact), so the band is [min f, max f] and the
+// error sqrt(sum (f_i - 1)^2 / p).
+TEST(OrthDeviation, MatchesEachOrthogonalizersScalarMap) {
+  for (const bool tall : {true, false}) {
+    const int rows = tall ? 40 : 6, cols = tall ? 6 : 40, p = 6;
+    const auto sigma = geometric(p, 2.0, 20.0);
+    const auto G = with_spectrum(rows, cols, sigma, 61);
+    double fro = 0;
+    for (double v : sigma) fro += v * v;
+    fro = std::sqrt(fro);
+    const double eps = 1e-2;
+    const struct {
+      const char* name;
+      OrthParams prm;
+      std::function<double(double)> f;
+    } cases[] = {
+        {"exact", OrthParams{OrthKind::exact, 0.0, {}}, [](double) { return 1.0; }},
+        {"smooth", OrthParams{OrthKind::smooth, eps, {}},
+         [eps](double x) { return x / std::sqrt(x * x + eps); }},
+        {"jordan5", OrthParams{OrthKind::newton_schulz, 0.0, kJordan5},
+         [fro](double x) { return ns_scalar(kJordan5, x / fro); }},
+    };
+    for (const auto& c : cases) {
+      std::vector<double> O(rows * cols), work(orthogonalize_workspace(rows, cols)),
+          dev_work(orth_deviation_workspace(rows, cols));
+      orthogonalize(c.prm, rows, cols, G.data(), O.data(), work.data());
+      const auto dev = orth_deviation(rows, cols, G.data(), O.data(), dev_work.data());
+      double lo = 1e300, hi = -1e300, err2 = 0;
+      for (double x : sigma) {
+        const double f = c.f(x);
+        lo = std::min(lo, f);
+        hi = std::max(hi, f);
+        err2 += (f - 1) * (f - 1);
+      }
+      EXPECT_NEAR(dev.band_min, lo, 1e-12) << c.name << (tall ? " tall" : " wide");
+      EXPECT_NEAR(dev.band_max, hi, 1e-12) << c.name;
+      EXPECT_NEAR(dev.error, std::sqrt(err2 / p), 1e-12) << c.name;
+    }
+    // The closed forms are not trivially 0 or 1 here.
+    EXPECT_GT(ns_scalar(kJordan5, sigma.back() / fro), 0.0);
+  }
+}
+
+// Modes at or below the rank cut are left out: the exact factor of U diag(3, 1, 0, 0) V^T is its
+// partial isometry, error 0 and band [1, 1]; G = 0 has no mode, error 0 and the band NaN.
+TEST(OrthDeviation, CountsOnlyModesAboveTheRankCut) {
+  const int rows = 25, cols = 4;
+  const auto U = testing::orthonormal_columns(rows, 4, 71);
+  const auto V = testing::orthonormal_columns(cols, 4, 72);
+  std::vector<double> G(rows * cols, 0.0);
+  const double s[4] = {3.0, 1.0, 0.0, 0.0};
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j)
+      for (int k = 0; k < 4; ++k) G[i * cols + j] += U[i * 4 + k] * s[k] * V[j * 4 + k];
+  std::vector<double> O(rows * cols), work(orthogonalize_workspace(rows, cols)),
+      dev_work(orth_deviation_workspace(rows, cols));
+  polar_exact(rows, cols, G.data(), O.data(), work.data());
+  const auto dev = orth_deviation(rows, cols, G.data(), O.data(), dev_work.data());
+  EXPECT_LT(dev.error, 1e-13);
+  EXPECT_NEAR(dev.band_min, 1.0, 1e-13);
+  EXPECT_NEAR(dev.band_max, 1.0, 1e-13);
+  // Had the zero modes counted, O = U_2 V_2^T would be sqrt(2 / 4) from U_4 V_4^T.
+  const std::vector<double> zero(rows * cols, 0.0);
+  const auto none = orth_deviation(rows, cols, zero.data(), zero.data(), dev_work.data());
+  EXPECT_EQ(none.error, 0.0);
+  EXPECT_TRUE(std::isnan(none.band_min));
+  EXPECT_TRUE(std::isnan(none.band_max));
+}
+
 TEST(PolarSmooth, ConvergesToExactAsEpsilonVanishes) {
   const int rows = 20, cols = 5;
   const auto G = with_spectrum(rows, cols, geometric(5, 1.0, 100.0), 51);
-  std::vector<double> exact(rows * cols), smooth(rows * cols), work(orthogonalize_workspace(rows, cols));
+  std::vector<double> exact(rows * cols), smooth(rows * cols),
+      work(orthogonalize_workspace(rows, cols));
   polar_exact(rows, cols, G.data(), exact.data(), work.data());
   double previous = 1e300;
   for (double eps : {1e-2, 1e-4, 1e-6, 1e-8, 1e-12}) {

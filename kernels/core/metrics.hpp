@@ -6,7 +6,8 @@
 namespace specsweep {
 
 // Lane values of one record step. Arrays (handles P, see LaneOf) are sized by the caller: sv[r],
-// core_diag[modes], factor_norm[depth], block_alignment[3], delta1/delta2[r * r] (depth 2 only).
+// core_diag[modes], factor_norm[depth], orth_error/orth_band_min/orth_band_max[depth],
+// block_alignment[3], delta1/delta2[r * r] (depth 2 only).
 template <class V, class P = V*>
 struct RecordMetrics {
   V loss;             // 1/2 ||W - M||^2 + penalty, from the explicit residual
@@ -19,11 +20,18 @@ struct RecordMetrics {
   P block_alignment;  // left, right, inner block alignment scores (depth 2, see block_alignment)
   P delta1;
   P delta2;
-  V effective_rank;  // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
+  V effective_rank;    // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma
+  V spectral_entropy;  // -sum q_i log q_i, q_i = sigma_i^2 / sum sigma^2 (the energy's spread)
   // run_trajectory fills these two (NaN unless RunParams::sharpness_iterations > 0): lambda_max of
   // the Hessian in all factors, and the curvature along the step taken from this point.
   V sharpness;
   V step_sharpness;
+  // run_trajectory fills these per factor with RunParams::orth_error (NaN otherwise): the
+  // orthogonalizer's distance from the exact polar factor of its input and its band
+  // (OrthDeviation).
+  P orth_error;
+  P orth_band_min;
+  P orth_band_max;
 };
 
 // Blocks of the block alignment score, the rule of Rhee, Simon and Karkada's fig3 notebook
@@ -336,8 +344,26 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
     entropy -= select(pos, pr * vlog(select(pos, pr, V(T(1)))), V(T(0)));
   }
   out.effective_rank = select(positive, vexp(entropy), V(T(0)));
-  // Only run_trajectory knows the step and whether the sharpness is asked for.
-  out.sharpness = out.step_sharpness = V(std::numeric_limits<T>::quiet_NaN());
+  // The energy's entropy, from sigma / sigma_max so that the squares neither overflow nor flush.
+  V smax = V(T(0));
+  for (int i = 0; i < p; ++i) smax = vmax(smax, sig[i]);
+  const V inv_smax = T(1) / select(positive, smax, V(T(1)));
+  V energy = V(T(0));
+  for (int i = 0; i < p; ++i) energy += (sig[i] * inv_smax) * (sig[i] * inv_smax);
+  const V inv_energy = T(1) / select(positive, energy, V(T(1)));
+  V energy_entropy = V(T(0));
+  for (int i = 0; i < p; ++i) {
+    const V x = sig[i] * inv_smax;
+    const V share = x * x * inv_energy;
+    const auto pos = share > V(T(0));
+    energy_entropy -= select(pos, share * vlog(select(pos, share, V(T(1)))), V(T(0)));
+  }
+  out.spectral_entropy = select(positive, energy_entropy, V(T(0)));
+  // Only run_trajectory knows the step, the orthogonalizer's input and what is asked for.
+  const V nan = V(std::numeric_limits<T>::quiet_NaN());
+  out.sharpness = out.step_sharpness = nan;
+  for (int k = 0; k < sh.depth; ++k)
+    out.orth_error[k] = out.orth_band_min[k] = out.orth_band_max[k] = nan;
 
   // Core matrix C = (U^T F_1)(F_2...F_L V) over the target's modes.
   gemm_tn(q, r, m, tg.U, F, tmp);
@@ -386,15 +412,17 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
 // Values in one packed record step (pack_record); the r x r Delta1, Delta2 only when asked for
 // (record.delta_matrices), since at r = 512 they would be 2 MB per traced seed and record step.
 SPECSWEEP_HD constexpr int packed_record_width(int r, int depth, bool delta_matrices) {
-  return 10 + 2 * r + depth + (delta_matrices ? 2 * r * r : 0);
+  return 11 + 2 * r + 4 * depth + (delta_matrices ? 2 * r * r : 0);
 }
 
 // Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
 // widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
-// alignment, effective_rank, delta1_norm, delta2_norm, sharpness, step_sharpness, sv[r],
-// core_diag[r], factor_norm[depth], block_alignment[3], then with delta_matrices delta1[r * r],
-// delta2[r * r]. What a shape does not have (core_diag beyond the modes, the depth-2 quantities for
-// depth != 2) is NaN. Backends pack on the device or per lane and unpack on the host.
+// alignment, effective_rank, spectral_entropy, delta1_norm, delta2_norm, sharpness,
+// step_sharpness, sv[r], core_diag[r], factor_norm[depth], orth_error[depth],
+// orth_band_min[depth], orth_band_max[depth], block_alignment[3], then with delta_matrices
+// delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond the modes, the depth-2
+// quantities for depth != 2) is NaN. Backends pack on the device or per lane and unpack on the
+// host.
 template <class V, class P, class Out>
 SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int modes, int depth,
                               bool delta_matrices, Out out) {
@@ -406,6 +434,7 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   put(S(lane(m.loss, i)));
   put(S(lane(m.alignment, i)));
   put(S(lane(m.effective_rank, i)));
+  put(S(lane(m.spectral_entropy, i)));
   put(deltas ? S(lane(m.delta1_norm, i)) : nan);
   put(deltas ? S(lane(m.delta2_norm, i)) : nan);
   put(S(lane(m.sharpness, i)));
@@ -413,6 +442,9 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   for (int q = 0; q < r; ++q) put(S(lane(m.sv[q], i)));
   for (int q = 0; q < r; ++q) put(q < modes ? S(lane(m.core_diag[q], i)) : nan);
   for (int k = 0; k < depth; ++k) put(S(lane(m.factor_norm[k], i)));
+  for (int k = 0; k < depth; ++k) put(S(lane(m.orth_error[k], i)));
+  for (int k = 0; k < depth; ++k) put(S(lane(m.orth_band_min[k], i)));
+  for (int k = 0; k < depth; ++k) put(S(lane(m.orth_band_max[k], i)));
   for (int q = 0; q < 3; ++q) put(deltas ? S(lane(m.block_alignment[q], i)) : nan);
   if (!delta_matrices) return;
   for (int q = 0; q < r * r; ++q) put(deltas ? S(lane(m.delta1[q], i)) : nan);

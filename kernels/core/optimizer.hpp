@@ -84,12 +84,19 @@ SPECSWEEP_HD inline double shape_scale_factor(ShapeScale s, int rows, int cols) 
   return 1.0;
 }
 
+// An update_direction observer that looks at nothing.
+struct NoOrthProbe {
+  template <class PX, class PO>
+  SPECSWEEP_HD void operator()(PX, PO) const {}
+};
+
 // Update direction D for one factor (rows x cols) at step t (0-based) from its gradient G.
 // state1/state2 are that factor's optimizer buffers (zero at t = 0); work holds
-// orthogonalize_workspace(rows, cols) + rows * cols values.
-template <class PG, class P>
+// orthogonalize_workspace(rows, cols) + rows * cols values. probe(X, orth(X)) sees the input and
+// output of the orthogonalizer (specgd, muon), before Muon's shape scale and post-polar momentum.
+template <class PG, class P, class OrthProbe = NoOrthProbe>
 SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, int cols, PG G,
-                                   P state1, P state2, P D, P work) {
+                                   P state1, P state2, P D, P work, OrthProbe&& probe = {}) {
   using T = ScalarOf<LaneOf<P>>;
   const int count = rows * cols;
   switch (op.kind) {
@@ -98,12 +105,14 @@ SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, i
       return;
     case OptimizerKind::specgd:
       orthogonalize(op.orth, rows, cols, G, D, work);
+      probe(G, D);
       return;
     case OptimizerKind::muon: {
       const T beta = T(op.momentum);
       if (op.momentum_order == MomentumOrder::post_polar) {
         P polar = work;
         orthogonalize(op.orth, rows, cols, G, polar, work + count);
+        probe(G, polar);
         for (int i = 0; i < count; ++i) {
           state1[i] = beta * state1[i] + polar[i];
           D[i] = op.nesterov ? polar[i] + beta * state1[i] : state1[i];
@@ -115,6 +124,7 @@ SPECSWEEP_HD void update_direction(const OptimizerParams& op, int t, int rows, i
           lookahead[i] = op.nesterov ? G[i] + beta * state1[i] : state1[i];
         }
         orthogonalize(op.orth, rows, cols, lookahead, D, work + count);
+        probe(lookahead, D);
       }
       const T s = T(shape_scale_factor(op.shape_scale, rows, cols));
       if (s != T(1))

@@ -108,23 +108,89 @@ SPECSWEEP_HD void newton_schulz(int rows, int cols, PG G, P X, P work, const NsS
   for (int i = 0; i < rows * cols; ++i) X[i] = G[i] * inv;
   for (int it = 0; it < ns.iterations; ++it) {
     const NsTriple& k = ns.at(it);
-    if (tall) gram_tn(rows, cols, X, A);
-    else gram_nt(rows, cols, X, A);
+    if (tall)
+      gram_tn(rows, cols, X, A);
+    else
+      gram_nt(rows, cols, X, A);
     gemm_nn(p, p, p, A, A, A2);
     for (int i = 0; i < p * p; ++i) Poly[i] = T(k.b) * A[i] + T(k.c) * A2[i];
-    if (tall) gemm_nn(rows, cols, cols, X, Poly, XP);
-    else gemm_nn(rows, cols, rows, Poly, X, XP);
+    if (tall)
+      gemm_nn(rows, cols, cols, X, Poly, XP);
+    else
+      gemm_nn(rows, cols, rows, Poly, X, XP);
     for (int i = 0; i < rows * cols; ++i) X[i] = T(k.a) * X[i] + XP[i];
   }
+}
+
+// How far an orthogonalizer's output O is from the exact polar factor of its input X (rows x cols),
+// for the record.orth_error traces: with the thin SVD X = U diag(sigma) V^T and the modes above
+// polar_rank_cut kept (k of them), error = ||O - U_k V_k^T||_F / sqrt(k), and the band
+// [min, max] of f_i = u_i^T O v_i over the kept modes, the value the orthogonalizer gave the
+// input's singular value sigma_i (a polynomial iteration maps each sigma_i to f(sigma_i), and the
+// exact polar factor to 1). With no mode kept (X = 0) the error is 0 and the band NaN.
+template <class V>
+struct OrthDeviation {
+  V error, band_min, band_max;
+};
+
+SPECSWEEP_HD constexpr int orth_deviation_workspace(int rows, int cols) {
+  const int p = rows < cols ? rows : cols;
+  return (rows + cols + 1) * p + rows * cols + thin_svd_workspace(rows, cols);
+}
+
+template <class PX, class PO, class P>
+SPECSWEEP_HD OrthDeviation<LaneOf<P>> orth_deviation(int rows, int cols, PX X, PO O, P work) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  const int p = rows < cols ? rows : cols;
+  P U = work;
+  P Vm = U + rows * p;
+  P sigma = Vm + cols * p;
+  P polar = sigma + p;
+  thin_svd(rows, cols, X, U, sigma, Vm, polar + rows * cols);
+  V smax = sigma[0];
+  for (int j = 1; j < p; ++j) smax = vmax(smax, sigma[j]);
+  const T inf = std::numeric_limits<T>::infinity();
+  V kept = V(T(0)), lo = V(inf), hi = V(-inf);
+  for (int j = 0; j < p; ++j) {
+    const auto keep = sigma[j] > polar_rank_cut<T>() * smax;
+    V f = V(T(0));
+    for (int i = 0; i < rows; ++i) {
+      V ov = V(T(0));
+      for (int c = 0; c < cols; ++c) ov += O[i * cols + c] * Vm[c * p + j];
+      f += U[i * p + j] * ov;
+    }
+    lo = select(keep, vmin(lo, f), lo);
+    hi = select(keep, vmax(hi, f), hi);
+    kept += select(keep, V(T(1)), V(T(0)));
+    const V w = select(keep, V(T(1)), V(T(0)));
+    for (int i = 0; i < rows; ++i) U[i * p + j] *= w;
+  }
+  gemm_nt(rows, cols, p, U, Vm, polar);
+  V diff2 = V(T(0));
+  for (int i = 0; i < rows * cols; ++i) {
+    const V d = O[i] - polar[i];
+    diff2 += d * d;
+  }
+  const auto any_kept = kept > V(T(0.5));
+  const V nan = V(std::numeric_limits<T>::quiet_NaN());
+  return {vsqrt(diff2 / select(any_kept, kept, V(T(1)))), select(any_kept, lo, nan),
+          select(any_kept, hi, nan)};
 }
 
 // out = orth(G) for G (rows x cols); work holds orthogonalize_workspace(rows, cols) values.
 template <class PG, class P>
 SPECSWEEP_HD void orthogonalize(const OrthParams& prm, int rows, int cols, PG G, P out, P work) {
   switch (prm.kind) {
-    case OrthKind::exact: polar_exact(rows, cols, G, out, work); break;
-    case OrthKind::smooth: polar_smooth(rows, cols, G, out, work, prm.smooth_eps); break;
-    case OrthKind::newton_schulz: newton_schulz(rows, cols, G, out, work, prm.ns); break;
+    case OrthKind::exact:
+      polar_exact(rows, cols, G, out, work);
+      break;
+    case OrthKind::smooth:
+      polar_smooth(rows, cols, G, out, work, prm.smooth_eps);
+      break;
+    case OrthKind::newton_schulz:
+      newton_schulz(rows, cols, G, out, work, prm.ns);
+      break;
   }
 }
 

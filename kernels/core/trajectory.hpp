@@ -27,6 +27,9 @@ struct RunParams {
   int loss_window = 1;  // steps averaged into TrajectoryOutcome::window_loss (record.loss_window)
   // Lanczos steps for the sharpness at record steps (record.sharpness_iterations); 0: none.
   int sharpness_iterations = 0;
+  // At record steps, how far each factor's orthogonalizer output is from the exact polar factor
+  // of its input (record.orth_error; specgd and muon).
+  bool orth_error = false;
   // One schedule per lane, for a pack that holds seeds of cells differing only in their learning
   // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
   // the optimizer's schedule.
@@ -68,9 +71,10 @@ SPECSWEEP_HD inline bool reached_tolerance(bool diverged, double loss, const Run
 }
 
 // Lane values behind the arrays of RecordMetrics (metrics_view): sv[r], core_diag[modes],
-// factor_norm[depth], block_alignment[3], delta1/2[r * r].
+// factor_norm, orth_error, orth_band_min, orth_band_max[depth], block_alignment[3],
+// delta1/2[r * r].
 SPECSWEEP_HD inline int metrics_values(const Shape& sh, int modes) {
-  return sh.r + modes + sh.depth + 3 + 2 * sh.r * sh.r;
+  return sh.r + modes + 4 * sh.depth + 3 + 2 * sh.r * sh.r;
 }
 
 // Offsets (in lane values) of everything one lane-trajectory needs.
@@ -108,9 +112,13 @@ struct EngineLayout {
       upd = w > upd ? w : upd;
     }
     update = take(upd);
-    record = take(record_metrics_workspace(sh));
-    // RecordMetrics arrays: sv[r], core_diag[modes], factor_norm[depth], block_alignment[3],
-    // delta1/2[r*r].
+    // Also the scratch of orth_deviation, which runs at record steps after record_metrics.
+    int rec = record_metrics_workspace(sh);
+    for (int k = 0; k < sh.depth; ++k) {
+      const int w = orth_deviation_workspace(sh.rows(k), sh.cols(k));
+      rec = w > rec ? w : rec;
+    }
+    record = take(rec);
     metrics = take(metrics_values(sh, modes));
     sharpness =
         take(sharpness_iterations > 0 ? params + lanczos_workspace(sh, sharpness_iterations) : 0);
@@ -124,7 +132,10 @@ SPECSWEEP_HD RecordMetrics<LaneOf<P>, P> metrics_view(const Shape& sh, int modes
   m.sv = base;
   m.core_diag = m.sv + sh.r;
   m.factor_norm = m.core_diag + modes;
-  m.block_alignment = m.factor_norm + sh.depth;
+  m.orth_error = m.factor_norm + sh.depth;
+  m.orth_band_min = m.orth_error + sh.depth;
+  m.orth_band_max = m.orth_band_min + sh.depth;
+  m.block_alignment = m.orth_band_max + sh.depth;
   m.delta1 = m.block_alignment + 3;
   m.delta2 = m.delta1 + sh.r * sh.r;
   return m;
@@ -241,11 +252,18 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     const auto live = alive > V(T(0.5));
     for (int i = 0; i < lay.params; ++i) target[i] = select(live, from[i] - eta * dir[i], from[i]);
   };
-  auto directions = [&](int t, P grad, P dir) {
+  auto directions = [&](int t, P grad, P dir, bool probe_orth = false) {
     for (int k = 0; k < L; ++k) {
-      const int off = sh.offset(k);
-      update_direction(op, t, sh.rows(k), sh.cols(k), grad + off, arena + lay.state1 + off,
-                       arena + lay.state2 + off, dir + off, arena + lay.update);
+      const int off = sh.offset(k), rows = sh.rows(k), cols = sh.cols(k);
+      auto probe = [&](auto X, auto O) {
+        if (!probe_orth) return;
+        const OrthDeviation<V> dev = orth_deviation(rows, cols, X, O, arena + lay.record);
+        metrics.orth_error[k] = dev.error;
+        metrics.orth_band_min[k] = dev.band_min;
+        metrics.orth_band_max[k] = dev.band_max;
+      };
+      update_direction(op, t, rows, cols, grad + off, arena + lay.state1 + off,
+                       arena + lay.state2 + off, dir + off, arena + lay.update, probe);
     }
   };
 
@@ -286,8 +304,9 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     }
 
     const V eta = step_rate<V>(op, rp, t);
+    const bool probe_orth = record && rp.orth_error;
     if (op.integrator == Integrator::step) {
-      directions(t, G, D);
+      directions(t, G, D, probe_orth);
       pass_record(&D);
       apply(F, F, D, eta);
       continue;
@@ -295,7 +314,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     // Classical RK4 on dF/dt = -direction(grad f(F)); stage 1 reuses the gradient above.
     P Fs = arena + lay.stage;
     P acc = arena + lay.stage_acc;
-    directions(t, G, D);
+    directions(t, G, D, probe_orth);
     copy(lay.params, D, acc);
     const V half = eta * T(0.5);
     const V stage_step[3] = {half, half, eta};

@@ -100,6 +100,7 @@ struct CellPlan {
     rp.delta_matrices = problem.config.record.delta_matrices;
     rp.loss_window = problem.config.record.loss_window;
     rp.sharpness_iterations = problem.config.record.sharpness_iterations;
+    rp.orth_error = problem.config.record.orth_error;
     layout = EngineLayout(sh, op, q, rp.sharpness_iterations);
   }
 

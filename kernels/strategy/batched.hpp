@@ -132,7 +132,7 @@ bool batched_supports(const CellParams<T>& c) {
   const bool spectral = c.op.kind == OptimizerKind::specgd || c.op.kind == OptimizerKind::muon;
   const bool gram_polar = spectral && c.op.orth.kind != OrthKind::newton_schulz;
   return c.shape.depth == 2 && !c.shape.weighted && c.op.integrator == Integrator::step &&
-         c.basin_probes == 0 && c.rp.sharpness_iterations == 0 &&
+         c.basin_probes == 0 && c.rp.sharpness_iterations == 0 && !c.rp.orth_error &&
          !(gram_polar && std::is_same_v<T, double>);
 }
 
