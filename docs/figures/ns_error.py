@@ -4,8 +4,9 @@
 
 Reads the run of examples/ns_error.toml (record.orth_error) and prints, per preset and iteration
 count: the traced seeds' median orth_error and the band [min, max] of the values NS gave the
-gradient's singular values (both factors, every record step but the last, and F2 only from the
-second record step on: at the LoRA start F1 = 0 makes F2's gradient zero), the seeds whose
+gradient's singular values over the growth phase (both factors, the record steps after step 0,
+where F1 = 0 makes F2's gradient zero, and before the seed's first mode hits: once a mode is
+learned its share of the gradient vanishes and any polynomial maps it towards 0), the seeds whose
 hitting order is exactly smallest-first (order_kendall = 1) with a Wilson 95% interval, and the
 median uniformity_cv with its quartiles. With --figure, plots the smallest-first fraction and the
 CV against the median orth_error.
@@ -38,11 +39,17 @@ def summarize(path):
         steps = f["cells/optimizer.ns_steps"][()]
         kendall = f["outcome/order_kendall"][()]
         cv = f["outcome/uniformity_cv"][()]
-        err = f["trace/orth_error"][()][:, :, :-1, :]  # C x K x T-1 x L: no step from the last point
-        lo = f["trace/orth_band_min"][()][:, :, :-1, :]
-        hi = f["trace/orth_band_max"][()][:, :, :-1, :]
+        record_step = f["trace/step"][()]
+        hit = f["outcome/hit_step"][()]  # C x S x r, -1: never
+        err = f["trace/orth_error"][()]  # C x K x T x L
+        lo = f["trace/orth_band_min"][()]
+        hi = f["trace/orth_band_max"][()]
         for c, (preset, n) in enumerate(zip(presets, steps)):
-            e, a, b = err[c], lo[c], hi[c]
+            K = err.shape[1]
+            first_hit = np.array([min([h for h in hit[c, k] if h >= 0], default=record_step[-1])
+                                  for k in range(K)])
+            growth = (record_step[None, :] > 0) & (record_step[None, :] < first_hit[:, None])
+            e, a, b = (x[c][growth] for x in (err, lo, hi))  # (seed, step) pairs x L
             seeds = kendall.shape[1]
             exact_order = int(np.sum(kendall[c] == 1.0))
             q = np.nanpercentile(cv[c], [25, 50, 75])

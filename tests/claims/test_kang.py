@@ -234,6 +234,33 @@ def main(argv):
         check(f"(7) l2 {kinds[c]} lambda={lams[c]:g}: max |sigma_i(AB) - (s_i - lambda)_+| (converged traced)",
               f"{err:.2e}", err <= 1e-2, "<= 1e-2")
 
+    # (8) Beyond the papers: Newton-Schulz against the polar factor of its own input
+    # (record.orth_error), over the growth phase (record steps after 0 and before the seed's first
+    # hit). Full size (examples/ns_error.toml, 1024 seeds): jordan5 x5 band [0.682, 1.134], median
+    # error 0.19, exact smallest-first order in 0/1024; polar_express x8 error 9.6e-7, 1024/1024.
+    f = run(exe, workdir, "ns_error_fast")
+    step = np.asarray(f["trace/step"][()])
+    for preset in ("jordan5", "polar_express"):
+        c = cell_index(f, "optimizer.ns_coefficients", preset)
+        hit = np.asarray(f["outcome/hit_step"][c])
+        err = np.asarray(f["trace/orth_error"][c])
+        lo, hi = np.asarray(f["trace/orth_band_min"][c]), np.asarray(f["trace/orth_band_max"][c])
+        first = np.array([min([h for h in hit[k] if h >= 0], default=step[-1]) for k in range(err.shape[0])])
+        growth = (step[None, :] > 0) & (step[None, :] < first[:, None])
+        e, a, b = float(np.median(err[growth])), float(np.min(lo[growth])), float(np.max(hi[growth]))
+        ordered = float(np.mean(np.asarray(f["outcome/order_kendall"][c]) == 1.0))
+        if preset == "jordan5":
+            # The scalar quintic x5 maps [0.01, 1] into [0.682, 1.135] (kernels/core/orthogonalize.hpp).
+            check("(8) jordan5 x5: orth band during growth", f"[{a:.3f}, {b:.3f}]",
+                  0.675 <= a <= 0.70 and 1.10 <= b <= 1.136, "within [0.675, 1.136], reaching 0.70 and 1.10")
+            check("(8) jordan5 x5: median orth_error during growth", f"{e:.3f}", 0.1 <= e <= 0.3, "in [0.1, 0.3]")
+            check("(8) jordan5 x5: fraction of seeds in the exact smallest-first order", f"{ordered:.3f}",
+                  ordered <= 0.1, "<= 0.1 (the swap)")
+        else:
+            check("(8) polar_express x8: median orth_error during growth", f"{e:.2e}", e <= 1e-5, "<= 1e-5")
+            check("(8) polar_express x8: fraction in the exact smallest-first order", f"{ordered:.3f}",
+                  ordered == 1.0, "= 1")
+
     print(f"{'FAILED' if failures else 'OK'}: {len(failures)} failed check(s); "
           f"total {time.time() - t_start:.1f} s")
     return 1 if failures else 0
