@@ -30,6 +30,10 @@ struct SeedOutcomes {
   std::vector<double> final_loss, excess, final_grad_norm, uniformity_cv, order_kendall;
   // Mean of loss / (1/2 ||M||^2) over the last record.loss_window steps; NaN if diverged.
   std::vector<double> window_loss;
+  // With record.sharpness_iterations: lambda_max of the Hessian at the last iterate, and times the
+  // last step's learning rate (GD is stable near a minimum while it is below 2); NaN otherwise and
+  // for diverged seeds.
+  std::vector<double> final_sharpness, final_lr_sharpness;
   std::vector<std::int32_t> steps_to_tol;
   std::vector<std::int32_t> hit_step;  // count x r, -1 never
   // Basin probe (config.basin.probes > 0): per converged seed, the fraction of its probes that
@@ -52,6 +56,8 @@ void for_each_outcome_array(Outcomes& o, F&& f) {
   f("excess", o.excess, 1);
   f("final_grad_norm", o.final_grad_norm, 1);
   f("window_loss", o.window_loss, 1);
+  f("final_sharpness", o.final_sharpness, 1);
+  f("final_lr_sharpness", o.final_lr_sharpness, 1);
   f("uniformity_cv", o.uniformity_cv, 1);
   f("order_kendall", o.order_kendall, 1);
   f("basin_converged", o.basin_converged, 1);

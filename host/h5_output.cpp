@@ -390,6 +390,12 @@ Plan plan_of(const OutputLayout& layout) {
        "mean of loss / (1/2 ||M||_F^2) over the last record.loss_window steps (the per-step loss); "
        "NaN "
        "for a diverged seed"},
+      {"final_sharpness",
+       "largest eigenvalue of the loss's Hessian in all factors at the last iterate, by "
+       "record.sharpness_iterations Lanczos steps; NaN when 0 and for a diverged seed"},
+      {"final_lr_sharpness",
+       "final_sharpness times the learning rate of the last step (GD is stable near a minimum "
+       "while it is below 2)"},
       {"uniformity_cv", "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
       {"order_kendall",
        "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "

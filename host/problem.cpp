@@ -302,6 +302,9 @@ double seed_cost(const Config& cell, bool traced) {
   const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
   const double trajectory = double(cell.run.steps) * step_flops(sh, cell.optimizer_params(), modes);
   double cost = (1.0 + cell.basin.probes) * trajectory;
+  // With record.sharpness_iterations = k, every seed's final lambda_max: k Lanczos products.
+  const double lanczos = cell.record.sharpness_iterations * hessian_vector_flops(sh);
+  cost += lanczos;
   if (traced) {
     // A record step takes the singular values of W and thin SVDs of the outer factors (alignment,
     // block alignment, Delta): about four exact polar factors of the largest factor.
@@ -310,11 +313,11 @@ double seed_cost(const Config& cell, bool traced) {
     double largest = 0;
     for (int k = 0; k < sh.depth; ++k)
       largest = std::max(largest, orth_flops(svd, sh.rows(k), sh.cols(k)));
-    // With record.sharpness_iterations = k: k Lanczos products and one along the step.
-    const double sharpness = cell.record.sharpness_iterations > 0
-                                 ? (cell.record.sharpness_iterations + 1) * hessian_vector_flops(sh)
-                                 : 0.0;
-    cost += record_step_count(cell.record, cell.run.steps) * (4 * largest + sharpness);
+    // And at each record step k Lanczos products and one along the step; with record.orth_error a
+    // thin SVD of each factor's orthogonalizer input.
+    const double sharpness = lanczos > 0 ? lanczos + hessian_vector_flops(sh) : 0.0;
+    const double orth = cell.record.orth_error ? 2 * largest : 0.0;
+    cost += record_step_count(cell.record, cell.run.steps) * (4 * largest + sharpness + orth);
   }
   return cost;
 }

@@ -611,6 +611,9 @@ TEST(ConfigErrors, SharpnessIterations) {
   expect_key_error("[record]\nsharpness_iterations = 2.5\n", "record.sharpness_iterations");
   EXPECT_EQ(parse("").record.sharpness_iterations, 0);
   EXPECT_EQ(parse("[record]\nsharpness_iterations = 30\n").record.sharpness_iterations, 30);
+  expect_key_error("[record]\north_error = 1\n", "record.orth_error");
+  EXPECT_FALSE(parse("").record.orth_error);
+  EXPECT_TRUE(parse("[record]\north_error = true\n").record.orth_error);
 }
 
 // A single Config cannot hold a sweep; parse_experiment reads it (tests/test_sweep.cpp).
@@ -794,19 +797,19 @@ TEST(Footprint, HandComputedSmallRun) {
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);
-  // One cell of 10 seeds is one unit and one batch; per seed 1 + 9 * 8 + 4 + 2 * 4 = 85 outcome
+  // One cell of 10 seeds is one unit and one batch; per seed 1 + 11 * 8 + 4 + 2 * 4 = 101 outcome
   // bytes; per traced seed 21 steps x (8 + 2 * 2 + 4 * 2 + 3 = 23; no record.delta_matrices)
   // values and the initial and final factors (2 x 28), in double.
   const double trace = 8 * (21 * 23 + 56);
   EXPECT_EQ(f.cells_in_flight, 1);
-  EXPECT_EQ(f.batch_bytes, 10 * 85 + 3 * trace);
-  EXPECT_EQ(f.finish_bytes, 10 * (85 + 16) + 3 * trace + f.cell_bytes);
+  EXPECT_EQ(f.batch_bytes, 10 * 101 + 3 * trace);
+  EXPECT_EQ(f.finish_bytes, 10 * (101 + 16) + 3 * trace + f.cell_bytes);
   EXPECT_EQ(f.memory_bytes,
             f.resident_bytes +
                 std::max(2 * f.thread_bytes + f.cell_bytes + f.batch_bytes, f.finish_bytes));
   const double toml = double(ex.cells[0].to_toml().size());
   EXPECT_EQ(f.output_bytes,
-            10 * 85 + 3 * trace + 8 * (48 + 2) + 8 * 5 * (21 + 42 + 2) + 512 + 1 + toml + 512);
+            10 * 101 + 3 * trace + 8 * (48 + 2) + 8 * 5 * (21 + 42 + 2) + 512 + 1 + toml + 512);
   // A GPU run holds no CPU thread buffers.
   params.threads = 0;
   EXPECT_EQ(estimate_footprint(ex, params).memory_bytes,

@@ -151,7 +151,7 @@ kind = "gd"
 lr = 0.05
 [run]
 steps = 4000
-seeds = 4
+seeds = 6
 precision = "fp64"
 [record]
 traced_seeds = 4
@@ -173,10 +173,17 @@ loss_tolerance = 1e-12
     EXPECT_LT(0.05 * final_sharpness, 2.0);
     EXPECT_LE(run.traces.step_sharpness[s * T], run.traces.sharpness[s * T] + 1e-12);
     EXPECT_TRUE(std::isnan(run.traces.step_sharpness[s * T + 1])) << "no step from the last point";
+    EXPECT_EQ(run.outcomes.final_sharpness[s], final_sharpness);
+  }
+  // Every seed's outcome, traced or not: lambda_max at the end and eta lambda_max.
+  for (long s = 0; s < 6; ++s) {
+    EXPECT_NEAR(run.outcomes.final_sharpness[s], 6.0, 0.01 * 6.0) << s;
+    EXPECT_DOUBLE_EQ(run.outcomes.final_lr_sharpness[s], 0.05 * run.outcomes.final_sharpness[s]);
   }
   const auto without = this->run(config_from(text));
   for (double v : without.traces.sharpness) EXPECT_TRUE(std::isnan(v));
   for (double v : without.traces.step_sharpness) EXPECT_TRUE(std::isnan(v));
+  for (double v : without.outcomes.final_sharpness) EXPECT_TRUE(std::isnan(v));
 }
 
 // record.orth_error at step 0, against the first gradients computed here from the traced initial

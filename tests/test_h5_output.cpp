@@ -92,7 +92,8 @@ RunAttributes attributes() {
 }
 
 // Outcome fields, indexed: 0 final_loss, 1 excess, 2 final_grad_norm, 3 uniformity_cv,
-// 4 order_kendall, 5 basin_converged, 6 basin_closer, 7 init_det_sign.
+// 4 order_kendall, 5 basin_converged, 6 basin_closer, 7 init_det_sign, 8 window_loss,
+// 9 final_sharpness, 10 final_lr_sharpness.
 double outcome_value(int field, long cell, long seed) {
   return field * 1000.0 + cell * 100.0 + seed + 0.25;
 }
@@ -120,6 +121,9 @@ SeedOutcomes outcomes_of(const Case& c, long cell, long first, long count) {
     o.basin_converged[i] = outcome_value(5, cell, s);
     o.basin_closer[i] = outcome_value(6, cell, s);
     o.init_det_sign[i] = outcome_value(7, cell, s);
+    o.window_loss[i] = outcome_value(8, cell, s);
+    o.final_sharpness[i] = outcome_value(9, cell, s);
+    o.final_lr_sharpness[i] = outcome_value(10, cell, s);
     o.steps_to_tol[i] = steps_value(cell, s);
     for (long q = 0; q < c.r; ++q) o.hit_step[i * c.r + q] = hit_value(cell, s, q, c.r);
   }
@@ -354,9 +358,10 @@ void verify_case(const std::string& path, const Case& c) {
     EXPECT_EQ(dataset_string_attribute(file.id, "/outcome/status", "codes"),
               "0 converged, 1 stalled, 2 diverged, 3 unconverged");
   }
-  const char* fields[] = {"final_loss",    "excess",          "final_grad_norm", "uniformity_cv",
-                          "order_kendall", "basin_converged", "basin_closer",    "init_det_sign"};
-  for (int f = 0; f < 8; ++f) {
+  const char* fields[] = {"final_loss",    "excess",          "final_grad_norm",   "uniformity_cv",
+                          "order_kendall", "basin_converged", "basin_closer",      "init_det_sign",
+                          "window_loss",   "final_sharpness", "final_lr_sharpness"};
+  for (int f = 0; f < 11; ++f) {
     const std::string name = std::string("/outcome/") + fields[f];
     const Data d = read_dataset(file.id, name);
     EXPECT_EQ(d.dims, (Dims{C, S})) << name;
@@ -547,7 +552,8 @@ TEST(SeedBuffers, OutcomesResizeFillsUnconverged) {
   EXPECT_EQ(o.r, 3);
   EXPECT_EQ(o.status, std::vector<std::int8_t>(4, static_cast<std::int8_t>(Status::unconverged)));
   for (const auto* v : {&o.final_loss, &o.excess, &o.final_grad_norm, &o.uniformity_cv,
-                        &o.order_kendall, &o.basin_converged, &o.basin_closer, &o.init_det_sign}) {
+                        &o.order_kendall, &o.basin_converged, &o.basin_closer, &o.init_det_sign,
+                        &o.window_loss, &o.final_sharpness, &o.final_lr_sharpness}) {
     ASSERT_EQ(v->size(), 4u);
     for (double x : *v) EXPECT_TRUE(std::isnan(x));
   }

@@ -59,6 +59,9 @@ struct TrajectoryOutcome {
   // summed as the steps are observed; NaN for a diverged lane. Rhee et al.'s Fig 1c plots it with
   // k = 2, since Muon above lr ~1.2 settles into a period-2 oscillation of the loss.
   V window_loss;
+  // lambda_max of the Hessian at the last iterate (rp.sharpness_iterations Lanczos steps); NaN
+  // without them and for a diverged lane.
+  V final_sharpness;
   P hit_step;   // [modes]
   P hit_value;  // [modes] d_i at the hitting step
 };
@@ -148,6 +151,7 @@ SPECSWEEP_HD void begin_outcome(int modes, TrajectoryOutcome<V, PO>& out) {
   out.diverged = V(T(0));
   out.steps_to_tol = V(T(-1));
   out.window_loss = V(T(0));
+  out.final_sharpness = V(std::numeric_limits<T>::quiet_NaN());
   for (int i = 0; i < modes; ++i) {
     out.hit_step[i] = V(T(-1));
     out.hit_value[i] = V(T(0));
@@ -267,6 +271,13 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     }
   };
 
+  auto lambda_max = [&] {  // at F; Lanczos overwrites its start vector
+    P start = arena + lay.sharpness;
+    for (int i = 0; i < lay.params; ++i) start[i] = V(T(start_stream.normal(std::uint64_t(i))));
+    return top_hessian_eigenvalue(sh, tg, l2, F, rp.sharpness_iterations, start,
+                                  start + lay.params);
+  };
+
   int next_record = 0;
   for (int t = 0;; ++t) {
     if (interrupted()) return;
@@ -279,12 +290,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     const bool record = next_record < rp.record_count && rp.record_steps[next_record] == t;
     if (record) {
       record_metrics(sh, tg, l2, rp.blocks, F, right1, metrics, arena + lay.record);
-      if (sharp) {
-        P start = arena + lay.sharpness;
-        for (int i = 0; i < lay.params; ++i) start[i] = V(T(start_stream.normal(std::uint64_t(i))));
-        metrics.sharpness = top_hessian_eigenvalue(sh, tg, l2, F, rp.sharpness_iterations, start,
-                                                   start + lay.params);
-      }
+      if (sharp) metrics.sharpness = lambda_max();
     }
     auto pass_record = [&](const P* step) {  // null at the last step: none is taken
       if (!record) return;
@@ -296,6 +302,9 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     };
 
     if (t == rp.steps) {
+      if (sharp)
+        out.final_sharpness = select(alive > V(T(0.5)), record ? metrics.sharpness : lambda_max(),
+                                     V(std::numeric_limits<T>::quiet_NaN()));
       pass_record(nullptr);
       out.final_grad_norm = vsqrt(frob2(lay.params, G));
       out.final_loss =

@@ -167,6 +167,7 @@ class PackRun {
       r.diverged = lane(out.diverged, i) != T(0);
       r.init_det_sign = lane(out.init_det_sign, i);
       r.window_loss = lane(out.window_loss, i);
+      r.final_sharpness = lane(out.final_sharpness, i);
       r.hit_step = buf_.tau.data();
       r.hit_value = buf_.hit_d.data();
       plan_of(i).store(outcome_row(i), r, *lanes_[i].item->outcomes);
@@ -206,6 +207,7 @@ class PackRun {
       radius[i] = lane_distance(buf_.start.data(), buf_.final_point.data(), i);
     RunParams rp = run_params();
     rp.record_count = 0;
+    rp.sharpness_iterations = 0;  // a restart's only result is where it ends
     V* F = arena() + plan_.layout.F;
     for (int j = 0; j < probes; ++j) {
       std::fill(buf_.arena.begin(), buf_.arena.end(), V(T(0)));

@@ -22,6 +22,7 @@ struct SeedResult {
   bool diverged = false;
   double init_det_sign = 0;           // TrajectoryOutcome::init_det_sign
   double window_loss = 0;             // TrajectoryOutcome::window_loss
+  double final_sharpness = 0;         // TrajectoryOutcome::final_sharpness
   const int* hit_step = nullptr;      // [modes], -1 never
   const double* hit_value = nullptr;  // [modes], d_i at the hitting step
 };
@@ -150,6 +151,11 @@ struct CellPlan {
     o.steps_to_tol[row] = r.steps_to_tol;
     o.init_det_sign[row] = r.init_det_sign;
     o.window_loss[row] = r.window_loss;
+    o.final_sharpness[row] = r.final_sharpness;
+    // The last step's rate, so that eta lambda_max < 2 reads as GD's stability edge.
+    o.final_lr_sharpness[row] =
+        cp->config.optimizer.schedule.rate(std::max(cp->config.run.steps - 1, 0)) *
+        r.final_sharpness;
     for (int q = 0; q < modes; ++q) o.hit_step[row * cp->shape.r + q] = r.hit_step[q];
     o.uniformity_cv[row] = uniformity_cv(modes, r.hit_step, r.hit_value);
     o.order_kendall[row] = kendall_tau_b(modes, r.hit_step, cp->target.spectrum.data());

@@ -300,6 +300,7 @@ struct BatchedSteps {
       outcome[slots.steps_to_tol()] = out.steps_to_tol;
       outcome[slots.diverged()] = out.diverged;
       outcome[slots.window_loss()] = out.window_loss;
+      outcome[slots.final_sharpness()] = out.final_sharpness;  // NaN: no sharpness here
       outcome[slots.init_det_sign()] = product_det_sign(sh, arena, arena + params);
       alive_of[s] = T(1);
     });

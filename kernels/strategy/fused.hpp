@@ -33,8 +33,15 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
                            c.target.modes,
                            sh.depth,
                            rp.delta_matrices};
-  TrajectoryOutcome<T, WarpArray<T>> out{
-      T(0), T(0), T(0), T(0), T(0), T(0), outcome + slots.hit_step(), outcome + slots.hit_value()};
+  TrajectoryOutcome<T, WarpArray<T>> out{T(0),
+                                         T(0),
+                                         T(0),
+                                         T(0),
+                                         T(0),
+                                         T(0),
+                                         T(0),
+                                         outcome + slots.hit_step(),
+                                         outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;
   WarpArray<T> keep = seed_row(task.keep, i, keep_width(c));
   if (probe)
@@ -47,6 +54,7 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   outcome[slots.diverged()] = out.diverged;
   outcome[slots.init_det_sign()] = out.init_det_sign;
   outcome[slots.window_loss()] = out.window_loss;
+  outcome[slots.final_sharpness()] = out.final_sharpness;
   if (traced)
     for (int e = 0; e < lay.params; ++e)
       task.final_factors[trow * lay.params + e] = arena[lay.F + e];
@@ -68,8 +76,10 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   for (int e = 0; e < lay.params; ++e) final_point[e] = arena[lay.F + e];
   const double radius = distance_to_final(start);
   rp.record_count = 0;
+  rp.sharpness_iterations = 0;  // a restart's only result is where it ends
   int converged_count = 0, closer_count = 0;
   TrajectoryOutcome<T, WarpArray<T>> restart{T(0),
+                                             T(0),
                                              T(0),
                                              T(0),
                                              T(0),

@@ -67,6 +67,7 @@ void store_task_results(const CellPlan<T>& plan, const CellParams<T>& c, const S
     r.diverged = value(slots.diverged()) != T(0);
     r.init_det_sign = double(value(slots.init_det_sign()));
     r.window_loss = double(value(slots.window_loss()));
+    r.final_sharpness = double(value(slots.final_sharpness()));
     r.hit_step = tau.data();
     r.hit_value = hit_value.data();
     const long row = task.first_seed + i - item.outcomes->first_seed;
