@@ -130,7 +130,8 @@ def main():
     check(rc == 0, f"plot exits 0 (got {rc}: {err.strip()[-400:]})")
     files = sorted(os.listdir(figs)) if os.path.isdir(figs) else []
     expected = [f"sweep.sv_cell{c}.png" for c in range(cells)] + [
-        "sweep.hitting_times.png", "sweep.loss.png", "sweep.outcomes.png", "sweep.loss_vs_lr.png"]
+        "sweep.hitting_times.png", "sweep.loss.png", "sweep.outcomes.png", "sweep.loss_vs_lr.png",
+        "sweep.measures.png"]
     for name in expected:
         check(name in files, f"{name} written")
     check(all(f.startswith("sweep.") for f in files), f"every file carries the stem: {files}")

@@ -23,6 +23,12 @@ Writes into OUTDIR, as far as the run allows, every file name prefixed with the 
                          optimizer.lr, one series per combination of the other axes, and the fraction
                          of diverged seeds beneath; for GD cells the stability edge lr = 2/lambda_max
                          of the balanced minimum; needs optimizer.lr to be swept.
+  RUN.measures.png       the optional record-step measurements the run recorded, median over the
+                         traced seeds against step, one line per cell (at most 8): eta * lambda_max
+                         of the Hessian and eta times the curvature along the step taken
+                         (record.sharpness_iterations; dashed: GD's edge 2), the orthogonalizer's
+                         distance from the exact polar factor per factor (record.orth_error), and
+                         the spectral entropy of W.
 --cells LIST (e.g. 0,3,5 or 2-7) plots only those cells.
 
 Every figure carries a caption (what the lines, markers and bands are, over how many seeds, and
@@ -1302,6 +1308,86 @@ def plot_loss_vs_lr(run, outdir, written):
 
 # ------------------------------------------------------------------------------------------------
 
+MEASURE_CELLS = 8  # lines in one panel of RUN.measures.png
+
+
+def plot_measures(run, outdir, log_time, written):
+    """RUN.measures.png: the optional record-step measurements, where the run has finite values."""
+    cells = pick_cells(run.selected, MEASURE_CELLS)
+    if run.traced == 0 or not cells or run.step.size == 0:
+        return
+    keep = run.step >= 1 if log_time else np.ones_like(run.step, dtype=bool)
+    x = run.step[keep]
+    panels = []  # (title, ylabel, log y, {cell: [(label suffix, values T, style)]}, reference)
+    with h5py.File(run.path, "r") as f:
+        def median(name, c, factor=None):
+            if name not in f:
+                return None
+            v = np.asarray(f[name][c], dtype=float)  # K x T [x L]
+            v = v[..., factor] if factor is not None else v
+            v = v[:, keep]
+            return _nanquantile(v, [0.5], 0)[0] if np.isfinite(v).any() else None
+
+        sharp = {}
+        for c in cells:
+            lines = []
+            for name, style in (("trace/sharpness", "-"), ("trace/step_sharpness", ":")):
+                m = median(name, c)
+                if m is not None:
+                    lines.append((name.split("/")[1], run.lr[c] * m, style))
+            if lines:
+                sharp[c] = lines
+        if sharp:
+            panels.append(("eta * lambda_max (solid) and eta * curvature along the step (dotted)",
+                           r"$\eta\,\lambda$", True, sharp, 2.0))
+        orth = {}
+        depth = f["trace/orth_error"].shape[3] if "trace/orth_error" in f else 0
+        for c in cells:
+            lines = []
+            for k in range(depth):
+                m = median("trace/orth_error", c, k)
+                if m is not None:
+                    lines.append((f"F{k + 1}", np.where(m > 0, m, np.nan), "-" if k == 0 else "--"))
+            if lines:
+                orth[c] = lines
+        if orth:
+            panels.append(("orthogonalizer vs exact polar factor of its input (F1 solid, F2 dashed)",
+                           r"$\|O - UV^T\|_F / \sqrt{k}$", True, orth, None))
+        entropy = {c: [("", m, "-")] for c in cells
+                   if (m := median("trace/spectral_entropy", c)) is not None}
+        if entropy:
+            panels.append(("spectral entropy of W (energy shares)", "nats", False, entropy, None))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.0 + 4.2 * len(panels), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, (title, ylabel, logy, lines, reference) in zip(axes[0], panels):
+        for i, c in enumerate(cells):
+            for suffix, values, style in lines.get(c, []):
+                ax.plot(x, values, style, color=PALETTE[i % len(PALETTE)], lw=1.3,
+                        label=f"cell {c}" if style in ("-",) else None)
+        if reference is not None:
+            ax.axhline(reference, color="k", ls="--", lw=0.8)
+        if logy:
+            ax.set_yscale("log")
+        if log_time:
+            ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel(step_label(run))
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if len(cells) > 1 and handles:
+        axes[0][-1].legend(handles, [f"{lab}: {cell_label(run, int(lab.split()[1]))}"
+                                     if run.axes else lab for lab in labels], fontsize=7)
+    fig.suptitle("Record-step measurements of the traced seeds against step", fontsize=10)
+    k = run.traced
+    caption = (f"Lines: median over the {plural(k, 'traced seed')} of each cell (NaN steps left out: "
+               "no step is taken from the last point). eta = optimizer.lr of the cell.")
+    caption += left_out_note(cells, run.selected)
+    save(fig, run, outdir, "measures.png", caption, written)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -1334,6 +1420,7 @@ def main(argv=None):
         plot_outcomes(run, args.outdir, written)
         plot_basin_map(run, args.outdir, written)
         plot_loss_vs_lr(run, args.outdir, written)
+        plot_measures(run, args.outdir, args.log_time, written)
     except OSError as e:  # e.g. a full disk: a runtime failure (exit 3), like specsweep run's
         print(f"specsweep plot: cannot write the figures of {args.run} to {args.outdir}: {e}",
               file=sys.stderr)
