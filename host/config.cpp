@@ -190,6 +190,8 @@ const EnumTable<OptimizerKind> kOptimizers = {{"gd", OptimizerKind::gd},
 const EnumTable<OrthKind> kOrthKinds = {{"exact", OrthKind::exact},
                                         {"smooth", OrthKind::smooth},
                                         {"newton_schulz", OrthKind::newton_schulz}};
+const EnumTable<NoiseScale> kNoiseScales = {{"absolute", NoiseScale::absolute},
+                                            {"relative", NoiseScale::relative}};
 const EnumTable<MomentumOrder> kMomentumOrders = {{"pre_polar", MomentumOrder::pre_polar},
                                                   {"post_polar", MomentumOrder::post_polar}};
 const EnumTable<ShapeScale> kShapeScales = {
@@ -669,7 +671,7 @@ class Reader {
     check_keys(t, "optimizer",
                {"kind", "lr", "orthogonalizer", "ns_coefficients", "ns_steps", "smooth_eps",
                 "momentum", "nesterov", "momentum_order", "shape_scale", "beta1", "beta2", "eps",
-                "integrator", "schedule"});
+                "integrator", "schedule", "gradient_noise", "gradient_noise_scale"});
     if (auto n = get(t, "kind")) o.kind = as_enum(*n, "optimizer.kind", kOptimizers);
     if (auto n = get(t, "lr")) o.lr = positive(*n, "optimizer.lr");
     if (auto n = get(t, "orthogonalizer"))
@@ -741,6 +743,10 @@ class Reader {
                          enum_name(o.kind, kOptimizers)),
              &n->source());
     }
+    if (auto n = get(t, "gradient_noise"))
+      o.gradient_noise = float_in(*n, "optimizer.gradient_noise", 0.0, false, kInf, true);
+    if (auto n = get(t, "gradient_noise_scale"))
+      o.gradient_noise_scale = as_enum(*n, "optimizer.gradient_noise_scale", kNoiseScales);
     read_schedule(table_at(t, "optimizer", "schedule"), steps, o);
   }
 
@@ -1126,6 +1132,8 @@ std::vector<Entry> config_entries(const Config& c) {
   line("momentum", fmt_double(op.momentum));
   line("nesterov", op.nesterov ? "true" : "false");
   line("momentum_order", str(enum_name(op.momentum_order, kMomentumOrders)));
+  line("gradient_noise", fmt_double(op.gradient_noise));
+  line("gradient_noise_scale", str(enum_name(op.gradient_noise_scale, kNoiseScales)));
   line("shape_scale", str(enum_name(op.shape_scale, kShapeScales)));
   line("beta1", fmt_double(op.beta1));
   line("beta2", fmt_double(op.beta2));
@@ -1737,6 +1745,8 @@ OptimizerParams Config::optimizer_params() const {
   p.momentum = o.momentum;
   p.nesterov = o.nesterov;
   p.momentum_order = o.momentum_order;
+  p.gradient_noise = o.gradient_noise;
+  p.noise_relative = o.gradient_noise_scale == NoiseScale::relative;
   p.shape_scale = o.shape_scale;
   p.beta1 = o.beta1;
   p.beta2 = o.beta2;

@@ -51,6 +51,8 @@ struct InitConfig {
   ScaleMode scale_mode = ScaleMode::absolute;
 };
 
+enum class NoiseScale { absolute, relative };
+
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::specgd;
   double lr = 0.01;
@@ -66,6 +68,10 @@ struct OptimizerConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   Integrator integrator = Integrator::step;
   Schedule schedule;  // schedule.lr mirrors lr; total_steps mirrors run.steps
+  // Gaussian noise on every gradient (OptimizerParams::gradient_noise): the scale, and whether it
+  // is absolute (per entry) or relative to each factor's ||G||_F.
+  double gradient_noise = 0;
+  NoiseScale gradient_noise_scale = NoiseScale::absolute;
 };
 
 struct RunConfig {

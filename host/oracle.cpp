@@ -240,6 +240,16 @@ const std::vector<OracleCase>& oracle_cases() {
        "\"jordan5\"",
        "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
        "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10\north_error = true"},
+      // Gradient noise: absolute on Muon's every step, relative on each of RK4's four gradients.
+      {"gradient_noise_muon",
+       "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\ngradient_noise = 0.05",
+       "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10"},
+      {"gradient_noise_specgd_rk4",
+       "kind = \"specgd\"\nlr = 0.02\nintegrator = \"rk4\"\ngradient_noise = 0.3\n"
+       "gradient_noise_scale = \"relative\"",
+       "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
+       "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10"},
       // Seeds that blow up must be frozen and reported as diverged: GD far above its stable rate
       // (every seed passes the blow-up bound within a few steps), and Muon from an initial point
       // just under the bound, which its first steps cross, after which the batched strategy

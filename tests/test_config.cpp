@@ -612,6 +612,16 @@ TEST(ConfigErrors, SharpnessIterations) {
   EXPECT_EQ(parse("").record.sharpness_iterations, 0);
   EXPECT_EQ(parse("[record]\nsharpness_iterations = 30\n").record.sharpness_iterations, 30);
   expect_key_error("[record]\north_error = 1\n", "record.orth_error");
+  expect_key_error("[optimizer]\ngradient_noise = -0.1\n", "optimizer.gradient_noise");
+  expect_key_error("[optimizer]\ngradient_noise = inf\n", "optimizer.gradient_noise");
+  expect_key_error("[optimizer]\ngradient_noise_scale = \"per_entry\"\n",
+                   "optimizer.gradient_noise_scale");
+  EXPECT_EQ(parse("").optimizer_params().gradient_noise, 0.0);
+  const OptimizerParams noisy =
+      parse("[optimizer]\ngradient_noise = 0.2\ngradient_noise_scale = \"relative\"\n")
+          .optimizer_params();
+  EXPECT_EQ(noisy.gradient_noise, 0.2);
+  EXPECT_TRUE(noisy.noise_relative);
   EXPECT_FALSE(parse("").record.orth_error);
   EXPECT_TRUE(parse("[record]\north_error = true\n").record.orth_error);
 }

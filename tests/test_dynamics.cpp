@@ -274,6 +274,60 @@ every = 10
   for (double v : without.traces.orth_error) EXPECT_TRUE(std::isnan(v));
 }
 
+// Gradient noise from the zero point, where the gradient is exactly zero: one GD step lands on
+// F = -eta * sigma * xi with xi the seed's Purpose::gradient_noise normals of step 0 (entry e of
+// the concatenated factors is normal e), and the values over seeds and entries are N(0, (eta
+// sigma)^2). Relative noise of a zero gradient is zero: the factors do not move.
+TEST_P(BackendSuite, GradientNoiseIsTheSeedsOwnGaussianDraw) {
+  const std::string text = R"(
+[problem]
+m = 8
+n = 6
+rank = 3
+[problem.target]
+spectrum = [3.0, 2.0, 1.0]
+[init]
+factors = ["zero", "zero"]
+[optimizer]
+kind = "gd"
+lr = 0.1
+gradient_noise = 0.5
+[run]
+steps = 1
+seeds = 40
+precision = "fp64"
+master_seed = 7
+[record]
+traced_seeds = 40
+every = 1
+)";
+  const auto run = this->run(config_from(text));
+  const int sizes[2] = {8 * 3, 3 * 6};
+  double sum = 0, sum2 = 0;
+  long count = 0;
+  for (long s = 0; s < 40; ++s) {
+    const RandomStream stream(7, 0, static_cast<std::uint32_t>(s), Purpose::gradient_noise, 0);
+    for (int k = 0, e = 0; k < 2; ++k)
+      for (int i = 0; i < sizes[k]; ++i, ++e) {
+        const double got = run.traces.final_factors[k][s * sizes[k] + i];
+        EXPECT_DOUBLE_EQ(got, 0.0 - 0.1 * (0.5 * stream.normal(e))) << s << " " << k << " " << i;
+        sum += got, sum2 += got * got, ++count;
+      }
+  }
+  // 1680 draws of N(0, 0.05^2): the mean within 5 standard errors, the variance within 5 of its
+  // standard error sqrt(2 / n) (relative).
+  const double mean = sum / count, var = sum2 / count - mean * mean;
+  EXPECT_NEAR(mean, 0.0, 5 * 0.05 / std::sqrt(double(count)));
+  EXPECT_NEAR(var / 0.0025, 1.0, 5 * std::sqrt(2.0 / count));
+
+  std::string relative = text;
+  relative.replace(relative.find("gradient_noise = 0.5"), 20,
+                   "gradient_noise = 0.5\ngradient_noise_scale = \"relative\"");
+  const auto still = this->run(config_from(relative));
+  for (int k = 0; k < 2; ++k)
+    for (double v : still.traces.final_factors[k]) EXPECT_EQ(v, 0.0);
+}
+
 // GD flow conserves F1^T F1 - F2 F2^T; RK4 at small dt keeps it to 1e-6 relative.
 TEST_P(BackendSuite, GdFlowConservesBalance) {
   const auto cfg = config_from(R"(
@@ -552,7 +606,9 @@ traced_seeds = 0
 TEST_P(BackendSuite, DeterministicAcrossBlockSizesAndThreads) {
   for (const char* opt : {"kind = \"specgd\"\nlr = 0.02",
                           "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"",
-                          "kind = \"adam\"\nlr = 0.01"}) {
+                          "kind = \"adam\"\nlr = 0.01",
+                          "kind = \"specgd\"\nlr = 0.02\ngradient_noise = 0.2\n"
+                          "gradient_noise_scale = \"relative\""}) {
     const auto cfg = config_from(kang(opt, 60, 50));
     const auto ref = this->run(cfg, 4096, 2);
     for (const auto& [block, threads] : {std::pair<long, int>{1, 1}, {7, 2}, {33, 1}}) {

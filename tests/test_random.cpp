@@ -4,7 +4,8 @@
 
 #include <cmath>
 
-#include "core/random.hpp"
+#include "core/trajectory.hpp"
+#include "cpu/pack.hpp"
 
 namespace specsweep {
 namespace {
@@ -18,9 +19,11 @@ struct Kat {
 TEST(Philox, MatchesPublishedKnownAnswers) {
   const Kat kats[] = {
       {{{0, 0, 0, 0}}, {{0, 0}}, {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
-      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, {{0xffffffff, 0xffffffff}},
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+       {{0xffffffff, 0xffffffff}},
        {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
-      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, {{0xa4093822, 0x299f31d0}},
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+       {{0xa4093822, 0x299f31d0}},
        {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
   };
   for (const Kat& k : kats) {
@@ -63,6 +66,77 @@ TEST(RandomStream, NormalsHaveStandardMoments) {
   EXPECT_NEAR(mean, 0.0, 5 * 0.0022);
   EXPECT_NEAR(var, 1.0, 5 * 0.0032);
   EXPECT_NEAR(sum4 / n, 3.0, 5 * 0.022);
+}
+
+TEST(RandomStream, SubstreamsAndBlocksAreTheDocumentedNumbers) {
+  const RandomStream s(9, 4, 3, Purpose::gradient_noise);
+  const RandomStream t = s.with_substream(17);
+  const auto want = r123::Philox4x32_R<10>()({{2, (5u << 24) | 17u, 3, 4}}, {{9, 0}});
+  const auto got = t.block(2);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], want[i]);
+  double four[4];
+  t.normals4(2, four);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(four[j], t.normal(8 + j)) << j;
+  EXPECT_EQ(RandomStream(9, 4, 3, Purpose::gradient_noise, 17).normal(5), t.normal(5));
+}
+
+// Gradient noise: entry e of the concatenated factors at step t and stage s is normal number
+// s * params + e of the seed's stream at substream t, times the scale; a lane of a pack gets
+// exactly its own seed's numbers.
+TEST(GradientNoise, IsEachLanesOwnStreamScaled) {
+  const Shape sh{7, 5, 3, 2};
+  const int params = sh.total();
+  OptimizerParams op;
+  op.gradient_noise = 0.25;
+  using P = NativePack<double>;
+  constexpr int W = LaneTraits<P>::width;
+  std::vector<RandomStream> streams;
+  for (int i = 0; i < W; ++i) streams.emplace_back(11, 2, 100 + i, Purpose::gradient_noise);
+  std::vector<P> G(params, P(1.0));
+  add_gradient_noise(sh, op, streams.data(), 6, 2, G.data());
+  for (int i = 0; i < W; ++i) {
+    const RandomStream step = streams[i].with_substream(6);
+    for (int e = 0; e < params; ++e)
+      EXPECT_EQ(lane(G[e], i), 1.0 + 0.25 * step.normal(2 * params + e)) << i << " " << e;
+    // The scalar path (one seed, as the GPU's thread) gives the same numbers.
+    std::vector<double> g(params, 1.0);
+    add_gradient_noise(sh, op, &streams[i], 6, 2, g.data());
+    for (int e = 0; e < params; ++e) EXPECT_EQ(g[e], lane(G[e], i));
+  }
+}
+
+// Relative noise: per factor, entries N(0, (c ||G_k||_F)^2 / size), so ||noise_k||^2 / (c
+// ||G_k||)^2 is chi-square with size_k degrees of freedom over size_k; zero G gets none.
+TEST(GradientNoise, RelativeScaleFollowsEachFactorsNorm) {
+  const Shape sh{60, 70, 5, 2};
+  OptimizerParams op;
+  op.gradient_noise = 0.3;
+  op.noise_relative = true;
+  const RandomStream stream(5, 0, 1, Purpose::gradient_noise);
+  std::vector<double> G(sh.total()), before;
+  for (int e = 0; e < sh.total(); ++e) G[e] = (e < sh.size(0) ? 2.0 : 0.01) * std::sin(e + 1.0);
+  before = G;
+  double ratio_sum = 0;
+  const int trials = 40;
+  for (int t = 0; t < trials; ++t) {
+    G = before;
+    add_gradient_noise(sh, op, &stream, t, 0, G.data());
+    for (int k = 0; k < 2; ++k) {
+      double g2 = 0, n2 = 0;
+      for (int e = sh.offset(k); e < sh.offset(k) + sh.size(k); ++e) {
+        g2 += before[e] * before[e];
+        n2 += (G[e] - before[e]) * (G[e] - before[e]);
+      }
+      const double ratio = n2 / (0.09 * g2);
+      // One draw: sd sqrt(2 / size) = 0.073 (F1, 300 entries), 0.067 (F2, 350).
+      EXPECT_NEAR(ratio, 1.0, 5 * std::sqrt(2.0 / sh.size(k))) << t << " " << k;
+      ratio_sum += ratio;
+    }
+  }
+  EXPECT_NEAR(ratio_sum / (2 * trials), 1.0, 5 * std::sqrt(2.0 / 650 / trials));
+  std::vector<double> zero(sh.total(), 0.0);
+  add_gradient_noise(sh, op, &stream, 3, 0, zero.data());
+  for (double v : zero) EXPECT_EQ(v, 0.0);
 }
 
 }  // namespace

@@ -65,6 +65,11 @@ struct OptimizerParams {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   Integrator integrator = Integrator::step;
   Schedule schedule;
+  // Gaussian noise added to every gradient before the update direction (add_gradient_noise):
+  // entries N(0, gradient_noise^2), or with noise_relative N(0, (gradient_noise ||G_k||_F)^2 /
+  // (rows cols)) per factor k, so that E ||noise||_F = gradient_noise ||G_k||_F.
+  double gradient_noise = 0;
+  bool noise_relative = false;
 
   // Optimizer state buffers per parameter (momentum: 1, adam: 2).
   SPECSWEEP_HD int state_buffers() const {

@@ -13,8 +13,15 @@ namespace specsweep {
 
 // What a stream is for; part of the counter, so streams never overlap.
 // sharpness: the Lanczos start vector, one stream shared by every seed
-// (kernels/core/trajectory.hpp).
-enum class Purpose : std::uint32_t { target = 1, init = 2, basin = 3, sharpness = 4 };
+// (kernels/core/trajectory.hpp). gradient_noise: optimizer.gradient_noise, one stream per seed
+// whose substream is the step (add_gradient_noise).
+enum class Purpose : std::uint32_t {
+  target = 1,
+  init = 2,
+  basin = 3,
+  sharpness = 4,
+  gradient_noise = 5
+};
 
 class RandomStream {
  public:
@@ -23,6 +30,13 @@ class RandomStream {
                             Purpose purpose, std::uint32_t substream = 0) {
     key_ = {{static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)}};
     ctr_ = {{0u, (static_cast<std::uint32_t>(purpose) << 24) | substream, seed_index, cell}};
+  }
+
+  // The same stream with another substream (24 bits).
+  SPECSWEEP_HD RandomStream with_substream(std::uint32_t substream) const {
+    RandomStream s = *this;
+    s.ctr_[1] = (ctr_[1] & 0xff000000u) | (substream & 0x00ffffffu);
+    return s;
   }
 
   // Four 32-bit words for block `index` of this stream.
@@ -38,14 +52,28 @@ class RandomStream {
   SPECSWEEP_HD double normal(std::uint64_t index) const {
     const auto w = block(static_cast<std::uint32_t>(index >> 2));
     const int pair = static_cast<int>((index >> 1) & 1);
-    const double u1 = (static_cast<double>(w[2 * pair]) + 1.0) * 0x1p-32;  // (0, 1]
-    const double u2 = static_cast<double>(w[2 * pair + 1]) * 0x1p-32;      // [0, 1)
-    const double radius = sqrt(-2.0 * log(u1));
-    const double angle = 6.283185307179586476925286766559 * u2;
-    return (index & 1) ? radius * sin(angle) : radius * cos(angle);
+    double z[2];
+    box_muller(w[2 * pair], w[2 * pair + 1], z);
+    return z[index & 1];
+  }
+
+  // Normals 4b .. 4b + 3, the values normal() gives them, from one Philox block.
+  SPECSWEEP_HD void normals4(std::uint32_t b, double out[4]) const {
+    const auto w = block(b);
+    box_muller(w[0], w[1], out);
+    box_muller(w[2], w[3], out + 2);
   }
 
  private:
+  SPECSWEEP_HD static void box_muller(std::uint32_t a, std::uint32_t b, double out[2]) {
+    const double u1 = (static_cast<double>(a) + 1.0) * 0x1p-32;  // (0, 1]
+    const double u2 = static_cast<double>(b) * 0x1p-32;          // [0, 1)
+    const double radius = sqrt(-2.0 * log(u1));
+    const double angle = 6.283185307179586476925286766559 * u2;
+    out[0] = radius * cos(angle);
+    out[1] = radius * sin(angle);
+  }
+
   Rng::key_type key_;
   Rng::ctr_type ctr_;
 };

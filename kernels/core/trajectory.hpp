@@ -34,6 +34,8 @@ struct RunParams {
   // rate (the CPU backend packs a learning-rate sweep's cells together); null: every lane follows
   // the optimizer's schedule.
   const Schedule* lane_schedules = nullptr;
+  // With op.gradient_noise > 0: one Purpose::gradient_noise stream per lane, its seed's.
+  const RandomStream* lane_noise = nullptr;
 };
 
 // The learning rate of step t in each lane.
@@ -44,6 +46,37 @@ SPECSWEEP_HD V step_rate(const OptimizerParams& op, const RunParams& rp, int t) 
   V eta = V(T(0));
   for (int i = 0; i < LaneTraits<V>::width; ++i) set_lane(eta, i, T(rp.lane_schedules[i].rate(t)));
   return eta;
+}
+
+// G += noise for step t and gradient evaluation `stage` (RK4 evaluates 4 per step), from lane i's
+// stream streams[i] (its seed's Purpose::gradient_noise stream) at substream t: entry e of the
+// concatenated factors is normal number stage * params + e, so the noise of a seed depends on
+// nothing but its seed, step, stage and entry (not on batch sizes, threads, ranks or resume).
+template <class P>
+SPECSWEEP_HD void add_gradient_noise(const Shape& sh, const OptimizerParams& op,
+                                     const RandomStream* streams, int t, int stage, P G) {
+  using V = LaneOf<P>;
+  using T = ScalarOf<V>;
+  constexpr int W = LaneTraits<V>::width;
+  const int params = sh.total();
+  const std::uint64_t first = std::uint64_t(stage) * std::uint64_t(params);
+  for (int k = 0; k < sh.depth; ++k) {
+    const int off = sh.offset(k), count = sh.size(k);
+    V scale = V(T(op.gradient_noise));
+    if (op.noise_relative) scale = scale * vsqrt(frob2(count, G + off) / T(count));
+    // Normals in whole Philox blocks of 4, the first and last ones shared with neighbours.
+    for (std::uint64_t n = first + std::uint64_t(off); n < first + std::uint64_t(off + count);) {
+      const std::uint64_t block = n >> 2, end = (block + 1) << 2;
+      double z[W][4];
+      for (int i = 0; i < W; ++i)
+        streams[i].with_substream(std::uint32_t(t)).normals4(std::uint32_t(block), z[i]);
+      for (; n < end && n < first + std::uint64_t(off + count); ++n) {
+        V noise;
+        for (int i = 0; i < W; ++i) set_lane(noise, i, T(z[i][n & 3]));
+        G[int(n - first)] += scale * noise;
+      }
+    }
+  }
 }
 
 // Per-lane results of a trajectory. Step indices are stored as lane values (exact below
@@ -245,6 +278,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
 
   const T l2 = T(rp.l2);
   const bool sharp = rp.sharpness_iterations > 0;
+  const bool noisy = op.gradient_noise > 0;
   const RandomStream start_stream(0, 0, 0, Purpose::sharpness);
 
   V alive = V(T(1));
@@ -314,6 +348,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
 
     const V eta = step_rate<V>(op, rp, t);
     const bool probe_orth = record && rp.orth_error;
+    if (noisy) add_gradient_noise(sh, op, rp.lane_noise, t, 0, G);
     if (op.integrator == Integrator::step) {
       directions(t, G, D, probe_orth);
       pass_record(&D);
@@ -331,6 +366,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     for (int s = 0; s < 3; ++s) {
       for (int i = 0; i < lay.params; ++i) Fs[i] = F[i] - stage_step[s] * D[i];
       evaluate(sh, tg, l2, Fs, G, eval_work);
+      if (noisy) add_gradient_noise(sh, op, rp.lane_noise, t, s + 1, G);
       directions(t, G, D);
       for (int i = 0; i < lay.params; ++i) acc[i] += weight[s] * D[i];
     }

@@ -82,6 +82,7 @@ class PackRun {
     for (int i = 0; i < W; ++i) {
       lanes_[i] = lanes[std::min(i, valid - 1)];
       schedules_[i] = plans[lanes_[i].plan].op.schedule;
+      noise_.push_back(plans[lanes_[i].plan].noise_stream(lanes_[i].seed));
       mixed_ |= lanes_[i].plan != lanes_[0].plan;
     }
   }
@@ -111,6 +112,7 @@ class PackRun {
   RunParams run_params() const {
     RunParams rp = plan_.rp;
     if (mixed_) rp.lane_schedules = schedules_;
+    rp.lane_noise = noise_.data();
     return rp;
   }
   long outcome_row(int i) const { return lanes_[i].seed - lanes_[i].item->outcomes->first_seed; }
@@ -249,6 +251,7 @@ class PackRun {
   const std::atomic<bool>* cancel_;
   LaneSeed lanes_[W];
   Schedule schedules_[W];
+  std::vector<RandomStream> noise_;  // each lane's gradient-noise stream
   bool mixed_ = false;
   int valid_;
 };

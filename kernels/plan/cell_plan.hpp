@@ -128,6 +128,11 @@ struct CellPlan {
     return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed),
                         Purpose::init, static_cast<std::uint32_t>(k));
   }
+  // The gradient-noise stream of one seed (its substreams are the steps).
+  RandomStream noise_stream(long seed) const {
+    return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed),
+                        Purpose::gradient_noise);
+  }
   // The basin-probe stream of restart j of one seed.
   RandomStream basin_stream(long seed, int j) const {
     return RandomStream(cp->config.run.master_seed, cp->cell, static_cast<std::uint32_t>(seed),

@@ -133,7 +133,7 @@ bool batched_supports(const CellParams<T>& c) {
   const bool gram_polar = spectral && c.op.orth.kind != OrthKind::newton_schulz;
   return c.shape.depth == 2 && !c.shape.weighted && c.op.integrator == Integrator::step &&
          c.basin_probes == 0 && c.rp.sharpness_iterations == 0 && !c.rp.orth_error &&
-         !(gram_polar && std::is_same_v<T, double>);
+         c.op.gradient_noise == 0 && !(gram_polar && std::is_same_v<T, double>);
 }
 
 // T values per seed of the task's interleaved arena under this strategy: the factors in the

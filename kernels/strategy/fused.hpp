@@ -26,6 +26,9 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
 
   RunParams rp = c.rp;
   if (!traced) rp.record_count = 0;
+  const RandomStream noise(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
+                           Purpose::gradient_noise);
+  rp.lane_noise = &noise;
   const int width = packed_record_width(sh.r, sh.depth, rp.delta_matrices);
   const RecordSink<T> sink{traced ? task.traces + trow * rp.record_count * width : nullptr,
                            width,
