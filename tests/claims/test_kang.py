@@ -261,6 +261,20 @@ def main(argv):
             check("(8) polar_express x8: fraction in the exact smallest-first order", f"{ordered:.3f}",
                   ordered == 1.0, "= 1")
 
+    # (9) Beyond the papers: relative gradient noise. Full size (examples/gradient_noise.toml, 256
+    # seeds per cell): SpecGD smallest-first in 256/256 at sigma 0.1, largest-first in 255/256 at
+    # sigma 3; GD largest-first in 256/256 at every level.
+    f = run(exe, workdir, "gradient_noise_fast")
+    kinds = [v.decode() if isinstance(v, bytes) else v for v in f["cells/optimizer.kind"][()]]
+    sigmas = np.asarray(f["cells/optimizer.gradient_noise"][()], dtype=float)
+    for c, (kind, sigma) in enumerate(zip(kinds, sigmas)):
+        tau = np.asarray(f["outcome/order_kendall"][c])
+        want = 1.0 if (kind == "specgd" and sigma < 1) else -1.0
+        frac = float(np.mean(tau == want))
+        order = "smallest-first" if want > 0 else "largest-first"
+        check(f"(9) {kind} relative noise {sigma:g}: fraction of seeds exactly {order}", f"{frac:.3f}",
+              frac >= 0.9, ">= 0.9")
+
     print(f"{'FAILED' if failures else 'OK'}: {len(failures)} failed check(s); "
           f"total {time.time() - t_start:.1f} s")
     return 1 if failures else 0
