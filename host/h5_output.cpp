@@ -607,6 +607,12 @@ Plan plan_of(const OutputLayout& layout) {
        {kQ},
        "cell quantile",
        "quantiles of order_kendall over seeds where it is defined"},
+      {"final_lr_sharpness",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of final_lr_sharpness (eta lambda_max at the end) over seeds where it is defined "
+       "(NaN without record.sharpness_iterations)"},
       {"defined_count",
        true,
        {2},
@@ -2409,10 +2415,11 @@ void RunFile::write_summary(long cell, const CellStatistics& s) {
   const struct {
     const char* name;
     const Quantiles& q;
-  } quantiles[] = {{"final_loss", s.final_loss},       {"excess", s.excess},
-                   {"steps_to_tol", s.steps_to_tol},   {"uniformity_cv", s.uniformity_cv},
-                   {"order_kendall", s.order_kendall}, {"basin_converged", s.basin_converged},
-                   {"basin_closer", s.basin_closer}};
+  } quantiles[] = {
+      {"final_loss", s.final_loss},       {"excess", s.excess},
+      {"steps_to_tol", s.steps_to_tol},   {"uniformity_cv", s.uniformity_cv},
+      {"order_kendall", s.order_kendall}, {"basin_converged", s.basin_converged},
+      {"basin_closer", s.basin_closer},   {"final_lr_sharpness", s.final_lr_sharpness}};
   for (const auto& q : quantiles)
     impl_->write(std::string("/summary/") + q.name, f64, {c, 0}, {1, kQ}, q.q.data());
   impl_->write("/summary/steps_to_tol_reached", i64, {c}, {1}, &reached);

@@ -118,11 +118,13 @@ class Reader {
 
   // Row `cell` of a C x S (x w) numeric dataset: S * w values converted to `memory_type`.
   template <class T>
-  std::vector<T> cell_row(const std::string& name, hid_t memory_type, long cell, hsize_t seeds, hsize_t width) const {
+  std::vector<T> cell_row(const std::string& name, hid_t memory_type, long cell, hsize_t seeds,
+                          hsize_t width) const {
     const std::vector<hsize_t> d = dims(name);
     const bool fits = (d.size() == 2 && width == 1) || (d.size() == 3 && d[2] == width);
     if (!fits || d[1] != seeds || cell < 0 || static_cast<hsize_t>(cell) >= d[0])
-      bad(name + " does not hold cell " + std::to_string(cell) + " of " + std::to_string(seeds) + " seeds");
+      bad(name + " does not hold cell " + std::to_string(cell) + " of " + std::to_string(seeds) +
+          " seeds");
     std::vector<T> out(static_cast<std::size_t>(seeds * width));
     if (out.empty()) return out;
     Id<H5Dclose> ds(H5Dopen2(file_, name.c_str(), H5P_DEFAULT));
@@ -328,23 +330,29 @@ Rows rows_of(const RunReport& r) {
       cols.push_back(name + suffix);
   }
   // Quantile columns: every level for the losses, the quartiles and median for the rest.
-  const std::vector<std::pair<const char*, int>> all{{"_p05", level_index(r, 0.05)}, {"_p25", level_index(r, 0.25)},
-                                                     {"_p50", level_index(r, 0.5)},  {"_p75", level_index(r, 0.75)},
+  const std::vector<std::pair<const char*, int>> all{{"_p05", level_index(r, 0.05)},
+                                                     {"_p25", level_index(r, 0.25)},
+                                                     {"_p50", level_index(r, 0.5)},
+                                                     {"_p75", level_index(r, 0.75)},
                                                      {"_p95", level_index(r, 0.95)}};
   const std::vector<std::pair<const char*, int>> quartiles(all.begin() + 1, all.end() - 1);
   for (const char* q : {"final_loss", "excess"})
     for (const auto& [suffix, level] : all) cols.push_back(std::string(q) + suffix);
-  for (const auto& [suffix, level] : quartiles) cols.push_back(std::string("steps_to_tol") + suffix);
+  for (const auto& [suffix, level] : quartiles)
+    cols.push_back(std::string("steps_to_tol") + suffix);
   cols.push_back("steps_to_tol_reached");
   for (int i = 1; i <= r.modes; ++i) {
-    for (const auto& [suffix, level] : quartiles) cols.push_back("hit_step_" + std::to_string(i) + suffix);
+    for (const auto& [suffix, level] : quartiles)
+      cols.push_back("hit_step_" + std::to_string(i) + suffix);
     cols.push_back("hit_count_" + std::to_string(i));
   }
   for (const char* q : {"uniformity_cv", "order_kendall"})
     for (const auto& [suffix, level] : quartiles) cols.push_back(std::string(q) + suffix);
-  for (const char* c : {"basin_converged", "basin_closer", "det_plus_seeds", "det_plus_converged", "det_minus_seeds",
-                        "det_minus_converged"})
+  for (const char* c : {"basin_converged", "basin_closer", "det_plus_seeds", "det_plus_converged",
+                        "det_minus_seeds", "det_minus_converged"})
     cols.push_back(c);
+  for (const auto& [suffix, level] : quartiles)
+    cols.push_back(std::string("final_lr_sharpness") + suffix);
 
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
@@ -362,7 +370,8 @@ Rows rows_of(const RunReport& r) {
     }
     for (const Quantiles* q : {&s.final_loss, &s.excess})
       for (const auto& [suffix, level] : all) row.push_back(num(quantile(*q, level)));
-    for (const auto& [suffix, level] : quartiles) row.push_back(num(quantile(s.steps_to_tol, level)));
+    for (const auto& [suffix, level] : quartiles)
+      row.push_back(num(quantile(s.steps_to_tol, level)));
     row.push_back(computed ? Value::count(s.steps_to_tol_reached) : Value());
     for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes); ++i) {
       for (const auto& [suffix, level] : quartiles)
@@ -375,6 +384,8 @@ Rows rows_of(const RunReport& r) {
     row.push_back(num(s.basin_pooled[1]));
     for (const auto& sign : s.det_sign_count)
       for (std::int64_t v : sign) row.push_back(computed ? Value::count(v) : Value());
+    for (const auto& [suffix, level] : quartiles)
+      row.push_back(num(quantile(s.final_lr_sharpness, level)));
     out.rows.push_back(std::move(row));
   }
   return out;
@@ -565,7 +576,8 @@ std::string table_preamble(const RunReport& r) {
 }
 
 // Rows of cells, columns padded to their widest entry (left-aligned where `left`).
-std::string aligned(const std::vector<std::vector<std::string>>& table, const std::vector<bool>& left) {
+std::string aligned(const std::vector<std::vector<std::string>>& table,
+                    const std::vector<bool>& left) {
   std::vector<std::size_t> width(table.front().size(), 0);
   for (const auto& row : table)
     for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
@@ -609,13 +621,19 @@ constexpr std::size_t kTableColumns = 100;
 
 std::string format_table(const RunReport& r) {
   std::string out = table_preamble(r);
-  out += "converged, diverged: % of seeds [Wilson 95%]; medians over seeds; hit: median step per mode;\n"
-         "cv: uniformity_cv; tau: order_kendall\n\n";
   const int p50 = level_index(r, 0.5);
-  bool any_diverged = false;
-  for (long c = 0; c < r.cells; ++c)
-    any_diverged = any_diverged || (r.computed[static_cast<std::size_t>(c)] &&
-                                    r.statistics[static_cast<std::size_t>(c)].status_count[2] > 0);
+  bool any_diverged = false, sharpness = false;
+  for (long c = 0; c < r.cells; ++c) {
+    const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    any_diverged =
+        any_diverged || (r.computed[static_cast<std::size_t>(c)] && s.status_count[2] > 0);
+    sharpness = sharpness || !std::isnan(quantile(s.final_lr_sharpness, p50));
+  }
+  out +=
+      "converged, diverged: % of seeds [Wilson 95%]; medians over seeds; hit: median step per "
+      "mode;\n"
+      "cv: uniformity_cv; tau: order_kendall";
+  out += sharpness ? "; eta*lmax: lr x largest Hessian eigenvalue at the end\n\n" : "\n\n";
   std::vector<std::string> header;
   std::vector<bool> left;
   cell_header(r, header, left);
@@ -624,6 +642,7 @@ std::string format_table(const RunReport& r) {
   header.push_back("converged %");
   if (any_diverged) header.push_back("diverged %");
   header.push_back("excess");
+  if (sharpness) header.push_back("eta*lmax");
   header.push_back("steps_to_tol (n)");
   header.push_back("hit");
   header.push_back("cv");
@@ -651,6 +670,7 @@ std::string format_table(const RunReport& r) {
     row.push_back(share(0));
     if (any_diverged) row.push_back(share(2));
     row.push_back(short_number(quantile(s.excess, p50)));
+    if (sharpness) row.push_back(short_number(quantile(s.final_lr_sharpness, p50)));
     row.push_back(counted(quantile(s.steps_to_tol, p50), s.steps_to_tol_reached));
     std::string hits;
     for (std::size_t i = 0; i < static_cast<std::size_t>(r.modes) && i < s.hit_step.size(); ++i) {
@@ -671,7 +691,8 @@ std::string format_table(const RunReport& r) {
     if (table.front().size() == hit_column + 1) {
       std::vector<std::vector<std::string>> without = table;
       for (auto& row : without) row.pop_back();
-      const std::size_t room = kTableColumns - std::min(kTableColumns, widest_line(aligned(without, left)) + 2);
+      const std::size_t room =
+          kTableColumns - std::min(kTableColumns, widest_line(aligned(without, left)) + 2);
       if (room >= 12) {
         for (std::size_t k = 1; k < table.size(); ++k) {
           std::string& hits = table[k][hit_column];
@@ -688,16 +709,20 @@ std::string format_table(const RunReport& r) {
   }
   out += body;
   if (!hidden.empty())
-    out += "\nnot shown to fit " + std::to_string(kTableColumns) + " columns (--format wide shows every column):\n  " +
-           comma_list(hidden) + "\n";
+    out += "\nnot shown to fit " + std::to_string(kTableColumns) +
+           " columns (--format wide shows every column):\n  " + comma_list(hidden) + "\n";
   if (!never_converged.empty()) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(never_converged.front())];
     std::vector<std::string> cells;
-    for (std::size_t i = 0; i < never_converged.size() && i < 4; ++i) cells.push_back(std::to_string(never_converged[i]));
-    if (never_converged.size() > 4) cells.push_back("... (" + std::to_string(never_converged.size()) + ")");
-    out += std::string("\nno seed converged in ") + (never_converged.size() == 1 ? "cell " : "cells ") +
-           comma_list(cells) + ":\n  the excess loss ends above record.loss_tolerance (median " +
-           short_number(quantile(s.excess, p50)) + " in cell " + std::to_string(never_converged.front()) + ")\n";
+    for (std::size_t i = 0; i < never_converged.size() && i < 4; ++i)
+      cells.push_back(std::to_string(never_converged[i]));
+    if (never_converged.size() > 4)
+      cells.push_back("... (" + std::to_string(never_converged.size()) + ")");
+    out += std::string("\nno seed converged in ") +
+           (never_converged.size() == 1 ? "cell " : "cells ") + comma_list(cells) +
+           ":\n  the excess loss ends above record.loss_tolerance (median " +
+           short_number(quantile(s.excess, p50)) + " in cell " +
+           std::to_string(never_converged.front()) + ")\n";
   }
   return out;
 }
@@ -711,9 +736,10 @@ std::string format_wide_table(const RunReport& r) {
       "(seeds that hit)\n\n";
 
   const int p05 = level_index(r, 0.05), p50 = level_index(r, 0.5), p95 = level_index(r, 0.95);
-  bool basin = false, det_sign = false;
+  bool basin = false, det_sign = false, sharpness = false;
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
+    sharpness = sharpness || !std::isnan(quantile(s.final_lr_sharpness, p50));
     for (double v : s.basin_pooled) basin = basin || !std::isnan(v);
     for (const auto& sign : s.det_sign_count) det_sign = det_sign || sign[0] > 0;
   }
@@ -737,6 +763,7 @@ std::string format_wide_table(const RunReport& r) {
     header.push_back("converged det W0 > 0");
     header.push_back("converged det W0 < 0");
   }
+  if (sharpness) header.push_back("eta*lambda_max (end) 5% 50% 95%");
   left.resize(header.size(), false);
 
   std::vector<std::vector<std::string>> table{header};
@@ -774,6 +801,7 @@ std::string format_wide_table(const RunReport& r) {
       if (det_sign)
         for (const auto& sign : s.det_sign_count)
           row.push_back(std::to_string(sign[1]) + "/" + std::to_string(sign[0]));
+      if (sharpness) row.push_back(band(s.final_lr_sharpness));
     }
     table.push_back(std::move(row));
   }
@@ -887,6 +915,10 @@ RunReport read_report(const std::string& h5_path) {
   const auto det_count = file.exists("/summary/det_sign_count")
                              ? file.numbers<std::int64_t>("/summary/det_sign_count", i64, {C, 2, 2})
                              : std::vector<std::int64_t>(C * 4, 0);
+  // Files written before the final sharpness have none: NaN.
+  const auto lr_sharpness = file.exists("/summary/final_lr_sharpness")
+                                ? file.numbers<double>("/summary/final_lr_sharpness", f64, {C, Q})
+                                : std::vector<double>(C * Q, kNaN);
   const auto det_wilson = file.exists("/summary/det_sign_wilson95")
                               ? file.numbers<double>("/summary/det_sign_wilson95", f64, {C, 2, 2})
                               : std::vector<double>(C * 4, kNaN);
@@ -924,6 +956,7 @@ RunReport read_report(const std::string& h5_path) {
         s.sv_band.push_back(quantiles_at(sv_band, ((c * T + t) * R + i) * Q));
     }
     s.basin_pooled = {pooled[c * 2], pooled[c * 2 + 1]};
+    s.final_lr_sharpness = quantiles_at(lr_sharpness, c * Q);
     for (std::size_t k = 0; k < 2; ++k) {
       s.det_sign_count[k] = {det_count[(c * 2 + k) * 2], det_count[(c * 2 + k) * 2 + 1]};
       s.det_sign_wilson95[k] = {det_wilson[(c * 2 + k) * 2], det_wilson[(c * 2 + k) * 2 + 1]};
@@ -950,11 +983,19 @@ RunReport load_report(const std::string& h5_path) {
 
 namespace {
 
-hid_t memory_type_of(const std::vector<std::int8_t>&) { return H5T_NATIVE_INT8; }
-hid_t memory_type_of(const std::vector<std::int32_t>&) { return H5T_NATIVE_INT32; }
-hid_t memory_type_of(const std::vector<double>&) { return H5T_NATIVE_DOUBLE; }
+hid_t memory_type_of(const std::vector<std::int8_t>&) {
+  return H5T_NATIVE_INT8;
+}
+hid_t memory_type_of(const std::vector<std::int32_t>&) {
+  return H5T_NATIVE_INT32;
+}
+hid_t memory_type_of(const std::vector<double>&) {
+  return H5T_NATIVE_DOUBLE;
+}
 
-std::string csv_number(double v) { return std::isnan(v) ? "" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : exact(v); }
+std::string csv_number(double v) {
+  return std::isnan(v) ? "" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : exact(v);
+}
 
 void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
   const RunReport r = read_report(h5_path);
@@ -970,7 +1011,8 @@ void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
     if (per_seed == 1)
       header += std::string(",") + name;
     else
-      for (int i = 1; i <= per_seed; ++i) header += "," + std::string(name) + "_" + std::to_string(i);
+      for (int i = 1; i <= per_seed; ++i)
+        header += "," + std::string(name) + "_" + std::to_string(i);
   });
   std::fputs((header + "\n").c_str(), out);
   const hsize_t S = static_cast<hsize_t>(r.seeds);
@@ -979,18 +1021,22 @@ void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
     for (const ReportAxis& axis : r.axes) prefix += "," + csv_value(axis_value(axis, c));
     for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
       values = file.template cell_row<typename std::decay_t<decltype(values)>::value_type>(
-          std::string("/outcome/") + name, memory_type_of(values), c, S, static_cast<hsize_t>(per_seed));
+          std::string("/outcome/") + name, memory_type_of(values), c, S,
+          static_cast<hsize_t>(per_seed));
     });
     for (hsize_t seed = 0; seed < S; ++seed) {
       std::string line = prefix + "," + std::to_string(seed);
       for_each_outcome_array(o, [&](const char* name, const auto& values, int per_seed) {
         for (int i = 0; i < per_seed; ++i) {
-          const auto v = values[static_cast<std::size_t>(seed) * static_cast<std::size_t>(per_seed) + i];
+          const auto v =
+              values[static_cast<std::size_t>(seed) * static_cast<std::size_t>(per_seed) + i];
           line += ",";
           if constexpr (std::is_floating_point_v<std::decay_t<decltype(v)>>) {
             line += csv_number(v);
           } else if (std::string_view(name) == "status") {
-            line += v >= 0 && v < static_cast<int>(kStatusNames.size()) ? kStatusNames[static_cast<std::size_t>(v)] : "";
+            line += v >= 0 && v < static_cast<int>(kStatusNames.size())
+                        ? kStatusNames[static_cast<std::size_t>(v)]
+                        : "";
           } else if (v >= 0) {  // steps_to_tol, hit_step: -1 is never (left empty)
             line += std::to_string(v);
           }

@@ -11,14 +11,15 @@
 //   steps_to_tol_p50, steps_to_tol_reached,
 //   hit_step_<i>_p50, hit_count_<i>  for modes i = 1..r,
 //   uniformity_cv_p50, order_kendall_p50,
-//   basin_converged, basin_closer  (pooled over all probes of the cell).
+//   basin_converged, basin_closer  (pooled over all probes of the cell),
+//   det_plus_seeds, det_plus_converged, det_minus_seeds, det_minus_converged,
+//   final_lr_sharpness_p25, _p50, _p75  (eta lambda_max at the end, record.sharpness_iterations).
 // A quantity that is undefined (NaN, or a cell whose summary is not computed yet) is an empty csv
 // field and a json null; infinities (censored quantiles) are inf / -inf in csv and null in json.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
-
-#include <cstdio>
 
 #include "h5_output.hpp"
 #include "statistics.hpp"

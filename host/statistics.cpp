@@ -185,6 +185,15 @@ CellStatistics cell_statistics(const SeedOutcomes& outcomes, const SeedTraces& t
     st.order_kendall = quantiles(std::move(kt));
   }
 
+  // eta * lambda_max at the end, where the run measured it (the vector is empty in files written
+  // before it existed).
+  if (!outcomes.final_lr_sharpness.empty()) {
+    require_size(outcomes.final_lr_sharpness.size(), count, "final_lr_sharpness");
+    st.final_lr_sharpness = quantiles(defined(outcomes.final_lr_sharpness));
+  } else {
+    st.final_lr_sharpness = nan_quantiles();
+  }
+
   // Quantile bands over the traced seeds at each record step.
   {
     const std::size_t tc = to_size(traces.count);

@@ -11,24 +11,29 @@
 //   /summary/final_loss          (C x Q)      quantiles over all seeds (NaN values excluded)
 //   /summary/excess              (C x Q)
 //   /summary/steps_to_tol        (C x Q)      censored: a seed that never reached the tolerance
-//                                             counts as +inf (the quantile is +inf if it lands there)
+//                                             counts as +inf (the quantile is +inf if it lands
+//                                             there)
 //   /summary/steps_to_tol_reached (C)         int64, seeds that reached it
 //   /summary/hit_step            (C x r x Q)  censored like steps_to_tol; modes beyond
 //                                             min(r, rank M) are NaN
 //   /summary/hit_count           (C x r)      int64, seeds whose mode hit
 //   /summary/uniformity_cv       (C x Q)      over seeds where it is defined
 //   /summary/order_kendall       (C x Q)      over seeds where it is defined
-//   /summary/defined_count       (C x 2)      int64, seeds with a defined uniformity_cv, order_kendall
-//   /summary/loss_band           (C x T x Q)  quantiles over the traced seeds at each record step
-//   /summary/sv_band             (C x T x r x Q)
-//   /summary/basin_converged     (C x Q), /summary/basin_closer (C x Q): quantiles over converged
+//   /summary/defined_count       (C x 2)      int64, seeds with a defined uniformity_cv,
+//   order_kendall /summary/loss_band           (C x T x Q)  quantiles over the traced seeds at each
+//   record step /summary/sv_band             (C x T x r x Q) /summary/basin_converged     (C x Q),
+//   /summary/basin_closer (C x Q): quantiles over converged
 //                                seeds of the per-seed probe fractions (NaN without a basin probe),
 //   /summary/basin_pooled        (C x 2)      pooled fractions over all probes of the cell
 //   /summary/det_sign_count      (C x 2 x 2)  int64, by the sign of det W(0) (+1, -1;
 //                                             /outcome/init_det_sign): seeds, converged seeds
 //   /summary/det_sign_wilson95   (C x 2 x 2)  Wilson 95% interval of converged / seeds per sign
+//   /summary/final_lr_sharpness  (C x Q)      quantiles of eta * lambda_max at the end over the
+//   seeds
+//                                             where it is defined (record.sharpness_iterations)
 // Quantiles are linear interpolation between order statistics (NumPy's default, "type 7").
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -46,7 +51,7 @@ struct CellStatistics {
   std::array<std::array<double, 2>, 4> status_wilson95{};
   Quantiles final_loss{}, excess{}, steps_to_tol{}, uniformity_cv{}, order_kendall{};
   std::int64_t steps_to_tol_reached = 0;
-  std::vector<Quantiles> hit_step;     // r
+  std::vector<Quantiles> hit_step;      // r
   std::vector<std::int64_t> hit_count;  // r
   std::array<std::int64_t, 2> defined_count{};
   std::vector<Quantiles> loss_band;  // T
@@ -57,6 +62,8 @@ struct CellStatistics {
   // {seeds, converged seeds} per sign, and the Wilson interval of converged / seeds.
   std::array<std::array<std::int64_t, 2>, 2> det_sign_count{};
   std::array<std::array<double, 2>, 2> det_sign_wilson95{};
+  // NaN unless the run measured it (record.sharpness_iterations).
+  Quantiles final_lr_sharpness = {NAN, NAN, NAN, NAN, NAN};
 };
 
 // Linear-interpolation quantiles of the values (NaNs removed; +inf allowed and sorts last).

@@ -210,6 +210,8 @@ def expected_summary(f, allow_partial=False):
         ex.put(name, *per_cell(name))
         defined.append((~np.isnan(np.asarray(f["outcome/" + name][()], dtype=np.float64))).sum(axis=1))
     ex.put("defined_count", np.stack(defined, axis=1).astype(np.int64))
+    if "outcome/final_lr_sharpness" in f:
+        ex.put("final_lr_sharpness", *per_cell("final_lr_sharpness"))
 
     ex.put("loss_band", *quantiles_along(f["trace/loss"][()], axis=1))  # C x K x T -> C x T x Q
     ex.put("sv_band", *quantiles_along(f["trace/sv"][()], axis=1))      # C x K x T x r -> C x T x r x Q

@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir_test.hpp"
 #include "errors.hpp"
 #include "h5_output.hpp"
 #include "report.hpp"
 #include "statistics.hpp"
+#include "temp_dir_test.hpp"
 
 namespace specsweep {
 namespace {
@@ -124,7 +124,6 @@ class ReportTest : public testing::TempDirTest {
     }
     return commit ? file_path : file_path + ".partial";
   }
-
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -407,7 +406,10 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
                                              "det_plus_seeds",
                                              "det_plus_converged",
                                              "det_minus_seeds",
-                                             "det_minus_converged"};
+                                             "det_minus_converged",
+                                             "final_lr_sharpness_p25",
+                                             "final_lr_sharpness_p50",
+                                             "final_lr_sharpness_p75"};
   EXPECT_EQ(header, want_header);
   auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -505,12 +507,15 @@ TEST_F(ReportTest, DefaultTableFitsAHundredColumns) {
   const std::string table = format_report(r, ReportFormat::table);
   EXPECT_LE(widest(table), 100u) << table;
   const std::vector<std::string> lines = lines_of(table);
-  const auto head = std::find_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("cell", 0) == 0; });
+  const auto head = std::find_if(lines.begin(), lines.end(),
+                                 [](const std::string& l) { return l.rfind("cell", 0) == 0; });
   ASSERT_TRUE(head != lines.end() && lines.end() - head >= 5) << table;
-  for (const char* name : {"cell", "optimizer.lr", "optimizer.kind", "seeds", "converged %", "excess", "hit"})
+  for (const char* name :
+       {"cell", "optimizer.lr", "optimizer.kind", "seeds", "converged %", "excess", "hit"})
     EXPECT_NE(head->find(name), std::string::npos) << name << "\n" << table;
-  EXPECT_NE(head[2].find("89 [88, 91]"), std::string::npos) << table;  // cell 1: converged % [Wilson]
-  EXPECT_NE(head[2].find("12 23"), std::string::npos) << table;        // median hitting steps
+  EXPECT_NE(head[2].find("89 [88, 91]"), std::string::npos)
+      << table;                                                  // cell 1: converged % [Wilson]
+  EXPECT_NE(head[2].find("12 23"), std::string::npos) << table;  // median hitting steps
   // Long swept values leave less room: columns go from the right, and the note says which.
   for (std::string& label : r.axes[1].labels) label += std::string(40, 'x');
   const std::string narrow = format_report(r, ReportFormat::table);
@@ -522,8 +527,9 @@ TEST_F(ReportTest, DefaultTableFitsAHundredColumns) {
   r.statistics[0].status_count[0] = 0;
   const std::string none = format_report(r, ReportFormat::table);
   EXPECT_NE(none.find("no seed converged in cell 0:"), std::string::npos) << none;
-  EXPECT_EQ(format_report(load_report(write_sweep()), ReportFormat::table).find("no seed converged"),
-            std::string::npos);
+  EXPECT_EQ(
+      format_report(load_report(write_sweep()), ReportFormat::table).find("no seed converged"),
+      std::string::npos);
 }
 
 TEST_F(ReportTest, TableIsAlignedAndReadable) {

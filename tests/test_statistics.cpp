@@ -202,6 +202,7 @@ struct SmallCell {
     outcomes.order_kendall = {1.0, 1.0, -1.0, kNaN, 0.5};
     outcomes.basin_converged = {1.0, 0.5, kNaN, kNaN, kNaN};
     outcomes.basin_closer = {0.25, 0.75, kNaN, kNaN, kNaN};
+    outcomes.final_lr_sharpness = {1.9, kNaN, 0.5, 2.5, 1.0};
 
     traces.resize(40, 2, cp);
     // loss: seed 0 {1, 0.5, 0.1}, seed 1 {2, NaN, 0.3}.
@@ -262,6 +263,8 @@ TEST(CellStatistics, EveryFieldOfAHandmadeCell) {
   EXPECT_EQ(s.defined_count, defined);
   expect_quantiles(s.uniformity_cv, {0.11, 0.15, 0.2, 0.25, 0.29}, "uniformity_cv");
   expect_quantiles(s.order_kendall, {-0.775, 0.125, 0.75, 1, 1}, "order_kendall");
+  // eta lambda_max over {0.5, 1, 1.9, 2.5} (a diverged seed's NaN left out), type 7.
+  expect_quantiles(s.final_lr_sharpness, {0.575, 0.875, 1.45, 2.05, 2.41}, "final_lr_sharpness");
 
   // Bands over the two traced seeds.
   ASSERT_EQ(s.loss_band.size(), 3u);
