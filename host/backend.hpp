@@ -34,6 +34,8 @@ struct SeedOutcomes {
   // last step's learning rate (GD is stable near a minimum while it is below 2); NaN otherwise and
   // for diverged seeds.
   std::vector<double> final_sharpness, final_lr_sharpness;
+  // ||W - M||_F / ||M||_F at the last iterate (matrix sensing's recovery error).
+  std::vector<double> recovery_error;
   std::vector<std::int32_t> steps_to_tol;
   std::vector<std::int32_t> hit_step;  // count x r, -1 never
   // Basin probe (config.basin.probes > 0): per converged seed, the fraction of its probes that
@@ -58,6 +60,7 @@ void for_each_outcome_array(Outcomes& o, F&& f) {
   f("window_loss", o.window_loss, 1);
   f("final_sharpness", o.final_sharpness, 1);
   f("final_lr_sharpness", o.final_lr_sharpness, 1);
+  f("recovery_error", o.recovery_error, 1);
   f("uniformity_cv", o.uniformity_cv, 1);
   f("order_kendall", o.order_kendall, 1);
   f("basin_converged", o.basin_converged, 1);
@@ -75,8 +78,8 @@ struct SeedTraces {
   long count = 0;
   int steps = 0;  // T
   int r = 0, depth = 0;
-  std::vector<double> loss, alignment, effective_rank, spectral_entropy, delta1_norm,
-      delta2_norm;  // count x T
+  std::vector<double> loss, recovery_error, alignment, effective_rank, spectral_entropy,
+      delta1_norm, delta2_norm;  // count x T
   std::vector<double> sharpness,
       step_sharpness;                 // count x T, NaN without record.sharpness_iterations
   std::vector<double> sv, core_diag;  // count x T x r
@@ -99,6 +102,7 @@ struct SeedTraces {
 template <class Traces, class F>
 void for_each_trace_array(Traces& t, F&& f) {
   f("loss", t.loss, 1);
+  f("recovery_error", t.recovery_error, 1);
   f("alignment", t.alignment, 1);
   f("effective_rank", t.effective_rank, 1);
   f("spectral_entropy", t.spectral_entropy, 1);

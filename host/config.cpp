@@ -83,6 +83,10 @@ namespace {
 
 constexpr std::string_view kOverrideSource = "--set";
 constexpr int kMaxDim = 1 << 20;
+// kind = "sensing": at most this many measurements, and p m n sensing entries (2 GiB in fp64), as
+// every cell holds its A_1 ... A_p on the host and the device.
+constexpr int kMaxMeasurements = 1 << 20;
+constexpr long long kMaxSensingEntries = 1LL << 28;
 constexpr int kMaxNsSteps = 100;
 constexpr int kMaxBasinProbes = 10000;
 // Lanczos finds lambda_max in a few dozen steps; more is a typo, and each costs a gradient.
@@ -190,6 +194,9 @@ const EnumTable<OptimizerKind> kOptimizers = {{"gd", OptimizerKind::gd},
 const EnumTable<OrthKind> kOrthKinds = {{"exact", OrthKind::exact},
                                         {"smooth", OrthKind::smooth},
                                         {"newton_schulz", OrthKind::newton_schulz}};
+const EnumTable<SensingMatrices> kSensingMatrices = {
+    {"gaussian", SensingMatrices::gaussian},
+    {"symmetric_gaussian", SensingMatrices::symmetric_gaussian}};
 const EnumTable<NoiseScale> kNoiseScales = {{"absolute", NoiseScale::absolute},
                                             {"relative", NoiseScale::relative}};
 const EnumTable<MomentumOrder> kMomentumOrders = {{"pre_polar", MomentumOrder::pre_polar},
@@ -476,16 +483,11 @@ class Reader {
   }
 
   void read_problem(const toml::table* t, ProblemConfig& p) const {
-    check_keys(t, "problem", {"kind", "m", "n", "rank", "depth", "l2", "context_length", "target"});
-    if (auto n = get(t, "kind")) {
-      p.kind = as_enum(*n, "problem.kind", kProblemKinds);
-      if (p.kind == ProblemKind::sensing)
-        fail("problem.kind",
-             "\"sensing\" is not implemented yet; this version runs \"factorization\", "
-             "\"symmetric\" and \"icl\"",
-             &n->source());
-    }
-    const bool symmetric = p.kind == ProblemKind::symmetric, icl = p.kind == ProblemKind::icl;
+    check_keys(t, "problem",
+               {"kind", "m", "n", "rank", "depth", "l2", "context_length", "target", "sensing"});
+    if (auto n = get(t, "kind")) p.kind = as_enum(*n, "problem.kind", kProblemKinds);
+    const bool symmetric = p.kind == ProblemKind::symmetric, icl = p.kind == ProblemKind::icl,
+               sensing = p.kind == ProblemKind::sensing;
     const std::string kind_text = fmt::format("kind = \"{}\"", enum_name(p.kind, kProblemKinds));
     const toml::node* m_node = get(t, "m");
     const toml::node* n_node = get(t, "n");
@@ -531,6 +533,9 @@ class Reader {
       else if (icl)
         int_in(*n, "problem.depth", 2, 2,
                "2 for kind = \"icl\" (W = W_PV W_KQ: the value and key-query factors)");
+      else if (sensing)
+        int_in(*n, "problem.depth", 2, 2,
+               "2 for kind = \"sensing\" (W = F1 F2; deeper products are not implemented)");
       else
         p.depth = static_cast<int>(int_in(*n, "problem.depth", 2, kMaxDepth));
     }
@@ -538,14 +543,50 @@ class Reader {
       // icl's optimum with a penalty on the factors has no closed form (its loss weighs W's
       // entries, the penalty the factors'), and the relative excess needs the optimum.
       p.l2 = float_in(*n, "problem.l2", 0.0, false, kInf, false);
-      if (icl && p.l2 != 0)
+      if ((icl || sensing) && p.l2 != 0)
         fail("problem.l2",
-             fmt::format("must be 0 for kind = \"icl\" (its optimum with a penalty has no "
-                         "closed form), got {}",
-                         p.l2),
+             fmt::format("must be 0 for {} (its optimum with a penalty has no closed form), got {}",
+                         kind_text, p.l2),
              &n->source());
     }
     read_target(table_at(t, "problem", "target"), p);
+    read_sensing(table_at(t, "problem", "sensing"), p, sensing, kind_text, get(t, "rank"));
+  }
+
+  void read_sensing(const toml::table* t, ProblemConfig& p, bool sensing,
+                    const std::string& kind_text, const toml::node* rank) const {
+    if (t != nullptr && !sensing)
+      fail("problem.sensing", fmt::format("applies to kind = \"sensing\" only, not {}", kind_text),
+           &t->source());
+    if (!sensing) return;
+    const int spectrum = static_cast<int>(p.target.spectrum.size());
+    if (spectrum > p.rank)
+      fail("problem.rank",
+           fmt::format("must be at least the target's rank {} for kind = \"sensing\" (W = M is "
+                       "then the minimum, loss 0), got {}",
+                       spectrum, p.rank),
+           rank ? &rank->source() : nullptr);
+    check_keys(t, "problem.sensing", {"measurements", "matrices"});
+    const long long dof = 4LL * p.rank * (p.m + p.n);
+    p.sensing.measurements = static_cast<int>(std::min<long long>(dof, kMaxMeasurements));
+    if (auto n = get(t, "measurements"))
+      p.sensing.measurements =
+          static_cast<int>(int_in(*n, "problem.sensing.measurements", 1, kMaxMeasurements));
+    if (static_cast<long long>(p.sensing.measurements) * p.m * p.n > kMaxSensingEntries)
+      fail("problem.sensing.measurements",
+           fmt::format(
+               "{} measurements of {} x {} matrices are {} entries, above the {} a cell may "
+               "hold",
+               p.sensing.measurements, p.m, p.n,
+               static_cast<long long>(p.sensing.measurements) * p.m * p.n, kMaxSensingEntries),
+           get(t, "measurements") ? &get(t, "measurements")->source() : nullptr);
+    if (auto n = get(t, "matrices")) {
+      p.sensing.matrices = as_enum(*n, "problem.sensing.matrices", kSensingMatrices);
+      if (p.sensing.matrices == SensingMatrices::symmetric_gaussian && p.m != p.n)
+        fail("problem.sensing.matrices",
+             fmt::format("\"symmetric_gaussian\" needs m = n, got {} x {}", p.m, p.n),
+             &n->source());
+    }
   }
 
   void read_target(const toml::table* t, ProblemConfig& p) const {
@@ -1100,6 +1141,11 @@ std::vector<Entry> config_entries(const Config& c) {
   line("spectrum", num_list(c.problem.target.spectrum.data(), c.problem.target.spectrum.size()));
   line("basis", str(enum_name(c.problem.target.basis, kBases)));
   line("seed", std::to_string(c.problem.target.seed));
+  if (c.problem.kind == ProblemKind::sensing) {
+    table = "problem.sensing";
+    line("measurements", std::to_string(c.problem.sensing.measurements));
+    line("matrices", str(enum_name(c.problem.sensing.matrices, kSensingMatrices)));
+  }
 
   table = "init";
   {

@@ -31,6 +31,16 @@ struct TargetConfig {
 // factorizations (Rhee et al.'s d/n = 4), while the r x r work of every step stays bounded.
 inline constexpr int kMaxRankFactor = 8;
 
+enum class SensingMatrices { gaussian, symmetric_gaussian };
+
+// kind = "sensing" ([problem.sensing]): p measurements y_i = <A_i, M> with Gaussian A_i drawn from
+// the target stream (host/problem.cpp add_sensing); 0 = the default 4 r (m + n), four times the
+// degrees of freedom of a rank-r m x n matrix (about).
+struct SensingConfig {
+  int measurements = 0;
+  SensingMatrices matrices = SensingMatrices::gaussian;
+};
+
 struct ProblemConfig {
   ProblemKind kind = ProblemKind::factorization;
   int m = 60, n = 70, rank = 5,
@@ -39,9 +49,15 @@ struct ProblemConfig {
   // icl only: the examples N in each prompt (problem.context_length). Its target.spectrum is the
   // token covariance's eigenvalues, m = n = d, depth 2, l2 = 0 (host/problem.hpp icl_target).
   int context_length = 0;
+  SensingConfig sensing;  // kind = "sensing" only
   TargetConfig target;
   Shape shape() const {
-    return Shape{m, n, rank, depth, kind == ProblemKind::symmetric, kind == ProblemKind::icl};
+    return Shape{m,
+                 n,
+                 rank,
+                 depth,
+                 kind == ProblemKind::symmetric,
+                 kind == ProblemKind::icl || kind == ProblemKind::sensing};
   }
 };
 

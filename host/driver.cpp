@@ -215,7 +215,10 @@ OutputLayout output_layout(const Experiment& ex, const CellProblem& first) {
   layout.r = first.shape.r;
   layout.depth = first.shape.depth;
   layout.symmetric = first.shape.symmetric;
-  layout.weighted = first.shape.weighted;
+  layout.weighted = !first.target.row_weight.empty();
+  for (const Config& cell : ex.cells)
+    if (cell.problem.kind == ProblemKind::sensing)
+      layout.measurements = std::max(layout.measurements, cell.problem.sensing.measurements);
   layout.delta_matrices = c.record.delta_matrices;
   layout.spectrum_length = static_cast<int>(first.target.spectrum.size());
   layout.unit_seeds = unit_seeds(ex.cells);

@@ -306,6 +306,9 @@ struct TraceDataset {
 };
 constexpr TraceDataset kTraceDatasets[] = {
     {"loss", nullptr, "loss 1/2 ||W - M||_F^2 + penalty"},
+    {"recovery_error", nullptr,
+     "||W - M||_F / ||M||_F (for kind = \"sensing\" the distance to the matrix measured, whatever "
+     "the loss)"},
     {"alignment", nullptr, "||off(U_r^T W V_r)||_F / ||diag(U_r^T W V_r)||_F"},
     {"effective_rank", nullptr, "exp(-sum p_i log p_i), p_i = sigma_i / sum sigma_j"},
     {"spectral_entropy", nullptr,
@@ -393,6 +396,7 @@ Plan plan_of(const OutputLayout& layout) {
       {"final_sharpness",
        "largest eigenvalue of the loss's Hessian in all factors at the last iterate, by "
        "record.sharpness_iterations Lanczos steps; NaN when 0 and for a diverged seed"},
+      {"recovery_error", "||W - M||_F / ||M||_F at the last iterate"},
       {"final_lr_sharpness",
        "final_sharpness times the learning rate of the last step (GD is stable near a minimum "
        "while it is below 2)"},
@@ -532,6 +536,19 @@ Plan plan_of(const OutputLayout& layout) {
                "B of the weighted loss (see row_weight), n x n: kind = \"icl\": the token "
                "covariance Lambda (0 x 0 otherwise)",
                "cell row col"});
+
+  const hsize_t sp = to_hsize(layout.measurements), sm = sp ? to_hsize(layout.m) : 0,
+                sn = sp ? to_hsize(layout.n) : 0;
+  d.push_back({"/target/sensing",
+               f64,
+               nf64,
+               {C, sp, sm, sn},
+               {},
+               &kNaN,
+               "kind = \"sensing\": the sensing matrices A_i (m x n each) of the loss 1/2 sum_i "
+               "<A_i, W - M>^2, y_i = <A_i, M> (0 x 0 x 0 otherwise; a cell with fewer "
+               "measurements than the largest leaves the rest NaN)",
+               "cell measurement row col"});
 
   p.groups.push_back({"/progress",
                       "work units: unit u of a cell holds seeds [u * unit_seeds, "
@@ -2241,6 +2258,15 @@ void RunFile::write_target(long cell, const Target& target) {
                  target.row_weight.data());
     impl_->write("/target/col_weight", H5T_NATIVE_DOUBLE, {c, 0, 0}, {1, n, n},
                  target.col_weight.data());
+  }
+  if (target.measurements > 0) {
+    const hsize_t count = to_hsize(target.measurements);
+    if (target.measurements > layout_.measurements)
+      bad_block(where, "target has " + std::to_string(target.measurements) +
+                           " sensing matrices, layout " + std::to_string(layout_.measurements));
+    expect_size(where, "target sensing matrices", target.sensing, count * m * n);
+    impl_->write("/target/sensing", H5T_NATIVE_DOUBLE, {c, 0, 0, 0}, {1, count, m, n},
+                 target.sensing.data());
   }
 }
 

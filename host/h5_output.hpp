@@ -57,6 +57,9 @@ struct OutputLayout {
   int m = 0, n = 0, r = 0, depth = 2;
   bool symmetric = false;  // W = X X^T: one factor X, n x r
   bool weighted = false;   // kind = "icl": /target/row_weight, col_weight are m x m, n x n
+  // kind = "sensing": /target/sensing is C x measurements x m x n, the most any cell has (a cell
+  // with fewer leaves the rest NaN); 0 otherwise.
+  int measurements = 0;
   int spectrum_length = 0;
   bool delta_matrices = false;  // /trace/delta1, delta2 are r x r per record step (else 0 x 0)
   // The sweep axes, in order (the last varies fastest); the product of their sizes is C. None

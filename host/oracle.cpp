@@ -240,6 +240,16 @@ const std::vector<OracleCase>& oracle_cases() {
        "\"jordan5\"",
        "m = 20\nn = 16\nrank = 4", "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1",
        "[3.0, 2.0, 1.5, 1.0]", "traced_seeds = 4\nevery = 10\north_error = true"},
+      // Matrix sensing (Gaussian and symmetric Gaussian measurements), on the fused strategy.
+      {"sensing_gd", "kind = \"gd\"\nlr = 0.05",
+       "kind = \"sensing\"\nm = 8\nn = 7\nrank = 3\n[problem.sensing]\nmeasurements = 40",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.0, 2.0, 1.0]",
+       "traced_seeds = 4\nevery = 10"},
+      {"sensing_muon_symmetric", "kind = \"muon\"\nlr = 0.02",
+       "kind = \"sensing\"\nm = 6\nn = 6\nrank = 3\n[problem.sensing]\nmeasurements = 30\n"
+       "matrices = \"symmetric_gaussian\"",
+       "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.0, 2.0, 1.0]",
+       "traced_seeds = 4\nevery = 10"},
       // Gradient noise: absolute on Muon's every step, relative on each of RK4's four gradients.
       {"gradient_noise_muon",
        "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\ngradient_noise = 0.05",

@@ -93,6 +93,40 @@ double icl_irreducible_loss(const std::vector<double>& lambda, int context_lengt
   return loss;
 }
 
+namespace {
+
+// The sensing matrices of kind = "sensing" from the target stream (substream 2; 0 and 1 are the
+// bases): normal number i m n + e is entry e of A_i's Gaussian G_i. "gaussian": A_i = G_i /
+// sqrt(p), so that E sum_i <A_i, D>^2 = ||D||_F^2; "symmetric_gaussian" (m = n): A_i = (G_i +
+// G_i^T) / sqrt(2 p), off-diagonal entries of variance 1/p, diagonal 2/p.
+void add_sensing(const ProblemConfig& p, Target& t) {
+  const int count = p.sensing.measurements, m = p.m, n = p.n;
+  const std::size_t mn = static_cast<std::size_t>(m) * n;
+  const RandomStream stream(p.target.seed, 0, 0, Purpose::target, 2);
+  const bool symmetric = p.sensing.matrices == SensingMatrices::symmetric_gaussian;
+  const double scale = 1.0 / std::sqrt(symmetric ? 2.0 * count : double(count));
+  t.measurements = count;
+  t.sensing.assign(static_cast<std::size_t>(count) * mn, 0.0);
+  double half = 0;
+  for (int i = 0; i < count; ++i) {
+    double* A = t.sensing.data() + static_cast<std::size_t>(i) * mn;
+    const std::uint64_t first = static_cast<std::uint64_t>(i) * mn;
+    for (std::size_t e = 0; e < mn; ++e) A[e] = scale * stream.normal(first + e);
+    if (symmetric)
+      for (int a = 0; a < m; ++a)
+        for (int b = a; b < n; ++b) {
+          const double sum = A[a * n + b] + A[b * n + a];
+          A[a * n + b] = A[b * n + a] = sum;
+        }
+    double y = 0;
+    for (std::size_t e = 0; e < mn; ++e) y += A[e] * t.M[e];
+    half += 0.5 * y * y;
+  }
+  t.norm2_half = half;
+}
+
+}  // namespace
+
 Target make_target(const ProblemConfig& p) {
   if (p.kind == ProblemKind::icl) {
     const int d = p.n;
@@ -136,6 +170,7 @@ Target make_target(const ProblemConfig& p) {
   double s2 = 0;
   for (double s : t.spectrum) s2 += s * s;
   t.norm2_half = 0.5 * s2;
+  if (p.kind == ProblemKind::sensing) add_sensing(p, t);
   return t;
 }
 

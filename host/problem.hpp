@@ -18,12 +18,17 @@ struct Target {
   // kind = "icl" only (empty otherwise): the loss is 1/2 <W - M, A (W - M) B> with A = row_weight
   // = Gamma (m x m) and B = col_weight = Lambda (n x n).
   std::vector<double> row_weight, col_weight;
+  // kind = "sensing" only (empty otherwise): the loss is 1/2 sum_i <A_i, W - M>^2 with the
+  // measurements y_i = <A_i, M> of p = measurements sensing matrices A_i (m x n each, row-major,
+  // concatenated), shared by the seeds of a cell (make_target).
+  std::vector<double> sensing;
+  int measurements = 0;
   // Orthonormal bases with basis_cols = max(rank M, min(r, m, n)) columns: the first rank(M) are
   // M's singular vectors; the rest complete them for spectral initialization when r > rank M.
   int basis_cols = 0;
   std::vector<double> U;   // m x basis_cols
   std::vector<double> Vb;  // n x basis_cols
-  double norm2_half = 0;   // the loss of W = 0: 1/2 ||M||_F^2, weighted for kind = "icl"
+  double norm2_half = 0;   // the loss of W = 0: 1/2 ||M||_F^2, weighted for icl and sensing
 };
 
 // Builds the target of a problem. A random basis is Haar (QR of a Gaussian from the target stream

@@ -445,11 +445,40 @@ TEST(Config, IclKindIsSquareWithTheCovarianceAsSpectrum) {
   EXPECT_FALSE(parse("").problem.shape().weighted);
 }
 
+// kind = "sensing": W = F1 F2 from p Gaussian measurements; the default p = 4 r (m + n).
+TEST(Config, SensingKind) {
+  const Config c = parse(
+      "[problem]\nkind = \"sensing\"\nm = 6\nn = 5\nrank = 2\n"
+      "[problem.target]\nspectrum = [2.0, 1.0]\n");
+  EXPECT_EQ(c.problem.kind, ProblemKind::sensing);
+  EXPECT_EQ(c.problem.sensing.measurements, 4 * 2 * (6 + 5));
+  EXPECT_EQ(c.problem.sensing.matrices, SensingMatrices::gaussian);
+  EXPECT_TRUE(c.problem.shape().weighted);
+  const Config round = parse(c.to_toml());
+  EXPECT_EQ(round.problem.sensing.measurements, 88);
+  const Config sym = parse(
+      "[problem]\nkind = \"sensing\"\nm = 4\nn = 4\nrank = 2\n"
+      "[problem.target]\nspectrum = [2.0, 1.0]\n[problem.sensing]\n"
+      "measurements = 30\nmatrices = \"symmetric_gaussian\"\n");
+  EXPECT_EQ(sym.problem.sensing.measurements, 30);
+  EXPECT_EQ(sym.problem.sensing.matrices, SensingMatrices::symmetric_gaussian);
+}
+
 TEST(ConfigErrors, ProblemKind) {
-  const std::string msg = error_of("[problem]\nkind = \"sensing\"\n");
-  EXPECT_HAS(msg, "problem.kind");
-  EXPECT_HAS(msg, "not implemented");
-  EXPECT_HAS(msg, "line 2");
+  const std::string sensing = "[problem]\nkind = \"sensing\"\nm = 6\nn = 5\nrank = 2\n";
+  const std::string two = "[problem.target]\nspectrum = [2.0, 1.0]\n";
+  expect_key_error(sensing + "depth = 3\n" + two, "problem.depth");
+  expect_key_error(sensing + "l2 = 0.1\n" + two, "problem.l2");
+  expect_key_error(sensing + "[problem.target]\nspectrum = [3.0, 2.0, 1.0]\n", "problem.rank");
+  expect_key_error(sensing + two + "[problem.sensing]\nmeasurements = 0\n",
+                   "problem.sensing.measurements");
+  expect_key_error(sensing + two + "[problem.sensing]\nmatrices = \"symmetric_gaussian\"\n",
+                   "problem.sensing.matrices");
+  expect_key_error("[problem]\nkind = \"sensing\"\nm = 600\nn = 500\nrank = 2\n" + two +
+                       "[problem.sensing]\nmeasurements = 1000\n",
+                   "problem.sensing.measurements");  // 3e8 entries: above 2^28
+  expect_key_error(sensing + two + "[problem.sensing]\nnoise = 1\n", "problem.sensing.noise");
+  expect_key_error("[problem.sensing]\nmeasurements = 10\n", "problem.sensing");
   const std::string icl = "[problem]\nkind = \"icl\"\nn = 3\nrank = 3\n";
   const std::string spectrum = "[problem.target]\nspectrum = [1.0, 0.5, 0.1]\n";
   expect_key_error(icl + spectrum, "problem.context_length");  // required
@@ -802,24 +831,24 @@ TEST(Footprint, HandComputedSmallRun) {
   params.pack_bytes_fp64 = 16;
   const RunFootprint f = estimate_footprint(ex, params);
   // Lanes 453 + 2 * 2 + 2 * 28 = 513 at 16 bytes; doubles 16 (factor) + 62 (init scratch, 3*8*2 +
-  // 4 + 8 + 2) + 28 + 2 + 23 (a packed record step without the Delta matrices) = 131 at 8; 2 ints.
-  EXPECT_EQ(f.thread_bytes, 513 * 16 + 131 * 8 + 2 * 4);
+  // 4 + 8 + 2) + 28 + 2 + 24 (a packed record step without the Delta matrices) = 132 at 8; 2 ints.
+  EXPECT_EQ(f.thread_bytes, 513 * 16 + 132 * 8 + 2 * 4);
   // Target 8 * (48 + 14 * 2 + 2), QR copies 16 * 8 * 2, plan 8 * (48 + 14 * 2 + 2), bases
   // 8 * 14 * 2, 21 record steps.
   EXPECT_EQ(f.cell_bytes, 8 * 78 + 256 + 8 * 78 + 224 + 4 * 21);
-  // One cell of 10 seeds is one unit and one batch; per seed 1 + 11 * 8 + 4 + 2 * 4 = 101 outcome
-  // bytes; per traced seed 21 steps x (8 + 2 * 2 + 4 * 2 + 3 = 23; no record.delta_matrices)
+  // One cell of 10 seeds is one unit and one batch; per seed 1 + 12 * 8 + 4 + 2 * 4 = 109 outcome
+  // bytes; per traced seed 21 steps x (9 + 2 * 2 + 4 * 2 + 3 = 24; no record.delta_matrices)
   // values and the initial and final factors (2 x 28), in double.
-  const double trace = 8 * (21 * 23 + 56);
+  const double trace = 8 * (21 * 24 + 56);
   EXPECT_EQ(f.cells_in_flight, 1);
-  EXPECT_EQ(f.batch_bytes, 10 * 101 + 3 * trace);
-  EXPECT_EQ(f.finish_bytes, 10 * (101 + 16) + 3 * trace + f.cell_bytes);
+  EXPECT_EQ(f.batch_bytes, 10 * 109 + 3 * trace);
+  EXPECT_EQ(f.finish_bytes, 10 * (109 + 16) + 3 * trace + f.cell_bytes);
   EXPECT_EQ(f.memory_bytes,
             f.resident_bytes +
                 std::max(2 * f.thread_bytes + f.cell_bytes + f.batch_bytes, f.finish_bytes));
   const double toml = double(ex.cells[0].to_toml().size());
   EXPECT_EQ(f.output_bytes,
-            10 * 101 + 3 * trace + 8 * (48 + 2) + 8 * 5 * (21 + 42 + 2) + 512 + 1 + toml + 512);
+            10 * 109 + 3 * trace + 8 * (48 + 2) + 8 * 5 * (21 + 42 + 2) + 512 + 1 + toml + 512);
   // A GPU run holds no CPU thread buffers.
   params.threads = 0;
   EXPECT_EQ(estimate_footprint(ex, params).memory_bytes,

@@ -328,6 +328,75 @@ every = 1
     for (double v : still.traces.final_factors[k]) EXPECT_EQ(v, 0.0);
 }
 
+// Matrix sensing with more Gaussian measurements than entries (p = 2 m n, so the sensing operator
+// is injective): its only minimizers with rank <= r are W = M, as factorization's, and GD from a
+// small start recovers M. The recovery error of every seed is computed here from its final
+// factors, and /outcome/recovery_error must equal it; the loss at W = 0 is 1/2 sum_i <A_i, M>^2.
+TEST_P(BackendSuite, SensingWithMoreMeasurementsThanEntriesRecoversTheTarget) {
+  const auto run = this->run(config_from(R"(
+[problem]
+kind = "sensing"
+m = 6
+n = 5
+rank = 2
+[problem.target]
+spectrum = [2.0, 1.0]
+[problem.sensing]
+measurements = 60
+[init]
+factors = ["gaussian", "gaussian"]
+scale = 0.1
+[optimizer]
+kind = "gd"
+lr = 0.1
+[run]
+steps = 3000
+seeds = 8
+precision = "fp64"
+[record]
+traced_seeds = 8
+every = 3000
+loss_tolerance = 1e-14
+)"));
+  const std::vector<double>& M = run.cp.target.M;
+  double m2 = 0;
+  for (double v : M) m2 += v * v;
+  double half = 0;  // 1/2 sum_i <A_i, M>^2
+  for (int i = 0; i < 60; ++i) {
+    double y = 0;
+    for (int e = 0; e < 30; ++e) y += run.cp.target.sensing[i * 30 + e] * M[e];
+    half += 0.5 * y * y;
+  }
+  EXPECT_NEAR(run.cp.target.norm2_half, half, 1e-12 * half);
+  for (long s = 0; s < 8; ++s) {
+    SCOPED_TRACE("seed " + std::to_string(s));
+    EXPECT_EQ(run.outcomes.status[s], static_cast<int>(Status::converged));
+    const double* F1 = &run.traces.final_factors[0][s * 12];
+    const double* F2 = &run.traces.final_factors[1][s * 10];
+    double d2 = 0;
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 5; ++j) {
+        double w = 0;
+        for (int k = 0; k < 2; ++k) w += F1[i * 2 + k] * F2[k * 5 + j];
+        d2 += (w - M[i * 5 + j]) * (w - M[i * 5 + j]);
+      }
+    EXPECT_NEAR(run.outcomes.recovery_error[s], std::sqrt(d2 / m2), 1e-12);
+    EXPECT_LT(run.outcomes.recovery_error[s], 1e-6);
+    EXPECT_EQ(run.traces.recovery_error[s * 2 + 1], run.outcomes.recovery_error[s]);
+  }
+}
+
+// Without sensing the recovery error is sqrt(2 f) / ||M||_F of the final loss f (l2 = 0).
+TEST_P(BackendSuite, RecoveryErrorOfFactorizationIsItsLoss) {
+  const auto run = this->run(config_from(kang("kind = \"specgd\"\nlr = 0.01", 60, 16)));
+  double m2 = 0;
+  for (double v : run.cp.target.M) m2 += v * v;
+  for (long s = 0; s < 16; ++s)
+    EXPECT_NEAR(run.outcomes.recovery_error[s], std::sqrt(2 * run.outcomes.final_loss[s] / m2),
+                1e-5 * run.outcomes.recovery_error[s])
+        << s;
+}
+
 // GD flow conserves F1^T F1 - F2 F2^T; RK4 at small dt keeps it to 1e-6 relative.
 TEST_P(BackendSuite, GdFlowConservesBalance) {
   const auto cfg = config_from(R"(

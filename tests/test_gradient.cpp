@@ -3,7 +3,8 @@
 // in both of evaluate()'s forms: the Gram form (20 x 18, r = 2) and the residual form (7 x 6, r =
 // 3); the symmetric problem W = X X^T (symmetric M, one factor) at r below, at and above n; the
 // weighted loss 1/2 sum a_i b_j (W - M)_ij^2 of kind = "icl", also at a shape whose unweighted loss
-// takes the Gram form.
+// takes the Gram form; the sensing loss 1/2 sum_k <A_k, W - M>^2 of kind = "sensing" (fewer and
+// more measurements than entries).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,6 +22,7 @@ struct GradCase {
   double l2;
   bool symmetric = false;
   bool weighted = false;
+  int measurements = 0;  // > 0: the sensing loss (weighted must be true)
 };
 
 class Gradient : public ::testing::TestWithParam<GradCase> {};
@@ -40,11 +42,24 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
       for (int j = 0; j < i; ++j) M[j * c.n + i] = M[i * c.n + j];
   for (int i = 0; i < sh.total(); ++i) F[i] = 0.5 * stream.normal(100000 + i);
   auto spd = [&](int k, std::uint64_t at) { return testing::random_spd(k, stream, at); };
-  const std::vector<double> A = c.weighted ? spd(c.m, 200000) : std::vector<double>(),
-                            B = c.weighted ? spd(c.n, 300000) : std::vector<double>();
+  const bool sensed = c.measurements > 0, two_sided = c.weighted && !sensed;
+  const std::vector<double> A = two_sided ? spd(c.m, 200000) : std::vector<double>(),
+                            B = two_sided ? spd(c.n, 300000) : std::vector<double>();
+  std::vector<double> S(static_cast<std::size_t>(c.measurements) * c.m * c.n);
+  for (std::size_t i = 0; i < S.size(); ++i)
+    S[i] = stream.normal(400000 + i) / std::sqrt(double(c.measurements));
   // The weighted loss of a residual D: 1/2 <D, A D B> (1/2 ||D||^2 unweighted), summed plainly.
   auto half_weighted = [&](const std::vector<double>& D) {
     double total = 0;
+    if (sensed) {
+      for (int k = 0; k < c.measurements; ++k) {
+        double y = 0;
+        for (int e = 0; e < c.m * c.n; ++e)
+          y += S[static_cast<std::size_t>(k) * c.m * c.n + e] * D[e];
+        total += 0.5 * y * y;
+      }
+      return total;
+    }
     for (int i = 0; i < c.m; ++i)
       for (int j = 0; j < c.n; ++j) {
         if (!c.weighted) {
@@ -66,8 +81,10 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
                               none.data(),
                               0,
                               half,
-                              c.weighted ? A.data() : nullptr,
-                              c.weighted ? B.data() : nullptr};
+                              two_sided ? A.data() : nullptr,
+                              two_sided ? B.data() : nullptr,
+                              sensed ? S.data() : nullptr,
+                              c.measurements};
   auto loss_at = [&](const std::vector<double>& x) {
     std::vector<double> g(sh.total());
     return evaluate(sh, tg, c.l2, x.data(), g.data(), work.data()).loss;
@@ -115,14 +132,14 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     Depths, Gradient,
-    ::testing::Values(GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3},
-                      GradCase{20, 18, 2, 2, 0.0}, GradCase{20, 18, 2, 2, 0.3},
-                      GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
-                      GradCase{9, 4, 4, 3, 0.0}, GradCase{7, 7, 3, 1, 0.0, true},
-                      GradCase{7, 7, 3, 1, 0.3, true}, GradCase{5, 5, 5, 1, 0.1, true},
-                      GradCase{4, 4, 6, 1, 0.0, true}, GradCase{7, 7, 3, 2, 0.0, false, true},
-                      GradCase{20, 20, 2, 2, 0.0, false, true},
-                      GradCase{5, 5, 8, 2, 0.0, false, true}));
+    ::testing::Values(
+        GradCase{7, 6, 3, 2, 0.0}, GradCase{7, 6, 3, 2, 0.3}, GradCase{20, 18, 2, 2, 0.0},
+        GradCase{20, 18, 2, 2, 0.3}, GradCase{5, 8, 4, 3, 0.2}, GradCase{6, 5, 2, 4, 0.1},
+        GradCase{9, 4, 4, 3, 0.0}, GradCase{7, 7, 3, 1, 0.0, true}, GradCase{7, 7, 3, 1, 0.3, true},
+        GradCase{5, 5, 5, 1, 0.1, true}, GradCase{4, 4, 6, 1, 0.0, true},
+        GradCase{7, 7, 3, 2, 0.0, false, true}, GradCase{20, 20, 2, 2, 0.0, false, true},
+        GradCase{5, 5, 8, 2, 0.0, false, true}, GradCase{7, 6, 3, 2, 0.0, false, true, 20},
+        GradCase{7, 6, 3, 2, 0.3, false, true, 90}, GradCase{20, 18, 2, 2, 0.0, false, true, 150}));
 
 }  // namespace
 }  // namespace specsweep

@@ -93,7 +93,7 @@ RunAttributes attributes() {
 
 // Outcome fields, indexed: 0 final_loss, 1 excess, 2 final_grad_norm, 3 uniformity_cv,
 // 4 order_kendall, 5 basin_converged, 6 basin_closer, 7 init_det_sign, 8 window_loss,
-// 9 final_sharpness, 10 final_lr_sharpness.
+// 9 final_sharpness, 10 final_lr_sharpness, 11 recovery_error.
 double outcome_value(int field, long cell, long seed) {
   return field * 1000.0 + cell * 100.0 + seed + 0.25;
 }
@@ -124,6 +124,7 @@ SeedOutcomes outcomes_of(const Case& c, long cell, long first, long count) {
     o.window_loss[i] = outcome_value(8, cell, s);
     o.final_sharpness[i] = outcome_value(9, cell, s);
     o.final_lr_sharpness[i] = outcome_value(10, cell, s);
+    o.recovery_error[i] = outcome_value(11, cell, s);
     o.steps_to_tol[i] = steps_value(cell, s);
     for (long q = 0; q < c.r; ++q) o.hit_step[i * c.r + q] = hit_value(cell, s, q, c.r);
   }
@@ -138,7 +139,7 @@ double trace_value(int id, long cell, long seed, long j) {
 // Dataset ids for traces: 0 loss, 1 alignment, 2 effective_rank, 3 delta1_norm, 4 delta2_norm,
 // 5 sv, 6 core_diag, 7 factor_norm, 8 delta1, 9 delta2, 10 + k init F(k+1), 20 + k final F(k+1),
 // 30 block_alignment, 40 sharpness, 41 step_sharpness, 42 spectral_entropy, 43 orth_error,
-// 44 orth_band_min, 45 orth_band_max.
+// 44 orth_band_min, 45 orth_band_max, 46 recovery_error.
 SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   SeedTraces t;
   t.resize(first, count, problem_of(c));
@@ -158,6 +159,7 @@ SeedTraces traces_of(const Case& c, long cell, long first, long count) {
   fill(43, t.orth_error);
   fill(44, t.orth_band_min);
   fill(45, t.orth_band_max);
+  fill(46, t.recovery_error);
   for (int k = 0; k < c.depth; ++k) {
     fill(10 + k, t.init_factors[k]);
     fill(20 + k, t.final_factors[k]);
@@ -358,10 +360,11 @@ void verify_case(const std::string& path, const Case& c) {
     EXPECT_EQ(dataset_string_attribute(file.id, "/outcome/status", "codes"),
               "0 converged, 1 stalled, 2 diverged, 3 unconverged");
   }
-  const char* fields[] = {"final_loss",    "excess",          "final_grad_norm",   "uniformity_cv",
-                          "order_kendall", "basin_converged", "basin_closer",      "init_det_sign",
-                          "window_loss",   "final_sharpness", "final_lr_sharpness"};
-  for (int f = 0; f < 11; ++f) {
+  const char* fields[] = {
+      "final_loss",    "excess",          "final_grad_norm",    "uniformity_cv",
+      "order_kendall", "basin_converged", "basin_closer",       "init_det_sign",
+      "window_loss",   "final_sharpness", "final_lr_sharpness", "recovery_error"};
+  for (int f = 0; f < 12; ++f) {
     const std::string name = std::string("/outcome/") + fields[f];
     const Data d = read_dataset(file.id, name);
     EXPECT_EQ(d.dims, (Dims{C, S})) << name;
@@ -420,6 +423,7 @@ void verify_case(const std::string& path, const Case& c) {
       {"orth_error", 43, {C, K, T, L}},
       {"orth_band_min", 44, {C, K, T, L}},
       {"orth_band_max", 45, {C, K, T, L}},
+      {"recovery_error", 46, {C, K, T}},
   };
   for (const auto& t : traces) {
     const std::string name = std::string("/trace/") + t.name;
@@ -551,9 +555,10 @@ TEST(SeedBuffers, OutcomesResizeFillsUnconverged) {
   EXPECT_EQ(o.count, 4);
   EXPECT_EQ(o.r, 3);
   EXPECT_EQ(o.status, std::vector<std::int8_t>(4, static_cast<std::int8_t>(Status::unconverged)));
-  for (const auto* v : {&o.final_loss, &o.excess, &o.final_grad_norm, &o.uniformity_cv,
-                        &o.order_kendall, &o.basin_converged, &o.basin_closer, &o.init_det_sign,
-                        &o.window_loss, &o.final_sharpness, &o.final_lr_sharpness}) {
+  for (const auto* v :
+       {&o.final_loss, &o.excess, &o.final_grad_norm, &o.uniformity_cv, &o.order_kendall,
+        &o.basin_converged, &o.basin_closer, &o.init_det_sign, &o.window_loss, &o.final_sharpness,
+        &o.final_lr_sharpness, &o.recovery_error}) {
     ASSERT_EQ(v->size(), 4u);
     for (double x : *v) EXPECT_TRUE(std::isnan(x));
   }
@@ -579,8 +584,9 @@ TEST(SeedBuffers, TracesResizeShapes) {
     EXPECT_EQ(t.steps, 3);
     EXPECT_EQ(t.r, 3);
     EXPECT_EQ(t.depth, depth);
-    for (const auto* v : {&t.loss, &t.alignment, &t.effective_rank, &t.spectral_entropy,
-                          &t.delta1_norm, &t.delta2_norm, &t.sharpness, &t.step_sharpness})
+    for (const auto* v :
+         {&t.loss, &t.recovery_error, &t.alignment, &t.effective_rank, &t.spectral_entropy,
+          &t.delta1_norm, &t.delta2_norm, &t.sharpness, &t.step_sharpness})
       EXPECT_EQ(v->size(), 2u * 3);
     for (const auto* v : {&t.orth_error, &t.orth_band_min, &t.orth_band_max})
       EXPECT_EQ(v->size(), 2u * 3 * depth);

@@ -3,9 +3,9 @@
 // FL (problem.kind = "factorization") or W = X X^T (kind = "symmetric", M symmetric positive
 // semidefinite, one factor X), and its weighted form 1/2 <W - M, A (W - M) B> with symmetric
 // positive definite A, B (kind = "icl", the population loss of in-context regression:
-// docs/REFERENCE.md): shapes, loss and gradient for any depth; the m x n residual is formed only at
-// depth 2 where that is the cheaper form (residual_form), and always for X X^T and for a weighted
-// loss.
+// docs/REFERENCE.md) or the matrix-sensing loss 1/2 sum_i <A_i, W - M>^2 (kind = "sensing"):
+// shapes, loss and gradient for any depth; the m x n residual is formed only at depth 2 where that
+// is the cheaper form (residual_form), and always for X X^T and for a weighted loss.
 #include "linalg.hpp"
 
 namespace specsweep {
@@ -18,8 +18,9 @@ inline constexpr int kMaxDepth = 8;
 struct Shape {
   int m = 0, n = 0, r = 0, depth = 2;
   bool symmetric = false;
-  // The loss is 1/2 <D, A D B> with D = W - M (TargetView::row_weight A, col_weight B), which only
-  // the residual form can compute: the Gram form never holds D.
+  // The loss is 1/2 <D, S(D)> with D = W - M and a positive semidefinite operator S: A D B
+  // (TargetView::row_weight A, col_weight B; kind = "icl") or sum_i <A_i, D> A_i (TargetView::
+  // sensing; kind = "sensing"). Only the residual form can compute it: the Gram form never holds D.
   bool weighted = false;
   SPECSWEEP_HD int rows(int k) const { return k == 0 ? m : r; }
   SPECSWEEP_HD int cols(int k) const { return k == depth - 1 && !symmetric ? n : r; }
@@ -47,9 +48,12 @@ struct TargetView {
   const T* s = nullptr;  // modes leading singular values
   int modes = 0;
   T norm2_half = 0;  // the loss of W = 0 without penalty: 1/2 ||M||_F^2, weighted when weighted
-  // Shape::weighted only: the loss is 1/2 <W - M, A (W - M) B>, A and B symmetric.
+  // Shape::weighted only: the loss is 1/2 <W - M, A (W - M) B>, A and B symmetric, or with
+  // measurements > 0, 1/2 sum_i <A_i, W - M>^2 (matrix sensing with y_i = <A_i, M>).
   const T* row_weight = nullptr;  // A, m x m
   const T* col_weight = nullptr;  // B, n x n
+  const T* sensing = nullptr;     // A_1 ... A_p, each m x n
+  int measurements = 0;           // p
 };
 
 // Whether evaluate() forms the residual W - M (depth 2): the gradient (W - M) F_2^T, F_1^T (W - M)
@@ -133,12 +137,27 @@ SPECSWEEP_HD void subtract_target(int count, const T* M, P residual, LaneOf<P>& 
   }
 }
 
-// D <- A D B (m x n, in place) for the weighted loss, returning <D, A D B>, twice its unpenalized
-// value. D B goes to db (m x n); each row of A (D B) is formed in row (n) and dotted with D's row
-// before it replaces it, which later rows no longer read.
+// D <- S(D) (m x n, in place) for the weighted loss, returning <D, S(D)>, twice its unpenalized
+// value. Two-sided (icl): D B goes to db (m x n); each row of A (D B) is formed in row (n) and
+// dotted with D's row before it replaces it, which later rows no longer read. Sensing: c_i =
+// <A_i, D>, sum_i c_i A_i accumulated in db, sum_i c_i^2 returned.
 template <class T, class P>
 SPECSWEEP_HD LaneOf<P> weigh_residual(int m, int n, const TargetView<T>& tg, P D, P db, P row) {
   using V = LaneOf<P>;
+  if (tg.measurements > 0) {
+    const int mn = m * n;
+    for (int e = 0; e < mn; ++e) db[e] = V(T(0));
+    V loss2 = V(T(0));
+    for (int i = 0; i < tg.measurements; ++i) {
+      const T* A = tg.sensing + static_cast<long>(i) * mn;
+      V c = V(T(0));
+      for (int e = 0; e < mn; ++e) c += A[e] * D[e];
+      loss2 += c * c;
+      for (int e = 0; e < mn; ++e) db[e] += c * A[e];
+    }
+    copy(mn, db, D);
+    return loss2;
+  }
   gemm_nn(m, n, n, D, tg.col_weight, db);
   V loss2 = V(T(0));
   for (int i = 0; i < m; ++i) {

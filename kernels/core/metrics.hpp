@@ -11,6 +11,7 @@ namespace specsweep {
 template <class V, class P = V*>
 struct RecordMetrics {
   V loss;             // 1/2 ||W - M||^2 + penalty, from the explicit residual
+  V recovery_error;   // ||W - M||_F / ||M||_F (recovery_error): matrix sensing's measure
   P sv;               // singular values of W, descending; zeros beyond min(m, n, r)
   P core_diag;        // (U^T W V)_ii
   V alignment;        // ||off(U^T W V)||_F / ||diag(U^T W V)||_F
@@ -248,6 +249,29 @@ SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T
   return T(0.5) * res2 + T(0.5) * l2 * penalty;
 }
 
+// ||W - M||_F / ||M||_F, W = F_1 right1 formed a row at a time in row (n values): how far the
+// iterate is from the target whatever the loss weighs (matrix sensing's recovery error; for plain
+// factorization sqrt(2 (loss - penalty)) / ||M||_F). NaN for M = 0.
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD LaneOf<P> recovery_error(const Shape& sh, const TargetView<T>& tg, PF F, PR right1,
+                                      P row) {
+  using V = LaneOf<P>;
+  const int m = sh.m, n = sh.n, r = sh.r;
+  T m2 = T(0);
+  for (int e = 0; e < m * n; ++e) m2 += tg.M[e] * tg.M[e];
+  V d2 = V(T(0));
+  for (int i = 0; i < m; ++i) {
+    gemm_nn(1, n, r, F + i * r, right1, row);
+    V sum = V(T(0));
+    for (int j = 0; j < n; ++j) {
+      const V d = row[j] - tg.M[i * n + j];
+      sum += d * d;
+    }
+    d2 += sum;
+  }
+  return vsqrt(d2) / vsqrt(V(m2));
+}
+
 // Metrics of the iterate F (concatenated factors). right1 must hold F_2 ... F_L (r x n), as left
 // by evaluate() in its workspace. Any r >= 1: an overparameterized r > min(m, n) records
 // min(m, n) singular values of W, then zeros.
@@ -278,6 +302,7 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   P block_work = work + lay.block_work;
 
   out.loss = residual_loss(sh, tg, l2, F, right1, W);
+  out.recovery_error = recovery_error(sh, tg, F, right1, W);
   int off = 0;
   for (int k = 0; k < L; ++k) {
     out.factor_norm[k] = vsqrt(frob2(sh.size(k), F + off));
@@ -412,12 +437,12 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
 // Values in one packed record step (pack_record); the r x r Delta1, Delta2 only when asked for
 // (record.delta_matrices), since at r = 512 they would be 2 MB per traced seed and record step.
 SPECSWEEP_HD constexpr int packed_record_width(int r, int depth, bool delta_matrices) {
-  return 11 + 2 * r + 4 * depth + (delta_matrices ? 2 * r * r : 0);
+  return 12 + 2 * r + 4 * depth + (delta_matrices ? 2 * r * r : 0);
 }
 
 // Writes lane `i` of one record step into out[0, packed_record_width(r, depth)), in the order and
 // widths of the /trace arrays (host/backend.hpp, for_each_trace_array, which unpacks it): loss,
-// alignment, effective_rank, spectral_entropy, delta1_norm, delta2_norm, sharpness,
+// recovery_error, alignment, effective_rank, spectral_entropy, delta1_norm, delta2_norm, sharpness,
 // step_sharpness, sv[r], core_diag[r], factor_norm[depth], orth_error[depth],
 // orth_band_min[depth], orth_band_max[depth], block_alignment[3], then with delta_matrices
 // delta1[r * r], delta2[r * r]. What a shape does not have (core_diag beyond the modes, the depth-2
@@ -432,6 +457,7 @@ SPECSWEEP_HD void pack_record(const RecordMetrics<V, P>& m, int i, int r, int mo
   int at = 0;
   auto put = [&](S value) { out[at++] = value; };
   put(S(lane(m.loss, i)));
+  put(S(lane(m.recovery_error, i)));
   put(S(lane(m.alignment, i)));
   put(S(lane(m.effective_rank, i)));
   put(S(lane(m.spectral_entropy, i)));

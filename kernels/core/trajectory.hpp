@@ -95,8 +95,9 @@ struct TrajectoryOutcome {
   // lambda_max of the Hessian at the last iterate (rp.sharpness_iterations Lanczos steps); NaN
   // without them and for a diverged lane.
   V final_sharpness;
-  P hit_step;   // [modes]
-  P hit_value;  // [modes] d_i at the hitting step
+  V recovery_error;  // ||W - M||_F / ||M||_F at the last iterate
+  P hit_step;        // [modes]
+  P hit_value;       // [modes] d_i at the hitting step
 };
 
 // A finished run counts as converged (DESIGN section 3) when it did not diverge and its relative
@@ -340,6 +341,8 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
         out.final_sharpness = select(alive > V(T(0.5)), record ? metrics.sharpness : lambda_max(),
                                      V(std::numeric_limits<T>::quiet_NaN()));
       pass_record(nullptr);
+      out.recovery_error =
+          record ? metrics.recovery_error : recovery_error(sh, tg, F, right1, arena + lay.record);
       out.final_grad_norm = vsqrt(frob2(lay.params, G));
       out.final_loss =
           record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);

@@ -170,6 +170,7 @@ class PackRun {
       r.init_det_sign = lane(out.init_det_sign, i);
       r.window_loss = lane(out.window_loss, i);
       r.final_sharpness = lane(out.final_sharpness, i);
+      r.recovery_error = lane(out.recovery_error, i);
       r.hit_step = buf_.tau.data();
       r.hit_value = buf_.hit_d.data();
       plan_of(i).store(outcome_row(i), r, *lanes_[i].item->outcomes);

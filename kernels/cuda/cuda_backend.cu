@@ -84,7 +84,7 @@ Strategy choose_strategy(const CellParams<T>& cell, int group_seeds,
 template <class T>
 struct DevicePlan {
   CellPlan<T> host;
-  DeviceBuffer<T> M, U, Vb, s, row_weight, col_weight;
+  DeviceBuffer<T> M, U, Vb, s, row_weight, col_weight, sensing;
   DeviceBuffer<double> basis_U, basis_V;
   DeviceBuffer<int> record_steps;
   CellParams<T> cell;
@@ -100,12 +100,14 @@ struct DevicePlan {
         s(host.s, stream),
         row_weight(host.row_weight, stream),
         col_weight(host.col_weight, stream),
+        sensing(host.sensing, stream),
         basis_U(host.basis_U, stream),
         basis_V(host.basis_V, stream),
         record_steps(cp.record_steps, stream),
         cell(strategy::make_cell_params(host,
                                         host.target_over(M.data(), U.data(), Vb.data(), s.data(),
-                                                         row_weight.data(), col_weight.data()),
+                                                         row_weight.data(), col_weight.data(),
+                                                         sensing.data()),
                                         SpectralBasis{basis_U.data(), basis_V.data()},
                                         record_steps.data())),
         group_seeds(strategy::block_group_seeds(cell, shared)),

@@ -23,6 +23,7 @@ struct SeedResult {
   double init_det_sign = 0;           // TrajectoryOutcome::init_det_sign
   double window_loss = 0;             // TrajectoryOutcome::window_loss
   double final_sharpness = 0;         // TrajectoryOutcome::final_sharpness
+  double recovery_error = 0;          // TrajectoryOutcome::recovery_error
   const int* hit_step = nullptr;      // [modes], -1 never
   const double* hit_value = nullptr;  // [modes], d_i at the hitting step
 };
@@ -33,6 +34,7 @@ struct CellPlan {
   // The target with the mode bases made contiguous (m x modes, n x modes).
   std::vector<T> M, U, Vb, s;
   std::vector<T> row_weight, col_weight;  // empty unless the shape is weighted (kind = "icl")
+  std::vector<T> sensing;                 // p x m x n, kind = "sensing" only
   // The loss of W = 0 (1/2 ||M||^2, weighted as the loss is) of M as rounded to T: the problem
   // this precision actually solves, so the relative excess of W = 0 is exactly 1 in fp32 too.
   double norm2_half = 0;
@@ -52,7 +54,15 @@ struct CellPlan {
     M.assign(tg.M.begin(), tg.M.end());
     row_weight.assign(tg.row_weight.begin(), tg.row_weight.end());
     col_weight.assign(tg.col_weight.begin(), tg.col_weight.end());
-    if (row_weight.empty()) {
+    sensing.assign(tg.sensing.begin(), tg.sensing.end());
+    if (!sensing.empty()) {  // 1/2 sum_i <A_i, M>^2 of the rounded A_i and M
+      const std::size_t mn = M.size();
+      for (int i = 0; i < tg.measurements; ++i) {
+        double y = 0;
+        for (std::size_t e = 0; e < mn; ++e) y += double(sensing[i * mn + e]) * double(M[e]);
+        norm2_half += 0.5 * y * y;
+      }
+    } else if (row_weight.empty()) {
       for (T v : M) norm2_half += 0.5 * double(v) * double(v);
     } else {  // 1/2 <M, A M B>
       const int m = tg.m, n = tg.n;
@@ -108,11 +118,12 @@ struct CellPlan {
   // The target over host arrays; a device backend passes its device copies of them.
   TargetView<T> target() const {
     return target_over(M.data(), U.data(), Vb.data(), s.data(), row_weight.data(),
-                       col_weight.data());
+                       col_weight.data(), sensing.data());
   }
   TargetView<T> target_over(const T* M_at, const T* U_at, const T* Vb_at, const T* s_at,
-                            const T* row_weight_at, const T* col_weight_at) const {
-    const bool weighted = !row_weight.empty();
+                            const T* row_weight_at, const T* col_weight_at,
+                            const T* sensing_at) const {
+    const bool weighted = !row_weight.empty(), sensed = !sensing.empty();
     return TargetView<T>{M_at,
                          U_at,
                          Vb_at,
@@ -120,7 +131,9 @@ struct CellPlan {
                          cp->modes,
                          T(norm2_half),
                          weighted ? row_weight_at : nullptr,
-                         weighted ? col_weight_at : nullptr};
+                         weighted ? col_weight_at : nullptr,
+                         sensed ? sensing_at : nullptr,
+                         sensed ? cp->target.measurements : 0};
   }
 
   // The init stream of factor k of one seed.
@@ -157,6 +170,7 @@ struct CellPlan {
     o.init_det_sign[row] = r.init_det_sign;
     o.window_loss[row] = r.window_loss;
     o.final_sharpness[row] = r.final_sharpness;
+    o.recovery_error[row] = r.recovery_error;
     // The last step's rate, so that eta lambda_max < 2 reads as GD's stability edge.
     o.final_lr_sharpness[row] =
         cp->config.optimizer.schedule.rate(std::max(cp->config.run.steps - 1, 0)) *

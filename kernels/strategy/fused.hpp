@@ -43,6 +43,7 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
                                          T(0),
                                          T(0),
                                          T(0),
+                                         T(0),
                                          outcome + slots.hit_step(),
                                          outcome + slots.hit_value()};
   const bool probe = c.basin_probes > 0;
@@ -58,6 +59,7 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   outcome[slots.init_det_sign()] = out.init_det_sign;
   outcome[slots.window_loss()] = out.window_loss;
   outcome[slots.final_sharpness()] = out.final_sharpness;
+  outcome[slots.recovery_error()] = out.recovery_error;
   if (traced)
     for (int e = 0; e < lay.params; ++e)
       task.final_factors[trow * lay.params + e] = arena[lay.F + e];
@@ -82,6 +84,7 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   rp.sharpness_iterations = 0;  // a restart's only result is where it ends
   int converged_count = 0, closer_count = 0;
   TrajectoryOutcome<T, WarpArray<T>> restart{T(0),
+                                             T(0),
                                              T(0),
                                              T(0),
                                              T(0),

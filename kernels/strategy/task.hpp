@@ -54,11 +54,12 @@ struct OutcomeSlots {
   SPECSWEEP_HD int init_det_sign() const { return 4; }
   SPECSWEEP_HD int window_loss() const { return 5; }
   SPECSWEEP_HD int final_sharpness() const { return 6; }
-  SPECSWEEP_HD int hit_step() const { return 7; }
-  SPECSWEEP_HD int hit_value() const { return 7 + modes; }
-  SPECSWEEP_HD int basin_converged() const { return 7 + 2 * modes; }
-  SPECSWEEP_HD int basin_closer() const { return 8 + 2 * modes; }
-  SPECSWEEP_HD int width() const { return 9 + 2 * modes; }
+  SPECSWEEP_HD int recovery_error() const { return 7; }
+  SPECSWEEP_HD int hit_step() const { return 8; }
+  SPECSWEEP_HD int hit_value() const { return 8 + modes; }
+  SPECSWEEP_HD int basin_converged() const { return 8 + 2 * modes; }
+  SPECSWEEP_HD int basin_closer() const { return 9 + 2 * modes; }
+  SPECSWEEP_HD int width() const { return 10 + 2 * modes; }
 };
 
 // Doubles per seed for initialization: the concatenated factors, then init_factor's scratch.

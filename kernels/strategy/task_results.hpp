@@ -68,6 +68,7 @@ void store_task_results(const CellPlan<T>& plan, const CellParams<T>& c, const S
     r.init_det_sign = double(value(slots.init_det_sign()));
     r.window_loss = double(value(slots.window_loss()));
     r.final_sharpness = double(value(slots.final_sharpness()));
+    r.recovery_error = double(value(slots.recovery_error()));
     r.hit_step = tau.data();
     r.hit_value = hit_value.data();
     const long row = task.first_seed + i - item.outcomes->first_seed;
