@@ -457,6 +457,13 @@ def _load(path, f, selected):
             A, B = f["target/row_weight"][c], f["target/col_weight"][c]
             M = np.asarray(f["target/M"][c], dtype=float)
             norm[c] = 0.5 * float(np.sum(M * (A @ M @ B)))
+    # problem.kind = "sensing": the loss at W = 0 is 1/2 sum_i <A_i, M>^2 (its optimum is 0).
+    if "target/sensing" in f and f["target/sensing"].shape[1] > 0:
+        for c in range(cells):
+            A = np.asarray(f["target/sensing"][c], dtype=float)  # p x m x n, NaN beyond the cell's
+            M = np.asarray(f["target/M"][c], dtype=float)
+            y = np.einsum("kij,ij->k", A, M)
+            norm[c] = 0.5 * float(np.nansum(y ** 2))
     step = np.asarray(f["trace/step"][()], dtype=float) if "trace/step" in f else np.zeros(0)
     levels = _summary_levels(f) if "summary" in f else None
 
