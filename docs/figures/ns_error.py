@@ -14,22 +14,11 @@ CV against the median orth_error.
 Usage: ns_error.py RUN.h5 [--figure docs/figures/ns_error.png]
 """
 import argparse
-import math
 
 import h5py
 import numpy as np
 
-
-def text(x):
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
-def wilson(k, n, z=1.96):
-    p = k / n
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
+from common import text, wilson
 
 
 def summarize(path):

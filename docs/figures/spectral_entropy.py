@@ -14,9 +14,7 @@ import argparse
 import h5py
 import numpy as np
 
-
-def text(x):
-    return x.decode() if isinstance(x, bytes) else str(x)
+from common import text
 
 
 def main():

@@ -217,10 +217,29 @@ SPECSWEEP_HD LaneOf<P> product_det_sign(const Shape& sh, PF F, P work) {
   return sh.symmetric ? sign * sign : sign;  // det(X X^T) = det(X)^2
 }
 
+// ||W - M||_F^2 with W = F_1 right1 formed a row at a time in row (n values): row sums, then their
+// sum, so rounding grows like m + n rather than m n.
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD LaneOf<P> residual_norm2(const Shape& sh, const TargetView<T>& tg, PF F, PR right1,
+                                      P row) {
+  using V = LaneOf<P>;
+  const int m = sh.m, n = sh.n, r = sh.r;
+  V d2 = V(T(0));
+  for (int i = 0; i < m; ++i) {
+    gemm_nn(1, n, r, F + i * r, right1, row);
+    V sum = V(T(0));
+    for (int j = 0; j < n; ++j) {
+      const V d = row[j] - tg.M[i * n + j];
+      sum += d * d;
+    }
+    d2 += sum;
+  }
+  return d2;
+}
+
 // 1/2 ||W - M||^2 + penalty (weighted as the shape's loss is) from the explicit residual (W = F_1
 // right1 formed a row at a time in w_row, n values; weighted: all of it, RecordLayout::w_row):
-// accurate even when the loss is ~1e-7 of
-// ||M||^2, unlike the Gram form evaluate() uses per step.
+// accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form evaluate() uses per step.
 template <class T, class PF, class PR, class P>
 SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F,
                                      PR right1, P w_row) {
@@ -233,43 +252,24 @@ SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T
     V w_norm2 = V(T(0)), d_norm2 = V(T(0));
     subtract_target(m * n, tg.M, w_row, w_norm2, d_norm2);
     res2 = weigh_residual(m, n, tg, w_row, w_row + m * n, w_row + 2 * m * n);
-  }
-  // Row sums, then their sum: rounding grows like m + n rather than m n.
-  for (int i = 0; i < m && !sh.weighted; ++i) {
-    gemm_nn(1, n, r, F + i * r, right1, w_row);
-    V row = V(T(0));
-    for (int j = 0; j < n; ++j) {
-      const V d = w_row[j] - tg.M[i * n + j];
-      row += d * d;
-    }
-    res2 += row;
+  } else {
+    res2 = residual_norm2(sh, tg, F, right1, w_row);
   }
   V penalty = V(T(0));
   if (l2 != T(0)) penalty = frob2(sh.total(), F);
   return T(0.5) * res2 + T(0.5) * l2 * penalty;
 }
 
-// ||W - M||_F / ||M||_F, W = F_1 right1 formed a row at a time in row (n values): how far the
-// iterate is from the target whatever the loss weighs (matrix sensing's recovery error; for plain
-// factorization sqrt(2 (loss - penalty)) / ||M||_F). NaN for M = 0.
+// ||W - M||_F / ||M||_F (row: n values): how far the iterate is from the target whatever the loss
+// weighs (matrix sensing's recovery error; for plain factorization sqrt(2 (loss - penalty)) /
+// ||M||_F). NaN for M = 0.
 template <class T, class PF, class PR, class P>
 SPECSWEEP_HD LaneOf<P> recovery_error(const Shape& sh, const TargetView<T>& tg, PF F, PR right1,
                                       P row) {
   using V = LaneOf<P>;
-  const int m = sh.m, n = sh.n, r = sh.r;
   T m2 = T(0);
-  for (int e = 0; e < m * n; ++e) m2 += tg.M[e] * tg.M[e];
-  V d2 = V(T(0));
-  for (int i = 0; i < m; ++i) {
-    gemm_nn(1, n, r, F + i * r, right1, row);
-    V sum = V(T(0));
-    for (int j = 0; j < n; ++j) {
-      const V d = row[j] - tg.M[i * n + j];
-      sum += d * d;
-    }
-    d2 += sum;
-  }
-  return vsqrt(d2) / vsqrt(V(m2));
+  for (int e = 0; e < sh.m * sh.n; ++e) m2 += tg.M[e] * tg.M[e];
+  return vsqrt(residual_norm2(sh, tg, F, right1, row)) / vsqrt(V(m2));
 }
 
 // Metrics of the iterate F (concatenated factors). right1 must hold F_2 ... F_L (r x n), as left
