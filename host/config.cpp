@@ -197,6 +197,8 @@ const EnumTable<OrthKind> kOrthKinds = {{"exact", OrthKind::exact},
 const EnumTable<SensingMatrices> kSensingMatrices = {
     {"gaussian", SensingMatrices::gaussian},
     {"symmetric_gaussian", SensingMatrices::symmetric_gaussian}};
+const EnumTable<SensingFactor> kSensingFactors = {{"product", SensingFactor::product},
+                                                  {"symmetric", SensingFactor::symmetric}};
 const EnumTable<NoiseScale> kNoiseScales = {{"absolute", NoiseScale::absolute},
                                             {"relative", NoiseScale::relative}};
 const EnumTable<MomentumOrder> kMomentumOrders = {{"pre_polar", MomentumOrder::pre_polar},
@@ -486,8 +488,13 @@ class Reader {
     check_keys(t, "problem",
                {"kind", "m", "n", "rank", "depth", "l2", "context_length", "target", "sensing"});
     if (auto n = get(t, "kind")) p.kind = as_enum(*n, "problem.kind", kProblemKinds);
-    const bool symmetric = p.kind == ProblemKind::symmetric, icl = p.kind == ProblemKind::icl,
-               sensing = p.kind == ProblemKind::sensing;
+    const bool icl = p.kind == ProblemKind::icl, sensing = p.kind == ProblemKind::sensing;
+    // The sensing factor decides the shape's checks below, so it is read first.
+    const toml::table* sensing_table = table_at(t, "problem", "sensing");
+    if (sensing_table && sensing)
+      if (auto n = get(sensing_table, "factor"))
+        p.sensing.factor = as_enum(*n, "problem.sensing.factor", kSensingFactors);
+    const bool symmetric = p.shape().symmetric;
     const std::string kind_text = fmt::format("kind = \"{}\"", enum_name(p.kind, kProblemKinds));
     const toml::node* m_node = get(t, "m");
     const toml::node* n_node = get(t, "n");
@@ -529,7 +536,8 @@ class Reader {
     if (auto n = get(t, "depth")) {
       if (symmetric)
         int_in(*n, "problem.depth", 1, 1,
-               "1 for kind = \"symmetric\" (W = X X^T has one factor X)");
+               fmt::format("1 for {} (W = X X^T has one factor X)",
+                           sensing ? "problem.sensing.factor = \"symmetric\"" : kind_text));
       else if (icl)
         int_in(*n, "problem.depth", 2, 2,
                "2 for kind = \"icl\" (W = W_PV W_KQ: the value and key-query factors)");
@@ -550,7 +558,7 @@ class Reader {
              &n->source());
     }
     read_target(table_at(t, "problem", "target"), p);
-    read_sensing(table_at(t, "problem", "sensing"), p, sensing, kind_text, get(t, "rank"));
+    read_sensing(sensing_table, p, sensing, kind_text, get(t, "rank"));
   }
 
   void read_sensing(const toml::table* t, ProblemConfig& p, bool sensing,
@@ -566,7 +574,11 @@ class Reader {
                        "then the minimum, loss 0), got {}",
                        spectrum, p.rank),
            rank ? &rank->source() : nullptr);
-    check_keys(t, "problem.sensing", {"measurements", "matrices"});
+    check_keys(t, "problem.sensing", {"measurements", "matrices", "factor"});
+    const bool symmetric = p.sensing.factor == SensingFactor::symmetric;
+    // X X^T only reads the symmetric part of each A_i: symmetric matrices by default, and only
+    // they.
+    if (symmetric) p.sensing.matrices = SensingMatrices::symmetric_gaussian;
     const long long dof = 4LL * p.rank * (p.m + p.n);
     p.sensing.measurements = static_cast<int>(std::min<long long>(dof, kMaxMeasurements));
     if (auto n = get(t, "measurements"))
@@ -585,6 +597,11 @@ class Reader {
       if (p.sensing.matrices == SensingMatrices::symmetric_gaussian && p.m != p.n)
         fail("problem.sensing.matrices",
              fmt::format("\"symmetric_gaussian\" needs m = n, got {} x {}", p.m, p.n),
+             &n->source());
+      if (symmetric && p.sensing.matrices != SensingMatrices::symmetric_gaussian)
+        fail("problem.sensing.matrices",
+             "must be \"symmetric_gaussian\" with problem.sensing.factor = \"symmetric\" (X X^T "
+             "reads only the symmetric part of each A_i)",
              &n->source());
     }
   }
@@ -1145,6 +1162,7 @@ std::vector<Entry> config_entries(const Config& c) {
     table = "problem.sensing";
     line("measurements", std::to_string(c.problem.sensing.measurements));
     line("matrices", str(enum_name(c.problem.sensing.matrices, kSensingMatrices)));
+    line("factor", str(enum_name(c.problem.sensing.factor, kSensingFactors)));
   }
 
   table = "init";

@@ -32,6 +32,8 @@ struct TargetConfig {
 inline constexpr int kMaxRankFactor = 8;
 
 enum class SensingMatrices { gaussian, symmetric_gaussian };
+// W = F1 F2 (product) or W = X X^T (symmetric, one n x r factor, M positive semidefinite).
+enum class SensingFactor { product, symmetric };
 
 // kind = "sensing" ([problem.sensing]): p measurements y_i = <A_i, M> with Gaussian A_i drawn from
 // the target stream (host/problem.cpp add_sensing); 0 = the default 4 r (m + n), four times the
@@ -39,6 +41,7 @@ enum class SensingMatrices { gaussian, symmetric_gaussian };
 struct SensingConfig {
   int measurements = 0;
   SensingMatrices matrices = SensingMatrices::gaussian;
+  SensingFactor factor = SensingFactor::product;
 };
 
 struct ProblemConfig {
@@ -56,7 +59,8 @@ struct ProblemConfig {
                  n,
                  rank,
                  depth,
-                 kind == ProblemKind::symmetric,
+                 kind == ProblemKind::symmetric ||
+                     (kind == ProblemKind::sensing && sensing.factor == SensingFactor::symmetric),
                  kind == ProblemKind::icl || kind == ProblemKind::sensing};
   }
 };

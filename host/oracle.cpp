@@ -250,6 +250,10 @@ const std::vector<OracleCase>& oracle_cases() {
        "matrices = \"symmetric_gaussian\"",
        "factors = [\"gaussian\", \"gaussian\"]\nscale = 0.1", "[3.0, 2.0, 1.0]",
        "traced_seeds = 4\nevery = 10"},
+      {"sensing_symmetric_factor", "kind = \"gd\"\nlr = 0.05",
+       "kind = \"sensing\"\nn = 6\nrank = 3\n[problem.sensing]\nmeasurements = 30\n"
+       "factor = \"symmetric\"",
+       "factors = [\"gaussian\"]\nscale = 0.1", "[3.0, 2.0, 1.0]", "traced_seeds = 4\nevery = 10"},
       // Gradient noise: absolute on Muon's every step, relative on each of RK4's four gradients.
       {"gradient_noise_muon",
        "kind = \"muon\"\nlr = 0.02\northogonalizer = \"newton_schulz\"\ngradient_noise = 0.05",

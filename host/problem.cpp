@@ -156,7 +156,7 @@ Target make_target(const ProblemConfig& p) {
   } else {
     t.U = haar_columns(p.m, b, RandomStream(p.target.seed, 0, 0, Purpose::target, 0));
     // A symmetric target U diag(s) U^T is positive semidefinite.
-    t.Vb = p.kind == ProblemKind::symmetric
+    t.Vb = p.shape().symmetric
                ? t.U
                : haar_columns(p.n, b, RandomStream(p.target.seed, 0, 0, Purpose::target, 1));
   }

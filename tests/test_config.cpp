@@ -462,6 +462,16 @@ TEST(Config, SensingKind) {
       "measurements = 30\nmatrices = \"symmetric_gaussian\"\n");
   EXPECT_EQ(sym.problem.sensing.measurements, 30);
   EXPECT_EQ(sym.problem.sensing.matrices, SensingMatrices::symmetric_gaussian);
+  // W = X X^T: one n x r factor, m = n, symmetric matrices.
+  const Config xx = parse(
+      "[problem]\nkind = \"sensing\"\nn = 5\nrank = 2\n"
+      "[problem.target]\nspectrum = [2.0, 1.0]\n[problem.sensing]\n"
+      "factor = \"symmetric\"\n");
+  EXPECT_TRUE(xx.problem.shape().symmetric);
+  EXPECT_EQ(xx.problem.depth, 1);
+  EXPECT_EQ(xx.problem.m, 5);
+  EXPECT_EQ(xx.problem.sensing.matrices, SensingMatrices::symmetric_gaussian);
+  EXPECT_EQ(xx.init.factors.size(), 1u);
 }
 
 TEST(ConfigErrors, ProblemKind) {
@@ -479,6 +489,14 @@ TEST(ConfigErrors, ProblemKind) {
                    "problem.sensing.measurements");  // 3e8 entries: above 2^28
   expect_key_error(sensing + two + "[problem.sensing]\nnoise = 1\n", "problem.sensing.noise");
   expect_key_error("[problem.sensing]\nmeasurements = 10\n", "problem.sensing");
+  const std::string xx = "[problem]\nkind = \"sensing\"\nn = 5\nrank = 2\n";
+  expect_key_error(xx + "depth = 2\n" + two + "[problem.sensing]\nfactor = \"symmetric\"\n",
+                   "problem.depth");
+  expect_key_error(
+      xx + two + "[problem.sensing]\nfactor = \"symmetric\"\nmatrices = \"gaussian\"\n",
+      "problem.sensing.matrices");
+  expect_key_error(xx + two + "[problem.sensing]\nfactor = \"triangular\"\n",
+                   "problem.sensing.factor");
   const std::string icl = "[problem]\nkind = \"icl\"\nn = 3\nrank = 3\n";
   const std::string spectrum = "[problem.target]\nspectrum = [1.0, 0.5, 0.1]\n";
   expect_key_error(icl + spectrum, "problem.context_length");  // required

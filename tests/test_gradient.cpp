@@ -48,6 +48,13 @@ TEST_P(Gradient, MatchesCentralFiniteDifferences) {
   std::vector<double> S(static_cast<std::size_t>(c.measurements) * c.m * c.n);
   for (std::size_t i = 0; i < S.size(); ++i)
     S[i] = stream.normal(400000 + i) / std::sqrt(double(c.measurements));
+  if (c.symmetric)  // X X^T is measured by symmetric matrices
+    for (int k = 0; k < c.measurements; ++k)
+      for (int i = 0; i < c.n; ++i)
+        for (int j = 0; j < i; ++j) {
+          double* Ak = S.data() + static_cast<std::size_t>(k) * c.n * c.n;
+          Ak[j * c.n + i] = Ak[i * c.n + j];
+        }
   // The weighted loss of a residual D: 1/2 <D, A D B> (1/2 ||D||^2 unweighted), summed plainly.
   auto half_weighted = [&](const std::vector<double>& D) {
     double total = 0;
@@ -139,7 +146,8 @@ INSTANTIATE_TEST_SUITE_P(
         GradCase{5, 5, 5, 1, 0.1, true}, GradCase{4, 4, 6, 1, 0.0, true},
         GradCase{7, 7, 3, 2, 0.0, false, true}, GradCase{20, 20, 2, 2, 0.0, false, true},
         GradCase{5, 5, 8, 2, 0.0, false, true}, GradCase{7, 6, 3, 2, 0.0, false, true, 20},
-        GradCase{7, 6, 3, 2, 0.3, false, true, 90}, GradCase{20, 18, 2, 2, 0.0, false, true, 150}));
+        GradCase{7, 6, 3, 2, 0.3, false, true, 90}, GradCase{20, 18, 2, 2, 0.0, false, true, 150},
+        GradCase{7, 7, 3, 1, 0.0, true, true, 20}, GradCase{6, 6, 8, 1, 0.2, true, true, 60}));
 
 }  // namespace
 }  // namespace specsweep

@@ -196,13 +196,16 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_residual_form(const Shape& sh, const
 // 1/2||X^T X||^2 saves FLOPs only for r < n/2 and brings back the loss's cancellation.
 template <class T, class PF, class P>
 SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate_symmetric(const Shape& sh, const TargetView<T>& tg,
-                                                      T l2, PF F, P G, P right, P residual) {
+                                                      T l2, PF F, P G, P right, P residual,
+                                                      P weighting) {
   using V = LaneOf<P>;
   const int n = sh.n, r = sh.r;
   transpose(n, r, F, right);
   gemm_nn(n, n, r, F, right, residual);
   V w_norm2 = V(T(0)), d_norm2 = V(T(0));
   subtract_target(n * n, tg.M, residual, w_norm2, d_norm2);
+  // Weighted (sensing with symmetric A_i): S(D) is symmetric with D, so G = 2 S(D) X.
+  if (sh.weighted) d_norm2 = weigh_residual(n, n, tg, residual, weighting, weighting + n * n);
   gemm_nn(n, r, n, residual, F, G);
   for (int i = 0; i < n * r; ++i) G[i] *= T(2);
   EvalResult<V> res;
@@ -237,7 +240,8 @@ SPECSWEEP_HD EvalResult<LaneOf<P>> evaluate(const Shape& sh, const TargetView<T>
   P ltm = work + lay.ltm;
 
   if (sh.symmetric)
-    return evaluate_symmetric(sh, tg, l2, F, G, work + lay.right, work + lay.residual);
+    return evaluate_symmetric(sh, tg, l2, F, G, work + lay.right, work + lay.residual,
+                              work + lay.weighting);
   copy(r * n, Fk(L - 1), right(L - 1));
   if (forms_residual(sh))
     return evaluate_residual_form(sh, tg, l2, F, G, work + lay.residual, work + lay.weighting);

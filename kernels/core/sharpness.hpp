@@ -58,6 +58,11 @@ SPECSWEEP_HD void hessian_vector_product(const Shape& sh, const TargetView<T>& t
     gemm_nt(n, n, r, Vd, F, tmp);  // V X^T
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) dresidual[i * n + j] = tmp[i * n + j] + tmp[j * n + i];
+    if (sh.weighted) {  // symmetric sensing: E = S(W - M), dE = S(dW), both symmetric
+      P scratch = work + lay.weighting;
+      weigh_residual(n, n, tg, residual, scratch, scratch + n * n);
+      weigh_residual(n, n, tg, dresidual, scratch, scratch + n * n);
+    }
     gemm_nn(n, r, n, dresidual, F, out);
     gemm_nn(n, r, n, residual, Vd, tmp);
     for (int i = 0; i < n * r; ++i) out[i] = T(2) * (out[i] + tmp[i]) + l2 * Vd[i];
