@@ -630,6 +630,11 @@ Plan plan_of(const OutputLayout& layout) {
        "cell quantile",
        "quantiles of final_lr_sharpness (eta lambda_max at the end) over seeds where it is defined "
        "(NaN without record.sharpness_iterations)"},
+      {"recovery_error",
+       false,
+       {kQ},
+       "cell quantile",
+       "quantiles of recovery_error (||W - M||_F / ||M||_F at the end) over the seeds"},
       {"defined_count",
        true,
        {2},
@@ -2442,10 +2447,11 @@ void RunFile::write_summary(long cell, const CellStatistics& s) {
     const char* name;
     const Quantiles& q;
   } quantiles[] = {
-      {"final_loss", s.final_loss},       {"excess", s.excess},
-      {"steps_to_tol", s.steps_to_tol},   {"uniformity_cv", s.uniformity_cv},
-      {"order_kendall", s.order_kendall}, {"basin_converged", s.basin_converged},
-      {"basin_closer", s.basin_closer},   {"final_lr_sharpness", s.final_lr_sharpness}};
+      {"final_loss", s.final_loss},        {"excess", s.excess},
+      {"steps_to_tol", s.steps_to_tol},    {"uniformity_cv", s.uniformity_cv},
+      {"order_kendall", s.order_kendall},  {"basin_converged", s.basin_converged},
+      {"basin_closer", s.basin_closer},    {"final_lr_sharpness", s.final_lr_sharpness},
+      {"recovery_error", s.recovery_error}};
   for (const auto& q : quantiles)
     impl_->write(std::string("/summary/") + q.name, f64, {c, 0}, {1, kQ}, q.q.data());
   impl_->write("/summary/steps_to_tol_reached", i64, {c}, {1}, &reached);

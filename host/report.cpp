@@ -353,6 +353,8 @@ Rows rows_of(const RunReport& r) {
     cols.push_back(c);
   for (const auto& [suffix, level] : quartiles)
     cols.push_back(std::string("final_lr_sharpness") + suffix);
+  for (const auto& [suffix, level] : quartiles)
+    cols.push_back(std::string("recovery_error") + suffix);
 
   for (long c = 0; c < r.cells; ++c) {
     const CellStatistics& s = r.statistics[static_cast<std::size_t>(c)];
@@ -386,6 +388,8 @@ Rows rows_of(const RunReport& r) {
       for (std::int64_t v : sign) row.push_back(computed ? Value::count(v) : Value());
     for (const auto& [suffix, level] : quartiles)
       row.push_back(num(quantile(s.final_lr_sharpness, level)));
+    for (const auto& [suffix, level] : quartiles)
+      row.push_back(num(quantile(s.recovery_error, level)));
     out.rows.push_back(std::move(row));
   }
   return out;
@@ -764,6 +768,7 @@ std::string format_wide_table(const RunReport& r) {
     header.push_back("converged det W0 < 0");
   }
   if (sharpness) header.push_back("eta*lambda_max (end) 5% 50% 95%");
+  header.push_back("recovery_error 5% 50% 95%");
   left.resize(header.size(), false);
 
   std::vector<std::vector<std::string>> table{header};
@@ -802,6 +807,7 @@ std::string format_wide_table(const RunReport& r) {
         for (const auto& sign : s.det_sign_count)
           row.push_back(std::to_string(sign[1]) + "/" + std::to_string(sign[0]));
       if (sharpness) row.push_back(band(s.final_lr_sharpness));
+      row.push_back(band(s.recovery_error));
     }
     table.push_back(std::move(row));
   }
@@ -919,6 +925,9 @@ RunReport read_report(const std::string& h5_path) {
   const auto lr_sharpness = file.exists("/summary/final_lr_sharpness")
                                 ? file.numbers<double>("/summary/final_lr_sharpness", f64, {C, Q})
                                 : std::vector<double>(C * Q, kNaN);
+  const auto recovery = file.exists("/summary/recovery_error")
+                            ? file.numbers<double>("/summary/recovery_error", f64, {C, Q})
+                            : std::vector<double>(C * Q, kNaN);
   const auto det_wilson = file.exists("/summary/det_sign_wilson95")
                               ? file.numbers<double>("/summary/det_sign_wilson95", f64, {C, 2, 2})
                               : std::vector<double>(C * 4, kNaN);
@@ -957,6 +966,7 @@ RunReport read_report(const std::string& h5_path) {
     }
     s.basin_pooled = {pooled[c * 2], pooled[c * 2 + 1]};
     s.final_lr_sharpness = quantiles_at(lr_sharpness, c * Q);
+    s.recovery_error = quantiles_at(recovery, c * Q);
     for (std::size_t k = 0; k < 2; ++k) {
       s.det_sign_count[k] = {det_count[(c * 2 + k) * 2], det_count[(c * 2 + k) * 2 + 1]};
       s.det_sign_wilson95[k] = {det_wilson[(c * 2 + k) * 2], det_wilson[(c * 2 + k) * 2 + 1]};

@@ -13,7 +13,8 @@
 //   uniformity_cv_p50, order_kendall_p50,
 //   basin_converged, basin_closer  (pooled over all probes of the cell),
 //   det_plus_seeds, det_plus_converged, det_minus_seeds, det_minus_converged,
-//   final_lr_sharpness_p25, _p50, _p75  (eta lambda_max at the end, record.sharpness_iterations).
+//   final_lr_sharpness_p25, _p50, _p75  (eta lambda_max at the end, record.sharpness_iterations),
+//   recovery_error_p25, _p50, _p75  (||W - M||_F / ||M||_F at the end).
 // A quantity that is undefined (NaN, or a cell whose summary is not computed yet) is an empty csv
 // field and a json null; infinities (censored quantiles) are inf / -inf in csv and null in json.
 #include <cstdint>

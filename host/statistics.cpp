@@ -193,6 +193,10 @@ CellStatistics cell_statistics(const SeedOutcomes& outcomes, const SeedTraces& t
   } else {
     st.final_lr_sharpness = nan_quantiles();
   }
+  if (!outcomes.recovery_error.empty()) {
+    require_size(outcomes.recovery_error.size(), count, "recovery_error");
+    st.recovery_error = quantiles(defined(outcomes.recovery_error));
+  }
 
   // Quantile bands over the traced seeds at each record step.
   {

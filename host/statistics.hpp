@@ -31,6 +31,7 @@
 //   /summary/final_lr_sharpness  (C x Q)      quantiles of eta * lambda_max at the end over the
 //   seeds
 //                                             where it is defined (record.sharpness_iterations)
+//   /summary/recovery_error      (C x Q)      quantiles of ||W - M||_F / ||M||_F at the end
 // Quantiles are linear interpolation between order statistics (NumPy's default, "type 7").
 #include <array>
 #include <cmath>
@@ -64,6 +65,7 @@ struct CellStatistics {
   std::array<std::array<double, 2>, 2> det_sign_wilson95{};
   // NaN unless the run measured it (record.sharpness_iterations).
   Quantiles final_lr_sharpness = {NAN, NAN, NAN, NAN, NAN};
+  Quantiles recovery_error = {NAN, NAN, NAN, NAN, NAN};
 };
 
 // Linear-interpolation quantiles of the values (NaNs removed; +inf allowed and sorts last).

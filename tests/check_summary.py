@@ -212,6 +212,8 @@ def expected_summary(f, allow_partial=False):
     ex.put("defined_count", np.stack(defined, axis=1).astype(np.int64))
     if "outcome/final_lr_sharpness" in f:
         ex.put("final_lr_sharpness", *per_cell("final_lr_sharpness"))
+    if "outcome/recovery_error" in f:
+        ex.put("recovery_error", *per_cell("recovery_error"))
 
     ex.put("loss_band", *quantiles_along(f["trace/loss"][()], axis=1))  # C x K x T -> C x T x Q
     ex.put("sv_band", *quantiles_along(f["trace/sv"][()], axis=1))      # C x K x T x r -> C x T x r x Q

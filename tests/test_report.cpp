@@ -409,7 +409,10 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerCell) {
                                              "det_minus_converged",
                                              "final_lr_sharpness_p25",
                                              "final_lr_sharpness_p50",
-                                             "final_lr_sharpness_p75"};
+                                             "final_lr_sharpness_p75",
+                                             "recovery_error_p25",
+                                             "recovery_error_p50",
+                                             "recovery_error_p75"};
   EXPECT_EQ(header, want_header);
   auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());

@@ -203,6 +203,7 @@ struct SmallCell {
     outcomes.basin_converged = {1.0, 0.5, kNaN, kNaN, kNaN};
     outcomes.basin_closer = {0.25, 0.75, kNaN, kNaN, kNaN};
     outcomes.final_lr_sharpness = {1.9, kNaN, 0.5, 2.5, 1.0};
+    outcomes.recovery_error = {0.4, 0.1, kNaN, 0.3, 0.2};
 
     traces.resize(40, 2, cp);
     // loss: seed 0 {1, 0.5, 0.1}, seed 1 {2, NaN, 0.3}.
@@ -265,6 +266,8 @@ TEST(CellStatistics, EveryFieldOfAHandmadeCell) {
   expect_quantiles(s.order_kendall, {-0.775, 0.125, 0.75, 1, 1}, "order_kendall");
   // eta lambda_max over {0.5, 1, 1.9, 2.5} (a diverged seed's NaN left out), type 7.
   expect_quantiles(s.final_lr_sharpness, {0.575, 0.875, 1.45, 2.05, 2.41}, "final_lr_sharpness");
+  // recovery_error over {0.1, 0.2, 0.3, 0.4}.
+  expect_quantiles(s.recovery_error, {0.115, 0.175, 0.25, 0.325, 0.385}, "recovery_error");
 
   // Bands over the two traced seeds.
   ASSERT_EQ(s.loss_band.size(), 3u);

@@ -27,8 +27,9 @@ Writes into OUTDIR, as far as the run allows, every file name prefixed with the 
                          traced seeds against step, one line per cell (at most 8): eta * lambda_max
                          of the Hessian and eta times the curvature along the step taken
                          (record.sharpness_iterations; dashed: GD's edge 2), the orthogonalizer's
-                         distance from the exact polar factor per factor (record.orth_error), and
-                         the spectral entropy of W.
+                         distance from the exact polar factor per factor (record.orth_error), the
+                         recovery error ||W - M|| / ||M|| of a matrix-sensing run, and the spectral
+                         entropy of W.
 --cells LIST (e.g. 0,3,5 or 2-7) plots only those cells.
 
 Every figure carries a caption (what the lines, markers and bands are, over how many seeds, and
@@ -1360,6 +1361,12 @@ def plot_measures(run, outdir, log_time, written):
         if orth:
             panels.append(("orthogonalizer vs exact polar factor of its input (F1 solid, F2 dashed)",
                            r"$\|O - UV^T\|_F / \sqrt{k}$", True, orth, None))
+        sensing = "target/sensing" in f and f["target/sensing"].shape[1] > 0
+        recovery = {c: [("", np.where(m > 0, m, np.nan), "-")] for c in cells
+                    if sensing and (m := median("trace/recovery_error", c)) is not None}
+        if recovery:
+            panels.append(("recovery error of matrix sensing", r"$\|W - M\|_F / \|M\|_F$", True,
+                           recovery, None))
         entropy = {c: [("", m, "-")] for c in cells
                    if (m := median("trace/spectral_entropy", c)) is not None}
         if entropy:
