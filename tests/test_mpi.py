@@ -55,8 +55,9 @@ def main():
             print(f"{np} ranks, {schedule}: exit {r.returncode}", r.stderr.strip()[-400:] if r.returncode else "")
             ok &= r.returncode == 0 and compare(ref, out)
 
-    # Kill with 3 ranks (a longer run: more steps), resume with 2.
-    longer = ["--set", "run.steps=3000"]
+    # Kill with 3 ranks (a longer run: more steps), resume with 2; with gradient noise, whose draws
+    # must depend on the seed and step alone, not on the rank or the resume point.
+    longer = ["--set", "run.steps=3000", "--set", "optimizer.gradient_noise=0.02"]
     ref_long = os.path.join(args.workdir, "long_ref.h5")
     t0 = time.time()
     r = run(2, ref_long, *longer)
