@@ -64,7 +64,9 @@ Recorded run_seed(const EngineCase& c, int seed, Handle arena, Handle hit_step, 
                 SpectralBasis{}, factor.data(), work.data());
     for (int e = 0; e < sh.size(k); ++e) arena[lay.F + sh.offset(k) + e] = float(factor[e]);
   }
-  TrajectoryOutcome<float, Handle> out{0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, hit_step, hit_value};
+  TrajectoryOutcome<float, Handle> out{};
+  out.hit_step = hit_step;
+  out.hit_value = hit_value;
   Recorded rec;
   std::vector<float> packed(packed_record_width(sh.r, sh.depth, true));
   run_trajectory(sh, tg, op, rp, lay, arena, out, [&](int, const auto& m) {

@@ -36,16 +36,9 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
                            c.target.modes,
                            sh.depth,
                            rp.delta_matrices};
-  TrajectoryOutcome<T, WarpArray<T>> out{T(0),
-                                         T(0),
-                                         T(0),
-                                         T(0),
-                                         T(0),
-                                         T(0),
-                                         T(0),
-                                         T(0),
-                                         outcome + slots.hit_step(),
-                                         outcome + slots.hit_value()};
+  TrajectoryOutcome<T, WarpArray<T>> out{};  // run_trajectory sets every field
+  out.hit_step = outcome + slots.hit_step();
+  out.hit_value = outcome + slots.hit_value();
   const bool probe = c.basin_probes > 0;
   WarpArray<T> keep = seed_row(task.keep, i, keep_width(c));
   if (probe)
@@ -83,16 +76,9 @@ SPECSWEEP_HD void run_one_seed(const CellParams<T>& c, const SeedTask<T>& task, 
   rp.record_count = 0;
   rp.sharpness_iterations = 0;  // a restart's only result is where it ends
   int converged_count = 0, closer_count = 0;
-  TrajectoryOutcome<T, WarpArray<T>> restart{T(0),
-                                             T(0),
-                                             T(0),
-                                             T(0),
-                                             T(0),
-                                             T(0),
-                                             T(0),
-                                             T(0),
-                                             keep + 2 * lay.params,
-                                             keep + 2 * lay.params + c.target.modes};
+  TrajectoryOutcome<T, WarpArray<T>> restart{};
+  restart.hit_step = keep + 2 * lay.params;
+  restart.hit_value = keep + 2 * lay.params + c.target.modes;
   for (int j = 0; j < c.basin_probes; ++j) {
     const RandomStream stream(c.master_seed, c.cell, static_cast<std::uint32_t>(seed),
                               Purpose::basin, static_cast<std::uint32_t>(j));
