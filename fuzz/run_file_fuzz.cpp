@@ -93,7 +93,8 @@ void check_report(const std::string& path) {
 void check_resume(const std::string& final_path) {
   const Run& r = run();
   try {
-    RunFile file = RunFile::resume(final_path, r.layout, r.attributes);
+    RunFile file =
+        RunFile::resume(final_path, r.layout, r.attributes, RunFile::PartialCheck::this_process);
     file.keep_partial();
     for (long cell = 0; cell < r.layout.cells; ++cell) {
       (void)file.read_outcomes(cell);

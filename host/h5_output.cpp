@@ -41,16 +41,16 @@
 //   one-byte mark in place and flushes again: a mark never reaches the disk before its unit's
 //   data and their index entries.
 // - resume() checks the file through a read-only handle first (HDF5 writes to files it opens for
-//   writing, and a refused partial must stay as it was): the config and layout, every dataset's
-//   shape, type, chunk shape and filters (a wrong chunk shape makes HDF5 write past its buffers),
-//   every chunk index (each chunk inside the file, no two sharing bytes), and that every per-seed
-//   value reads back. A kill inside a flush can leave
-//   index entries, written before the superblock, that point past the superblock's old
-//   end-of-allocation address at data that did reach the disk; when the file is longer than that
-//   address, the index and data checks run after moving it to the end of the file
-//   (H5Fincrement_filesize) through the writable handle. Damage is an InputError naming the
-//   dataset, or UnusablePartial when no unit is marked done. Then it un-marks any marked unit
-//   with an unwritten status.
+//   writing, and a refused partial must stay as it was), in a child process (HDF5 1.10 crashes on
+//   some damage, and a crash must be an exit 2 naming the partial like other damage): the config
+//   and layout, every dataset's shape, type, chunk shape and filters (a wrong chunk shape makes
+//   HDF5 write past its buffers), every chunk index (each chunk inside the file, no two sharing
+//   bytes), and that every per-seed value reads back. A kill inside a flush can leave index
+//   entries, written before the superblock, that point past the superblock's old end-of-allocation
+//   address at data that did reach the disk; when the file is longer than that address, the index
+//   and data checks run after moving it to the end of the file (H5Fincrement_filesize) through the
+//   writable handle. Damage is an InputError naming the dataset, or UnusablePartial when no unit is
+//   marked done. Then it un-marks any marked unit with an unwritten status.
 // A stress test (tests/test_h5_output.cpp, KilledRunsResumeToTheSameFile with
 // SPECSWEEP_KILL_TRIALS=3000) kills writers at random moments ~2600 times without a damaged file
 // or a lost unit. Costs: two flushes per unit (~1 ms), fill chunks written at creation and left
@@ -62,6 +62,7 @@
 #include <hdf5_hl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +73,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -771,17 +773,61 @@ std::string first_difference(const std::string& was, const std::string& now) {
   }
 }
 
+// The outcome of the read-only check of a partial, as the child process that ran it sends it to
+// resume(): which error it threw (if any), with its message, and what the rest of resume() needs.
+struct CheckVerdict {
+  enum Kind : char { fine = 'F', input = 'I', unusable = 'U', failure = 'R' };
+  Kind kind = fine;
+  bool holds_work = true;
+  bool past_end = false;
+  std::string message;
+
+  std::string encode() const {
+    return std::string{char(kind), char((holds_work ? 1 : 0) | (past_end ? 2 : 0))} + message;
+  }
+  static std::optional<CheckVerdict> decode(const std::string& bytes) {
+    if (bytes.size() < 2 || std::string("FIUR").find(bytes[0]) == std::string::npos)
+      return std::nullopt;
+    return CheckVerdict{Kind(bytes[0]), (bytes[1] & 1) != 0, (bytes[1] & 2) != 0, bytes.substr(2)};
+  }
+  void rethrow() const {
+    switch (kind) {
+      case fine:
+        return;
+      case input:
+        throw InputError(message);
+      case unusable:
+        throw UnusablePartial(message);
+      case failure:
+        throw RuntimeFailure(message);
+    }
+  }
+};
+
+// Writes all of `bytes` to `fd`; false when it cannot.
+bool write_all(int fd, const std::string& bytes) {
+  for (std::size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 // Ends the process with exit 2 when checking a partial stops making progress. HDF5 1.10 loops
 // forever on some damage (an object header zeroed inside a global heap collection, where every
 // string lives: the fault test's zeroed blocks found it once in ~100 partials), and a hang is the
 // one outcome the resume contract rules out. It watches only while the partial is read, never
 // while it is written, so the partial is left as it was. A stall is no progress for `limit`
 // seconds (one HDF5 call reading at most one cell of one dataset; 60 by default, longer through
-// SPECSWEEP_RESUME_STALL_SECONDS where a file system can pause that long).
+// SPECSWEEP_RESUME_STALL_SECONDS where a file system can pause that long). In the process that
+// checks a partial for resume() (`verdict_fd` >= 0) the stall is sent as its verdict; elsewhere
+// it is printed as the error.
 class StallWatch {
  public:
   // `cannot`: "cannot resume RUN.h5: RUN.h5.partial", the start of the message.
-  explicit StallWatch(const std::string& cannot) {
+  explicit StallWatch(const std::string& cannot, int verdict_fd = -1) : verdict_fd_(verdict_fd) {
     long seconds = 60;
     if (const char* env = std::getenv("SPECSWEEP_RESUME_STALL_SECONDS")) {
       char* end = nullptr;
@@ -789,10 +835,9 @@ class StallWatch {
       if (end != env && *end == '\0' && value > 0) seconds = value;
     }
     limit_ = std::chrono::seconds(seconds);
-    message_ = "specsweep: error: " + cannot + " is damaged: reading it made no progress for " +
-               std::to_string(seconds) +
+    message_ = cannot + " is damaged: reading it made no progress for " + std::to_string(seconds) +
                " s (HDF5 loops forever on some damage; SPECSWEEP_RESUME_STALL_SECONDS sets the "
-               "limit); it is left as it was (remove it or run without --resume)\n";
+               "limit); it is left as it was (remove it or run without --resume)";
     progress();
     thread_ = std::thread([this] { watch(); });
   }
@@ -814,11 +859,16 @@ class StallWatch {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; })) {
       if (Clock::now() - Clock::time_point(Clock::duration(last_.load())) < limit_) continue;
-      std::fputs(message_.c_str(), stderr);
-      std::fflush(stderr);
+      if (verdict_fd_ >= 0) {
+        write_all(verdict_fd_, CheckVerdict{CheckVerdict::input, true, false, message_}.encode());
+      } else {
+        std::fputs(("specsweep: error: " + message_ + "\n").c_str(), stderr);
+        std::fflush(stderr);
+      }
       std::_Exit(2);  // HDF5 holds its lock in the stalled call: nothing else can close cleanly
     }
   }
+  int verdict_fd_;
   std::string message_;
   Clock::duration limit_{};
   std::atomic<Clock::rep> last_{0};
@@ -827,6 +877,49 @@ class StallWatch {
   bool stopped_ = false;
   std::thread thread_;
 };
+
+// Runs `check` (given the descriptor its verdict may also be written to, for StallWatch) in a
+// child process and returns its verdict, or nullopt and how the child ended when it gave none.
+// HDF5 1.10 can crash reading a damaged file (a SEGV in its global heap reader when a string's
+// size is damaged; an over-read in H5Aexists under a damaged object header, found by the fault
+// test under AddressSanitizer; leaks on error paths), and a crash while checking a partial must
+// end as any other damage does: exit 2, the partial as it was. The child opens the file read-only
+// and ends with _exit, so it flushes and closes nothing of the parent's. Where no child can be
+// made (fork fails), the check runs in this process, as it did before.
+std::optional<CheckVerdict> check_in_child(const std::function<CheckVerdict(int)>& check,
+                                           std::string& how_it_ended) {
+  int fds[2];
+  if (::pipe(fds) != 0) return check(-1);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return check(-1);
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    ::_exit(write_all(fds[1], check(fds[1]).encode()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    how_it_ended = std::string("signal ") + std::to_string(WTERMSIG(status)) + ", " +
+                   strsignal(WTERMSIG(status));
+  else
+    how_it_ended = "exit status " + std::to_string(WEXITSTATUS(status));
+  return CheckVerdict::decode(bytes);
+}
 
 }  // namespace
 
@@ -1921,7 +2014,7 @@ void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layo
 }
 
 RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layout_in,
-                        const RunAttributes& attributes) {
+                        const RunAttributes& attributes, PartialCheck check) {
   RunFile run(final_path, layout_in);  // never removes the partial it was given
   const std::string partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
@@ -2118,22 +2211,59 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
   // superblock (written last) still holds, at data that did reach the file; only a writable
   // handle can move that address to the end of the file, so such data are checked through it.
   bool past_end = false;
-  auto impl = std::make_unique<Impl>();
   // A damaged size (of a dataspace, an attribute) can ask for more memory than there is.
-  try {
+  auto sizes_checked = [&](auto&& read) {
+    try {
+      read();
+    } catch (const std::bad_alloc&) {
+      damaged("a size in it is impossible (out of memory reading it)");
+    } catch (const std::length_error&) {
+      damaged("a size in it is impossible");
+    }
+  };
+  auto check_read_only = [&](int verdict_fd) {
+    CheckVerdict verdict;
+    try {
+      sizes_checked([&] {
+        StallWatch stall_watch(cannot, verdict_fd);
+        Impl probe;
+        probe.stall_watch = &stall_watch;
+        open(probe, H5F_ACC_RDONLY);
+        check_structure(probe);
+        haddr_t eoa = 0;
+        struct stat st;
+        past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
+                   static_cast<haddr_t>(st.st_size) > eoa;
+        if (!past_end) check_data(probe);
+      });
+    } catch (const UnusablePartial& e) {
+      verdict = {CheckVerdict::unusable, {}, {}, e.what()};
+    } catch (const InputError& e) {
+      verdict = {CheckVerdict::input, {}, {}, e.what()};
+    } catch (const std::exception& e) {
+      verdict = {CheckVerdict::failure, {}, {}, e.what()};
+    }
+    verdict.holds_work = holds_work;
+    verdict.past_end = past_end;
+    return verdict;
+  };
+  std::optional<CheckVerdict> verdict;
+  std::string how_it_ended;
+  if (check == PartialCheck::child_process) {
+    verdict = check_in_child(check_read_only, how_it_ended);
+  } else {
+    verdict = check_read_only(-1);
+  }
+  // A check that ended without a verdict crashed on the file; whether it holds work is unknown,
+  // so it is kept as damaged work would be.
+  if (!verdict) damaged("HDF5 crashed reading it (the check ended with " + how_it_ended + ")");
+  verdict->rethrow();
+  holds_work = verdict->holds_work;
+  past_end = verdict->past_end;
+  auto impl = std::make_unique<Impl>();
+  sizes_checked([&] {
     StallWatch stall_watch(cannot);
     impl->stall_watch = &stall_watch;
-    {
-      Impl probe;
-      probe.stall_watch = &stall_watch;
-      open(probe, H5F_ACC_RDONLY);
-      check_structure(probe);
-      haddr_t eoa = 0;
-      struct stat st;
-      past_end = H5Fget_eoa(probe.file.get(), &eoa) < 0 || ::stat(partial.c_str(), &st) != 0 ||
-                 static_cast<haddr_t>(st.st_size) > eoa;
-      if (!past_end) check_data(probe);
-    }
     open(*impl, H5F_ACC_RDWR);
     check_structure(*impl);
     if (past_end) {
@@ -2144,11 +2274,7 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       check_data(*impl);
     }
     impl->stall_watch = nullptr;
-  } catch (const std::bad_alloc&) {
-    damaged("a size in it is impossible (out of memory reading it)");
-  } catch (const std::length_error&) {
-    damaged("a size in it is impossible");
-  }
+  });
   const hid_t root = impl->file.get();
 
   // Ours from here on: record what continues the run, and load the progress.

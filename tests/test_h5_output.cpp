@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -1349,6 +1350,56 @@ TEST_F(RunFileTest, ResumeOfAPartialWhoseReadingStallsExitsTwo) {
         std::_Exit(0);
       },
       ::testing::ExitedWithCode(2), partial + " is damaged");
+  EXPECT_EQ(file_bytes(partial), damaged);
+}
+
+// HDF5 1.10 crashes on some damage (here: the size of a string in a global heap collection):
+// checked in this process, resume would die with the partial's message never printed. The check
+// runs in a child process, so the crash is one more kind of damage.
+TEST_F(RunFileTest, ResumeOfAPartialOnWhichHdf5CrashesIsDamage) {
+  const Case c = unit_case();
+  keep_partial_with_a_finished_unit(c);
+  const std::string partial = path("run.h5.partial");
+  const std::string pristine = file_bytes(partial);
+  // Each string of /cells/config lies in a global heap collection, after a header whose last 8
+  // bytes are its size; each size gets 256 MiB more. The reader of a string dataset trusts it
+  // and copies that many bytes from the collection's few KiB.
+  int damaged_strings = 0;
+  for (const std::string& config : layout_of(c).cell_configs)
+    for (std::size_t at = pristine.find(config); at != std::string::npos;
+         at = pristine.find(config, at + 1)) {
+      std::uint64_t size = 0;
+      std::memcpy(&size, pristine.data() + at - sizeof size, sizeof size);
+      if (size != config.size()) continue;
+      size += std::uint64_t{1} << 28;
+      overwrite(partial, at - sizeof size,
+                std::string(reinterpret_cast<const char*>(&size), sizeof size));
+      ++damaged_strings;
+    }
+  ASSERT_EQ(damaged_strings, c.cells) << "the strings of /cells/config were not found";
+  const std::string damaged = file_bytes(partial);
+  const std::string final_path = path("run.h5");
+  const Case resumed = c;
+  // In this process: a signal, or the sanitizers' exit status 1 without abort_on_error.
+  EXPECT_EXIT(
+      {
+        try {
+          RunFile::resume(final_path, layout_of(resumed), attributes(),
+                          RunFile::PartialCheck::this_process);
+        } catch (const std::exception&) {
+        }
+        std::_Exit(0);
+      },
+      [](int status) { return !WIFEXITED(status) || WEXITSTATUS(status) != 0; }, "")
+      << "HDF5 no longer crashes on this damage: find other damage that it crashes on";
+  try {
+    RunFile::resume(final_path, layout_of(resumed), attributes());
+    ADD_FAILURE() << "resumed a damaged partial";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(partial + " is damaged: HDF5 crashed reading it"),
+              std::string::npos)
+        << e.what();
+  }
   EXPECT_EQ(file_bytes(partial), damaged);
 }
 
