@@ -67,10 +67,12 @@ SPECSWEEP_HD void spectral_map(int rows, int cols, PG G, P out, P work, F f) {
   gemm_nt(rows, cols, p, scaled, Vm, out);
 }
 
-// Through the thin SVD (QR + one-sided Jacobi) rather than an iteration such as QDWH, which needs
-// a third of the FLOPs but is accurate only to eps * kappa: measured at kappa = 1e6 in fp32,
-// 1.2e-3 against the Jacobi SVD's 2.3e-7 (bench/RESULTS.md, 2026-12-04). The small singular
-// directions of a gradient are what SpecGD's smallest-first dynamics is about.
+// Through the thin SVD (QR + one-sided Jacobi) rather than an iteration such as QDWH. QDWH is
+// accurate only to eps * kappa on arbitrary input (3e-4 at kappa = 1e6 in fp32, where the Jacobi
+// SVD gives 2e-7), but on the engine's own fp32 gradients it is as accurate as the gradient itself
+// (bench/polar_accuracy.py); what rules it out is its count: ~30-35 p^3 FLOPs against Jacobi's
+// ~45 p^3, at most ~1.3x, and no rank cut (a partial isometry) without more work
+// (bench/RESULTS.md, 2026-12-05).
 template <class PG, class P>
 SPECSWEEP_HD void polar_exact(int rows, int cols, PG G, P out, P work) {
   using V = LaneOf<P>;
