@@ -83,7 +83,7 @@ void write_bytes(const fs::path& path, const std::uint8_t* data, std::size_t siz
 
 void check_report(const std::string& path) {
   try {
-    const RunReport report = load_report(path);
+    const RunReport report = load_report(path, ReadIn::this_process);
     (void)format_report(report, ReportFormat::json);
   } catch (const InputError&) {
   } catch (const RuntimeFailure&) {
@@ -93,8 +93,7 @@ void check_report(const std::string& path) {
 void check_resume(const std::string& final_path) {
   const Run& r = run();
   try {
-    RunFile file =
-        RunFile::resume(final_path, r.layout, r.attributes, RunFile::PartialCheck::this_process);
+    RunFile file = RunFile::resume(final_path, r.layout, r.attributes, ReadIn::this_process);
     file.keep_partial();
     for (long cell = 0; cell < r.layout.cells; ++cell) {
       (void)file.read_outcomes(cell);

@@ -87,6 +87,7 @@
 
 #include "core/factorization.hpp"
 #include "errors.hpp"
+#include "in_child.hpp"
 
 namespace specsweep {
 
@@ -773,48 +774,6 @@ std::string first_difference(const std::string& was, const std::string& now) {
   }
 }
 
-// The outcome of the read-only check of a partial, as the child process that ran it sends it to
-// resume(): which error it threw (if any), with its message, and what the rest of resume() needs.
-struct CheckVerdict {
-  enum Kind : char { fine = 'F', input = 'I', unusable = 'U', failure = 'R' };
-  Kind kind = fine;
-  bool holds_work = true;
-  bool past_end = false;
-  std::string message;
-
-  std::string encode() const {
-    return std::string{char(kind), char((holds_work ? 1 : 0) | (past_end ? 2 : 0))} + message;
-  }
-  static std::optional<CheckVerdict> decode(const std::string& bytes) {
-    if (bytes.size() < 2 || std::string("FIUR").find(bytes[0]) == std::string::npos)
-      return std::nullopt;
-    return CheckVerdict{Kind(bytes[0]), (bytes[1] & 1) != 0, (bytes[1] & 2) != 0, bytes.substr(2)};
-  }
-  void rethrow() const {
-    switch (kind) {
-      case fine:
-        return;
-      case input:
-        throw InputError(message);
-      case unusable:
-        throw UnusablePartial(message);
-      case failure:
-        throw RuntimeFailure(message);
-    }
-  }
-};
-
-// Writes all of `bytes` to `fd`; false when it cannot.
-bool write_all(int fd, const std::string& bytes) {
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 // Ends the process with exit 2 when checking a partial stops making progress. HDF5 1.10 loops
 // forever on some damage (an object header zeroed inside a global heap collection, where every
 // string lives: the fault test's zeroed blocks found it once in ~100 partials), and a hang is the
@@ -860,7 +819,8 @@ class StallWatch {
     while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; })) {
       if (Clock::now() - Clock::time_point(Clock::duration(last_.load())) < limit_) continue;
       if (verdict_fd_ >= 0) {
-        write_all(verdict_fd_, CheckVerdict{CheckVerdict::input, true, false, message_}.encode());
+        const std::string verdict = ChildVerdict{ChildVerdict::input, message_, {}}.encode();
+        write_all(verdict_fd_, verdict.data(), verdict.size());
       } else {
         std::fputs(("specsweep: error: " + message_ + "\n").c_str(), stderr);
         std::fflush(stderr);
@@ -877,49 +837,6 @@ class StallWatch {
   bool stopped_ = false;
   std::thread thread_;
 };
-
-// Runs `check` (given the descriptor its verdict may also be written to, for StallWatch) in a
-// child process and returns its verdict, or nullopt and how the child ended when it gave none.
-// HDF5 1.10 can crash reading a damaged file (a SEGV in its global heap reader when a string's
-// size is damaged; an over-read in H5Aexists under a damaged object header, found by the fault
-// test under AddressSanitizer; leaks on error paths), and a crash while checking a partial must
-// end as any other damage does: exit 2, the partial as it was. The child opens the file read-only
-// and ends with _exit, so it flushes and closes nothing of the parent's. Where no child can be
-// made (fork fails), the check runs in this process, as it did before.
-std::optional<CheckVerdict> check_in_child(const std::function<CheckVerdict(int)>& check,
-                                           std::string& how_it_ended) {
-  int fds[2];
-  if (::pipe(fds) != 0) return check(-1);
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return check(-1);
-  }
-  if (child == 0) {
-    ::close(fds[0]);
-    ::_exit(write_all(fds[1], check(fds[1]).encode()) ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string bytes;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status))
-    how_it_ended = std::string("signal ") + std::to_string(WTERMSIG(status)) + ", " +
-                   strsignal(WTERMSIG(status));
-  else
-    how_it_ended = "exit status " + std::to_string(WEXITSTATUS(status));
-  return CheckVerdict::decode(bytes);
-}
 
 }  // namespace
 
@@ -1727,18 +1644,6 @@ void sync_directory_of(const std::string& path) {
   }
 }
 
-// Writes all `size` bytes at `data` to `fd`, retrying short writes; 0 or the errno.
-int write_all(int fd, const void* data, std::size_t size) {
-  const char* at = static_cast<const char*>(data);
-  for (std::size_t done = 0; done < size;) {
-    const ssize_t n = ::write(fd, at + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? errno : EIO;
-    done += static_cast<std::size_t>(n);
-  }
-  return 0;
-}
-
 // Writes `bytes` to `path` and syncs it. On failure `path` is removed.
 void write_file(const std::string& where, const std::string& path,
                 const std::vector<unsigned char>& bytes) {
@@ -2014,7 +1919,7 @@ void RunFile::Impl::build(const std::string& file_name, const OutputLayout& layo
 }
 
 RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layout_in,
-                        const RunAttributes& attributes, PartialCheck check) {
+                        const RunAttributes& attributes, ReadIn check) {
   RunFile run(final_path, layout_in);  // never removes the partial it was given
   const std::string partial = run.partial_path_;
   OutputLayout& layout = run.layout_;
@@ -2221,9 +2126,9 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
       damaged("a size in it is impossible");
     }
   };
+  // The verdict's data: whether the partial holds work, and whether data lie past its end.
   auto check_read_only = [&](int verdict_fd) {
-    CheckVerdict verdict;
-    try {
+    ChildVerdict verdict = verdict_of([&] {
       sizes_checked([&] {
         StallWatch stall_watch(cannot, verdict_fd);
         Impl probe;
@@ -2236,30 +2141,20 @@ RunFile RunFile::resume(const std::string& final_path, const OutputLayout& layou
                    static_cast<haddr_t>(st.st_size) > eoa;
         if (!past_end) check_data(probe);
       });
-    } catch (const UnusablePartial& e) {
-      verdict = {CheckVerdict::unusable, {}, {}, e.what()};
-    } catch (const InputError& e) {
-      verdict = {CheckVerdict::input, {}, {}, e.what()};
-    } catch (const std::exception& e) {
-      verdict = {CheckVerdict::failure, {}, {}, e.what()};
-    }
-    verdict.holds_work = holds_work;
-    verdict.past_end = past_end;
+    });
+    verdict.data = {holds_work ? '1' : '0', past_end ? '1' : '0'};
     return verdict;
   };
-  std::optional<CheckVerdict> verdict;
   std::string how_it_ended;
-  if (check == PartialCheck::child_process) {
-    verdict = check_in_child(check_read_only, how_it_ended);
-  } else {
-    verdict = check_read_only(-1);
-  }
+  const std::optional<ChildVerdict> verdict = check == ReadIn::child_process
+                                                  ? run_in_child(check_read_only, how_it_ended)
+                                                  : check_read_only(-1);
   // A check that ended without a verdict crashed on the file; whether it holds work is unknown,
   // so it is kept as damaged work would be.
   if (!verdict) damaged("HDF5 crashed reading it (the check ended with " + how_it_ended + ")");
   verdict->rethrow();
-  holds_work = verdict->holds_work;
-  past_end = verdict->past_end;
+  holds_work = verdict->data.at(0) == '1';
+  past_end = verdict->data.at(1) == '1';
   auto impl = std::make_unique<Impl>();
   sizes_checked([&] {
     StallWatch stall_watch(cannot);

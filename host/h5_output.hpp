@@ -22,6 +22,7 @@
 #include "backend.hpp"
 #include "config.hpp"
 #include "errors.hpp"
+#include "in_child.hpp"
 #include "statistics.hpp"
 
 namespace specsweep {
@@ -115,12 +116,9 @@ class RunFile {
   // file says what produced it. A partial file open elsewhere is a RuntimeFailure; close a
   // RunFile before resuming its file (`f = RunFile::resume(...)` on the open `f` is refused).
   // The read-only check of the partial runs in a child process by default, so that a crash of
-  // HDF5 on a damaged file is an InputError too ("HDF5 crashed reading it"); `this_process`
-  // keeps it here (the fuzz target, which must see the code it reaches).
-  enum class PartialCheck { child_process, this_process };
+  // HDF5 on a damaged file is an InputError too ("HDF5 crashed reading it"; in_child.hpp).
   static RunFile resume(const std::string& final_path, const OutputLayout& layout,
-                        const RunAttributes& attributes,
-                        PartialCheck check = PartialCheck::child_process);
+                        const RunAttributes& attributes, ReadIn check = ReadIn::child_process);
 
   RunFile(RunFile&& other) noexcept;
   RunFile& operator=(RunFile&& other) noexcept;

@@ -16,11 +16,13 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "errors.hpp"
+#include "in_child.hpp"
 
 namespace specsweep {
 
@@ -979,9 +981,10 @@ RunReport read_report(const std::string& h5_path) {
 
 }  // namespace
 
-RunReport load_report(const std::string& h5_path) {
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
-  // A damaged file can state sizes that no memory holds.
+namespace {
+
+// A damaged file can state sizes that no memory holds.
+RunReport read_report_sized(const std::string& h5_path) {
   try {
     return read_report(h5_path);
   } catch (const std::bad_alloc&) {
@@ -989,6 +992,27 @@ RunReport load_report(const std::string& h5_path) {
   } catch (const std::length_error&) {
     throw InputError(h5_path + ": not a readable run file (a size in it is impossible)");
   }
+}
+
+// Reads the file's report once in a child process (in_child.hpp), so that a crash of HDF5 on a
+// damaged file is an InputError naming it, not the end of this process (or of a Python session).
+// The report is small: reading it twice costs little.
+void read_in_child_first(const std::string& h5_path) {
+  std::string how_it_ended;
+  const std::optional<ChildVerdict> verdict = run_in_child(
+      [&](int) { return verdict_of([&] { (void)read_report_sized(h5_path); }); }, how_it_ended);
+  if (!verdict)
+    throw InputError(h5_path +
+                     ": not a readable run file (HDF5 crashed reading it: " + how_it_ended + ")");
+  verdict->rethrow();
+}
+
+}  // namespace
+
+RunReport load_report(const std::string& h5_path, ReadIn read_in) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (read_in == ReadIn::child_process) read_in_child_first(h5_path);
+  return read_report_sized(h5_path);
 }
 
 namespace {
@@ -1061,6 +1085,9 @@ void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
 
 void export_outcomes(const std::string& h5_path, std::FILE* out) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
+  // The per-seed data are numbers in checksummed chunks; what crashes HDF5 lies in what the report
+  // reads (strings, attributes, object headers).
+  read_in_child_first(h5_path);
   try {
     export_outcomes_unlocked(h5_path, out);
   } catch (const std::bad_alloc&) {

@@ -58,14 +58,16 @@ struct RunReport {
 };
 
 // Reads a run file (or a partial one). Throws InputError naming the file when it cannot be read
-// or is not a specsweep run file (no /summary).
-RunReport load_report(const std::string& h5_path);
+// or is not a specsweep run file (no /summary), or when reading it crashes HDF5 (read first in a
+// child process unless `read_in` says otherwise; in_child.hpp).
+RunReport load_report(const std::string& h5_path, ReadIn read_in = ReadIn::child_process);
 
 std::string format_report(const RunReport& report, ReportFormat format);
 
 // Every seed's outcomes as CSV, one row per (cell, seed): the cell, its swept values, the seed,
 // then /outcome's datasets in their order (status by name; one column per mode for hit_step;
-// empty for NaN, for never and for a seed not written). Reads one cell at a time.
+// empty for NaN, for never and for a seed not written). Reads one cell at a time, after reading
+// the report in a child process as load_report does.
 void export_outcomes(const std::string& h5_path, std::FILE* out);
 
 // Writes the csv format to `path` atomically (a temporary beside it, renamed over it); throws

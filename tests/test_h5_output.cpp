@@ -1384,8 +1384,7 @@ TEST_F(RunFileTest, ResumeOfAPartialOnWhichHdf5CrashesIsDamage) {
   EXPECT_EXIT(
       {
         try {
-          RunFile::resume(final_path, layout_of(resumed), attributes(),
-                          RunFile::PartialCheck::this_process);
+          RunFile::resume(final_path, layout_of(resumed), attributes(), ReadIn::this_process);
         } catch (const std::exception&) {
         }
         std::_Exit(0);
