@@ -210,6 +210,35 @@ constexpr std::int8_t kStatusFill = -1;
 constexpr std::int8_t kProgressFill = 0;
 constexpr std::int32_t kIntFill = -1;
 constexpr std::int64_t kCountFill = -1;
+// Per element type of a per-seed array: the HDF5 memory and file types, and the fill value of a
+// seed not written (a status or step of -1, a NaN).
+hid_t native_type(const std::vector<std::int8_t>&) {
+  return H5T_NATIVE_INT8;
+}
+hid_t native_type(const std::vector<std::int32_t>&) {
+  return H5T_NATIVE_INT32;
+}
+hid_t native_type(const std::vector<double>&) {
+  return H5T_NATIVE_DOUBLE;
+}
+hid_t file_type(const std::vector<std::int8_t>&) {
+  return H5T_STD_I8LE;
+}
+hid_t file_type(const std::vector<std::int32_t>&) {
+  return H5T_STD_I32LE;
+}
+hid_t file_type(const std::vector<double>&) {
+  return H5T_IEEE_F64LE;
+}
+const void* fill_of(const std::vector<std::int8_t>&) {
+  return &kStatusFill;
+}
+const void* fill_of(const std::vector<std::int32_t>&) {
+  return &kIntFill;
+}
+const void* fill_of(const std::vector<double>&) {
+  return &kNaN;
+}
 constexpr hsize_t kMaxSeedChunk = 65536;
 constexpr hsize_t kMinSeedChunk = 1024;
 constexpr hsize_t kChunkBytes = 512 * 1024;
@@ -360,6 +389,61 @@ void for_each_trace_dataset(Traces& t, F&& f) {
   });
 }
 
+// The /outcome datasets of the per-seed arrays of SeedOutcomes (for_each_outcome_array, which
+// names them, types them and sizes them), each with its trailing axis (none for one value per
+// seed) and description.
+struct OutcomeDataset {
+  const char* name;
+  const char* trailing_axis;  // nullptr: a C x S dataset
+  const char* description;
+};
+constexpr OutcomeDataset kOutcomeDatasets[] = {
+    {"status", nullptr, "final status of each seed"},
+    {"final_loss", nullptr, "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
+    {"excess", nullptr,
+     "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
+    {"final_grad_norm", nullptr, "||grad f||_F over all factors at the last iterate"},
+    {"window_loss", nullptr,
+     "mean of loss / (1/2 ||M||_F^2) over the last record.loss_window steps (the per-step loss); "
+     "NaN for a diverged seed"},
+    {"final_sharpness", nullptr,
+     "largest eigenvalue of the loss's Hessian in all factors at the last iterate, by "
+     "record.sharpness_iterations Lanczos steps; NaN when 0 and for a diverged seed"},
+    {"final_lr_sharpness", nullptr,
+     "final_sharpness times the learning rate of the last step (GD is stable near a minimum "
+     "while it is below 2)"},
+    {"recovery_error", nullptr, "||W - M||_F / ||M||_F at the last iterate"},
+    {"uniformity_cv", nullptr,
+     "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
+    {"order_kendall", nullptr,
+     "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "
+     "+1 smallest-first, -1 largest-first"},
+    {"basin_converged", nullptr,
+     "basin probe: fraction of the seed's probes (restarts on the sphere around its final point) "
+     "that converged to a global minimum; NaN for seeds that did not converge or without a "
+     "probe"},
+    {"basin_closer", nullptr,
+     "basin probe: fraction of the seed's probes that ended closer to its final point than they "
+     "started; NaN for seeds that did not converge or without a probe"},
+    {"init_det_sign", nullptr,
+     "sign of det W = prod_k det F_k at the initial point (+1, -1; 0 if singular) when m = n = "
+     "r, else NaN; for F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2)"},
+    {"steps_to_tol", nullptr, "first step with excess <= record.loss_tolerance; -1: never"},
+    {"hit_step", "mode",
+     "first step with d_i >= (1 - hit_tolerance) s_i, per mode i; -1: never hit (also for modes "
+     "beyond min(r, rank M))"},
+};
+
+// Calls f(dataset, values) for each per-seed array of o.
+template <class Outcomes, class F>
+void for_each_outcome_dataset(Outcomes& o, F&& f) {
+  for_each_outcome_array(o, [&f](const char* name, auto& values, int) {
+    for (const OutcomeDataset& d : kOutcomeDatasets)
+      if (std::strcmp(d.name, name) == 0) return f(d, values);
+    throw std::logic_error(std::string("outcome ") + name + " has no /outcome dataset description");
+  });
+}
+
 Plan plan_of(const OutputLayout& layout) {
   Plan p;
   const hsize_t C = to_hsize(layout.cells), S = to_hsize(layout.seeds), K = to_hsize(layout.traced),
@@ -377,74 +461,18 @@ Plan plan_of(const OutputLayout& layout) {
 
   p.groups.push_back(
       {"/outcome", "per-seed results at the end of the run; seed axis = seed index in the cell"});
-  d.push_back({"/outcome/status",
-               i8,
-               ni8,
-               {C, S},
-               {1, schunk},
-               &kStatusFill,
-               "final status of each seed",
-               "cell seed"});
-  const struct {
-    const char* name;
-    const char* description;
-  } per_seed[] = {
-      {"final_loss", "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
-      {"excess", "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
-      {"final_grad_norm", "||grad f||_F over all factors at the last iterate"},
-      {"window_loss",
-       "mean of loss / (1/2 ||M||_F^2) over the last record.loss_window steps (the per-step loss); "
-       "NaN "
-       "for a diverged seed"},
-      {"final_sharpness",
-       "largest eigenvalue of the loss's Hessian in all factors at the last iterate, by "
-       "record.sharpness_iterations Lanczos steps; NaN when 0 and for a diverged seed"},
-      {"recovery_error", "||W - M||_F / ||M||_F at the last iterate"},
-      {"final_lr_sharpness",
-       "final_sharpness times the learning rate of the last step (GD is stable near a minimum "
-       "while it is below 2)"},
-      {"uniformity_cv", "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
-      {"order_kendall",
-       "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "
-       "+1 smallest-first, -1 largest-first"},
-      {"basin_converged",
-       "basin probe: fraction of the seed's probes (restarts on the sphere around its final point) "
-       "that converged to a global minimum; NaN for seeds that did not converge or without a "
-       "probe"},
-      {"basin_closer",
-       "basin probe: fraction of the seed's probes that ended closer to its final point than they "
-       "started; NaN for seeds that did not converge or without a probe"},
-      {"init_det_sign",
-       "sign of det W = prod_k det F_k at the initial point (+1, -1; 0 if singular) when m = n = "
-       "r, "
-       "else NaN; for F1 = a O1, F2 = a O2^T it is the sign of det(O1^T O2)"},
-  };
-  for (const auto& f : per_seed)
-    d.push_back({std::string("/outcome/") + f.name,
-                 f64,
-                 nf64,
-                 {C, S},
-                 {1, schunk},
-                 &kNaN,
-                 f.description,
-                 "cell seed"});
-  d.push_back({"/outcome/steps_to_tol",
-               i32,
-               ni32,
-               {C, S},
-               {1, schunk},
-               &kIntFill,
-               "first step with excess <= record.loss_tolerance; -1: never",
-               "cell seed"});
-  d.push_back({"/outcome/hit_step",
-               i32,
-               ni32,
-               {C, S, R},
-               {1, schunk, R},
-               &kIntFill,
-               "first step with d_i >= (1 - hit_tolerance) s_i, per mode i; -1: never hit "
-               "(also for modes beyond min(r, rank M))",
-               "cell seed mode"});
+  SeedOutcomes shape_of_outcomes;
+  for_each_outcome_dataset(shape_of_outcomes, [&](const OutcomeDataset& o, const auto& values) {
+    std::vector<hsize_t> dims{C, S}, chunk{1, schunk};
+    if (o.trailing_axis) {
+      dims.push_back(R);
+      chunk.push_back(R);
+    }
+    d.push_back({std::string("/outcome/") + o.name, file_type(values), native_type(values), dims,
+                 chunk, fill_of(values), o.description,
+                 std::string("cell seed") + (o.trailing_axis ? " " : "") +
+                     (o.trailing_axis ? o.trailing_axis : "")});
+  });
 
   p.groups.push_back({"/trace",
                       "record-step traces of the traced seeds (seeds 0..K-1 of each cell); "
@@ -1431,11 +1459,6 @@ struct RunFile::Impl {
     return it->second.get();
   }
 
-  int dataset_rank(const std::string& name) const {
-    SpaceHandle space(id(H5Dget_space(open_dataset(name)), "reading the shape of " + name));
-    return H5Sget_simple_extent_ndims(space.get());
-  }
-
   // Writes (reads) `data` (dense, row-major, `count` shaped) to (from) the hyperslab
   // [start, start + count).
   void transfer(bool writing, const std::string& name, hid_t memory_type,
@@ -1697,16 +1720,6 @@ std::string sync_and_rename(const std::string& path, const std::string& target) 
   return "";
 }
 
-// The HDF5 memory type of a vector's elements.
-hid_t native_type(const std::vector<std::int8_t>&) {
-  return H5T_NATIVE_INT8;
-}
-hid_t native_type(const std::vector<std::int32_t>&) {
-  return H5T_NATIVE_INT32;
-}
-hid_t native_type(const std::vector<double>&) {
-  return H5T_NATIVE_DOUBLE;
-}
 
 }  // namespace
 
@@ -2305,12 +2318,10 @@ void RunFile::write_outcomes(long cell, const SeedOutcomes& o) {
     bad_block(where, "outcome rank " + std::to_string(o.r) + " != " + std::to_string(layout_.r));
   const hsize_t c = to_hsize(cell), first = to_hsize(o.first_seed), count = to_hsize(o.count),
                 r = to_hsize(layout_.r);
-  for_each_outcome_array(o, [&](const char* name, const auto& values, int) {
-    const std::string path = std::string("/outcome/") + name;
-    // The dataset's own rank says whether it has a mode axis: a per-seed count of 1 (r = 1) does
-    // not.
-    const bool per_mode = impl_->dataset_rank(path) == 3;
-    expect_size(where, name, values, per_mode ? count * r : count);
+  for_each_outcome_dataset(o, [&](const OutcomeDataset& d, const auto& values) {
+    const std::string path = std::string("/outcome/") + d.name;
+    const bool per_mode = d.trailing_axis != nullptr;
+    expect_size(where, d.name, values, per_mode ? count * r : count);
     if (per_mode)
       impl_->write(path, native_type(values), {c, first, 0}, {1, count, r}, values.data());
     else
@@ -2327,9 +2338,9 @@ SeedOutcomes RunFile::read_outcomes(long cell) const {
   o.resize(0, layout_.seeds, layout_.r);
   const hsize_t c = to_hsize(cell), S = to_hsize(layout_.seeds), r = to_hsize(layout_.r);
   const std::vector<hsize_t> start{c, 0}, shape{1, S};
-  for_each_outcome_array(o, [&](const char* name, auto& values, int) {
-    const std::string path = std::string("/outcome/") + name;
-    if (impl_->dataset_rank(path) == 3)
+  for_each_outcome_dataset(o, [&](const OutcomeDataset& d, auto& values) {
+    const std::string path = std::string("/outcome/") + d.name;
+    if (d.trailing_axis)
       impl_->read(path, native_type(values), {c, 0, 0}, {1, S, r}, values.data());
     else
       impl_->read(path, native_type(values), start, shape, values.data());
