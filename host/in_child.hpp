@@ -4,7 +4,10 @@
 // leaks on error paths) and can loop forever on other damage; a crash or a hang while reading a
 // user's file must instead be an error naming the file (exit 2), with the file as it was.
 // `--resume` and `report` read a file this way first, then read it again in their own process
-// once the child found nothing wrong.
+// once the child found nothing wrong. The child only reads HDF5 and allocates: it touches neither
+// MPI nor CUDA, which do not support a forked child, and other threads of the parent do not exist
+// in it (glibc's allocator is made safe across fork; HDF5 here is the serial build, under the
+// parent's lock).
 #include <cstddef>
 #include <functional>
 #include <optional>
