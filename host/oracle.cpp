@@ -342,8 +342,9 @@ OracleGap compare_with_oracle(const SeedRangeRun& cpu, const SeedRangeRun& other
     fold_continuous(fmt::format("final factor {}", k + 1), cpu.traces.final_factors[k],
                     other.traces.final_factors[k], largest_magnitude(cpu.traces.final_factors[k]),
                     floor, gap);
-    // Initial factors come from the same Philox counters in double on every backend; only the
-    // last bits of log/sin/cos (Box-Muller) and of the Householder QR (orthogonal init) may differ.
+    // Initial factors come from the same Philox counters in double on every backend, through a
+    // Box-Muller of correctly rounded operations and explicit fma (random.hpp): only the last
+    // bits of the Householder QR (orthogonal init) may differ.
     OracleGap init;
     fold_continuous("", cpu.traces.init_factors[k], other.traces.init_factors[k],
                     largest_magnitude(cpu.traces.init_factors[k]), 1e-3, init);

@@ -336,12 +336,12 @@ double seed_cost(const Config& cell, bool traced) {
   const Shape sh = p.shape();
   const int modes = std::min<int>(p.rank, static_cast<int>(p.target.spectrum.size()));
 
-  // Gradient noise: a Philox block and Box-Muller in double per entry, measured at about 1,000
-  // FLOPs' time per entry and gradient (the Kang quickstart runs 5x slower with it).
+  // Gradient noise: a Philox block and Box-Muller in double per entry, measured at about 250
+  // FLOPs' time per entry and gradient (the Kang quickstart runs 2.2x slower with it).
   const OptimizerParams op = cell.optimizer_params();
   const double trajectory = double(cell.run.steps) * step_flops(sh, op, modes);
   const double gradients = op.integrator == Integrator::rk4 ? 4 : 1;
-  const double noise = op.gradient_noise > 0 ? 1000.0 * gradients * sh.total() : 0.0;
+  const double noise = op.gradient_noise > 0 ? 250.0 * gradients * sh.total() : 0.0;
   double cost = (1.0 + cell.basin.probes) * (trajectory + cell.run.steps * noise);
   // With record.sharpness_iterations = k, every seed's final lambda_max: k Lanczos products.
   const double lanczos = cell.record.sharpness_iterations * hessian_vector_flops(sh);

@@ -5,6 +5,7 @@
 // is written as select(mask, a, b), so a pack of seeds follows exactly the arithmetic each seed
 // would follow alone: results do not depend on which seeds share a pack.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -13,10 +14,14 @@
 
 namespace specsweep {
 
+// Double: lanes of doubles (the same width, or a part of it: kernels/cpu/pack.hpp); Words: as
+// many lanes of 64-bit unsigned integers (for the counter-based generator, random.hpp).
 template <class V>
 struct LaneTraits {
   using Scalar = V;
   using Mask = bool;
+  using Double = double;
+  using Words = std::uint64_t;
   static constexpr int width = 1;
 };
 
@@ -63,6 +68,20 @@ template <class T>
 SPECSWEEP_HD inline T vexp(T x) {
   using std::exp;
   return exp(x);
+}
+template <class T>
+SPECSWEEP_HD inline T vfma(T a, T b, T c) {
+  using std::fma;
+  return fma(a, b, c);
+}
+// The words as doubles (exact below 2^53).
+SPECSWEEP_HD inline double to_double(std::uint64_t w) { return static_cast<double>(w); }
+// Lane i of lane words.
+SPECSWEEP_HD inline void set_word(std::uint64_t& w, int, std::uint64_t value) { w = value; }
+// The lane value V from its double lanes (in width(V) / width(Double) parts), rounded to V.
+template <class V>
+SPECSWEEP_HD inline V to_lanes(const double* x) {
+  return static_cast<V>(x[0]);
 }
 // NaN and +-Inf fail the comparison.
 template <class T>

@@ -57,24 +57,43 @@ SPECSWEEP_HD void add_gradient_noise(const Shape& sh, const OptimizerParams& op,
                                      const RandomStream* streams, int t, int stage, P G) {
   using V = LaneOf<P>;
   using T = ScalarOf<V>;
+  using Double = typename LaneTraits<V>::Double;
+  using Words = typename LaneTraits<V>::Words;
   constexpr int W = LaneTraits<V>::width;
+  constexpr int DW = LaneTraits<Double>::width, parts = W / DW;
   const int params = sh.total();
   const std::uint64_t first = std::uint64_t(stage) * std::uint64_t(params);
+  // Each lane's stream at substream t: its counter words 1-3 and key (word 0, the block, is 0),
+  // in parts of DW lanes.
+  Words stream_words[parts][4]{}, key0[parts]{}, key1[parts]{};
+  for (int i = 0; i < W; ++i) {
+    const auto& ctr = streams[i].counter();
+    const auto& key = streams[i].key();
+    const int part = i / DW, at = i % DW;
+    set_word(stream_words[part][1], at, (ctr[1] & 0xff000000u) | (std::uint32_t(t) & 0x00ffffffu));
+    set_word(stream_words[part][2], at, ctr[2]);
+    set_word(stream_words[part][3], at, ctr[3]);
+    set_word(key0[part], at, key[0]);
+    set_word(key1[part], at, key[1]);
+  }
   for (int k = 0; k < sh.depth; ++k) {
     const int off = sh.offset(k), count = sh.size(k);
     V scale = V(T(op.gradient_noise));
     if (op.noise_relative) scale = scale * vsqrt(frob2(count, G + off) / T(count));
-    // Normals in whole Philox blocks of 4, the first and last ones shared with neighbours.
+    // Normals in whole Philox blocks of 4, the first and last ones shared with neighbours; every
+    // lane's Philox and Box–Muller side by side (the same bits as each stream's normals4).
     for (std::uint64_t n = first + std::uint64_t(off); n < first + std::uint64_t(off + count);) {
       const std::uint64_t block = n >> 2, end = (block + 1) << 2;
-      double z[W][4];
-      for (int i = 0; i < W; ++i)
-        streams[i].with_substream(std::uint32_t(t)).normals4(std::uint32_t(block), z[i]);
-      for (; n < end && n < first + std::uint64_t(off + count); ++n) {
-        V noise;
-        for (int i = 0; i < W; ++i) set_lane(noise, i, T(z[i][n & 3]));
-        G[int(n - first)] += scale * noise;
+      Double z[4][parts];
+      for (int part = 0; part < parts; ++part) {
+        const Words* base = stream_words[part];
+        Words words[4] = {base[0] + std::uint32_t(block), base[1], base[2], base[3]};
+        philox4x32_10(words, key0[part], key1[part]);
+        box_muller(words[0], words[1], z[0][part], z[1][part]);
+        box_muller(words[2], words[3], z[2][part], z[3][part]);
       }
+      for (; n < end && n < first + std::uint64_t(off + count); ++n)
+        G[int(n - first)] += scale * to_lanes<V>(z[n & 3]);
     }
   }
 }

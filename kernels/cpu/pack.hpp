@@ -69,10 +69,36 @@ struct Pack {
   friend Mask operator>=(Pack a, Pack b) { return {a.v >= b.v}; }
 };
 
+// W 64-bit words side by side, with the integer operations of the counter-based generator
+// (random.hpp); a struct in this namespace, so that the core finds its functions.
+template <int W>
+struct PackWords {
+  typedef std::uint64_t Vec __attribute__((vector_size(sizeof(std::uint64_t) * W)));
+  Vec v;
+  static PackWords wrap(Vec x) {
+    PackWords p;
+    p.v = x;
+    return p;
+  }
+  friend PackWords operator+(PackWords a, std::uint64_t b) { return wrap(a.v + b); }
+  friend PackWords operator*(std::uint64_t a, PackWords b) { return wrap(a * b.v); }
+  friend PackWords operator^(PackWords a, PackWords b) { return wrap(a.v ^ b.v); }
+  friend PackWords operator&(PackWords a, std::uint64_t b) { return wrap(a.v & b); }
+  friend PackWords operator>>(PackWords a, int b) { return wrap(a.v >> b); }
+  friend PackWords operator<<(PackWords a, int b) { return wrap(a.v << b); }
+};
+
+// Double lanes of at most one register: GCC turns comparisons and selects of wider vectors into
+// scalar code, so a pack of 16 floats takes its doubles as two packs of 8 (to_lanes joins them).
+template <int W>
+inline constexpr int kDoubleWidth = W * 8 > kSimdBytes ? kSimdBytes / 8 : W;
+
 template <class T, int W>
 struct LaneTraits<Pack<T, W>> {
   using Scalar = T;
   using Mask = PackMask<T, W>;
+  using Double = Pack<double, kDoubleWidth<W>>;
+  using Words = PackWords<kDoubleWidth<W>>;
   static constexpr int width = W;
 };
 
@@ -97,6 +123,38 @@ inline Pack<T, W> vsqrt(Pack<T, W> x) {
   Pack<T, W> r;
   for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(x.v[i]);
   return r;
+}
+template <class T, int W>
+inline Pack<T, W> vfma(Pack<T, W> a, Pack<T, W> b, Pack<T, W> c) {
+  Pack<T, W> r;
+  for (int i = 0; i < W; ++i) r.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
+  return r;
+}
+template <int W>
+inline Pack<double, W> to_double(PackWords<W> w) {
+  return Pack<double, W>::wrap(__builtin_convertvector(w.v, typename Pack<double, W>::Vec));
+}
+template <int W>
+inline void set_word(PackWords<W>& w, int i, std::uint64_t value) {
+  w.v[i] = value;
+}
+// The pack V of W * parts lanes from `parts` packs of W doubles, each rounded to V's precision.
+template <class V, int W>
+inline V to_lanes(const Pack<double, W>* x) {
+  using T = typename LaneTraits<V>::Scalar;
+  constexpr int parts = LaneTraits<V>::width / W;
+  typedef T Part __attribute__((vector_size(sizeof(T) * W)));
+  if constexpr (parts == 1) {
+    return V::wrap(__builtin_convertvector(x[0].v, Part));
+  } else if constexpr (parts == 2 && W == 8) {
+    const Part low = __builtin_convertvector(x[0].v, Part), high = __builtin_convertvector(x[1].v, Part);
+    return V::wrap(__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                           14, 15));
+  } else {
+    V r;
+    for (int i = 0; i < LaneTraits<V>::width; ++i) r.v[i] = T(x[i / W].v[i % W]);
+    return r;
+  }
 }
 template <class T, int W>
 inline Pack<T, W> vlog(Pack<T, W> x) {
