@@ -62,7 +62,6 @@
 #include <hdf5_hl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,7 +72,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -87,6 +85,7 @@
 
 #include "core/factorization.hpp"
 #include "errors.hpp"
+#include "h5_types.hpp"
 #include "in_child.hpp"
 
 namespace specsweep {
@@ -210,17 +209,8 @@ constexpr std::int8_t kStatusFill = -1;
 constexpr std::int8_t kProgressFill = 0;
 constexpr std::int32_t kIntFill = -1;
 constexpr std::int64_t kCountFill = -1;
-// Per element type of a per-seed array: the HDF5 memory and file types, and the fill value of a
-// seed not written (a status or step of -1, a NaN).
-hid_t native_type(const std::vector<std::int8_t>&) {
-  return H5T_NATIVE_INT8;
-}
-hid_t native_type(const std::vector<std::int32_t>&) {
-  return H5T_NATIVE_INT32;
-}
-hid_t native_type(const std::vector<double>&) {
-  return H5T_NATIVE_DOUBLE;
-}
+// Per element type of a per-seed array: the HDF5 file type (the memory type is native_type, in
+// h5_types.hpp), and the fill value of a seed not written (a status or step of -1, a NaN).
 hid_t file_type(const std::vector<std::int8_t>&) {
   return H5T_STD_I8LE;
 }
@@ -400,8 +390,7 @@ struct OutcomeDataset {
 constexpr OutcomeDataset kOutcomeDatasets[] = {
     {"status", nullptr, "final status of each seed"},
     {"final_loss", nullptr, "loss 1/2 ||W - M||_F^2 + l2/2 sum_k ||F_k||_F^2 at the last step"},
-    {"excess", nullptr,
-     "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
+    {"excess", nullptr, "relative excess loss (loss - optimum) / (1/2 ||M||_F^2) at the last step"},
     {"final_grad_norm", nullptr, "||grad f||_F over all factors at the last iterate"},
     {"window_loss", nullptr,
      "mean of loss / (1/2 ||M||_F^2) over the last record.loss_window steps (the per-step loss); "
@@ -413,8 +402,7 @@ constexpr OutcomeDataset kOutcomeDatasets[] = {
      "final_sharpness times the learning rate of the last step (GD is stable near a minimum "
      "while it is below 2)"},
     {"recovery_error", nullptr, "||W - M||_F / ||M||_F at the last iterate"},
-    {"uniformity_cv", nullptr,
-     "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
+    {"uniformity_cv", nullptr, "std(v)/mean(v) of the mode speeds v_i = sqrt(d_i(tau_i)) / tau_i"},
     {"order_kendall", nullptr,
      "Kendall tau_b between hitting steps tau_i (never hit = +inf) and target values s_i; "
      "+1 smallest-first, -1 largest-first"},
@@ -1719,7 +1707,6 @@ std::string sync_and_rename(const std::string& path, const std::string& target) 
   sync_directory_of(target);
   return "";
 }
-
 
 }  // namespace
 

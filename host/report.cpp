@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "h5_types.hpp"
 #include "in_child.hpp"
 
 namespace specsweep {
@@ -1017,16 +1018,6 @@ RunReport load_report(const std::string& h5_path, ReadIn read_in) {
 
 namespace {
 
-hid_t memory_type_of(const std::vector<std::int8_t>&) {
-  return H5T_NATIVE_INT8;
-}
-hid_t memory_type_of(const std::vector<std::int32_t>&) {
-  return H5T_NATIVE_INT32;
-}
-hid_t memory_type_of(const std::vector<double>&) {
-  return H5T_NATIVE_DOUBLE;
-}
-
 std::string csv_number(double v) {
   return std::isnan(v) ? "" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : exact(v);
 }
@@ -1055,7 +1046,7 @@ void export_outcomes_unlocked(const std::string& h5_path, std::FILE* out) {
     for (const ReportAxis& axis : r.axes) prefix += "," + csv_value(axis_value(axis, c));
     for_each_outcome_array(o, [&](const char* name, auto& values, int per_seed) {
       values = file.template cell_row<typename std::decay_t<decltype(values)>::value_type>(
-          std::string("/outcome/") + name, memory_type_of(values), c, S,
+          std::string("/outcome/") + name, native_type(values), c, S,
           static_cast<hsize_t>(per_seed));
     });
     for (hsize_t seed = 0; seed < S; ++seed) {

@@ -147,7 +147,8 @@ inline V to_lanes(const Pack<double, W>* x) {
   if constexpr (parts == 1) {
     return V::wrap(__builtin_convertvector(x[0].v, Part));
   } else if constexpr (parts == 2 && W == 8) {
-    const Part low = __builtin_convertvector(x[0].v, Part), high = __builtin_convertvector(x[1].v, Part);
+    const Part low = __builtin_convertvector(x[0].v, Part);
+    const Part high = __builtin_convertvector(x[1].v, Part);
     return V::wrap(__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
                                            14, 15));
   } else {
