@@ -35,7 +35,8 @@ using strategy::SeedTask;
 
 class CpuExecutor {
  public:
-  explicit CpuExecutor(std::size_t record_buffer_bytes) : record_buffer_bytes_(record_buffer_bytes) {}
+  explicit CpuExecutor(std::size_t record_buffer_bytes)
+      : record_buffer_bytes_(record_buffer_bytes) {}
 
   template <class U>
   class Buffer {
@@ -104,7 +105,10 @@ class CpuExecutor {
 
   void eigh(int p, long batch, double* A, double* w, double* work) {
     for (long b : shuffled(batch))
-      strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * p * p);
+      strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * strategy::jacobi_work_size(p),
+                            [this](int count, auto f) {
+                              for (long i : shuffled(count)) f(int(i));
+                            });
   }
 
   template <class U>
@@ -169,7 +173,8 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
   run.traces.resize_for_seeds(0, cfg.run.seeds, cp);
   const WorkItem item{&cp, 0, cfg.run.seeds, &run.outcomes, &run.traces};
   const int params = c.layout.params;
-  const int arena_width = strategy == Strategy::fused ? c.layout.total : strategy::batched_arena_width(c);
+  const int arena_width =
+      strategy == Strategy::fused ? c.layout.total : strategy::batched_arena_width(c);
   const int record_width = packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices);
   for (long first = 0; first < cfg.run.seeds; first += per_task) {
     const long seeds = std::min(per_task, cfg.run.seeds - first);
@@ -207,10 +212,11 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
       EXPECT_EQ(exec.allocated(), strategy::block_shared_bytes(c, seeds, traced))
           << "the steps allocated other than the host counted for the block's shared memory";
     }
-    strategy::store_task_results(plan, c, task,
-                                 strategy::TaskResults<T>{outcome.data(), traces.data(),
-                                                          init_factors.data(), final_factors.data()},
-                                 item);
+    strategy::store_task_results(
+        plan, c, task,
+        strategy::TaskResults<T>{outcome.data(), traces.data(), init_factors.data(),
+                                 final_factors.data()},
+        item);
   }
   return run;
 }
@@ -267,10 +273,103 @@ TEST(BlockGroups, FitTheSharedMemoryAndAreAsLargeAsFits) {
   cfg.problem.m = cfg.problem.n = 256;
   const CellProblem cp = make_cell_problem(cfg, 0);
   const CellPlan<float> plan(cp);
-  EXPECT_EQ(strategy::block_group_seeds(strategy::make_cell_params(plan, plan.target(), plan.basis(),
-                                                                    cp.record_steps.data()),
-                                        kHopperShared),
-            0);
+  EXPECT_EQ(
+      strategy::block_group_seeds(
+          strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()),
+          kHopperShared),
+      0);
+}
+
+// The rounds of a sweep of the parallel Jacobi method pair every two columns exactly once, and
+// no column twice in one round (their rotations would not commute).
+TEST(JacobiRounds, PairEveryTwoColumnsOnceAndNoColumnTwiceInARound) {
+  for (int players = 2; players <= 40; players += 2) {
+    std::vector<int> met(players * players, 0);
+    for (int round = 0; round < players - 1; ++round) {
+      std::vector<int> busy(players, 0);
+      for (int pair = 0; pair < players / 2; ++pair) {
+        int i, j;
+        strategy::tournament_pair(players, round, pair, i, j);
+        ASSERT_TRUE(0 <= i && i < j && j < players) << players << " " << round << " " << pair;
+        ++busy[i];
+        ++busy[j];
+        ++met[i * players + j];
+      }
+      for (int column = 0; column < players; ++column)
+        EXPECT_EQ(busy[column], 1) << players << " columns, round " << round;
+    }
+    for (int i = 0; i < players; ++i)
+      for (int j = i + 1; j < players; ++j)
+        EXPECT_EQ(met[i * players + j], 1) << players << " columns, pair " << i << " " << j;
+  }
+}
+
+// jacobi_eigh, its work items in a shuffled order within each phase, on A = Q diag(lambda) Q^T
+// with a random orthogonal Q and known lambda (distinct, repeated, clustered, of both signs, all
+// zero): the eigenvalues come out ascending and equal to lambda, and the eigenvectors orthonormal
+// with A V = V diag(w), each to a small multiple of the double-precision epsilon times |A|.
+TEST(JacobiEigh, DecomposesSymmetricMatricesOfKnownSpectra) {
+  std::mt19937_64 rng(20261206);
+  std::normal_distribution<double> normal;
+  std::vector<long> order;
+  auto shuffled_for_all = [&](int count, auto f) {
+    order.resize(count);
+    std::iota(order.begin(), order.end(), 0L);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (long i : std::vector<long>(order)) f(int(i));
+  };
+  for (int p : {1, 2, 3, 5, 8, 13, 16, 31}) {
+    for (int spectrum = 0; spectrum < 4; ++spectrum) {
+      std::vector<double> lambda(p);
+      for (int e = 0; e < p; ++e) {
+        if (spectrum == 0) lambda[e] = normal(rng);                          // distinct
+        if (spectrum == 1) lambda[e] = e % 2 ? 3.0 : -1.0;                   // repeated
+        if (spectrum == 2) lambda[e] = 1.0 + 1e-9 * e + (e == 0 ? 1e6 : 0);  // clustered
+        if (spectrum == 3) lambda[e] = 0.0;                                  // the zero matrix
+      }
+      // Q: Gram-Schmidt (twice) on Gaussian columns; Q[i p + k] is row i, column k.
+      std::vector<double> Q(p * p);
+      for (double& q : Q) q = normal(rng);
+      for (int k = 0; k < p; ++k)
+        for (int pass = 0; pass < 2; ++pass) {
+          for (int l = 0; l < k; ++l) {
+            double dot = 0;
+            for (int i = 0; i < p; ++i) dot += Q[i * p + l] * Q[i * p + k];
+            for (int i = 0; i < p; ++i) Q[i * p + k] -= dot * Q[i * p + l];
+          }
+          double norm = 0;
+          for (int i = 0; i < p; ++i) norm += Q[i * p + k] * Q[i * p + k];
+          for (int i = 0; i < p; ++i) Q[i * p + k] /= std::sqrt(norm);
+        }
+      std::vector<double> A0(p * p, 0.0);
+      double scale = 0;
+      for (int i = 0; i < p; ++i)
+        for (int j = 0; j < p; ++j)
+          for (int e = 0; e < p; ++e) A0[i * p + j] += Q[i * p + e] * lambda[e] * Q[j * p + e];
+      for (double l : lambda) scale = std::max(scale, std::abs(l));
+      std::vector<double> A = A0, w(p, -7.0), work(strategy::jacobi_work_size(p), -7.0);
+      strategy::jacobi_eigh(p, A.data(), w.data(), work.data(), shuffled_for_all);
+      std::vector<double> expected = lambda;
+      std::sort(expected.begin(), expected.end());
+      const double tol = 20 * p * 2.3e-16 * std::max(scale, 1e-300);
+      const std::string where =
+          std::to_string(p) + " x " + std::to_string(p) + ", spectrum " + std::to_string(spectrum);
+      for (int e = 0; e < p; ++e) {
+        EXPECT_NEAR(w[e], expected[e], tol) << where << ", eigenvalue " << e;
+        if (e > 0) {
+          EXPECT_LE(w[e - 1], w[e]) << where;
+        }
+      }
+      for (int e = 0; e < p; ++e)      // eigenvector e is column e of A, column-major
+        for (int f = 0; f < p; ++f) {  // orthonormal, and A0 v_e = w_e v_e
+          double dot = 0, residual = 0;
+          for (int i = 0; i < p; ++i) dot += A[e * p + i] * A[f * p + i];
+          EXPECT_NEAR(dot, e == f ? 1.0 : 0.0, 20 * p * 2.3e-16) << where << " " << e << " " << f;
+          for (int i = 0; i < p; ++i) residual += A0[f * p + i] * A[e * p + i];
+          EXPECT_NEAR(residual, w[e] * A[e * p + f], tol) << where << ", vector " << e;
+        }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,

@@ -325,11 +325,15 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     }
   };
 
-  auto lambda_max = [&] {  // at F; Lanczos overwrites its start vector
-    P start = arena + lay.sharpness;
-    for (int i = 0; i < lay.params; ++i) start[i] = V(T(start_stream.normal(std::uint64_t(i))));
-    return top_hessian_eigenvalue(sh, tg, l2, F, rp.sharpness_iterations, start,
-                                  start + lay.params);
+  // Lanczos's start vector, the same at every record step (and in every lane): drawn once, only
+  // read (its work space and curvature_along's come after it).
+  P lanczos_start = arena + lay.sharpness;
+  if (sharp)
+    for (int i = 0; i < lay.params; ++i)
+      lanczos_start[i] = V(T(start_stream.normal(std::uint64_t(i))));
+  auto lambda_max = [&] {  // at F
+    return top_hessian_eigenvalue(sh, tg, l2, F, rp.sharpness_iterations, lanczos_start,
+                                  lanczos_start + lay.params);
   };
 
   int next_record = 0;
@@ -349,8 +353,7 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
     auto pass_record = [&](const P* step) {  // null at the last step: none is taken
       if (!record) return;
       if (sharp && step != nullptr)
-        metrics.step_sharpness =
-            curvature_along(sh, tg, l2, F, *step, arena + lay.sharpness + lay.params);
+        metrics.step_sharpness = curvature_along(sh, tg, l2, F, *step, lanczos_start + lay.params);
       on_record(next_record, static_cast<const RecordMetrics<V, P>&>(metrics));
       ++next_record;
     };

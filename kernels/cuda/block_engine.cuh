@@ -75,10 +75,17 @@ class BlockExecutor {
     __syncthreads();
   }
 
-  // One thread per matrix: the Grams are r x r with r small where this strategy runs.
+  // One warp per matrix: Jacobi's rounds of disjoint rotations spread over its lanes, a warp
+  // barrier between them (every lane of a warp takes the same matrices, so all 32 reach it).
   __device__ void eigh(int p, long batch, double* A, double* w, double* work) {
-    for (long b = threadIdx.x; b < batch; b += blockDim.x)
-      strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * p * p);
+    const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    const long per_work = strategy::jacobi_work_size(p);
+    for (long b = threadIdx.x / 32; b < batch; b += warps)
+      strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * per_work,
+                            [lane](int count, auto f) {
+                              for (int i = lane; i < count; i += 32) f(i);
+                              __syncwarp();
+                            });
     __syncthreads();
   }
 

@@ -18,9 +18,9 @@
 //                                                    // symmetric eigendecomposition: w ascending,
 //                                                    // eigenvectors over A's columns
 //                                                    // (column-major), as cusolverDnXsyevBatched;
-//                                                    // work: p x p doubles per matrix, for an
-//                                                    // executor without cuSOLVER
-//                                                    (small_linalg.hpp)
+//                                                    // work: jacobi_work_size(p) doubles per
+//                                                    // matrix, for an executor without cuSOLVER
+//                                                    // (small_linalg.hpp)
 //   void zero(U* data, long count);
 //   std::size_t record_buffer_bytes() const;         // memory for buffered record steps (below);
 //                                                    // 0: none, records go to the seeds' arenas
@@ -57,20 +57,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "strategy/small_linalg.hpp"
 #include "strategy/task.hpp"
 
 namespace specsweep::strategy {
-
-// A host-and-device function that calls the executor, which is host-only (batched) or
-// device-only (block): nvcc is told not to check the side it is not instantiated for.
-// (Before a template, the pragma goes before `template`: SPECSWEEP_EXEC_CHECK_OFF there, and
-// SPECSWEEP_HD on the function.)
-#if defined(__CUDACC__)
-#define SPECSWEEP_EXEC_CHECK_OFF _Pragma("nv_exec_check_disable")
-#else
-#define SPECSWEEP_EXEC_CHECK_OFF
-#endif
-#define SPECSWEEP_HD_EXEC SPECSWEEP_EXEC_CHECK_OFF SPECSWEEP_HD
 
 // A batch of row-major matrices: matrix s starts at data + s * stride, rows are ld apart.
 template <class T>
@@ -233,7 +223,7 @@ struct BatchedSteps {
       gradient_fp64_ = exec.template buffer<double>(size_max);
       gram_ = exec.template buffer<double>(S_ * p_max * p_max);
       eigenvalues_ = exec.template buffer<double>(S_ * p_max);
-      eigen_work_ = exec.template buffer<double>(S_ * p_max * p_max);
+      eigen_work_ = exec.template buffer<double>(S_ * jacobi_work_size(int(p_max)));
       gram_work_ = exec.template buffer<T>(S_ * p_max * p_max);
     }
     if (task.traced_count > 0 && c.rp.record_count > 0) {

@@ -23,8 +23,8 @@ SPECSWEEP_HD inline std::size_t shared_bytes(std::size_t bytes) {
   return (bytes + kSharedAlignment - 1) / kSharedAlignment * kSharedAlignment;
 }
 
-// Threads of a block, and the most seeds a group holds: beyond 32 the per-seed phases
-// (observe, the eigensolver) would want more than one warp, and a few groups per SM keep the
+// Threads of a block, and the most seeds a group holds: beyond 32 the per-seed bookkeeping
+// (observe, a thread per seed) would want more than one warp, and a few groups per SM keep the
 // SM busy while one waits at a barrier.
 inline constexpr int kBlockStrategyThreads = 256;
 inline constexpr int kMaxGroupSeeds = 32;
@@ -91,7 +91,8 @@ int block_group_seeds(const CellParams<T>& c, const SharedMemoryLimits& limits) 
   if (!batched_supports(c) || block_shared_bytes(c, 1, 0) > limits.per_block) return 0;
   auto fits = [&](int seeds) {
     const std::size_t bytes = block_shared_bytes(c, seeds, 0);
-    return bytes <= limits.per_block && kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
+    return bytes <= limits.per_block &&
+           kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
   };
   int seeds = 1;
   while (seeds < kMaxGroupSeeds && fits(seeds + 1)) ++seeds;

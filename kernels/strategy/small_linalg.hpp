@@ -30,61 +30,118 @@ SPECSWEEP_HD void gemm_cm_element(Index index, bool ta, bool tb, int m, int n, i
   c = alpha * acc + (beta == U(0) ? U(0) : beta * c);
 }
 
-// A (p x p, symmetric) in, eigenvectors out; V: p x p scratch. Sweeps stop when the off-diagonal
-// mass is below 1e-30 of the whole (the rotations then change nothing at double precision), or
-// after 30 sweeps (quadratic convergence needs fewer than 10 for any p this is used for).
-SPECSWEEP_HD inline void jacobi_eigh(int p, double* A, double* w, double* V) {
-  for (int i = 0; i < p * p; ++i) V[i] = 0;
-  for (int i = 0; i < p; ++i) V[i * p + i] = 1;
-  for (int sweep = 0; sweep < 30; ++sweep) {
-    double off = 0, all = 0;
-    for (int i = 0; i < p; ++i)
-      for (int j = 0; j < p; ++j) {
-        const double a2 = A[i * p + j] * A[i * p + j];
-        all += a2;
-        if (i != j) off += a2;
-      }
-    if (!(off > 1e-30 * all)) break;  // also stops on NaN, which no rotation would mend
-    for (int i = 0; i < p - 1; ++i)
-      for (int j = i + 1; j < p; ++j) {
-        if (A[i * p + j] == 0) continue;
-        const double theta = (A[j * p + j] - A[i * p + i]) / (2 * A[i * p + j]);
-        const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
-        const double c = 1 / sqrt(t * t + 1), s = t * c;
-        for (int k = 0; k < p; ++k) {  // columns i, j of A and V
-          const double aki = A[k * p + i], akj = A[k * p + j];
-          A[k * p + i] = c * aki - s * akj;
-          A[k * p + j] = s * aki + c * akj;
-          const double vki = V[k * p + i], vkj = V[k * p + j];
-          V[k * p + i] = c * vki - s * vkj;
-          V[k * p + j] = s * vki + c * vkj;
-        }
-        for (int k = 0; k < p; ++k) {  // rows i, j of A
-          const double aik = A[i * p + k], ajk = A[j * p + k];
-          A[i * p + k] = c * aik - s * ajk;
-          A[j * p + k] = s * aik + c * ajk;
-        }
-      }
+// The columns paired in round `round` of a round-robin tournament of `players` (even) columns
+// (the circle method: the last player stays, the others turn one place per round): pair `pair`
+// of that round is (i, j), i < j. The players - 1 rounds pair every two columns exactly once, and
+// the pairs of a round are disjoint.
+SPECSWEEP_HD inline void tournament_pair(int players, int round, int pair, int& i, int& j) {
+  const int turning = players - 1;
+  int a, b;
+  if (pair == 0) {
+    a = turning;
+    b = round;
+  } else {
+    a = (round + pair) % turning;
+    b = (round - pair + turning) % turning;
   }
-  for (int i = 0; i < p; ++i) w[i] = A[i * p + i];
-  // Ascending order, moving V's columns along (selection sort: p is small).
-  for (int e = 0; e < p; ++e) {
-    int low = e;
-    for (int i = e + 1; i < p; ++i)
-      if (w[i] < w[low]) low = i;
-    if (low == e) continue;
-    const double we = w[e];
-    w[e] = w[low];
-    w[low] = we;
-    for (int k = 0; k < p; ++k) {
-      const double v = V[k * p + e];
-      V[k * p + e] = V[k * p + low];
-      V[k * p + low] = v;
+  i = a < b ? a : b;
+  j = a < b ? b : a;
+}
+
+// Doubles of scratch jacobi_eigh needs beside A and w: V (p x p), a cosine and a sine per pair of
+// a round, and the sweep's verdict.
+SPECSWEEP_HD inline int jacobi_work_size(int p) {
+  return p * p + (p + p % 2) + 1;
+}
+
+// The symmetric eigendecomposition of one small matrix, with cuSOLVER's conventions: A (p x p,
+// symmetric) in; eigenvalues ascending into w, eigenvectors over A's columns (column-major) out.
+// Jacobi's method in parallel order, so that a group of workers shares one matrix: each round
+// rotates a set of disjoint column pairs, whose rotations commute and are applied all at once
+// (columns of A and V, then rows of A), and the p + p % 2 - 1 rounds of a sweep rotate every pair
+// once, as a sweep of the cyclic order does (the convergence is as fast). A sweep starts only if
+// the off-diagonal mass is above 1e-30 of the whole (below it the rotations change nothing at
+// double precision), 30 at most (quadratic convergence needs fewer than 10 for the p this
+// serves).
+// for_all(count, f) calls f(i) for every i < count, spread over the workers, and returns when all
+// are done and each sees what the others wrote. Every worker runs this function on the same
+// arguments, so every branch below is taken alike by all. work: jacobi_work_size(p) doubles.
+SPECSWEEP_EXEC_CHECK_OFF
+template <class ForAll>
+SPECSWEEP_HD void jacobi_eigh(int p, double* A, double* w, double* work, ForAll&& for_all) {
+  const int players = p + p % 2, pairs = players / 2;
+  double *V = work, *rotation = work + p * p, *go_on = rotation + players;
+  for_all(p * p, [=](int ij) { V[ij] = ij / p == ij % p ? 1.0 : 0.0; });
+  for (int sweep = 0; sweep < 30; ++sweep) {
+    for_all(1, [=](int) {
+      double off = 0, all = 0;
+      for (int ij = 0; ij < p * p; ++ij) {
+        const double a2 = A[ij] * A[ij];
+        all += a2;
+        if (ij / p != ij % p) off += a2;
+      }
+      *go_on = off > 1e-30 * all ? 1.0 : 0.0;  // 0 on NaN too, which no rotation would mend
+    });
+    if (!(*go_on > 0)) break;
+    for (int round = 0; round < players - 1; ++round) {
+      for_all(pairs, [=](int pair) {
+        int i, j;
+        tournament_pair(players, round, pair, i, j);
+        double c = 1, s = 0;  // the identity for a pair with the padding column, or nothing to do
+        if (j < p && A[i * p + j] != 0) {
+          const double theta = (A[j * p + j] - A[i * p + i]) / (2 * A[i * p + j]);
+          const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+          c = 1 / sqrt(t * t + 1);
+          s = t * c;
+        }
+        rotation[2 * pair] = c;
+        rotation[2 * pair + 1] = s;
+      });
+      for_all(pairs * p, [=](int item) {  // columns i, j of A and V, row k
+        const int pair = item / p, k = item % p;
+        int i, j;
+        tournament_pair(players, round, pair, i, j);
+        if (j >= p) return;
+        const double c = rotation[2 * pair], s = rotation[2 * pair + 1];
+        const double aki = A[k * p + i], akj = A[k * p + j];
+        A[k * p + i] = c * aki - s * akj;
+        A[k * p + j] = s * aki + c * akj;
+        const double vki = V[k * p + i], vkj = V[k * p + j];
+        V[k * p + i] = c * vki - s * vkj;
+        V[k * p + j] = s * vki + c * vkj;
+      });
+      for_all(pairs * p, [=](int item) {  // rows i, j of A, column k
+        const int pair = item / p, k = item % p;
+        int i, j;
+        tournament_pair(players, round, pair, i, j);
+        if (j >= p) return;
+        const double c = rotation[2 * pair], s = rotation[2 * pair + 1];
+        const double aik = A[i * p + k], ajk = A[j * p + k];
+        A[i * p + k] = c * aik - s * ajk;
+        A[j * p + k] = s * aik + c * ajk;
+      });
     }
   }
+  // Ascending order, moving V's columns along (a selection sort by one worker: p is small).
+  for_all(1, [=](int) {
+    for (int i = 0; i < p; ++i) w[i] = A[i * p + i];
+    for (int e = 0; e < p; ++e) {
+      int low = e;
+      for (int i = e + 1; i < p; ++i)
+        if (w[i] < w[low]) low = i;
+      if (low == e) continue;
+      const double we = w[e];
+      w[e] = w[low];
+      w[low] = we;
+      for (int k = 0; k < p; ++k) {
+        const double v = V[k * p + e];
+        V[k * p + e] = V[k * p + low];
+        V[k * p + low] = v;
+      }
+    }
+  });
   // Eigenvector e (column e of V) into column e of A, column-major: A[e p + i].
-  for (int e = 0; e < p; ++e)
-    for (int i = 0; i < p; ++i) A[e * p + i] = V[i * p + e];
+  for_all(p * p, [=](int ei) { A[ei] = V[(ei % p) * p + ei / p]; });
 }
 
 }  // namespace specsweep::strategy
