@@ -37,6 +37,8 @@ bundle() {
     grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcuda|libcublas(Lt)?|libcusolver|libcusparse|libnvJitLink)\.so' |
     xargs -r cp -L -t gpu-bundle/lib
   git rev-parse --short=12 HEAD >gpu-bundle/REVISION
+  # The CUDA release the binaries were built with: the GPU machine's driver must support it.
+  nvcc --version | grep -Eo 'release [0-9]+\.[0-9]+' | cut -d' ' -f2 >gpu-bundle/CUDA_RELEASE
   # Compressed, the bundle travels in a fraction of the 64 MiB a device call may carry.
   tar -cJf gpu-bundle.tar.xz gpu-bundle
   du -sh gpu-bundle gpu-bundle.tar.xz
@@ -73,10 +75,29 @@ run() {
   # Every stage's limit is cut to what is left of the whole run's (GPU_CHECK_SECONDS, default 540).
   local deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
   left() { local l=$((deadline - SECONDS)); ((l < $1)) && echo $((l > 1 ? l : 1)) || echo "$1"; }
+  # Up front, what the bundle needs against what the machine has: the CUDA release it was built
+  # with against the newest the driver supports, and the cuBLAS/cuSOLVER/runtime it will load.
   {
     echo "revision $(cat gpu-bundle/REVISION) checked $(date -u +%F)"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+    local built driver_cuda
+    built=$(cat gpu-bundle/CUDA_RELEASE 2>/dev/null || echo unknown)
+    driver_cuda=$(nvidia-smi | grep -Eo 'CUDA Version: [0-9]+\.[0-9]+' | cut -d' ' -f3)
+    if [[ $built == unknown || -z $driver_cuda ]]; then
+      echo "CUDA: bundle built with $built, driver supports ${driver_cuda:-unknown}: not compared"
+    elif [[ $(printf '%s\n%s\n' "$built" "$driver_cuda" | sort -V | head -n 1) == "$built" ]]; then
+      echo "CUDA: bundle built with $built, driver supports up to $driver_cuda: ok"
+    else
+      echo "CUDA: bundle built with $built, driver supports only up to $driver_cuda: TOO OLD, expect cudaErrorInsufficientDriver"
+    fi
+    ldd gpu-bundle/tests/test_backends | grep -E 'libcudart|libcublas|libcusolver' | sed 's/^[[:space:]]*/loads /'
   } | tee "$out/device.txt"
+  # A stage's test filter that matches fewer tests than it names has not checked what it says.
+  expect_tests() {
+    local ran
+    ran=$(grep -Eo 'Running [0-9]+ tests?' "$1" | head -n 1 | grep -Eo '[0-9]+')
+    [[ ${ran:-0} == "$2" ]] || echo "$1: ran ${ran:-0} tests where the filter names $2: FILTER STALE"
+  }
 
   echo "== backend suite on the GPU (CPU oracle beside it)"
   timeout "$(left 240)" gpu-bundle/tests/test_backends --gtest_brief=1 --gtest_output="xml:$out/test_backends.xml" \
@@ -106,15 +127,15 @@ PY
 
   echo "== memory check of the three strategies (compute-sanitizer memcheck)"
   timeout "$(left 90)" compute-sanitizer --tool memcheck --error-exitcode 9 gpu-bundle/tests/test_backends \
-    --gtest_filter='*MatchesCpuOracle*cuda_fused_muon_jordan5*:*MatchesCpuOracle*cuda_batched_specgd_exact*:*MatchesCpuOracle*cuda_block_muon_jordan5*:*ManyCells*cuda' \
+    --gtest_filter='*MatchesCpuOracle*/cuda_fused_muon_jordan5:*MatchesCpuOracle*/cuda_batched_specgd_exact:*MatchesCpuOracle*/cuda_block_muon_jordan5:*ManyCells*cuda' \
     >"$out/memcheck.log" 2>&1
-  echo "memcheck exit $?"; tail -n 5 "$out/memcheck.log"
+  echo "memcheck exit $?"; tail -n 5 "$out/memcheck.log"; expect_tests "$out/memcheck.log" 4
   # The block strategy shares memory between a block's threads: races and barriers checked.
   for tool in racecheck synccheck; do
     timeout "$(left 60)" compute-sanitizer --tool $tool --error-exitcode 9 gpu-bundle/tests/test_backends \
-      --gtest_filter='*MatchesCpuOracle*cuda_block_specgd_exact*:*MatchesCpuOracle*cuda_block_muon_newton_schulz*:*MatchesCpuOracle*cuda_fused_muon_jordan5*' \
+      --gtest_filter='*MatchesCpuOracle*/cuda_block_specgd_exact:*MatchesCpuOracle*/cuda_block_rank_20_muon_newton_schulz:*MatchesCpuOracle*/cuda_fused_muon_jordan5' \
       >"$out/$tool.log" 2>&1
-    echo "$tool exit $?"; tail -n 5 "$out/$tool.log"
+    echo "$tool exit $?"; tail -n 5 "$out/$tool.log"; expect_tests "$out/$tool.log" 3
   done
 
   echo "== strategies side by side: fused (thread per seed), batched (cuBLAS), block (a block per seed group), per workload"

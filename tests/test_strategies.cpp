@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -20,6 +21,7 @@
 
 #include "oracle_assertions.hpp"
 #include "plan/launch_chunks.hpp"
+#include "plan/strategy_choice.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/block.hpp"
 #include "strategy/fused.hpp"
@@ -103,7 +105,13 @@ class CpuExecutor {
                                 sc);
   }
 
+  // A non-finite matrix fails here, as cuSOLVER reports it failed: the steps must feed the
+  // eigensolver zeros for a diverged seed.
   void eigh(int p, long batch, double* A, double* w, double* work) {
+    if (!std::all_of(A, A + batch * p * p, [](double a) { return std::isfinite(a); }))
+      throw std::runtime_error(
+          "a non-finite matrix reached the eigensolver (a diverged seed not "
+          "masked)");
     for (long b : shuffled(batch))
       strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * strategy::jacobi_work_size(p),
                             [this](int count, auto f) {
@@ -130,9 +138,8 @@ class CpuExecutor {
   std::vector<std::vector<unsigned char>> inputs_;  // operator new's alignment suits any U
 };
 
-enum class Strategy { fused, batched, block };
-std::string strategy_name(Strategy s) {
-  return s == Strategy::fused ? "fused" : s == Strategy::batched ? "batched" : "block";
+std::string strategy_name(GpuStrategy s) {
+  return s == GpuStrategy::fused ? "fused" : s == GpuStrategy::batched ? "batched" : "block";
 }
 
 // Shared memory on Hopper (H100, H200): 227 KiB per block at most, 228 KiB per SM, 1 KiB of each
@@ -142,25 +149,19 @@ constexpr strategy::SharedMemoryLimits kHopperShared{227 * 1024, 228 * 1024, 102
 // Seeds per task of a strategy: the CUDA backend's chunks of one warp (the oracle's 40 seeds in
 // two tasks, the traced seeds of some cases on both sides), or for the block strategy groups of
 // at most 7 seeds (a size that divides neither 32 nor 40); 0 when the strategy does not compute
-// the cell.
+// the cell (the backend would run another one, forced or not).
 template <class T>
-long task_seeds(Strategy strategy, const CellParams<T>& c) {
-  switch (strategy) {
-    case Strategy::fused:
-      return kWarp;
-    case Strategy::batched:
-      return strategy::batched_supports(c) ? kWarp : 0;
-    case Strategy::block:
-      return std::min(7, strategy::block_group_seeds(c, kHopperShared));
-  }
-  return 0;
+long task_seeds(GpuStrategy strategy, const CellParams<T>& c) {
+  const int group = strategy::block_group_seeds(c, kHopperShared);
+  if (choose_strategy(c, group, strategy) != strategy) return 0;
+  return strategy == GpuStrategy::block ? std::min(7, group) : kWarp;
 }
 
 // Runs the seeds of a config's cell on the CPU as the CUDA backend runs them under the strategy,
 // in tasks of task_seeds, and unpacks each task's arrays into the outcomes and traces; nullopt
 // when the strategy does not compute the cell.
 template <class T>
-std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
+std::optional<SeedRangeRun> run_strategy(const Config& cfg, GpuStrategy strategy) {
   SeedRangeRun run;
   run.cp = make_cell_problem(cfg, 0);
   const CellProblem& cp = run.cp;
@@ -174,7 +175,7 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
   const WorkItem item{&cp, 0, cfg.run.seeds, &run.outcomes, &run.traces};
   const int params = c.layout.params;
   const int arena_width =
-      strategy == Strategy::fused ? c.layout.total : strategy::batched_arena_width(c);
+      strategy == GpuStrategy::fused ? c.layout.total : strategy::batched_arena_width(c);
   const int record_width = packed_record_width(cp.shape.r, cp.shape.depth, c.rp.delta_matrices);
   for (long first = 0; first < cfg.run.seeds; first += per_task) {
     const long seeds = std::min(per_task, cfg.run.seeds - first);
@@ -197,9 +198,9 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
     task.traces = traces.data();
     task.init_factors = init_factors.data();
     task.final_factors = final_factors.data();
-    if (strategy == Strategy::fused) {
+    if (strategy == GpuStrategy::fused) {
       for (long i = 0; i < seeds; ++i) strategy::run_one_seed(c, task, i);
-    } else if (strategy == Strategy::batched) {
+    } else if (strategy == GpuStrategy::batched) {
       // Room for four record steps: the oracle's six are computed in two flushes, one of them
       // partial.
       CpuExecutor exec(sizeof(T) * std::size_t(strategy::batched_arena_width(c)) *
@@ -221,7 +222,7 @@ std::optional<SeedRangeRun> run_strategy(const Config& cfg, Strategy strategy) {
   return run;
 }
 
-class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<Strategy, OracleCase>> {};
+class StrategyOnCpu : public ::testing::TestWithParam<std::tuple<GpuStrategy, OracleCase>> {};
 
 TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
   const auto& [strategy, c] = GetParam();
@@ -234,6 +235,14 @@ TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
     ++compared;
     const auto cpu = run_seed_range("cpu", cfg, 0, cfg.run.seeds, 4096);
     testing::expect_well_conditioned(cfg, cpu, oracle_tolerance(precision));
+    // A case that says its seeds diverge has seeds that do: the strategies' freezing and masking
+    // of them is what it checks.
+    if (std::string(c.name).rfind("diverging_", 0) == 0) {
+      EXPECT_GT(std::count(cpu.outcomes.status.begin(), cpu.outcomes.status.end(),
+                           static_cast<std::int8_t>(Status::diverged)),
+                0)
+          << c.name;
+    }
     testing::expect_matches(
         cpu, *other, oracle_tolerance(precision),
         std::string(c.name) + (precision == Precision::fp64 ? " fp64" : " fp32"));
@@ -278,6 +287,53 @@ TEST(BlockGroups, FitTheSharedMemoryAndAreAsLargeAsFits) {
           strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()),
           kHopperShared),
       0);
+}
+
+// The cost model's choice is a strategy that computes the cell, the forced one wherever that
+// one does; left to itself it takes block at Kang's size (60 x 70, r = 5, where a group fits a
+// block), batched at 256^2 and fused for depth 3, which only the fused strategy computes.
+TEST(StrategyChoice, TakesAStrategyThatComputesTheCell) {
+  const GpuStrategy all[] = {GpuStrategy::automatic, GpuStrategy::fused, GpuStrategy::batched,
+                             GpuStrategy::block};
+  auto params_of = [](const Config& cfg) {
+    const CellProblem cp = make_cell_problem(cfg, 0);
+    const CellPlan<float> plan(cp);
+    return strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
+  };
+  for (const OracleCase& oc : oracle_cases()) {
+    const CellParams<float> c = params_of(oracle_config(oc, Precision::fp32));
+    const int group = strategy::block_group_seeds(c, kHopperShared);
+    for (GpuStrategy forced : all) {
+      const GpuStrategy chosen = choose_strategy(c, group, forced);
+      EXPECT_NE(chosen, GpuStrategy::automatic) << oc.name;
+      if (chosen != GpuStrategy::fused) {
+        EXPECT_TRUE(strategy::batched_supports(c)) << oc.name;
+      }
+      if (chosen == GpuStrategy::block) {
+        EXPECT_GT(group, 0) << oc.name;
+      }
+      const bool computes =
+          forced == GpuStrategy::fused ||
+          (strategy::batched_supports(c) && (forced == GpuStrategy::batched || group > 0));
+      if (forced != GpuStrategy::automatic && computes) {
+        EXPECT_EQ(chosen, forced) << oc.name;
+      }
+    }
+  }
+  auto automatic = [&](const char* case_name, int m, int n, int rank) {
+    const auto found =
+        std::find_if(oracle_cases().begin(), oracle_cases().end(),
+                     [&](const OracleCase& oc) { return oc.name == std::string(case_name); });
+    EXPECT_NE(found, oracle_cases().end()) << case_name;
+    Config cfg = oracle_config(*found, Precision::fp32);
+    if (m > 0) cfg.problem.m = m, cfg.problem.n = n, cfg.problem.rank = rank;
+    const CellParams<float> c = params_of(cfg);
+    return choose_strategy(c, strategy::block_group_seeds(c, kHopperShared),
+                           GpuStrategy::automatic);
+  };
+  EXPECT_EQ(automatic("specgd_exact", 60, 70, 5), GpuStrategy::block);
+  EXPECT_EQ(automatic("specgd_exact", 256, 256, 16), GpuStrategy::batched);
+  EXPECT_EQ(automatic("depth3_l2_orthogonal", 0, 0, 0), GpuStrategy::fused);
 }
 
 // The rounds of a sweep of the parallel Jacobi method pair every two columns exactly once, and
@@ -373,8 +429,9 @@ TEST(JacobiEigh, DecomposesSymmetricMatricesOfKnownSpectra) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,
-                         ::testing::Combine(::testing::Values(Strategy::fused, Strategy::batched,
-                                                              Strategy::block),
+                         ::testing::Combine(::testing::Values(GpuStrategy::fused,
+                                                              GpuStrategy::batched,
+                                                              GpuStrategy::block),
                                             ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
                            return strategy_name(std::get<0>(p.param)) + "_" +

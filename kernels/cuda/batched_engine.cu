@@ -4,10 +4,13 @@
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/system/cuda/error.h>
 #include <thrust/system_error.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cub/block/block_reduce.cuh>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -93,7 +96,10 @@ class GpuExecutor {
   }
 
   GpuExecutor(const BlasHandle& blas, const SolverHandle& solver, cudaStream_t stream)
-      : blas_(blas.get()), solver_(solver), stream_(stream), first_failed_(std::vector<int>{kNone}, stream) {}
+      : blas_(blas.get()),
+        solver_(solver),
+        stream_(stream),
+        first_failed_(std::vector<int>{kNone}, stream) {}
 
   template <class F>
   void for_each(long count, F f) {
@@ -162,16 +168,18 @@ class GpuExecutor {
     });
   }
 
-  // Throws, naming the seed, if any eigendecomposition of the run failed (its polar factor, and
-  // so the seed's trajectory from that step on, would be garbage).
-  void throw_if_eigh_failed(long first_seed) const {
+  // Throws, naming the seed and its cell, if any eigendecomposition of the run failed (its polar
+  // factor, and so the seed's trajectory from that step on, would be garbage).
+  void throw_if_eigh_failed(long first_seed, std::uint32_t cell_number) const {
     std::vector<int> first(1);
     first_failed_.download(first, 1, stream_);
     SPECSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
     if (first[0] != kNone)
-      throw RuntimeFailure("CUDA backend: cuSOLVER's batched eigensolver (cusolverDnXsyevBatched) failed for "
-                           "seed " + std::to_string(first_seed + first[0]) +
-                           " of the batched run: its polar factor would be wrong, so the run stops");
+      throw RuntimeFailure(
+          "CUDA backend: cuSOLVER's batched eigensolver (cusolverDnXsyevBatched) failed for "
+          "seed " +
+          std::to_string(first_seed + first[0]) + " of cell " + std::to_string(cell_number) +
+          ": its polar factor would be wrong, so the run stops");
   }
 
   template <class U>
@@ -199,24 +207,36 @@ class GpuExecutor {
 
 template <class T>
 void run_batched(const strategy::CellParams<T>& cell, const strategy::SeedTask<T>& task,
-                 const std::vector<int>& record_steps, const BlasHandle& blas,
-                 const SolverHandle& solver, cudaStream_t stream) {
+                 std::uint32_t cell_number, const std::vector<int>& record_steps,
+                 const BlasHandle& blas, const SolverHandle& solver, cudaStream_t stream) {
   try {
     GpuExecutor exec(blas, solver, stream);
     strategy::run_batched(exec, cell, task, record_steps.data());
     SPECSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream));
-    exec.throw_if_eigh_failed(task.first_seed);
+    exec.throw_if_eigh_failed(task.first_seed, cell_number);
   } catch (const thrust::system_error& e) {
-    throw RuntimeFailure(std::string("CUDA error in a Thrust launch of the batched strategy: ") +
-                         e.what());
+    // Out of memory in a Thrust launch (its local memory, or its temporary storage) is retried
+    // in smaller chunks like any other allocation failure; the rest stops the run.
+    const std::string what =
+        std::string("CUDA error in a Thrust launch of the batched strategy: ") + e.what();
+    if (e.code() == thrust::error_code(cudaErrorMemoryAllocation, thrust::cuda_category())) {
+      cudaGetLastError();  // not sticky: cleared, so that the retry's launches report their own
+      throw DeviceOutOfMemory(what);
+    }
+    throw RuntimeFailure(what);
+  } catch (const std::bad_alloc& e) {  // Thrust's temporary storage on the device
+    throw DeviceOutOfMemory(std::string("an allocation of the batched strategy failed: ") +
+                            e.what());
   }
 }
 
 template void run_batched<float>(const strategy::CellParams<float>&,
-                                 const strategy::SeedTask<float>&, const std::vector<int>&,
-                                 const BlasHandle&, const SolverHandle&, cudaStream_t);
+                                 const strategy::SeedTask<float>&, std::uint32_t,
+                                 const std::vector<int>&, const BlasHandle&, const SolverHandle&,
+                                 cudaStream_t);
 template void run_batched<double>(const strategy::CellParams<double>&,
-                                  const strategy::SeedTask<double>&, const std::vector<int>&,
-                                  const BlasHandle&, const SolverHandle&, cudaStream_t);
+                                  const strategy::SeedTask<double>&, std::uint32_t,
+                                  const std::vector<int>&, const BlasHandle&, const SolverHandle&,
+                                  cudaStream_t);
 
 }  // namespace specsweep::cuda

@@ -2,6 +2,7 @@
 // The batched strategy on the GPU: strategy/batched.hpp's steps with a cuBLAS / cuSOLVER /
 // Thrust / CUB executor (batched_engine.cu).
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "cuda/blas.cuh"
@@ -14,10 +15,12 @@ namespace specsweep::cuda {
 // the seeds' own buffers.
 inline constexpr std::size_t kRecordBufferBytes = std::size_t(64) << 20;
 
-// Runs the task's seeds (all of one cell) to the end and waits for the stream.
+// Runs the task's seeds (all of one cell, the sweep's cell `cell_number`, which messages name) to
+// the end and waits for the stream. An allocation failure, of ours or a library's or Thrust's,
+// is a DeviceOutOfMemory, which the backend retries in smaller chunks.
 template <class T>
 void run_batched(const strategy::CellParams<T>& cell, const strategy::SeedTask<T>& task,
-                 const std::vector<int>& record_steps, const BlasHandle& blas,
-                 const SolverHandle& solver, cudaStream_t stream);
+                 std::uint32_t cell_number, const std::vector<int>& record_steps,
+                 const BlasHandle& blas, const SolverHandle& solver, cudaStream_t stream);
 
 }  // namespace specsweep::cuda

@@ -5,7 +5,8 @@
 //   the seeds of one cell advance in lockstep with cuBLAS GEMMs over all of them.
 // - block (strategy/block.hpp, block_engine.cuh): for small depth-2 problems, a thread block runs
 //   the same lockstep steps for a group of seeds from start to end in shared memory.
-// choose_strategy below is the cost model that picks one per cell; BackendOptions can force one.
+// choose_strategy (plan/strategy_choice.hpp) is the cost model that picks one per cell;
+// BackendOptions can force one.
 // Work is cut into chunks that fit the device memory; after each chunk one copy brings back the
 // outcomes and traces, which the host turns into SeedOutcomes and SeedTraces with the same code as
 // the CPU backend (strategy/task_results.hpp).
@@ -21,6 +22,7 @@
 #include "cuda/device_buffer.cuh"
 #include "cuda/seed_kernel.cuh"
 #include "plan/launch_chunks.hpp"
+#include "plan/strategy_choice.hpp"
 #include "strategy/batched.hpp"
 #include "strategy/task_results.hpp"
 
@@ -45,39 +47,8 @@ constexpr std::size_t kLibraryReserveBytes = std::size_t(256) << 20;
 // would lag, and no device needs more threads in flight.
 constexpr long kMaxChunkSeeds = 1L << 20;
 
-// Targets with at least this many entries (m n) run batched (measured on an H200, bench/RESULTS.md:
-// at 256^2, r = 16, the batched strategy ran 15-17x the fused one; at Kang's 60 x 70 they tied).
-constexpr long kBatchedMinEntries = 128 * 128;
-
 long warps_for(long seeds) {
   return (seeds + kWarp - 1) / kWarp;
-}
-
-enum class Strategy { fused, batched, block };
-
-// The cost model (bench/FLOP_MODEL.md, "Choosing a strategy"). Among the strategies that compute
-// the cell: batched when the target is large, for there the per-seed GEMMs are large enough for
-// cuBLAS and a seed's state outgrows a block's shared memory; else block, when a group of seeds
-// fits the shared memory, for it keeps the state on chip and launches once; else fused. The
-// block strategy's advantage is counted, not yet measured: its constant is the first thing a GPU
-// run calibrates.
-template <class T>
-Strategy choose_strategy(const CellParams<T>& cell, int group_seeds,
-                         BackendOptions::GpuStrategy forced) {
-  using Forced = BackendOptions::GpuStrategy;
-  if (!strategy::batched_supports(cell)) return Strategy::fused;
-  switch (forced) {
-    case Forced::fused:
-      return Strategy::fused;
-    case Forced::batched:
-      return Strategy::batched;
-    case Forced::block:
-      return group_seeds > 0 ? Strategy::block : Strategy::fused;
-    case Forced::automatic:
-      break;
-  }
-  if (long(cell.shape.m) * cell.shape.n >= kBatchedMinEntries) return Strategy::batched;
-  return group_seeds > 0 ? Strategy::block : Strategy::fused;
 }
 
 // A cell's plan on the host and its arrays on the device, alive for one run() call.
@@ -104,12 +75,11 @@ struct DevicePlan {
         basis_U(host.basis_U, stream),
         basis_V(host.basis_V, stream),
         record_steps(cp.record_steps, stream),
-        cell(strategy::make_cell_params(host,
-                                        host.target_over(M.data(), U.data(), Vb.data(), s.data(),
-                                                         row_weight.data(), col_weight.data(),
-                                                         sensing.data()),
-                                        SpectralBasis{basis_U.data(), basis_V.data()},
-                                        record_steps.data())),
+        cell(strategy::make_cell_params(
+            host,
+            host.target_over(M.data(), U.data(), Vb.data(), s.data(), row_weight.data(),
+                             col_weight.data(), sensing.data()),
+            SpectralBasis{basis_U.data(), basis_V.data()}, record_steps.data())),
         group_seeds(strategy::block_group_seeds(cell, shared)),
         group_shared_bytes(group_seeds > 0 ? strategy::block_shared_bytes(cell, group_seeds, 0)
                                            : 0) {}
@@ -118,19 +88,19 @@ struct DevicePlan {
   int record_width() const {
     return packed_record_width(cell.shape.r, cell.shape.depth, cell.rp.delta_matrices);
   }
-  Strategy strategy(const BackendOptions& options) const {
+  GpuStrategy strategy(const BackendOptions& options) const {
     return choose_strategy(cell, group_seeds, options.gpu_strategy);
   }
   // T values per seed of the task's arena under a strategy.
-  int arena_width(Strategy s) const {
-    return s == Strategy::fused ? cell.layout.total : strategy::batched_arena_width(cell);
+  int arena_width(GpuStrategy s) const {
+    return s == GpuStrategy::fused ? cell.layout.total : strategy::batched_arena_width(cell);
   }
   // Device bytes one seed needs: the task's interleaved arrays, and the batched engine's buffers.
-  std::size_t bytes_per_seed(Strategy s) const {
+  std::size_t bytes_per_seed(GpuStrategy s) const {
     std::size_t bytes =
         sizeof(T) * (arena_width(s) + outcome_width() + strategy::keep_width(cell)) +
         sizeof(double) * strategy::init_width(cell);
-    if (s == Strategy::batched) bytes += strategy::batched_bytes_per_seed(cell);
+    if (s == GpuStrategy::batched) bytes += strategy::batched_bytes_per_seed(cell);
     return bytes;
   }
   // Device bytes of one traced seed's plain arrays.
@@ -210,19 +180,19 @@ class ItemRunner {
     std::vector<ChunkItem> chunk_items;
     for (int it = 0; it < static_cast<int>(items_.size()); ++it) {
       const DevicePlan<T>& plan = *plans_[it];
-      const Strategy strategy = plan.strategy(options_);
+      const GpuStrategy strategy = plan.strategy(options_);
       const SeedTraces& traces = *items_[it]->traces;
       ChunkItem c;
       c.strategy = static_cast<int>(strategy);
-      c.solo = strategy != Strategy::fused;
-      if (strategy == Strategy::block) c.piece_seeds = plan.group_seeds;
+      c.solo = strategy != GpuStrategy::fused;
+      if (strategy == GpuStrategy::block) c.piece_seeds = plan.group_seeds;
       c.first_seed = items_[it]->first_seed;
       c.count = items_[it]->count;
       c.traced_first = traces.first_seed;
       c.traced_count = traces.count;
       c.bytes_per_seed = plan.bytes_per_seed(strategy);
       c.bytes_per_traced_seed = plan.bytes_per_traced_seed();
-      if (strategy == Strategy::batched) {
+      if (strategy == GpuStrategy::batched) {
         c.bytes_per_chunk =
             strategy::batched_record_bytes(plan.cell, traces.count, cuda::kRecordBufferBytes);
         if (options_.device_memory == 0)
@@ -274,7 +244,7 @@ class ItemRunner {
   void execute(const LaunchChunk& launch) {
     if (options_.cancel != nullptr && options_.cancel->load()) throw Cancelled();
     const std::vector<ChunkPiece>& chunk = launch.pieces;
-    const auto strategy = static_cast<Strategy>(launch.strategy);
+    const auto strategy = static_cast<GpuStrategy>(launch.strategy);
     std::vector<PieceOffsets> offsets;
     std::vector<SeedTask<T>> tasks;
     PieceOffsets at{};
@@ -319,14 +289,14 @@ class ItemRunner {
       tasks[k].final_factors = final_factors.data() + o.final_factors;
     }
     const DeviceBuffer<SeedTask<T>> device_tasks(tasks, stream_.get());
-    if (strategy == Strategy::fused) {
+    if (strategy == GpuStrategy::fused) {
       const long threads = warp * kWarp;
       const long blocks = (threads + cuda::kBlockThreads - 1) / cuda::kBlockThreads;
       cuda::seed_kernel<T>
           <<<static_cast<unsigned>(blocks), cuda::kBlockThreads, 0, stream_.get()>>>(
               cells_.data(), device_tasks.data(), static_cast<int>(tasks.size()));
       SPECSWEEP_CUDA_CHECK_LAUNCH();
-    } else if (strategy == Strategy::block) {
+    } else if (strategy == GpuStrategy::block) {
       // One block per group; the chunk holds one cell's groups.
       const int item = chunk.front().item;
       const std::size_t shared = plans_[item]->group_shared_bytes;
@@ -338,7 +308,7 @@ class ItemRunner {
       SPECSWEEP_CUDA_CHECK_LAUNCH();
     } else {
       const DevicePlan<T>& plan = *plans_[chunk.front().item];
-      cuda::run_batched(plan.cell, tasks.front(), plan.host.cp->record_steps,
+      cuda::run_batched(plan.cell, tasks.front(), plan.host.cp->cell, plan.host.cp->record_steps,
                         libraries_.blas(stream_), libraries_.solver(stream_), stream_.get());
     }
 

@@ -2,9 +2,10 @@
 // The library calls of the lockstep steps (batched.hpp), computed without the libraries: one
 // output element of a strided-batched GEMM with cuBLAS's semantics, and the symmetric
 // eigendecomposition of one small matrix with cuSOLVER's conventions. The executors that have no
-// cuBLAS or cuSOLVER use them: the block strategy on the GPU (one element, or one matrix, per
-// thread) and the test executor on the CPU (all of them, in a shuffled order), so the arithmetic
-// the block strategy runs is the arithmetic the CPU suite checks.
+// cuBLAS or cuSOLVER use them: the block strategy on the GPU (one element per thread, one matrix
+// per warp) and the test executor on the CPU (every element, and every phase's items, in a
+// shuffled order), so the arithmetic the block strategy runs is the arithmetic the CPU suite
+// checks.
 #include <cmath>
 
 #include "core/hd.hpp"
