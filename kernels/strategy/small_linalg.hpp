@@ -49,6 +49,13 @@ SPECSWEEP_HD inline void tournament_pair(int players, int round, int pair, int& 
   j = a < b ? b : a;
 }
 
+// (x, y) <- (c x - s y, s x + c y): a plane rotation of two entries.
+SPECSWEEP_HD inline void rotate(double& x, double& y, double c, double s) {
+  const double x0 = x;
+  x = c * x0 - s * y;
+  y = s * x0 + c * y;
+}
+
 // Doubles of scratch jacobi_eigh needs beside A and w: V (p x p), a cosine and a sine per pair of
 // a round, and the sweep's verdict.
 SPECSWEEP_HD inline int jacobi_work_size(int p) {
@@ -98,28 +105,28 @@ SPECSWEEP_HD void jacobi_eigh(int p, double* A, double* w, double* work, ForAll&
         rotation[2 * pair] = c;
         rotation[2 * pair + 1] = s;
       });
-      for_all(pairs * p, [=](int item) {  // columns i, j of A and V, row k
-        const int pair = item / p, k = item % p;
-        int i, j;
+      // The rotation of an update phase's item (p items per pair: k is the row or column it
+      // updates); false for a pair with the padding column.
+      auto rotation_of = [=](int item, int& i, int& j, int& k, double& c, double& s) {
+        const int pair = item / p;
+        k = item % p;
         tournament_pair(players, round, pair, i, j);
-        if (j >= p) return;
-        const double c = rotation[2 * pair], s = rotation[2 * pair + 1];
-        const double aki = A[k * p + i], akj = A[k * p + j];
-        A[k * p + i] = c * aki - s * akj;
-        A[k * p + j] = s * aki + c * akj;
-        const double vki = V[k * p + i], vkj = V[k * p + j];
-        V[k * p + i] = c * vki - s * vkj;
-        V[k * p + j] = s * vki + c * vkj;
+        c = rotation[2 * pair];
+        s = rotation[2 * pair + 1];
+        return j < p;
+      };
+      for_all(pairs * p, [=](int item) {  // columns i, j of A and V, row k
+        int i, j, k;
+        double c, s;
+        if (!rotation_of(item, i, j, k, c, s)) return;
+        rotate(A[k * p + i], A[k * p + j], c, s);
+        rotate(V[k * p + i], V[k * p + j], c, s);
       });
       for_all(pairs * p, [=](int item) {  // rows i, j of A, column k
-        const int pair = item / p, k = item % p;
-        int i, j;
-        tournament_pair(players, round, pair, i, j);
-        if (j >= p) return;
-        const double c = rotation[2 * pair], s = rotation[2 * pair + 1];
-        const double aik = A[i * p + k], ajk = A[j * p + k];
-        A[i * p + k] = c * aik - s * ajk;
-        A[j * p + k] = s * aik + c * ajk;
+        int i, j, k;
+        double c, s;
+        if (!rotation_of(item, i, j, k, c, s)) return;
+        rotate(A[i * p + k], A[j * p + k], c, s);
       });
     }
   }
