@@ -110,8 +110,8 @@ class CpuExecutor {
   void eigh(int p, long batch, double* A, double* w, double* work) {
     if (!std::all_of(A, A + batch * p * p, [](double a) { return std::isfinite(a); }))
       throw std::runtime_error(
-          "a non-finite matrix reached the eigensolver (a diverged seed not "
-          "masked)");
+          "a non-finite matrix reached the eigensolver (a diverged seed "
+          "not masked)");
     for (long b : shuffled(batch))
       strategy::jacobi_eigh(p, A + b * p * p, w + b * p, work + b * strategy::jacobi_work_size(p),
                             [this](int count, auto f) {
@@ -250,6 +250,14 @@ TEST_P(StrategyOnCpu, ReportsWhatTheCpuBackendReports) {
   if (compared == 0) GTEST_SKIP() << "the strategy computes this cell in neither precision";
 }
 
+// Calls f with the fp32 parameters of cfg's cell while the plan they point into is alive.
+template <class F>
+void with_cell_params(const Config& cfg, F f) {
+  const CellProblem cp = make_cell_problem(cfg, 0);
+  const CellPlan<float> plan(cp);
+  f(strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()));
+}
+
 // A block strategy's group fits the device: alone within a block's limit, and kGroupsPerSm of
 // them (each with the runtime's reservation) within an SM; one seed more would not fit, unless
 // the group is already at its largest.
@@ -257,36 +265,29 @@ TEST(BlockGroups, FitTheSharedMemoryAndAreAsLargeAsFits) {
   const strategy::SharedMemoryLimits small{48 * 1024, 100 * 1024, 1024};
   int checked = 0;
   for (const OracleCase& oc : oracle_cases()) {
-    const Config cfg = oracle_config(oc, Precision::fp32);
-    const CellProblem cp = make_cell_problem(cfg, 0);
-    const CellPlan<float> plan(cp);
-    const CellParams<float> c =
-        strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
-    if (!strategy::batched_supports(c)) continue;
-    for (const strategy::SharedMemoryLimits& limits : {kHopperShared, small}) {
-      const int seeds = strategy::block_group_seeds(c, limits);
-      ASSERT_GE(seeds, 1) << oc.name;
-      auto fits = [&](int g) {
-        const std::size_t bytes = strategy::block_shared_bytes(c, g, 0);
-        return bytes <= limits.per_block &&
-               strategy::kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
-      };
-      EXPECT_TRUE(seeds == 1 || fits(seeds)) << oc.name;
-      EXPECT_TRUE(seeds == strategy::kMaxGroupSeeds || !fits(seeds + 1)) << oc.name;
-      ++checked;
-    }
+    with_cell_params(oracle_config(oc, Precision::fp32), [&](const CellParams<float>& c) {
+      if (!strategy::batched_supports(c)) return;
+      for (const strategy::SharedMemoryLimits& limits : {kHopperShared, small}) {
+        const int seeds = strategy::block_group_seeds(c, limits);
+        ASSERT_GE(seeds, 1) << oc.name;
+        auto fits = [&](int g) {
+          const std::size_t bytes = strategy::block_shared_bytes(c, g, 0);
+          return bytes <= limits.per_block &&
+                 strategy::kGroupsPerSm * (bytes + limits.reserved_per_block) <= limits.per_sm;
+        };
+        EXPECT_TRUE(seeds == 1 || fits(seeds)) << oc.name;
+        EXPECT_TRUE(seeds == strategy::kMaxGroupSeeds || !fits(seeds + 1)) << oc.name;
+        ++checked;
+      }
+    });
   }
   EXPECT_GT(checked, 10);
   // A target too large for one block: no group, the cell runs under another strategy.
   Config cfg = oracle_config(oracle_cases()[1], Precision::fp32);
   cfg.problem.m = cfg.problem.n = 256;
-  const CellProblem cp = make_cell_problem(cfg, 0);
-  const CellPlan<float> plan(cp);
-  EXPECT_EQ(
-      strategy::block_group_seeds(
-          strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data()),
-          kHopperShared),
-      0);
+  with_cell_params(cfg, [](const CellParams<float>& c) {
+    EXPECT_EQ(strategy::block_group_seeds(c, kHopperShared), 0);
+  });
 }
 
 // The cost model's choice is a strategy that computes the cell, the forced one wherever that
@@ -295,30 +296,26 @@ TEST(BlockGroups, FitTheSharedMemoryAndAreAsLargeAsFits) {
 TEST(StrategyChoice, TakesAStrategyThatComputesTheCell) {
   const GpuStrategy all[] = {GpuStrategy::automatic, GpuStrategy::fused, GpuStrategy::batched,
                              GpuStrategy::block};
-  auto params_of = [](const Config& cfg) {
-    const CellProblem cp = make_cell_problem(cfg, 0);
-    const CellPlan<float> plan(cp);
-    return strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
-  };
   for (const OracleCase& oc : oracle_cases()) {
-    const CellParams<float> c = params_of(oracle_config(oc, Precision::fp32));
-    const int group = strategy::block_group_seeds(c, kHopperShared);
-    for (GpuStrategy forced : all) {
-      const GpuStrategy chosen = choose_strategy(c, group, forced);
-      EXPECT_NE(chosen, GpuStrategy::automatic) << oc.name;
-      if (chosen != GpuStrategy::fused) {
-        EXPECT_TRUE(strategy::batched_supports(c)) << oc.name;
+    with_cell_params(oracle_config(oc, Precision::fp32), [&](const CellParams<float>& c) {
+      const int group = strategy::block_group_seeds(c, kHopperShared);
+      for (GpuStrategy forced : all) {
+        const GpuStrategy chosen = choose_strategy(c, group, forced);
+        EXPECT_NE(chosen, GpuStrategy::automatic) << oc.name;
+        if (chosen != GpuStrategy::fused) {
+          EXPECT_TRUE(strategy::batched_supports(c)) << oc.name;
+        }
+        if (chosen == GpuStrategy::block) {
+          EXPECT_GT(group, 0) << oc.name;
+        }
+        const bool computes =
+            forced == GpuStrategy::fused ||
+            (strategy::batched_supports(c) && (forced == GpuStrategy::batched || group > 0));
+        if (forced != GpuStrategy::automatic && computes) {
+          EXPECT_EQ(chosen, forced) << oc.name;
+        }
       }
-      if (chosen == GpuStrategy::block) {
-        EXPECT_GT(group, 0) << oc.name;
-      }
-      const bool computes =
-          forced == GpuStrategy::fused ||
-          (strategy::batched_supports(c) && (forced == GpuStrategy::batched || group > 0));
-      if (forced != GpuStrategy::automatic && computes) {
-        EXPECT_EQ(chosen, forced) << oc.name;
-      }
-    }
+    });
   }
   auto automatic = [&](const char* case_name, int m, int n, int rank) {
     const auto found =
@@ -327,9 +324,12 @@ TEST(StrategyChoice, TakesAStrategyThatComputesTheCell) {
     EXPECT_NE(found, oracle_cases().end()) << case_name;
     Config cfg = oracle_config(*found, Precision::fp32);
     if (m > 0) cfg.problem.m = m, cfg.problem.n = n, cfg.problem.rank = rank;
-    const CellParams<float> c = params_of(cfg);
-    return choose_strategy(c, strategy::block_group_seeds(c, kHopperShared),
-                           GpuStrategy::automatic);
+    GpuStrategy chosen = GpuStrategy::automatic;
+    with_cell_params(cfg, [&](const CellParams<float>& c) {
+      chosen =
+          choose_strategy(c, strategy::block_group_seeds(c, kHopperShared), GpuStrategy::automatic);
+    });
+    return chosen;
   };
   EXPECT_EQ(automatic("specgd_exact", 60, 70, 5), GpuStrategy::block);
   EXPECT_EQ(automatic("specgd_exact", 256, 256, 16), GpuStrategy::batched);
@@ -360,20 +360,15 @@ TEST(JacobiRounds, PairEveryTwoColumnsOnceAndNoColumnTwiceInARound) {
   }
 }
 
-// jacobi_eigh, its work items in a shuffled order within each phase, on A = Q diag(lambda) Q^T
+// jacobi_eigh, through the test executor (its work items in a shuffled order within each
+// phase), on A = Q diag(lambda) Q^T
 // with a random orthogonal Q and known lambda (distinct, repeated, clustered, of both signs, all
 // zero): the eigenvalues come out ascending and equal to lambda, and the eigenvectors orthonormal
 // with A V = V diag(w), each to a small multiple of the double-precision epsilon times |A|.
 TEST(JacobiEigh, DecomposesSymmetricMatricesOfKnownSpectra) {
   std::mt19937_64 rng(20261206);
   std::normal_distribution<double> normal;
-  std::vector<long> order;
-  auto shuffled_for_all = [&](int count, auto f) {
-    order.resize(count);
-    std::iota(order.begin(), order.end(), 0L);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (long i : std::vector<long>(order)) f(int(i));
-  };
+  CpuExecutor exec(0);
   for (int p : {1, 2, 3, 5, 8, 13, 16, 31}) {
     for (int spectrum = 0; spectrum < 4; ++spectrum) {
       std::vector<double> lambda(p);
@@ -404,7 +399,7 @@ TEST(JacobiEigh, DecomposesSymmetricMatricesOfKnownSpectra) {
           for (int e = 0; e < p; ++e) A0[i * p + j] += Q[i * p + e] * lambda[e] * Q[j * p + e];
       for (double l : lambda) scale = std::max(scale, std::abs(l));
       std::vector<double> A = A0, w(p, -7.0), work(strategy::jacobi_work_size(p), -7.0);
-      strategy::jacobi_eigh(p, A.data(), w.data(), work.data(), shuffled_for_all);
+      exec.eigh(p, 1, A.data(), w.data(), work.data());
       std::vector<double> expected = lambda;
       std::sort(expected.begin(), expected.end());
       const double tol = 20 * p * 2.3e-16 * std::max(scale, 1e-300);
