@@ -237,39 +237,58 @@ SPECSWEEP_HD LaneOf<P> residual_norm2(const Shape& sh, const TargetView<T>& tg, 
   return d2;
 }
 
+// 1/2 l2 sum_k ||F_k||^2, the loss's penalty.
+template <class T, class PF>
+SPECSWEEP_HD LaneOf<PF> penalty_term(const Shape& sh, T l2, PF F) {
+  using V = LaneOf<PF>;
+  V penalty = V(T(0));
+  if (l2 != T(0)) penalty = frob2(sh.total(), F);
+  return T(0.5) * l2 * penalty;
+}
+
+// <W - M, S(W - M)>, the weighted loss's residual term (twice it), from W formed whole in w_row
+// (RecordLayout::w_row: the weighted loss couples D's rows).
+template <class T, class PF, class PR, class P>
+SPECSWEEP_HD LaneOf<P> weighted_residual2(const Shape& sh, const TargetView<T>& tg, PF F, PR right1,
+                                          P w_row) {
+  using V = LaneOf<P>;
+  const int m = sh.m, n = sh.n;
+  gemm_nn(m, n, sh.r, F, right1, w_row);
+  V w_norm2 = V(T(0)), d_norm2 = V(T(0));
+  subtract_target(m * n, tg.M, w_row, w_norm2, d_norm2);
+  return weigh_residual(m, n, tg, w_row, w_row + m * n, w_row + 2 * m * n);
+}
+
 // 1/2 ||W - M||^2 + penalty (weighted as the shape's loss is) from the explicit residual (W = F_1
 // right1 formed a row at a time in w_row, n values; weighted: all of it, RecordLayout::w_row):
 // accurate even when the loss is ~1e-7 of ||M||^2, unlike the Gram form evaluate() uses per step.
 template <class T, class PF, class PR, class P>
 SPECSWEEP_HD LaneOf<P> residual_loss(const Shape& sh, const TargetView<T>& tg, T l2, PF F,
                                      PR right1, P w_row) {
-  using V = LaneOf<P>;
-  const int m = sh.m, n = sh.n, r = sh.r;
-  V res2 = V(T(0));
-  if (sh.weighted) {
-    // The weighted loss couples D's rows: D whole, then weigh_residual.
-    gemm_nn(m, n, r, F, right1, w_row);
-    V w_norm2 = V(T(0)), d_norm2 = V(T(0));
-    subtract_target(m * n, tg.M, w_row, w_norm2, d_norm2);
-    res2 = weigh_residual(m, n, tg, w_row, w_row + m * n, w_row + 2 * m * n);
-  } else {
-    res2 = residual_norm2(sh, tg, F, right1, w_row);
-  }
-  V penalty = V(T(0));
-  if (l2 != T(0)) penalty = frob2(sh.total(), F);
-  return T(0.5) * res2 + T(0.5) * l2 * penalty;
+  const LaneOf<P> res2 = sh.weighted ? weighted_residual2(sh, tg, F, right1, w_row)
+                                     : residual_norm2(sh, tg, F, right1, w_row);
+  return T(0.5) * res2 + penalty_term(sh, l2, F);
 }
 
-// ||W - M||_F / ||M||_F (row: n values): how far the iterate is from the target whatever the loss
-// weighs (matrix sensing's recovery error; for plain factorization sqrt(2 (loss - penalty)) /
-// ||M||_F). NaN for M = 0.
+template <class V>
+struct ResidualMeasures {
+  V loss;            // residual_loss
+  V recovery_error;  // ||W - M||_F / ||M||_F, whatever the loss weighs (matrix sensing's
+                     // recovery error); NaN for M = 0
+};
+
+// The loss and the recovery error of F from one pass over the unweighted residual (two where the
+// loss is weighted); w_row as residual_loss's.
 template <class T, class PF, class PR, class P>
-SPECSWEEP_HD LaneOf<P> recovery_error(const Shape& sh, const TargetView<T>& tg, PF F, PR right1,
-                                      P row) {
+SPECSWEEP_HD ResidualMeasures<LaneOf<P>> residual_measures(const Shape& sh, const TargetView<T>& tg,
+                                                           T l2, PF F, PR right1, P w_row) {
   using V = LaneOf<P>;
   T m2 = T(0);
   for (int e = 0; e < sh.m * sh.n; ++e) m2 += tg.M[e] * tg.M[e];
-  return vsqrt(residual_norm2(sh, tg, F, right1, row)) / vsqrt(V(m2));
+  const V res2 = residual_norm2(sh, tg, F, right1, w_row);
+  const V loss = T(0.5) * (sh.weighted ? weighted_residual2(sh, tg, F, right1, w_row) : res2) +
+                 penalty_term(sh, l2, F);
+  return {loss, vsqrt(res2) / vsqrt(V(m2))};
 }
 
 // Metrics of the iterate F (concatenated factors). right1 must hold F_2 ... F_L (r x n), as left
@@ -301,8 +320,9 @@ SPECSWEEP_HD void record_metrics(const Shape& sh, const TargetView<T>& tg, T l2,
   P rv = work + lay.rv;
   P block_work = work + lay.block_work;
 
-  out.loss = residual_loss(sh, tg, l2, F, right1, W);
-  out.recovery_error = recovery_error(sh, tg, F, right1, W);
+  const ResidualMeasures<V> residual = residual_measures(sh, tg, l2, F, right1, W);
+  out.loss = residual.loss;
+  out.recovery_error = residual.recovery_error;
   int off = 0;
   for (int k = 0; k < L; ++k) {
     out.factor_norm[k] = vsqrt(frob2(sh.size(k), F + off));

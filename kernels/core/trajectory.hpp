@@ -363,11 +363,12 @@ SPECSWEEP_HD void run_trajectory(const Shape& sh, const TargetView<T>& tg,
         out.final_sharpness = select(alive > V(T(0.5)), record ? metrics.sharpness : lambda_max(),
                                      V(std::numeric_limits<T>::quiet_NaN()));
       pass_record(nullptr);
-      out.recovery_error =
-          record ? metrics.recovery_error : recovery_error(sh, tg, F, right1, arena + lay.record);
+      const ResidualMeasures<V> residual =
+          record ? ResidualMeasures<V>{metrics.loss, metrics.recovery_error}
+                 : residual_measures(sh, tg, l2, F, right1, arena + lay.record);
+      out.recovery_error = residual.recovery_error;
       out.final_grad_norm = vsqrt(frob2(lay.params, G));
-      out.final_loss =
-          record ? metrics.loss : residual_loss(sh, tg, l2, F, right1, arena + lay.record);
+      out.final_loss = residual.loss;
       return;
     }
 

@@ -719,10 +719,10 @@ struct BatchedSteps {
       const OutcomeSlots slots{c.target.modes};
       WarpArray<T> outcome = seed_row(task.outcome, s, ow);
       outcome[slots.final_grad_norm()] = sqrt(g2[s]);
-      outcome[slots.final_loss()] =
-          residual_loss(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
-      outcome[slots.recovery_error()] =
-          recovery_error(sh, c.target, arena, arena + sh.m * sh.r, arena + params);
+      const auto residual =
+          residual_measures(sh, c.target, T(c.rp.l2), arena, arena + sh.m * sh.r, arena + params);
+      outcome[slots.final_loss()] = residual.loss;
+      outcome[slots.recovery_error()] = residual.recovery_error;
       if (const long row = traced_row(task, s); row >= 0)
         for (int e = 0; e < params; ++e) task.final_factors[row * params + e] = arena[e];
     });
