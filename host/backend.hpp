@@ -152,6 +152,11 @@ class Backend {
   // The fewest seeds one call needs to keep the backend's threads or device busy; the driver's
   // batches, sized by time, never take fewer when there are more to run.
   virtual long min_call_seeds() const { return 1; }
+  // The strategy this backend computes the cell with, where it has several (the CUDA backend:
+  // "fused", "batched" or "block", by its cost model or as forced); "" where it has one way.
+  // Reports and benchmarks print it, so that a number is never credited to a strategy that did
+  // not run.
+  virtual std::string strategy_for(const CellProblem&) const { return ""; }
   // Convenience: one item.
   void run(const CellProblem& cp, long first_seed, long count, SeedOutcomes& outcomes,
            SeedTraces& traces) {
@@ -179,6 +184,11 @@ struct BackendOptions {
   // default. Tests set one warp, so that a cell's seeds, traced ones among them, span chunks.
   long max_chunk_seeds = 0;
 };
+
+// The GPU strategies by name, as command lines and reports spell them ("auto" for automatic).
+std::string gpu_strategy_name(BackendOptions::GpuStrategy strategy);
+// Throws InputError naming `option` for an unknown name.
+BackendOptions::GpuStrategy gpu_strategy_named(const std::string& name, const std::string& option);
 
 // The registry (host/backend_registry.cpp): the backends compiled into this binary, in order of
 // preference. A backend that is built but cannot run here (no device) is not "available".

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 
 #include "backend.hpp"
 #include "cpu/cpu_backend.hpp"
@@ -25,6 +26,12 @@ const Entry kBackends[] = {
     {"cpu", [] { return std::string(); }, make_cpu_backend},
 };
 
+using GpuStrategy = BackendOptions::GpuStrategy;
+const std::pair<GpuStrategy, const char*> kGpuStrategyNames[] = {{GpuStrategy::automatic, "auto"},
+                                                                 {GpuStrategy::fused, "fused"},
+                                                                 {GpuStrategy::batched, "batched"},
+                                                                 {GpuStrategy::block, "block"}};
+
 }  // namespace
 
 std::vector<std::string> built_backends() {
@@ -39,7 +46,24 @@ std::string backend_unavailable_reason(const std::string& name) {
   return "backend " + name + " is not built into this binary";
 }
 
-bool backend_available(const std::string& name) { return backend_unavailable_reason(name).empty(); }
+std::string gpu_strategy_name(GpuStrategy strategy) {
+  for (const auto& [s, name] : kGpuStrategyNames)
+    if (s == strategy) return name;
+  return "unknown";
+}
+
+GpuStrategy gpu_strategy_named(const std::string& name, const std::string& option) {
+  std::string known;
+  for (const auto& [s, n] : kGpuStrategyNames) {
+    if (name == n) return s;
+    known += (known.empty() ? "" : ", ") + std::string(n);
+  }
+  throw InputError(option + ": unknown GPU strategy '" + name + "' (" + known + ")");
+}
+
+bool backend_available(const std::string& name) {
+  return backend_unavailable_reason(name).empty();
+}
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
   if (name == "auto") {
@@ -53,7 +77,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOpti
       throw RuntimeFailure("backend '" + name + "' cannot run here: " + why);
     return e.make(options);
   }
-  if (name == "cuda") throw InputError("--backend: cuda is not built into this binary (configure with SPECSWEEP_CUDA)");
+  if (name == "cuda")
+    throw InputError(
+        "--backend: cuda is not built into this binary (configure with SPECSWEEP_CUDA)");
   throw InputError("--backend: unknown backend '" + name + "' (auto, cpu, cuda)");
 }
 

@@ -17,6 +17,7 @@
 
 #include "backend_fixture.hpp"
 #include "core/trajectory.hpp"
+#include "errors.hpp"
 #include "oracle_assertions.hpp"
 
 namespace specsweep {
@@ -40,9 +41,7 @@ void PrintTo(const UnderTest& u, std::ostream* os) {
 
 class MatchesCpuOracle : public ::testing::TestWithParam<std::tuple<UnderTest, OracleCase>> {
  protected:
-  void SetUp() override {
-    SPECSWEEP_SKIP_IF_UNAVAILABLE(std::get<0>(GetParam()).backend);
-  }
+  void SetUp() override { SPECSWEEP_SKIP_IF_UNAVAILABLE(std::get<0>(GetParam()).backend); }
 };
 
 using Gpu = BackendOptions::GpuStrategy;
@@ -63,18 +62,17 @@ TEST_P(MatchesCpuOracle, OutcomesTracesAndFactors) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, MatchesCpuOracle,
-                         ::testing::Combine(::testing::Values(
-                                                UnderTest{"cuda", "cuda", Gpu::automatic, 0},
-                                                UnderTest{"cuda_fused", "cuda", Gpu::fused, 0},
-                                                UnderTest{"cuda_batched", "cuda", Gpu::batched, 0},
-                                                UnderTest{"cuda_batched_chunks", "cuda", Gpu::batched, 32},
-                                                UnderTest{"cuda_block", "cuda", Gpu::block, 0}),
-                                            ::testing::ValuesIn(oracle_cases())),
-                         [](const auto& p) {
-                           return std::string(std::get<0>(p.param).label) + "_" +
-                                  std::get<1>(p.param).name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, MatchesCpuOracle,
+    ::testing::Combine(::testing::Values(UnderTest{"cuda", "cuda", Gpu::automatic, 0},
+                                         UnderTest{"cuda_fused", "cuda", Gpu::fused, 0},
+                                         UnderTest{"cuda_batched", "cuda", Gpu::batched, 0},
+                                         UnderTest{"cuda_batched_chunks", "cuda", Gpu::batched, 32},
+                                         UnderTest{"cuda_block", "cuda", Gpu::block, 0}),
+                       ::testing::ValuesIn(oracle_cases())),
+    [](const auto& p) {
+      return std::string(std::get<0>(p.param).label) + "_" + std::get<1>(p.param).name;
+    });
 
 // The oracle's measure (host/oracle.hpp) flags a difference by how large it is against the
 // value, or against its quantity's floor near zero, and every discrete difference; nothing else.
@@ -153,8 +151,8 @@ TEST_P(BackendContract, ManyCellsInOneCall) {
   for (size_t k = 0; k < together.size(); ++k) {
     const Slot &t = together[k], &a1 = alone[k];
     testing::expect_matches(SeedRangeRun{*a1.cp, a1.outcomes, a1.traces},
-                            SeedRangeRun{*t.cp, t.outcomes, t.traces}, oracle_tolerance(Precision::fp32),
-                            "item " + std::to_string(k));
+                            SeedRangeRun{*t.cp, t.outcomes, t.traces},
+                            oracle_tolerance(Precision::fp32), "item " + std::to_string(k));
   }
 }
 
@@ -182,10 +180,12 @@ traced_seeds = 2
 kind = "muon"
 orthogonalizer = "exact"
 )";
-  const std::vector<std::string> optimizers = {"lr = 0.01", "lr = 0.03", "lr = 0.003", "lr = 0.03\nmomentum = 0.5"};
+  const std::vector<std::string> optimizers = {"lr = 0.01", "lr = 0.03", "lr = 0.003",
+                                               "lr = 0.03\nmomentum = 0.5"};
   std::vector<CellProblem> cells;
   for (size_t c = 0; c < optimizers.size(); ++c)
-    cells.push_back(make_cell_problem(config_from(base + optimizers[c]), static_cast<std::uint32_t>(c)));
+    cells.push_back(
+        make_cell_problem(config_from(base + optimizers[c]), static_cast<std::uint32_t>(c)));
   struct Slot {
     SeedOutcomes outcomes;
     SeedTraces traces;
@@ -204,12 +204,14 @@ orthogonalizer = "exact"
     items.push_back(WorkItem{&cells[c], 0, 5, &together[c].outcomes, &together[c].traces});
   const auto backend = make_backend(GetParam(), {});
   backend->run(items);
-  for (size_t c = 0; c < cells.size(); ++c) backend->run(cells[c], 0, 5, alone[c].outcomes, alone[c].traces);
+  for (size_t c = 0; c < cells.size(); ++c)
+    backend->run(cells[c], 0, 5, alone[c].outcomes, alone[c].traces);
   for (size_t c = 0; c < cells.size(); ++c) {
     EXPECT_EQ(alone[c].outcomes.final_loss, together[c].outcomes.final_loss) << "cell " << c;
     EXPECT_EQ(alone[c].outcomes.hit_step, together[c].outcomes.hit_step) << "cell " << c;
     EXPECT_EQ(alone[c].traces.loss, together[c].traces.loss) << "cell " << c;
-    EXPECT_EQ(alone[c].traces.final_factors[0], together[c].traces.final_factors[0]) << "cell " << c;
+    EXPECT_EQ(alone[c].traces.final_factors[0], together[c].traces.final_factors[0])
+        << "cell " << c;
   }
   // The learning rates matter: the cells' results differ.
   EXPECT_NE(together[0].outcomes.final_loss, together[1].outcomes.final_loss);
@@ -239,8 +241,8 @@ TEST_P(BackendContract, ResultsDoNotDependOnLaunchSize) {
 // tolerance, so the fractions match the CPU's exactly.
 TEST_P(BackendContract, BasinProbeMatchesCpu) {
   if (GetParam() == "cpu") GTEST_SKIP() << "the CPU backend is the oracle";
-  Config cfg =
-      oracle_config(oracle_cases()[0], Precision::fp64);  // GD: converges, unlike constant-rate SpecGD
+  Config cfg = oracle_config(oracle_cases()[0],
+                             Precision::fp64);  // GD: converges, unlike constant-rate SpecGD
   cfg.optimizer.schedule.lr = cfg.optimizer.lr = 0.1;
   cfg.run.steps = 300;
   cfg.run.seeds = 12;
@@ -270,7 +272,8 @@ TEST_P(BackendContract, RaisedCancelFlagThrowsCancelled) {
 // A flag raised while a seed's trajectory is under way stops it within a few steps, not at the end
 // of its trajectory: one pack of this cell takes minutes to finish (a SIGINT once waited 16 s).
 TEST_P(BackendContract, CancelFlagStopsATrajectoryUnderWay) {
-  if (GetParam() != "cpu") GTEST_SKIP() << "the GPU's kernels run to their end; its launches are short";
+  if (GetParam() != "cpu")
+    GTEST_SKIP() << "the GPU's kernels run to their end; its launches are short";
   const Config cfg = config_from(R"(
 [problem]
 m = 48
@@ -291,12 +294,60 @@ traced_seeds = 0
   BackendOptions options;
   options.cancel = &cancel;
   options.threads = 1;
-  auto run = std::async(std::launch::async, [&] { return run_seed_range(GetParam(), cfg, 0, 1, 1, options); });
+  auto run = std::async(std::launch::async,
+                        [&] { return run_seed_range(GetParam(), cfg, 0, 1, 1, options); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto raised = std::chrono::steady_clock::now();
   cancel = true;
   EXPECT_THROW(run.get(), Cancelled);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - raised).count(), 5.0);
+}
+
+// strategy_for names the strategy that computes a cell: the forced one where it computes the cell
+// (depth 2: every GPU strategy), the fused one where it does not (depth 3: fused only), and never
+// "auto"; a backend with one way says "".
+TEST_P(BackendContract, StrategyForNamesTheStrategyThatRuns) {
+  auto case_named = [](const std::string& name) {
+    const auto found = std::find_if(oracle_cases().begin(), oracle_cases().end(),
+                                    [&](const OracleCase& oc) { return oc.name == name; });
+    EXPECT_NE(found, oracle_cases().end()) << name;
+    return make_cell_problem(oracle_config(*found, Precision::fp32), 0);
+  };
+  const CellProblem depth2 = case_named("specgd_exact"),
+                    depth3 = case_named("depth3_l2_orthogonal");
+  for (const Gpu forced : {Gpu::automatic, Gpu::fused, Gpu::batched, Gpu::block}) {
+    BackendOptions options;
+    options.gpu_strategy = forced;
+    const auto backend = make_backend(GetParam(), options);
+    const std::string name = gpu_strategy_name(forced);
+    if (GetParam() == "cpu") {
+      EXPECT_EQ(backend->strategy_for(depth2), "") << name;
+      continue;
+    }
+    const std::string chosen = backend->strategy_for(depth2);
+    EXPECT_TRUE(chosen == "fused" || chosen == "batched" || chosen == "block")
+        << name << ": " << chosen;
+    if (forced != Gpu::automatic) {
+      EXPECT_EQ(chosen, name);
+    }
+    EXPECT_EQ(backend->strategy_for(depth3), "fused") << name;
+  }
+}
+
+// The strategies' names and back, and an unknown one refused naming the option it came from.
+TEST(GpuStrategyNames, RoundTripAndRefuseUnknownNames) {
+  for (const Gpu s : {Gpu::automatic, Gpu::fused, Gpu::batched, Gpu::block})
+    EXPECT_EQ(gpu_strategy_named(gpu_strategy_name(s), "--strategy"), s);
+  EXPECT_EQ(gpu_strategy_name(Gpu::automatic), "auto");
+  try {
+    gpu_strategy_named("blocked", "--strategy");
+    ADD_FAILURE() << "an unknown strategy was accepted";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--strategy"), std::string::npos) << what;
+    EXPECT_NE(what.find("'blocked'"), std::string::npos) << what;
+    EXPECT_NE(what.find("block"), std::string::npos) << what;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendContract, ::testing::Values("cpu", "cuda"),

@@ -138,10 +138,6 @@ class CpuExecutor {
   std::vector<std::vector<unsigned char>> inputs_;  // operator new's alignment suits any U
 };
 
-std::string strategy_name(GpuStrategy s) {
-  return s == GpuStrategy::fused ? "fused" : s == GpuStrategy::batched ? "batched" : "block";
-}
-
 // Shared memory on Hopper (H100, H200): 227 KiB per block at most, 228 KiB per SM, 1 KiB of each
 // block's reserved by the runtime.
 constexpr strategy::SharedMemoryLimits kHopperShared{227 * 1024, 228 * 1024, 1024};
@@ -429,7 +425,7 @@ INSTANTIATE_TEST_SUITE_P(Strategies, StrategyOnCpu,
                                                               GpuStrategy::block),
                                             ::testing::ValuesIn(oracle_cases())),
                          [](const auto& p) {
-                           return strategy_name(std::get<0>(p.param)) + "_" +
+                           return gpu_strategy_name(std::get<0>(p.param)) + "_" +
                                   std::get<1>(p.param).name;
                          });
 

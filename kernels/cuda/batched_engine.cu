@@ -219,10 +219,8 @@ void run_batched(const strategy::CellParams<T>& cell, const strategy::SeedTask<T
     // in smaller chunks like any other allocation failure; the rest stops the run.
     const std::string what =
         std::string("CUDA error in a Thrust launch of the batched strategy: ") + e.what();
-    if (e.code() == thrust::error_code(cudaErrorMemoryAllocation, thrust::cuda_category())) {
-      cudaGetLastError();  // not sticky: cleared, so that the retry's launches report their own
-      throw DeviceOutOfMemory(what);
-    }
+    if (e.code().category() == thrust::cuda_category())
+      throw_cuda_failure(static_cast<cudaError_t>(e.code().value()), what);
     throw RuntimeFailure(what);
   } catch (const std::bad_alloc& e) {  // Thrust's temporary storage on the device
     throw DeviceOutOfMemory(std::string("an allocation of the batched strategy failed: ") +

@@ -138,18 +138,11 @@ template <class T>
 class ItemRunner {
  public:
   ItemRunner(const std::vector<const WorkItem*>& items, const BackendOptions& options,
-             const cuda::Stream& stream, Libraries& libraries)
+             const strategy::SharedMemoryLimits& shared, const cuda::Stream& stream,
+             Libraries& libraries)
       : items_(items), options_(options), stream_(stream), libraries_(libraries) {
-    int device = 0, shared_per_block = 0, shared_per_sm = 0, reserved = 0;
+    int device = 0;
     SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
-    SPECSWEEP_CUDA_CHECK(
-        cudaDeviceGetAttribute(&shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    SPECSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(
-        &shared_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
-    SPECSWEEP_CUDA_CHECK(
-        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
-    const strategy::SharedMemoryLimits shared{std::size_t(shared_per_block),
-                                              std::size_t(shared_per_sm), std::size_t(reserved)};
     plans_.reserve(items.size());
     for (const WorkItem* w : items)
       plans_.push_back(std::make_unique<DevicePlan<T>>(*w->problem, shared, stream.get()));
@@ -339,12 +332,27 @@ class ItemRunner {
   std::size_t kernel_local_bytes_ = 0;
 };
 
+// The shared memory the current device gives a block and an SM, which sizes the block
+// strategy's groups.
+strategy::SharedMemoryLimits device_shared_memory_limits() {
+  int device = 0, per_block = 0, per_sm = 0, reserved = 0;
+  SPECSWEEP_CUDA_CHECK(cudaGetDevice(&device));
+  SPECSWEEP_CUDA_CHECK(
+      cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  SPECSWEEP_CUDA_CHECK(
+      cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  SPECSWEEP_CUDA_CHECK(
+      cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+  return {std::size_t(per_block), std::size_t(per_sm), std::size_t(reserved)};
+}
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const BackendOptions& options) : options_(options) {
     int count = 0;
     SPECSWEEP_CUDA_CHECK(cudaGetDeviceCount(&count));
     SPECSWEEP_CUDA_CHECK(cudaSetDevice(options.local_rank % count));
+    shared_ = device_shared_memory_limits();
     stream_ = std::make_unique<cuda::Stream>();
   }
   std::string name() const override { return "cuda"; }
@@ -352,12 +360,27 @@ class CudaBackend final : public Backend {
     std::vector<const WorkItem*> fp32, fp64;
     for (const WorkItem& w : items)
       (w.problem->config.run.precision == Precision::fp64 ? fp64 : fp32).push_back(&w);
-    if (!fp32.empty()) ItemRunner<float>(fp32, options_, *stream_, libraries_).run();
-    if (!fp64.empty()) ItemRunner<double>(fp64, options_, *stream_, libraries_).run();
+    if (!fp32.empty()) ItemRunner<float>(fp32, options_, shared_, *stream_, libraries_).run();
+    if (!fp64.empty()) ItemRunner<double>(fp64, options_, shared_, *stream_, libraries_).run();
+  }
+  std::string strategy_for(const CellProblem& cp) const override {
+    return gpu_strategy_name(cp.config.run.precision == Precision::fp64 ? chosen<double>(cp)
+                                                                        : chosen<float>(cp));
   }
 
  private:
+  // run()'s choice for the cell: the same plan's parameters, without its device arrays (the
+  // choice reads shapes and options only).
+  template <class T>
+  GpuStrategy chosen(const CellProblem& cp) const {
+    const CellPlan<T> plan(cp);
+    const CellParams<T> cell =
+        strategy::make_cell_params(plan, plan.target(), plan.basis(), cp.record_steps.data());
+    return choose_strategy(cell, strategy::block_group_seeds(cell, shared_), options_.gpu_strategy);
+  }
+
   BackendOptions options_;
+  strategy::SharedMemoryLimits shared_;
   std::unique_ptr<cuda::Stream> stream_;
   Libraries libraries_;
 };

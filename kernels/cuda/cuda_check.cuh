@@ -16,16 +16,21 @@ class DeviceOutOfMemory : public RuntimeFailure {
   using RuntimeFailure::RuntimeFailure;
 };
 
-[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file,
-                                          int line) {
-  const std::string what = std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
-                           cudaGetErrorString(error) + ") in " + call + " at " + file + ":" +
-                           std::to_string(line);
+// `what` went wrong with `error`: an allocation failure becomes DeviceOutOfMemory (retried in
+// smaller chunks), anything else RuntimeFailure.
+[[noreturn]] inline void throw_cuda_failure(cudaError_t error, const std::string& what) {
   if (error == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky: cleared, so that the retry's launches report their own
     throw DeviceOutOfMemory(what);
   }
   throw RuntimeFailure(what);
+}
+
+[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* call, const char* file,
+                                          int line) {
+  throw_cuda_failure(error, std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
+                                cudaGetErrorString(error) + ") in " + call + " at " + file + ":" +
+                                std::to_string(line));
 }
 
 }  // namespace specsweep::cuda
