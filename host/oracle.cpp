@@ -386,7 +386,7 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
     fmt::print(
         out,
         "(the CPU backend is the oracle: here each seed run alone must match it in SIMD packs)\n");
-  fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9} {:>9}  worst at\n", "", "case", "prec",
+  fmt::print(out, "{:<6} {:<32} {:<5} {:<19} {:>9} {:>9}  worst at\n", "", "case", "prec",
              "strategy", "worst", "tolerance");
   int failed = 0, total = 0;
   for (const OracleCase& c : oracle_cases()) {
@@ -404,7 +404,7 @@ int run_selftest(const std::string& backend_name, std::FILE* out) {
         const std::string ran = v.backend->strategy_for(run.cp);
         const std::string strategy =
             ran.empty() || ran == v.label ? v.label : ran + " (not " + v.label + ")";
-        fmt::print(out, "{:<6} {:<32} {:<5} {:<18} {:>9.1e} {:>9.0e}  {}\n", pass ? "ok" : "FAIL",
+        fmt::print(out, "{:<6} {:<32} {:<5} {:<19} {:>9.1e} {:>9.0e}  {}\n", pass ? "ok" : "FAIL",
                    c.name, precision == Precision::fp64 ? "fp64" : "fp32", strategy, gap.worst, tol,
                    gap.where);
         for (const std::string& d : gap.disagreements) fmt::print(out, "       differs: {}\n", d);
