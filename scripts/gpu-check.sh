@@ -4,7 +4,8 @@
 #
 #   bash scripts/gpu-check.sh bundle        # here: build for sm_90 into build-gpu/ and gather the
 #                                           # binaries with the shared libraries they need into
-#                                           # gpu-bundle.tar.xz (about 18 MB; git-ignored)
+#                                           # gpu-bundle.tar.xz (about 30 MB; git-ignored),
+#                                           # with ptxas's resources per function
 #   bash scripts/gpu-check.sh run OUTDIR    # there, from the repository root, with the bundle:
 #                                           # the backend suite on the GPU, a memory check, the
 #                                           # side-by-side benchmark and a kernel profile; logs and
@@ -39,6 +40,10 @@ bundle() {
   git rev-parse --short=12 HEAD >gpu-bundle/REVISION
   # The CUDA release the binaries were built with: the GPU machine's driver must support it.
   nvcc --version | grep -Eo 'release [0-9]+\.[0-9]+' | cut -d' ' -f2 >gpu-bundle/CUDA_RELEASE
+  # What ptxas gave each kernel and each function it kept out of line (registers, stack, spills):
+  # read beside the profile; a squeezed kernel is flagged (LOOK lines). One more compile, minutes.
+  python3 scripts/kernel_resources.py build-gpu >gpu-bundle/RESOURCES.txt
+  grep '^LOOK' gpu-bundle/RESOURCES.txt || true
   # Compressed, the bundle travels in a fraction of the 64 MiB a device call may carry.
   tar -cJf gpu-bundle.tar.xz gpu-bundle
   du -sh gpu-bundle gpu-bundle.tar.xz
@@ -172,6 +177,7 @@ PY
   echo "side-by-side exit $?"; tail -n 30 "$out/peers.log"
 
   echo "== summary"; cat "$out/device.txt" "$out/suite_counts.txt"
+  echo "ptxas resources of this bundle (gpu-bundle/RESOURCES.txt):"; cat gpu-bundle/RESOURCES.txt 2>/dev/null
   return $suite_status
 }
 
