@@ -289,7 +289,10 @@ steps = 16000000
 seeds = 1
 [record]
 traced_seeds = 0
+points = 2
 )");
+  // Two record steps, not one per step: building 16 million of them took seconds under ASan before
+  // the trajectory began, and a flag raised then was timed with them (7 s on a loaded CI machine).
   std::atomic<bool> cancel{false};
   BackendOptions options;
   options.cancel = &cancel;
