@@ -80,24 +80,33 @@ def compare(a, b):
     return r.returncode == 0
 
 
-def killed_then_resumed(exe, cfg, out, sig, delay):
-    """Starts a run, sends `sig` after `delay` seconds, then resumes until complete. A run that
-    ends before the signal (a fast or idle machine: CI saw it) proves nothing about the kill, so
-    it is removed and the signal comes at half the delay, up to three times."""
-    for _ in range(3):
+def signalled_run(exe, cfg, out, sig, delay):
+    """Starts `run cfg --out out`, sends `sig` after `delay` seconds and waits for the exit.
+    A run that ends before the signal proves nothing about it (a fast or idle machine, or a
+    reference timed under ctest's parallel load: both seen), so its files are removed and the
+    signal comes at half the delay, up to three runs; the last run's files stay.
+    Returns (exit code, stderr, seconds from the signal to the exit, the delay used)."""
+    for attempt in range(3):
         for path in (out, out + ".partial", out[:-len(".h5")] + ".summary.csv"):
             if os.path.exists(path):
                 os.remove(path)
         proc = subprocess.Popen([exe, "run", cfg, "--out", out, "--threads", "2", "--quiet"],
                                 stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
+        signalled = time.time()
         proc.send_signal(sig)
         _, stderr = proc.communicate()
-        code = proc.returncode
-        print(f"signal {sig} after {delay:.2f} s: exit {code}, partial exists: {os.path.exists(out + '.partial')}")
-        if code != 0:
-            break
+        latency = time.time() - signalled
+        print(f"signal {sig} after {delay:.2f} s: exit {proc.returncode}, "
+              f"partial exists: {os.path.exists(out + '.partial')}")
+        if proc.returncode != 0 or attempt == 2:
+            return proc.returncode, stderr, latency, delay
         delay /= 2
+
+
+def killed_then_resumed(exe, cfg, out, sig, delay):
+    """Starts a run, sends `sig` after `delay` seconds, then resumes until complete."""
+    code, stderr, _, _ = signalled_run(exe, cfg, out, sig, delay)
     # A kill before the partial was created leaves nothing to continue: the run starts again.
     # A run that finished anyway is resumed too, which must succeed and change nothing.
     resume = [exe, "run", cfg, "--out", out, "--quiet"]
@@ -140,27 +149,10 @@ def interrupt_keeps_finished_units(exe, workdir):
     if r.returncode != 0:
         print("FAIL: long reference run:", r.stderr)
         return False
-    # Halfway through by the reference's time. Under ctest's parallel load the reference can take
-    # twice as long as the run it times, which then ends before the signal: that run is removed
-    # and the signal comes earlier (once seen in a full ctest run).
-    delay = 0.5 * duration
-    for attempt in range(3):
-        proc = subprocess.Popen([exe, "run", cfg, "--out", out, "--threads", "2", "--quiet"],
-                                stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
-        signalled = time.time()
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate()
-        latency = time.time() - signalled
-        if proc.returncode != 0 or attempt == 2:
-            break
-        print(f"the run ended before SIGTERM at {delay:.1f} s; again with the signal at {delay / 2:.1f} s")
-        for leftover in (out, out[:-len(".h5")] + ".summary.csv"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        delay /= 2
-    if proc.returncode != 128 + signal.SIGTERM:
-        print(f"FAIL: exit {proc.returncode} after SIGTERM halfway through a {duration:.1f} s run: {stderr}")
+    # Halfway through by the reference's time.
+    code, stderr, latency, delay = signalled_run(exe, cfg, out, signal.SIGTERM, 0.5 * duration)
+    if code != 128 + signal.SIGTERM:
+        print(f"FAIL: exit {code} after SIGTERM halfway through a {duration:.1f} s run: {stderr}")
         return False
     with h5py.File(out + ".partial", "r") as f:
         done = int(f["progress/unit_done"][()].sum())
